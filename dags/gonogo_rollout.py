@@ -1,0 +1,266 @@
+"""
+### gonogo: a batch of PostgreSQL migrations rolled out the way the Go/No-Go checklist says
+
+1. **prepare** — snapshot production (pg_dump), restore it into staging (pg_restore).
+2. **preflight** — on the staging copy: server versions, required tables, orphans = 0;
+   on production: monitoring enabled.
+3. **dry_run** — each enabled migration applied to staging in order and validated.
+4. **decide** — the Go/No-Go report; a FAIL stops the run here and tells Slack. Otherwise
+   the approver reads the evidence in `approve_rollout` and clicks Approve or Reject.
+5. **production** — session timeouts, verified backup, restore point, then each migration
+   applied and validated in order; a failure rolls back what this run applied, in reverse.
+6. **watch** — production watched for `monitoring_hours`.
+7. **report_outcome** — Slack hears how it ended; only a completed rollout ends green.
+
+The staging connection's database is **dropped and recreated** on every run.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from pathlib import Path
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator
+from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, chain, task
+from airflow.sdk.exceptions import AirflowSkipException
+
+from gonogo import outcome, slack, snapshot
+from gonogo.batch import available_batches
+from gonogo.errors import GatesFailed, StepFailed
+from gonogo.gates.monitoring import monitoring_enabled
+from gonogo.gates.orphan_integrity import orphan_integrity
+from gonogo.gates.required_tables import required_tables
+from gonogo.gates.restore_point import create_restore_point as restore_point
+from gonogo.gates.server_versions import server_versions
+from gonogo.gates.session_guards import session_guards
+from gonogo.report import approval_markdown, write_reports
+from gonogo.results import applied_steps, failures, from_dicts, to_dicts
+from gonogo.schema import Schema, compare, read_schema
+from gonogo.steps import apply_steps, rollback_steps
+from gonogo.watch import watch
+from gonogo_airflow.notify import OutcomeReported, on_task_failure, send
+from gonogo_airflow.rollout import Rollout
+
+log = logging.getLogger("gonogo")
+APPROVAL_TIMEOUT = timedelta(hours=24)  # unanswered by then: rejected (the ApprovalOperator default)
+
+
+def _must_pass(results, step: str) -> list[dict]:
+    """Results of a production prerequisite; a FAIL stops the rollout before any change."""
+    if failed := failures(results):
+        raise StepFailed("; ".join(f"{r.title}: {r.message}" for r in failed), step=step, results=results,
+                         before_changes=True)
+    return to_dicts(results)
+
+
+@task
+def take_snapshot() -> dict:
+    """pg_dump of production (directory format, parallel jobs) into the run's artifacts."""
+    r = Rollout.current()
+    return snapshot.dump(r.production, r.folder / "snapshot", log=log.info).to_dict()
+
+
+@task
+def restore_staging(taken: dict) -> float:
+    """Drop and recreate the staging database, pg_restore the snapshot into it, ANALYZE."""
+    r = Rollout.current()
+    return snapshot.restore_into(snapshot.Dump.from_dict(taken), r.staging, production=r.production, log=log.info)
+
+
+@task
+def check_server_versions() -> list[dict]:
+    r = Rollout.current()
+    with r.session("production") as prod, r.session("staging") as staging:
+        return to_dicts([server_versions(prod, staging)])
+
+
+@task
+def check_required_tables() -> list[dict]:
+    r = Rollout.current()
+    with r.session("staging") as conn:
+        return to_dicts([required_tables(conn, r.batch)])
+
+
+@task
+def check_orphans() -> list[dict]:
+    r = Rollout.current()
+    with r.session("staging") as conn:
+        return to_dicts(orphan_integrity(conn, r.batch))
+
+
+@task
+def check_monitoring() -> list[dict]:
+    r = Rollout.current()
+    with r.session("production") as conn:
+        return to_dicts([monitoring_enabled(conn)])
+
+
+@task
+def apply_on_staging() -> list[dict]:
+    """Every enabled migration on the staging copy, in order, each validated after it runs."""
+    r = Rollout.current()
+    with r.session("staging") as conn:
+        run = apply_steps(conn, list(r.batch.enabled_steps), phase="dry_run", live_traffic=False, log=log.info)
+    return to_dicts(run.results)
+
+
+@task
+def evaluate_gates(preflight: list, dry_run: list) -> str:
+    """Write the Go/No-Go report; any FAIL stops the run here (Slack names the gates)."""
+    r = Rollout.current()
+    results = from_dicts([*preflight, dry_run])
+    write_reports(r.folder, r.info, r.batch, results)
+    if failed := failures(results):
+        raise GatesFailed(f"No-Go: {len(failed)} gates failed: " + ", ".join(f.title for f in failed), results)
+    return approval_markdown(r.info, r.batch, results)
+
+
+@task
+def check_session_guards() -> list[dict]:
+    r = Rollout.current()
+    return _must_pass([session_guards(r.production, r.guards, r.app)], "check_session_guards")
+
+
+@task
+def take_backup() -> list[dict]:
+    """pg_dump of production, read back with pg_restore --list; records the pre-batch schema."""
+    r = Rollout.current()
+    with r.session("production") as conn:
+        r.ti.xcom_push(key="pre_batch_schema", value=read_schema(conn).to_json())
+        tables = snapshot.table_names(conn)
+    taken = snapshot.dump(r.production, r.folder / "backup", log=log.info)
+    return _must_pass([snapshot.verify_dump(taken, tables, phase="production")], "take_backup")
+
+
+@task
+def create_restore_point() -> list[dict]:
+    r = Rollout.current()
+    with r.session("production") as conn:
+        return _must_pass([restore_point(conn, r.batch.restore_point)], "create_restore_point")
+
+
+@task
+def apply_migrations() -> list[dict]:
+    """Each enabled migration on production, in order, validated after each; stops at a failure."""
+    r = Rollout.current()
+
+    def record(applied, current):
+        r.ti.xcom_push(key="progress", value={"applied": applied, "current": current})
+
+    with r.session("production") as conn:
+        run = apply_steps(conn, list(r.batch.enabled_steps), phase="production", live_traffic=True,
+                          log=log.info, on_progress=record)
+    if not run.ok:
+        raise StepFailed(run.error, step=run.failed_step, results=run.results)
+    return to_dicts(run.results)
+
+
+@task(trigger_rule=TriggerRule.ONE_FAILED)
+def rollback_migrations() -> list[dict]:
+    """Undo what this run applied, the failed step first, then the others in reverse;
+    then prove the schema equals the pre-batch schema."""
+    r = Rollout.current()
+    progress = r.ti.xcom_pull(task_ids="production.apply_migrations", key="progress")
+    if not progress:
+        raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")
+    steps = [r.batch.step(name) for name in [*progress["applied"], progress["current"]] if name]
+    before = Schema.from_json(r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema"))
+    with r.session("production") as conn:
+        run = rollback_steps(conn, steps, phase="production", log=log.info)
+        results = [*run.results, compare(before, read_schema(conn), gate="schema_restored",
+                                         title="Schema back to the pre-batch schema", phase="production")]
+    send(r, slack.rolled_back(r.info, results, r.task_url))
+    if failures(results):
+        raise OutcomeReported("rollback incomplete: " + "; ".join(f.message for f in failures(results)))
+    return to_dicts(results)
+
+
+@task
+def watch_window(applied: list) -> list[dict]:
+    """Poll production until monitoring_hours have passed (holds a worker slot meanwhile)."""
+    r = Rollout.current()
+    seconds = float(r.params["monitoring_hours"]) * 3600
+    return to_dicts(watch(r.production, r.batch, seconds=seconds, app=r.app, guards=r.guards,
+                          interval=min(60.0, max(seconds / 10, 0.5)), log=log.info))
+
+
+@task(trigger_rule=TriggerRule.ALL_DONE)
+def report_outcome() -> str:
+    """Tell Slack how the rollout ended; fail the run unless it completed."""
+    r = Rollout.current()
+    pull = r.ti.xcom_pull
+    applied = pull(task_ids="production.apply_migrations")
+    watched = pull(task_ids="watch.watch_window")
+    end = outcome.decide(gates_report=pull(task_ids="decide.evaluate_gates"),
+                         approval=pull(task_ids="decide.approve_rollout"),
+                         applied=from_dicts(applied) if applied is not None else None,
+                         watched=from_dicts(watched) if watched is not None else None)
+    if end.kind == "rejected":
+        send(r, slack.rejected(r.info, end.summary, r.run_url))
+    elif end.ok:
+        send(r, slack.completed(r.info, from_dicts([applied, watched]), applied_steps(applied), r.run_url))
+    elif not end.already_told:
+        send(r, slack.watch_alarm(r.info, failures(from_dicts(watched)), r.run_url))
+    if not end.ok:
+        raise OutcomeReported(f"rollout {end.kind}: {end.summary}")
+    return end.summary
+
+
+with DAG(
+    dag_id=Path(__file__).stem,
+    doc_md=__doc__,
+    schedule=None,
+    catchup=False,
+    max_active_runs=1,
+    tags=["gonogo", "postgresql", "migrations"],
+    default_args={"retries": 0, "on_failure_callback": on_task_failure},
+    params={
+        "batch": Param("20250115_recipe_fixes", type="string", enum=available_batches() or None,
+                       title="Batch", description="Folder under include/batches/ to roll out."),
+        "production_conn_id": Param("gonogo_production", type="string", title="Production connection",
+                                    description="Airflow connection id of the production database."),
+        "staging_conn_id": Param("gonogo_staging", type="string", title="Staging connection",
+                                 description="Airflow connection id of staging. Its database is DROPPED "
+                                             "and recreated from the production snapshot on every run."),
+        "monitoring_hours": Param(48.0, type="number", minimum=0, title="Watch window (hours)",
+                                  description="How long production is watched after the rollout."),
+        "lock_timeout": Param("2s", type="string", pattern=r"^[0-9]+(ms|s|min)?$", title="Lock timeout",
+                              description="lock_timeout of every production session (the seed's 2s)."),
+        "statement_timeout": Param("5min", type="string", pattern=r"^[0-9]+(ms|s|min|h)?$",
+                                   title="Statement timeout"),
+        "slack_conn_id": Param("gonogo_slack", type="string", title="Slack connection"),
+        "slack_channel": Param("#db-rollouts", type="string", title="Slack channel"),
+    },
+) as dag:
+    with TaskGroup("prepare"):
+        restored = restore_staging(take_snapshot())
+
+    with TaskGroup("preflight"):
+        gates = [check_server_versions(), check_required_tables(), check_orphans(), check_monitoring()]
+
+    with TaskGroup("dry_run"):
+        rehearsal = apply_on_staging()
+
+    with TaskGroup("decide"):
+        evaluated = evaluate_gates(gates, rehearsal)
+        approve_rollout = ApprovalOperator(
+            task_id="approve_rollout",
+            subject="Go/No-Go: roll batch {{ params.batch }} out to production?",
+            body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",
+            defaults="Reject",
+            response_timeout=APPROVAL_TIMEOUT,
+        )
+
+    with TaskGroup("production"):
+        guards = check_session_guards()
+        applied = apply_migrations()
+        rolled_back = rollback_migrations()
+        chain(guards, take_backup(), create_restore_point(), applied, rolled_back)
+
+    with TaskGroup("watch"):
+        watched = watch_window(applied)
+
+    restored >> gates >> rehearsal
+    chain(evaluated, approve_rollout, guards)
+    [watched, rolled_back] >> report_outcome()

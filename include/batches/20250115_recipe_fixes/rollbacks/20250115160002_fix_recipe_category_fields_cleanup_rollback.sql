@@ -1,0 +1,44 @@
+-- Rollback of migration 7: bring back the text column, refill it from "categoryId", and
+-- restore the dual write and the cutover constraint exactly as migrations 5 and 6 left them.
+ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "category" TEXT;
+
+UPDATE "Recipe" r SET "category" = c."name"
+  FROM "Category" c
+ WHERE c."id" = r."categoryId" AND r."category" IS DISTINCT FROM c."name";
+
+CREATE OR REPLACE FUNCTION sync_recipe_category() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW."categoryId" IS NOT NULL THEN
+            NEW."category" := (SELECT c."name" FROM "Category" c WHERE c."id" = NEW."categoryId");
+        ELSIF NEW."category" IS NOT NULL THEN
+            NEW."categoryId" := (SELECT c."id" FROM "Category" c
+                                 WHERE c."companyId" = NEW."companyId" AND c."name" = NEW."category");
+        END IF;
+    ELSIF NEW."category" IS DISTINCT FROM OLD."category" THEN
+        -- an old app version wrote the text: follow it
+        NEW."categoryId" := (SELECT c."id" FROM "Category" c
+                             WHERE c."companyId" = NEW."companyId" AND c."name" = NEW."category");
+    ELSIF NEW."categoryId" IS DISTINCT FROM OLD."categoryId" THEN
+        -- a new app version wrote the id: keep the text in step for old readers
+        NEW."category" := (SELECT c."name" FROM "Category" c WHERE c."id" = NEW."categoryId");
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE TRIGGER sync_recipe_category_trigger
+    BEFORE INSERT OR UPDATE OF "category", "categoryId" ON "Recipe"
+    FOR EACH ROW EXECUTE FUNCTION sync_recipe_category();
+
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_constraint
+                   WHERE conrelid = '"Recipe"'::regclass AND conname = 'recipe_category_mapped') THEN
+        ALTER TABLE "Recipe" ADD CONSTRAINT recipe_category_mapped
+            CHECK ("category" IS NULL OR "categoryId" IS NOT NULL) NOT VALID;
+    END IF;
+END $$;
+
+ALTER TABLE "Recipe" VALIDATE CONSTRAINT recipe_category_mapped;

@@ -1,0 +1,188 @@
+"""A batch of migrations: one folder with manifest.yaml, migrations/ and rollbacks/.
+
+Loading a batch validates all of it before anything runs: the manifest against
+manifest.schema.json, every file present and parseable by PostgreSQL's parser, orders
+unique, and a rollback for every step. Every problem found is reported at once, each
+naming the file and what to do.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import jsonschema
+import yaml
+
+from gonogo.errors import BatchError
+from gonogo.statements import (DbObject, SqlSyntaxError, Statement, created_objects, parse_script,
+                               referenced_tables)
+
+BATCHES_DIR = Path(os.environ.get("GONOGO_BATCHES_DIR",
+                                  Path(__file__).resolve().parent.parent / "batches"))
+_SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    path: Path
+    text: str = field(repr=False)
+    statements: tuple[Statement, ...] = field(repr=False)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Step:
+    order: int
+    kind: str
+    forward: SqlFile
+    rollback: SqlFile
+    verify: SqlFile | None = None
+    enabled: bool = True
+    disabled_reason: str = ""
+    lock_timeout: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The migration's file name without .sql: what a DBA calls the step."""
+        return self.forward.path.stem
+
+    def creates(self) -> list[DbObject]:
+        return created_objects(list(self.forward.statements))
+
+    def tables(self) -> set[str]:
+        return referenced_tables(list(self.forward.statements))
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    title: str
+    path: Path
+    steps: tuple[Step, ...]
+    restore_point: str
+    required_tables: tuple[str, ...] = ()
+    integrity_checks: SqlFile | None = None
+
+    @property
+    def enabled_steps(self) -> tuple[Step, ...]:
+        return tuple(s for s in self.steps if s.enabled)
+
+    def step(self, name: str) -> Step:
+        for step in self.steps:
+            if step.name == name:
+                return step
+        raise BatchError(f"batch {self.id} has no step named {name!r}")
+
+    def tables_needed(self) -> list[str]:
+        """The manifest's required tables plus every table the enabled steps touch."""
+        touched = set().union(*(s.tables() for s in self.enabled_steps))
+        return sorted(set(self.required_tables) | touched)
+
+    def checksums(self) -> dict[str, str]:
+        files = [f for s in self.steps for f in (s.forward, s.rollback, s.verify) if f]
+        return {str(f.path.relative_to(self.path)): f.sha256 for f in files}
+
+
+def available_batches(root: Path = BATCHES_DIR) -> list[str]:
+    """Folder names under the batches directory that hold a manifest (cheap: no parsing)."""
+    if not root.is_dir():
+        return []
+    return sorted(p.parent.name for p in root.glob("*/manifest.yaml"))
+
+
+@functools.cache
+def _schema() -> dict:
+    return json.loads(_SCHEMA_PATH.read_text())
+
+
+def load_batch(batch_id: str, root: Path = BATCHES_DIR) -> Batch:
+    folder = Path(root) / batch_id
+    manifest_path = folder / "manifest.yaml"
+    if not manifest_path.is_file():
+        known = ", ".join(available_batches(root)) or "none"
+        raise BatchError(
+            f"batch {batch_id!r}: no manifest at {manifest_path}. A batch is a folder under "
+            f"{root} with manifest.yaml, migrations/ and rollbacks/ (known batches: {known}).")
+    manifest = _read_manifest(manifest_path)
+
+    problems: list[str] = []
+    if manifest["id"] != folder.name:
+        problems.append(f"id {manifest['id']!r} differs from the folder name {folder.name!r}; make them equal")
+
+    def sql_file(rel: str, what: str) -> SqlFile | None:
+        path = (folder / rel).resolve()
+        if not path.is_file():
+            problems.append(f"{what}: {rel} does not exist")
+            return None
+        text = path.read_text()
+        try:
+            statements = parse_script(text)
+        except SqlSyntaxError as exc:
+            problems.append(f"{what}: {rel} {exc}")
+            return None
+        if not statements:
+            problems.append(f"{what}: {rel} has no SQL statement (an intentional no-op rollback "
+                            f"should say so in a comment and run e.g. SELECT 1)")
+            return None
+        return SqlFile(path=path, text=text, statements=tuple(statements))
+
+    steps: list[Step] = []
+    orders = [s["order"] for s in manifest["steps"]]
+    if orders != sorted(set(orders)):
+        problems.append(f"step orders must be unique and ascending in the list, got {orders}")
+    for raw in manifest["steps"]:
+        what = f"step {raw['order']} ({Path(raw['file']).name})"
+        forward = sql_file(raw["file"], what)
+        rollback = sql_file(raw["rollback"], f"{what} rollback")
+        verify = sql_file(raw["verify"], f"{what} verify") if "verify" in raw else None
+        if raw.get("enabled", True) is False and not raw.get("disabled_reason"):
+            problems.append(f"{what} is disabled: say why in disabled_reason")
+        if forward and rollback:
+            steps.append(Step(order=raw["order"], kind=raw["kind"], forward=forward, rollback=rollback,
+                              verify=verify, enabled=raw.get("enabled", True),
+                              disabled_reason=raw.get("disabled_reason", ""),
+                              lock_timeout=raw.get("lock_timeout")))
+    names = [s.name for s in steps]
+    if len(names) != len(set(names)):
+        problems.append("two steps use the same migration file")
+
+    checks = None
+    if "integrity_checks" in manifest:
+        checks = sql_file(manifest["integrity_checks"], "integrity_checks")
+
+    if problems:
+        raise BatchError(f"batch {batch_id!r} ({manifest_path}) is not valid:\n"
+                         + "\n".join(f"  - {p}" for p in problems))
+    return Batch(id=manifest["id"], title=manifest["title"], path=folder, steps=tuple(steps),
+                 restore_point=manifest.get("restore_point", f"gonogo_pre_{manifest['id']}")[:63],
+                 required_tables=tuple(manifest.get("required_tables", ())),
+                 integrity_checks=checks)
+
+
+def _read_manifest(path: Path) -> dict:
+    try:
+        manifest = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise BatchError(f"{path} is not valid YAML: {exc}") from None
+    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(manifest),
+                    key=lambda e: list(e.absolute_path))
+    if errors:
+        lines = [f"  - {_where(e)}: {e.message}" for e in errors]
+        raise BatchError(f"{path} does not match the manifest format "
+                         f"({_SCHEMA_PATH.name}):\n" + "\n".join(lines))
+    return manifest
+
+
+def _where(error: jsonschema.ValidationError) -> str:
+    parts = ["manifest"]
+    for item in error.absolute_path:
+        parts.append(f"[{item}]" if isinstance(item, int) else f".{item}")
+    return "".join(parts)

@@ -1,0 +1,249 @@
+"""Throwaway local PostgreSQL clusters, made with the server binaries on this machine.
+
+The demo, the tests and the benchmarks use two of them to stand in for production and
+staging. initdb and pg_ctl refuse to run as root, so as root every server command runs
+as the `postgres` OS user, in directories that user owns.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import json
+import os
+import pwd
+import secrets
+import shutil
+import socket
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from gonogo.errors import SetupError
+from gonogo.target import Target
+
+SERVER_USER = "postgres"
+INSTALL_HINT = (
+    "Install the PostgreSQL server and contrib packages "
+    "(Debian/Ubuntu: apt-get install postgresql-15 postgresql-contrib-15), "
+    "or put the directory holding initdb and pg_ctl on PATH."
+)
+
+
+@functools.cache
+def find_bindir() -> Path:
+    """Where initdb, pg_ctl, pg_dump and pg_restore live: PATH, pg_config --bindir, or Debian's layout."""
+    candidates: list[Path] = []
+    if found := shutil.which("initdb"):
+        candidates.append(Path(found).parent)
+    if pg_config := shutil.which("pg_config"):
+        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
+        if out.returncode == 0:
+            candidates.append(Path(out.stdout.strip()))
+    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+                      key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
+                      reverse=True)
+    candidates.extend(Path(p) for p in versions)
+    for bindir in candidates:
+        if all((bindir / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres", "pg_dump")):
+            return bindir
+    raise SetupError(f"PostgreSQL server binaries (initdb, pg_ctl) not found. {INSTALL_HINT}")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _server_account() -> pwd.struct_passwd | None:
+    """The OS user the server runs as: `postgres` when we are root, else ourselves (None)."""
+    if os.geteuid() != 0:
+        return None
+    try:
+        return pwd.getpwnam(SERVER_USER)
+    except KeyError:
+        raise SetupError(
+            "running as root, and initdb refuses root, but there is no 'postgres' OS user to run "
+            "the server as. Create it (useradd --system postgres) or run as an ordinary user."
+        ) from None
+
+
+def make_base_dir(prefix: str = "gonogo-") -> Path:
+    """A fresh directory for clusters that the server user can enter (mkdtemp makes 0700)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    return path
+
+
+@dataclass
+class LocalCluster:
+    """One cluster under <base>/<name>: data/, wal_archive/, server.log, cluster.json."""
+
+    name: str
+    base: Path
+    port: int
+    password: str
+    archive: bool
+
+    SUPERUSER = "postgres"
+
+    @property
+    def root(self) -> Path:
+        return self.base / self.name
+
+    @property
+    def data_dir(self) -> Path:
+        return self.root / "data"
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.root / "wal_archive"
+
+    @property
+    def log_file(self) -> Path:
+        return self.root / "server.log"
+
+    def target(self, dbname: str = "postgres", name: str | None = None) -> Target:
+        return Target(name=name or self.name, host="127.0.0.1", port=self.port, dbname=dbname,
+                      user=self.SUPERUSER, password=self.password)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    @classmethod
+    def create(cls, base: Path, name: str, *, archive: bool = False) -> LocalCluster:
+        cluster = cls(name=name, base=Path(base), port=free_port(),
+                      password=secrets.token_urlsafe(18), archive=archive)
+        cluster._initdb()
+        cluster._save()
+        return cluster
+
+    @classmethod
+    def load(cls, base: Path, name: str) -> LocalCluster | None:
+        state = Path(base) / name / "cluster.json"
+        if not state.is_file():
+            return None
+        data = json.loads(state.read_text())
+        return cls(name=name, base=Path(base), port=data["port"], password=data["password"],
+                   archive=data["archive"])
+
+    @classmethod
+    def ensure(cls, base: Path, name: str, *, archive: bool = False) -> LocalCluster:
+        """The cluster at base/name, created if missing, started if stopped."""
+        cluster = cls.load(base, name) or cls.create(base, name, archive=archive)
+        cluster.start()
+        return cluster
+
+    def is_running(self) -> bool:
+        if not self.data_dir.is_dir():
+            return False
+        result = self._run(["pg_ctl", "-D", str(self.data_dir), "status"], check=False)
+        return result.returncode == 0
+
+    def start(self) -> None:
+        if self.is_running():
+            return
+        for _ in range(3):
+            self._write_settings()
+            result = self._run(["pg_ctl", "-D", str(self.data_dir), "-l", str(self.log_file),
+                                "-w", "-t", "60", "start"], check=False)
+            if result.returncode == 0:
+                return
+            if "could not bind" not in self._log_tail():
+                break
+            self.port = free_port()  # someone took our port meanwhile: take another
+            self._save()
+        raise SetupError(f"cluster {self.name} did not start: {self._log_tail() or result.stderr}")
+
+    def stop(self) -> None:
+        if self.is_running():
+            self._run(["pg_ctl", "-D", str(self.data_dir), "-m", "fast", "-w", "stop"])
+
+    def remove(self) -> None:
+        self.stop()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    # -- internals ----------------------------------------------------------------------------
+
+    def _initdb(self) -> None:
+        account = _server_account()
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.archive_dir.mkdir(exist_ok=True)
+        pwfile = self.root / "pwfile"
+        pwfile.write_text(self.password + "\n")
+        pwfile.chmod(0o600)
+        if account:
+            for path in (self.root, self.archive_dir, pwfile):
+                os.chown(path, account.pw_uid, account.pw_gid)
+        try:
+            self._run(["initdb", "-D", str(self.data_dir), "-U", self.SUPERUSER,
+                       "--pwfile", str(pwfile), "--auth=scram-sha-256",
+                       "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"])
+        finally:
+            pwfile.unlink(missing_ok=True)
+        with open(self.data_dir / "postgresql.conf", "a") as conf:
+            conf.write("\ninclude_if_exists = 'gonogo.conf'\n")
+
+    def _write_settings(self) -> None:
+        settings = {
+            "listen_addresses": "'127.0.0.1'",
+            "port": str(self.port),
+            "unix_socket_directories": f"'{self.root}'",
+            "shared_preload_libraries": "'pg_stat_statements'",
+            "pg_stat_statements.track": "all",
+            "track_io_timing": "on",
+            "max_connections": "100",
+            # A throwaway cluster: durability of the host's disk buys nothing here.
+            "fsync": "off",
+            "synchronous_commit": "off",
+        }
+        if self.archive:
+            # The production stand-in archives WAL, so a restore point can really be recovered.
+            settings |= {
+                "wal_level": "replica",
+                "archive_mode": "on",
+                "archive_command": f"'test ! -f {self.archive_dir}/%f && cp %p {self.archive_dir}/%f'",
+            }
+        text = "".join(f"{key} = {value}\n" for key, value in settings.items())
+        path = self.data_dir / "gonogo.conf"
+        if not path.exists() or path.read_text() != text:
+            self._write_as_server(path, text)
+
+    def _write_as_server(self, path: Path, text: str) -> None:
+        path.write_text(text)
+        if account := _server_account():
+            os.chown(path, account.pw_uid, account.pw_gid)
+
+    def _save(self) -> None:
+        state = self.root / "cluster.json"
+        state.write_text(json.dumps({"port": self.port, "password": self.password,
+                                     "archive": self.archive}))
+        state.chmod(0o600)
+
+    def _log_tail(self) -> str:
+        try:
+            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-5:])
+        except OSError:
+            return ""
+
+    def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
+        argv = [str(find_bindir() / argv[0]), *argv[1:]]
+        if _server_account():
+            argv = ["runuser", "-u", SERVER_USER, "--", *argv]
+        # The server must not inherit our working directory if the server user cannot enter it.
+        result = subprocess.run(argv, capture_output=True, text=True, cwd="/")
+        if check and result.returncode != 0:
+            raise SetupError(f"{' '.join(argv)} failed: {result.stderr.strip() or result.stdout.strip()}")
+        return result
+
+
+def stop_all(base: Path) -> list[str]:
+    """Stop every cluster under base (also ones a crashed run left behind)."""
+    stopped = []
+    for state in sorted(Path(base).glob("*/cluster.json")):
+        cluster = LocalCluster.load(base, state.parent.name)
+        if cluster and cluster.is_running():
+            cluster.stop()
+            stopped.append(cluster.name)
+    return stopped

@@ -1,0 +1,1 @@
+"""Preflight and production gates: one module per gate, each returning GateResults."""

@@ -1,0 +1,27 @@
+"""Seed Phase 1: production sessions carry lock, statement and idle-in-transaction timeouts."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from gonogo.results import GateResult, Verdict
+from gonogo.target import SessionGuards, Target
+
+
+def session_guards(target: Target, guards: SessionGuards, app: str) -> GateResult:
+    """Open a session the way every production task does and read the settings back."""
+    wanted = dataclasses.asdict(guards)
+    with target.connect(app, guards) as conn:
+        rows = {name: conn.execute("SELECT current_setting(%s), current_setting(%s)::interval = %s::interval",
+                                   [name, name, value]).fetchone()
+                for name, value in wanted.items()}
+        app_name = conn.execute("SELECT current_setting('application_name')").fetchone()[0]
+    wrong = [f"{name}={rows[name][0]} (wanted {value})" for name, value in wanted.items() if not rows[name][1]]
+    return GateResult(
+        gate="session_guards", title="Session timeouts set", phase="production",
+        verdict=Verdict.PASS if not wrong else Verdict.FAIL,
+        value=", ".join(f"{name}={rows[name][0]}" for name in wanted),
+        threshold=", ".join(f"{k}={v}" for k, v in wanted.items()),
+        message=(f"every production session of this run starts with these timeouts (application_name "
+                 f"{app_name})" if not wrong else "settings differ: " + "; ".join(wrong)),
+        hint="" if not wrong else "a pooler or role setting overrides startup options: connect directly")

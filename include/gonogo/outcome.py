@@ -1,0 +1,40 @@
+"""How a rollout ended, decided from what its phases returned (None = did not finish)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from gonogo.results import GateResult, failures
+
+
+@dataclass(frozen=True)
+class Outcome:
+    kind: str       # completed | stopped | rejected | rolled_back | watch_alarm
+    summary: str
+    already_told: bool  # Slack heard about it from the task that failed
+
+    @property
+    def ok(self) -> bool:
+        return self.kind == "completed"
+
+
+def decide(*, gates_report: str | None, approval: dict | None, applied: list[GateResult] | None,
+           watched: list[GateResult] | None) -> Outcome:
+    if gates_report is None:
+        return Outcome("stopped", "the rollout stopped before the approval: a gate failed or could "
+                                  "not be measured (see decide.evaluate_gates and the report)", True)
+    if not approval:
+        return Outcome("stopped", "the approval step did not complete", True)
+    if approval.get("chosen_options") != ["Approve"]:
+        who = (approval.get("responded_by_user") or {}).get("name") or "the approval timeout"
+        return Outcome("rejected", f"rejected by {who}: production untouched", False)
+    if applied is None:
+        return Outcome("rolled_back", "a production step failed; see rollback_migrations for what was "
+                                      "undone", True)
+    if watched is None:
+        return Outcome("watch_alarm", "the watch window did not complete", True)
+    if alarms := failures(watched):
+        return Outcome("watch_alarm", "the watch window raised: " + "; ".join(
+            f"{r.title}: {r.message}" for r in alarms), False)
+    return Outcome("completed", f"{len({r.subject for r in applied if r.subject})} steps applied, "
+                                f"validated and watched", False)

@@ -1,0 +1,158 @@
+"""The Go/No-Go report: the seed's Decision Gate with each condition's measured evidence.
+
+Rendered from GateResults only. A condition no gate has measured is shown as not
+measured, never as passed.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from gonogo.artifacts import write_private
+from gonogo.batch import Batch
+from gonogo.results import GateResult, Verdict, overall
+
+ICON = {Verdict.PASS: "✅", Verdict.WARN: "⚠️", Verdict.FAIL: "❌"}
+NOT_MEASURED, LATER, HUMAN = "not measured", "after approval", "human"
+
+
+@dataclass(frozen=True)
+class Condition:
+    text: str                 # the seed's Decision Gate line
+    gates: tuple[str, ...]    # gate ids whose results are the evidence
+    phases: tuple[str, ...] = ("preflight", "dry_run")
+    note: str = ""            # shown when no result is there
+
+
+DECISION_GATE = (
+    Condition("All staging tests pass", ("contract_tests",)),
+    Condition("Required tables present (no schema drift)", ("required_tables", "schema_drift")),
+    Condition("Orphans = 0 (no orphaned foreign key references)", ("orphan_integrity",)),
+    Condition("Query latency not worse for any top-10 query", ("query_latency",)),
+    Condition("No long locks during migration rehearsal", ("lock_budget", "lock_waits")),
+    Condition("Backfill yields 100% mapped rows with zero data loss", ("step_verified", "row_counts_unchanged")),
+    Condition("All FKs validated (no NOT VALID constraints remaining)", ("objects_valid",)),
+    Condition("All indexes valid and ready", ("objects_valid",)),
+    Condition("Migrations apply cleanly on the staging copy", ("step_applied",)),
+    Condition("Rollback procedures tested on staging", ("rollback_rehearsal",)),
+    Condition("Staging runs production's PostgreSQL version", ("server_versions",)),
+    Condition("Monitoring enabled", ("monitoring_enabled",)),
+    Condition("Team reviewed and approved", (), note=HUMAN),
+    Condition("Low-traffic window scheduled", (), note=HUMAN),
+    Condition("Backup created", ("backup_verified",), phases=("production",), note=LATER),
+    Condition("Restore point created", ("restore_point",), phases=("production",), note=LATER),
+)
+
+_NOTES = {
+    NOT_MEASURED: "not measured by this version of gonogo — check it by hand",
+    LATER: "taken after approval, before the first migration; the rollout stops if it fails",
+    HUMAN: "your decision: approving this task is the sign-off",
+}
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    dag_id: str
+    run_id: str
+    batch_id: str
+    batch_title: str
+    run_url: str = ""
+    report_path: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def evaluate(results: list[GateResult]) -> list[dict]:
+    """Each Decision Gate condition with its verdict (or why it has none) and its evidence."""
+    rows = []
+    for condition in DECISION_GATE:
+        evidence = [r for r in results if r.gate in condition.gates and r.phase in condition.phases]
+        if evidence:
+            verdict = overall(evidence)
+            worst = [r for r in evidence if r.verdict is verdict]
+            summary = "; ".join(f"{r.subject + ': ' if r.subject else ''}{r.value}" for r in worst[:3])
+            rows.append({"condition": condition.text, "verdict": verdict.value, "evidence": summary,
+                         "results": len(evidence)})
+        else:
+            note = condition.note or NOT_MEASURED
+            rows.append({"condition": condition.text, "verdict": None, "evidence": _NOTES[note],
+                         "results": 0})
+    return rows
+
+
+def _icon(verdict: str | None) -> str:
+    return ICON[Verdict(verdict)] if verdict else "⬜"
+
+
+def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) -> str:
+    """The approval task's body: verdict first, the Decision Gate, then the dry run per step."""
+    verdict = overall(results)
+    counts = {v: sum(1 for r in results if r.verdict is v) for v in Verdict}
+    lines = [
+        f"### {ICON[verdict]} Measured gates: **{verdict.value}** "
+        f"({counts[Verdict.PASS]} pass, {counts[Verdict.WARN]} warn, {counts[Verdict.FAIL]} fail)",
+        "",
+        f"Batch `{batch.id}` — {batch.title}. "
+        f"{len(batch.enabled_steps)} steps to apply, {len(batch.steps) - len(batch.enabled_steps)} disabled.",
+        "",
+        "**Decision Gate**",
+        "",
+    ]
+    for row in evaluate(results):
+        lines.append(f"- {_icon(row['verdict'])} **{row['condition']}** — {row['evidence']}")
+    lines += ["", "**Dry run on the staging copy, in order**", ""]
+    for step in batch.enabled_steps:
+        own = [r for r in results if r.phase == "dry_run" and r.subject == step.name]
+        if not own:
+            lines.append(f"{step.order}. `{step.name}` — not run (an earlier step failed)")
+            continue
+        parts = "; ".join(f"{r.title.lower()}: {r.value}" for r in own)
+        lines.append(f"{step.order}. {ICON[overall(own)]} `{step.name}` — {parts}")
+    disabled = [s for s in batch.steps if not s.enabled]
+    if disabled:
+        lines += ["", "**Disabled, not applied**", ""]
+        lines += [f"- `{s.name}` — {s.disabled_reason}" for s in disabled]
+    problems = [r for r in results if r.verdict is not Verdict.PASS]
+    if problems:
+        lines += ["", "**To look at**", ""]
+        lines += [f"- {ICON[r.verdict]} {r.title}{' (' + r.subject + ')' if r.subject else ''}: "
+                  f"{r.message}{' — ' + r.hint if r.hint else ''}" for r in problems]
+    if info.report_path:
+        lines += ["", f"Full report: `{info.report_path}`"]
+    return "\n".join(lines)
+
+
+def full_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) -> str:
+    """The whole report kept with the run: the approval summary plus every result's details."""
+    lines = [f"# Go/No-Go report — {batch.title}", "",
+             f"Run `{info.run_id}` of `{info.dag_id}`, generated {_now()}.", "",
+             approval_markdown(info, batch, results), "", "## Every result", ""]
+    for r in results:
+        where = " · ".join(x for x in (r.phase, r.subject) if x)
+        lines += [f"### {ICON[r.verdict]} {r.title} ({where})", "",
+                  f"- measured: {r.value}", f"- threshold: {r.threshold}", f"- {r.message}"]
+        if r.hint:
+            lines.append(f"- what to do: {r.hint}")
+        for d in r.details[:50]:
+            lines.append("  - " + ", ".join(f"{k}: {v}" for k, v in d.items()))
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_reports(folder: Path, info: RunInfo, batch: Batch, results: list[GateResult]) -> dict[str, str]:
+    """report.md and report.json in the run's artifacts folder (0600)."""
+    payload = {"run": info.to_dict(), "batch": {"id": batch.id, "title": batch.title,
+                                                "checksums": batch.checksums()},
+               "generated_at": _now(), "verdict": overall(results).value,
+               "decision_gate": evaluate(results), "results": [r.to_dict() for r in results]}
+    md = write_private(folder / "report.md", full_markdown(info, batch, results))
+    js = write_private(folder / "report.json", json.dumps(payload, indent=2, default=str))
+    return {"markdown": str(md), "json": str(js)}
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,67 @@
+"""The live schema as one line per object, read from the catalog, and its comparison.
+
+Used to prove that a rollback leaves the schema exactly as it was, and that production
+still has the schema the batch was rehearsed against.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import psycopg
+
+from gonogo.results import GateResult, Verdict
+from gonogo.sqlfile import query
+
+# (kind, object, definition), e.g. ("constraint", 'public."Recipe".recipe_category_mapped', "CHECK ...")
+Line = tuple[str, str, str]
+
+
+@dataclass(frozen=True)
+class Schema:
+    lines: tuple[Line, ...]
+
+    def as_dict(self) -> dict[tuple[str, str], str]:
+        return {(kind, obj): definition for kind, obj, definition in self.lines}
+
+    def to_json(self) -> list[list[str]]:
+        return [list(line) for line in self.lines]
+
+    @classmethod
+    def from_json(cls, data) -> Schema:
+        return cls(tuple(tuple(item) for item in data))
+
+
+def read_schema(conn: psycopg.Connection) -> Schema:
+    rows = conn.execute(query("catalog.sql", "schema_objects")).fetchall()
+    return Schema(tuple((kind, obj, definition) for kind, obj, definition in rows))
+
+
+def diff(expected: Schema, actual: Schema) -> list[str]:
+    """Readable differences: `- x` missing from actual, `+ x` extra, `~ x` changed."""
+    want, have = expected.as_dict(), actual.as_dict()
+    out = []
+    for key in sorted(want.keys() | have.keys()):
+        kind, obj = key
+        if key not in have:
+            out.append(f"- {kind} {obj}: {want[key]}")
+        elif key not in want:
+            out.append(f"+ {kind} {obj}: {have[key]}")
+        elif want[key] != have[key]:
+            out.append(f"~ {kind} {obj}: {want[key]}  →  {have[key]}")
+    return out
+
+
+def compare(expected: Schema, actual: Schema, *, gate: str, title: str, phase: str,
+            subject: str = "", expected_label: str = "the pre-batch schema") -> GateResult:
+    lines = diff(expected, actual)
+    return GateResult(
+        gate=gate, title=title, phase=phase, subject=subject,
+        verdict=Verdict.PASS if not lines else Verdict.FAIL,
+        value=f"{len(lines)} differences over {len(expected.lines)} objects",
+        threshold="0 differences",
+        message=(f"the schema equals {expected_label}" if not lines
+                 else f"the schema differs from {expected_label} in {len(lines)} objects"),
+        hint="" if not lines else "read the diff; restore the missing objects or drop the extra ones",
+        details=[{"diff": line} for line in lines[:200]],
+    )

@@ -1,0 +1,112 @@
+"""Slack messages for on-call, rendered from GateResults, sent with slack_sdk.
+
+One message per event: a failed gate (No-Go), a rejected rollout, a failed production
+step and its rollback, a completed rollout, and any task that fails unexpectedly.
+Each says what happened, where, the measured value against its threshold, and links.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from slack_sdk import WebClient
+
+from gonogo.report import ICON, RunInfo
+from gonogo.results import GateResult
+
+_MAX_LINES = 10
+
+
+@dataclass(frozen=True)
+class Message:
+    text: str  # the notification text (shown where blocks are not)
+    blocks: list[dict] = field(default_factory=list)
+
+
+def _header(text: str) -> dict:
+    return {"type": "header", "text": {"type": "plain_text", "text": text[:150], "emoji": True}}
+
+
+def _section(markdown: str) -> dict:
+    return {"type": "section", "text": {"type": "mrkdwn", "text": markdown[:3000]}}
+
+
+def _context(info: RunInfo) -> dict:
+    parts = [f"batch `{info.batch_id}`", f"run `{info.run_id}`"]
+    if info.report_path:
+        parts.append(f"report `{info.report_path}`")
+    return {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(parts)}]}
+
+
+def _links(info: RunInfo, task_url: str = "") -> list[dict]:
+    buttons = [(label, url) for label, url in (("Open the task", task_url), ("Open the run", info.run_url)) if url]
+    if not buttons:
+        return []
+    return [{"type": "actions", "elements": [
+        {"type": "button", "text": {"type": "plain_text", "text": label}, "url": url} for label, url in buttons]}]
+
+
+def _result_line(r: GateResult) -> str:
+    where = f" ({r.subject})" if r.subject else ""
+    return f"{ICON[r.verdict]} *{r.title}*{where}: {r.value} — threshold {r.threshold}\n      {r.message}"
+
+
+def _message(title: str, body: str, info: RunInfo, task_url: str = "") -> Message:
+    return Message(text=f"{title}: {info.batch_id}",
+                   blocks=[_header(title), _section(body), *_links(info, task_url), _context(info)])
+
+
+def no_go(info: RunInfo, failed: list[GateResult], task_url: str = "") -> Message:
+    lines = [_result_line(r) for r in failed[:_MAX_LINES]]
+    more = f"\n…and {len(failed) - _MAX_LINES} more in the report" if len(failed) > _MAX_LINES else ""
+    body = (f"*No-Go:* {len(failed)} gate{'s' if len(failed) != 1 else ''} failed on the staging rehearsal. "
+            f"The run stopped before the approval; production is untouched.\n\n" + "\n".join(lines) + more)
+    return _message("🛑 gonogo: No-Go", body, info, task_url)
+
+
+def rejected(info: RunInfo, by: str, task_url: str = "") -> Message:
+    body = (f"*Rollout rejected* by {by or 'an approver'} at the approval step. "
+            f"Nothing was applied: production is untouched.")
+    return _message("✋ gonogo: rollout rejected", body, info, task_url)
+
+
+def step_failed(info: RunInfo, step: str, error: str, task_url: str = "", before_changes: bool = False) -> Message:
+    after = ("It failed before any change: no migration ran, production is untouched." if before_changes else
+             "Its rollback and the rollbacks of the steps already applied run next, in reverse.")
+    body = f"*Production step failed:* `{step}`\n```{error[:1500]}```\n{after}"
+    return _message("🚨 gonogo: production step failed", body, info, task_url)
+
+
+def rolled_back(info: RunInfo, results: list[GateResult], task_url: str = "") -> Message:
+    ok = all(not r.failed for r in results)
+    lines = [_result_line(r) for r in results[:_MAX_LINES]]
+    head = ("*Rolled back.* Every applied step was undone in reverse order." if ok else
+            "*Rollback incomplete.* A rollback failed: finish it by hand or recover to the restore point.")
+    return _message("↩️ gonogo: production rolled back" if ok else "🚨 gonogo: rollback FAILED",
+                    head + "\n\n" + "\n".join(lines), info, task_url)
+
+
+def completed(info: RunInfo, results: list[GateResult], steps: list[str], task_url: str = "") -> Message:
+    warn = [r for r in results if r.verdict.value != "PASS"]
+    body = (f"*Rollout complete:* {len(steps)} steps applied and validated on production.\n"
+            + "\n".join(f"• `{s}`" for s in steps)
+            + ("\n\nTo look at:\n" + "\n".join(_result_line(r) for r in warn[:_MAX_LINES]) if warn else ""))
+    return _message("✅ gonogo: rollout complete", body, info, task_url)
+
+
+def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "") -> Message:
+    body = ("*Watch window alarm* after the rollout. Decide: fix forward or roll back.\n\n"
+            + "\n".join(_result_line(r) for r in failed[:_MAX_LINES]))
+    return _message("🚨 gonogo: watch window alarm", body, info, task_url)
+
+
+def task_failed(info: RunInfo, task: str, error: str, task_url: str = "") -> Message:
+    body = f"*Task failed:* `{task}`\n```{error[:1500]}```"
+    return _message("🚨 gonogo: task failed", body, info, task_url)
+
+
+def post(message: Message, *, token: str, channel: str, base_url: str | None = None) -> dict:
+    """Send through the Web API (chat.postMessage); base_url lets tests use a local server."""
+    client = WebClient(token=token, base_url=base_url or WebClient.BASE_URL, timeout=10)
+    response = client.chat_postMessage(channel=channel, text=message.text, blocks=message.blocks)
+    return response.data if isinstance(response.data, dict) else {}

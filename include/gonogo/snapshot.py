@@ -1,0 +1,129 @@
+"""Snapshots and backups with pg_dump / pg_restore, and restoring one into staging.
+
+Dumps are in directory format, dumped and restored with parallel jobs; files are made
+0600 in 0700 folders because they hold production data. Credentials reach pg_dump
+through its environment, never its command line.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from psycopg import sql
+
+from gonogo.cluster import find_bindir
+from gonogo.errors import TargetError
+from gonogo.results import GateResult, Verdict
+from gonogo.sqlfile import query
+from gonogo.target import Target
+
+Log = Callable[[str], None]
+# pg_restore --list: "<id>; <tableoid> <oid> TABLE DATA <schema> <name> <owner>"
+_TABLE_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (?P<schema>\S+) (?P<table>.+) (?P<owner>\S+)$")
+
+
+@dataclass(frozen=True)
+class Dump:
+    path: Path
+    bytes: int
+    seconds: float
+
+    def to_dict(self) -> dict:
+        return {"path": str(self.path), "bytes": self.bytes, "seconds": round(self.seconds, 3)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Dump:
+        return cls(Path(data["path"]), data["bytes"], data["seconds"])
+
+
+def dump(target: Target, dest: Path, *, jobs: int = 2, log: Log = print) -> Dump:
+    """pg_dump of the whole database into dest (a new directory)."""
+    if dest.exists():
+        raise TargetError(f"{dest} already exists; a dump never overwrites another")
+    dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    started = time.monotonic()
+    _run(["pg_dump", "--format=directory", f"--jobs={jobs}", "--compress=1", "--verbose",
+          "--no-password", f"--file={dest}"], target, log, what=f"pg_dump of {target.describe()}")
+    size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
+    return Dump(path=dest, bytes=size, seconds=time.monotonic() - started)
+
+
+def dumped_tables(path: Path) -> list[str]:
+    """schema.table of every table whose data is in the dump, read back with pg_restore --list."""
+    out = subprocess.run([str(find_bindir() / "pg_restore"), "--list", str(path)],
+                         capture_output=True, text=True)
+    if out.returncode != 0:
+        raise TargetError(f"pg_restore cannot read the dump at {path}: {out.stderr.strip()}")
+    return sorted(f"{m['schema']}.{m['table']}" for line in out.stdout.splitlines()
+                  if (m := _TABLE_DATA.match(line)))
+
+
+def verify_dump(result: Dump, expected_tables: list[str], *, phase: str,
+                gate: str = "backup_verified", title: str = "Backup created") -> GateResult:
+    """The dump reads back and holds the data of every table the database has
+    (expected_tables as "schema.table", unquoted, as table_names() gives them)."""
+    try:
+        tables = dumped_tables(result.path)
+    except TargetError as exc:
+        return GateResult(gate=gate, title=title, phase=phase, verdict=Verdict.FAIL, value="unreadable",
+                          threshold="pg_restore --list reads it", message=str(exc),
+                          hint="take the backup again; check disk space and pg_dump's version")
+    missing = sorted(set(expected_tables) - set(tables))
+    return GateResult(
+        gate=gate, title=title, phase=phase,
+        verdict=Verdict.PASS if not missing else Verdict.FAIL,
+        value=f"{len(tables)} tables, {result.bytes / 1e6:.1f} MB in {result.seconds:.1f} s",
+        threshold=f"all {len(expected_tables)} tables, readable by pg_restore",
+        message=(f"pg_restore --list reads the dump at {result.path}; every table's data is in it"
+                 if not missing else f"tables missing from the dump: {', '.join(missing[:5])}"),
+        hint="" if not missing else "take the backup again with a role that can read every table",
+        details=[{"path": str(result.path), "bytes": result.bytes, "tables": len(tables)}])
+
+
+def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int = 2,
+                 log: Log = print) -> float:
+    """Drop and recreate the staging database, then pg_restore the dump into it."""
+    if staging.same_database(production):
+        raise TargetError(
+            f"staging and production are the same database ({production.describe()}); "
+            f"restoring would drop production. Point the staging connection at another database.")
+    started = time.monotonic()
+    with staging.with_dbname("postgres").connect("restore_staging", guards=None) as conn:
+        name = sql.Identifier(staging.dbname)
+        log(f"dropping and recreating database {staging.dbname} on {staging.host}:{staging.port}")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    _run(["pg_restore", f"--jobs={jobs}", "--exit-on-error", "--verbose", "--no-password",
+          f"--dbname={staging.dbname}", str(result.path)], staging, log,
+         what=f"pg_restore into {staging.describe()}")
+    with staging.connect("restore_staging", guards=None) as conn:
+        conn.execute("ANALYZE")  # fresh statistics, as production has, before plans are compared
+    return time.monotonic() - started
+
+
+def _run(argv: list[str], target: Target, log: Log, what: str) -> None:
+    argv = [str(find_bindir() / argv[0]), *argv[1:]]
+    env = {**os.environ, **target.libpq_env()}
+    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, umask=0o077)
+    tail: list[str] = []
+    for line in proc.stdout:
+        line = line.rstrip()
+        # pg_dump/pg_restore --verbose name each table as they go: that is the progress
+        if "table" in line or "error" in line.lower():
+            log(line)
+        tail = (tail + [line])[-8:]
+    if proc.wait() != 0:
+        errors = [l for l in tail if "error" in l.lower()] or tail
+        raise TargetError(f"{what} failed (exit {proc.returncode}): " + " | ".join(errors[-3:]))
+
+
+def table_names(conn) -> list[str]:
+    """"schema.table" of every user table, unquoted, as pg_restore --list names them."""
+    return [f"{schema}.{name}" for schema, name in conn.execute(query("catalog.sql", "user_tables"))]

@@ -1,0 +1,189 @@
+"""What a migration script does, read with PostgreSQL's own parser (pglast).
+
+A script is split into top-level statements, each classified; DO blocks are opened with
+the PL/pgSQL parser so the statements inside them (the usual idempotency wrapper around
+ALTER TABLE ... ADD CONSTRAINT) count as what the script does. Nothing here looks for
+keywords in text.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pglast
+from pglast import ast, enums
+from pglast.visitors import Visitor
+
+_CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
+
+
+class SqlSyntaxError(ValueError):
+    """A script PostgreSQL would refuse; the message gives the line."""
+
+
+@dataclass(frozen=True)
+class DbObject:
+    """Something a script creates and that must exist (and be valid) afterwards."""
+
+    kind: str  # index | constraint | trigger | function | extension
+    name: str
+    table: str | None = None
+
+    def label(self) -> str:
+        return f'{self.kind} "{self.name}"' + (f' on "{self.table}"' if self.table else "")
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    line: int  # 1-based line of the statement in its file
+    node: ast.Node = field(repr=False, compare=False)
+    inner: tuple[ast.Node, ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def kind(self) -> str:
+        return type(self.node).__name__
+
+    @property
+    def is_transaction_control(self) -> bool:
+        return isinstance(self.node, ast.TransactionStmt)
+
+    @property
+    def concurrently(self) -> bool:
+        return bool(getattr(self.node, "concurrent", False))
+
+    def nodes(self) -> tuple[ast.Node, ...]:
+        """The statement itself, or for a DO block the statements its body runs."""
+        return self.inner if isinstance(self.node, ast.DoStmt) else (self.node,)
+
+    def summary(self, width: int = 90) -> str:
+        text = " ".join(self.sql.split())
+        return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def parse_script(sql: str) -> list[Statement]:
+    """Top-level statements of a script, with the statements inside DO blocks."""
+    try:
+        raw = pglast.parse_sql(sql)
+    except pglast.parser.ParseError as exc:
+        message, *where = exc.args
+        line = sql.count("\n", 0, where[0]) + 1 if where else "?"
+        raise SqlSyntaxError(f"line {line}: {message}") from None
+    statements = []
+    for item in raw:
+        start = item.stmt_location or 0
+        length = item.stmt_len or len(sql) - start
+        text = sql[start: start + length].strip()
+        # stmt_location points at the end of the previous statement: skip comments and blanks
+        offset = start + (len(sql[start: start + length]) - len(sql[start: start + length].lstrip()))
+        line = sql.count("\n", 0, offset) + 1
+        inner = _do_block_statements(text) if isinstance(item.stmt, ast.DoStmt) else ()
+        statements.append(Statement(sql=_strip_leading_comments(text), line=line,
+                                    node=item.stmt, inner=inner))
+    return statements
+
+
+def _strip_leading_comments(text: str) -> str:
+    lines = text.splitlines()
+    while lines and (not lines[0].strip() or lines[0].lstrip().startswith("--")):
+        lines.pop(0)
+    return "\n".join(lines)
+
+
+def _do_block_statements(do_sql: str) -> tuple[ast.Node, ...]:
+    """The SQL statements a DO block runs (not its conditions or dynamic EXECUTEs)."""
+    found: list[ast.Node] = []
+
+    def walk(value):
+        if isinstance(value, dict):
+            execsql = value.get("PLpgSQL_stmt_execsql")
+            if execsql:
+                query = execsql["sqlstmt"]["PLpgSQL_expr"]["query"]
+                found.extend(item.stmt for item in pglast.parse_sql(query))
+            for child in value.values():
+                walk(child)
+        elif isinstance(value, list):
+            for child in value:
+                walk(child)
+
+    walk(pglast.parse_plpgsql(do_sql))
+    return tuple(found)
+
+
+def created_objects(statements: list[Statement]) -> list[DbObject]:
+    """Indexes, constraints, triggers, functions and extensions the statements create."""
+    objects: list[DbObject] = []
+    for statement in statements:
+        for node in statement.nodes():
+            objects.extend(_created_by(node))
+    return list(dict.fromkeys(objects))
+
+
+def _created_by(node: ast.Node) -> list[DbObject]:
+    if isinstance(node, ast.IndexStmt) and node.idxname:
+        return [DbObject("index", node.idxname, node.relation.relname)]
+    if isinstance(node, ast.AlterTableStmt):
+        out = []
+        for cmd in node.cmds or ():
+            if cmd.subtype in (enums.AlterTableType.AT_AddConstraint,
+                               enums.AlterTableType.AT_AddIndexConstraint) and cmd.def_.conname:
+                out.append(DbObject("constraint", cmd.def_.conname, node.relation.relname))
+        return out
+    if isinstance(node, ast.CreateTrigStmt):
+        return [DbObject("trigger", node.trigname, node.relation.relname)]
+    if isinstance(node, ast.CreateFunctionStmt):
+        return [DbObject("function", node.funcname[-1].sval)]
+    if isinstance(node, ast.CreateExtensionStmt):
+        return [DbObject("extension", node.extname)]
+    return []
+
+
+def dropped_objects(statements: list[Statement]) -> list[DbObject]:
+    """Constraints, indexes, triggers and functions the statements drop (rollback scripts)."""
+    objects: list[DbObject] = []
+    for statement in statements:
+        for node in statement.nodes():
+            if isinstance(node, ast.AlterTableStmt):
+                for cmd in node.cmds or ():
+                    if cmd.subtype == enums.AlterTableType.AT_DropConstraint:
+                        objects.append(DbObject("constraint", cmd.name, node.relation.relname))
+            elif isinstance(node, ast.DropStmt):
+                kind = {enums.ObjectType.OBJECT_INDEX: "index",
+                        enums.ObjectType.OBJECT_TRIGGER: "trigger",
+                        enums.ObjectType.OBJECT_FUNCTION: "function"}.get(node.removeType)
+                if kind:
+                    for obj in node.objects:
+                        objects.append(DbObject(kind, _last_name(obj)))
+    return objects
+
+
+def _last_name(obj) -> str:
+    if isinstance(obj, ast.ObjectWithArgs):
+        return obj.objname[-1].sval
+    if isinstance(obj, tuple):
+        return obj[-1].sval
+    return obj.sval
+
+
+class _Relations(Visitor):
+    def __init__(self):
+        super().__init__()
+        self.names: set[str] = set()
+
+    def visit_RangeVar(self, ancestors, node):
+        if node.schemaname not in _CATALOG_SCHEMAS and not node.relname.startswith("pg_"):
+            self.names.add(node.relname)
+
+
+def referenced_tables(statements: list[Statement]) -> set[str]:
+    """Every table the statements name (ALTER, CREATE INDEX, UPDATE, FK targets, joins)."""
+    visitor = _Relations()
+    for statement in statements:
+        for node in statement.nodes():
+            visitor(node)
+    return visitor.names - created_tables(statements)
+
+
+def created_tables(statements: list[Statement]) -> set[str]:
+    return {node.relation.relname for s in statements for node in s.nodes()
+            if isinstance(node, ast.CreateStmt)}

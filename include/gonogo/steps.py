@@ -1,0 +1,173 @@
+"""Apply a batch's steps in order, validate each one, and undo them in reverse.
+
+The same code runs the dry run on staging and the real thing on production; only the
+phase name and whether the app writes meanwhile (live_traffic) differ.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import psycopg
+
+from gonogo import rowcounts
+from gonogo.batch import SqlFile, Step
+from gonogo.execute import Log, ScriptError, run_script
+from gonogo.results import GateResult, Verdict, failures
+from gonogo.sqlfile import query
+
+
+Progress = Callable[[list[str], "str | None"], None]
+_PLURAL = {"index": "indexes", "constraint": "constraints", "trigger": "triggers",
+           "function": "functions", "extension": "extensions"}
+
+
+@dataclass
+class BatchRun:
+    """What happened to a list of steps: results, the steps applied, the one that failed."""
+
+    results: list[GateResult] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)
+    failed_step: str | None = None
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.failed_step is None
+
+
+def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live_traffic: bool,
+                log: Log = print, on_progress: Progress = lambda applied, current: None) -> BatchRun:
+    """Apply each step, then validate it; stop at the first step that fails either.
+    on_progress(applied, current) is called before each step and once at the end, so that a
+    crash in the middle of a step still leaves a record of which step was in flight."""
+    run = BatchRun()
+    for step in steps:
+        on_progress(list(run.applied), step.name)
+        log(f"== {phase}: step {step.order} {step.name} ({step.kind})")
+        results = apply_step(conn, step, phase=phase, live_traffic=live_traffic, log=log)
+        run.results.extend(results)
+        if failed := failures(results):
+            run.failed_step = step.name
+            run.error = f"step {step.name}: " + "; ".join(f"{r.title}: {r.message}" for r in failed)
+            log(f"!! {run.error}")
+            return run
+        run.applied.append(step.name)
+    on_progress(list(run.applied), None)
+    return run
+
+
+def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic: bool,
+               log: Log = print) -> list[GateResult]:
+    before = rowcounts.count_rows(conn)
+    try:
+        with _lock_timeout(conn, step.lock_timeout):
+            script = run_script(conn, step.forward, log)
+    except ScriptError as exc:
+        return [GateResult(
+            gate="step_applied", title="Migration applied", phase=phase, subject=step.name,
+            verdict=Verdict.FAIL, value=f"failed at line {exc.line}", threshold="every statement succeeds",
+            message=str(exc), hint="fix the data or the migration, then re-run: applied statements are idempotent",
+            details=[{"line": s.line, "statement": s.summary, "seconds": round(s.seconds, 3)}
+                     for s in exc.run.statements])]
+    results = [GateResult(
+        gate="step_applied", title="Migration applied", phase=phase, subject=step.name,
+        verdict=Verdict.PASS, value=f"{len(script.statements)} statements in {script.seconds:.2f} s",
+        threshold="every statement succeeds",
+        message=f"{step.forward.path.name} ran to the end",
+        details=[{"line": s.line, "statement": s.summary, "seconds": round(s.seconds, 3),
+                  "notices": s.notices} for s in script.statements])]
+    results.append(objects_valid(conn, step, phase=phase))
+    if step.verify:
+        results.append(verify(conn, step.verify, phase=phase, subject=step.name))
+    results.append(rowcounts.unchanged(before, rowcounts.count_rows(conn), phase=phase,
+                                       subject=step.name, live_traffic=live_traffic))
+    return results
+
+
+def objects_valid(conn: psycopg.Connection, step: Step, *, phase: str) -> GateResult:
+    """Everything the step creates exists and is valid; nothing on its tables is left
+    half-built (an invalid index, a NOT VALID constraint)."""
+    expected = step.creates()
+    rows = conn.execute(query("catalog.sql", "object_states"), {
+        "kinds": [o.kind for o in expected], "names": [o.name for o in expected],
+        "tables": [o.table for o in expected]}).fetchall()
+    problems = [{"object": f"{kind} {name}", "state": "missing" if valid is None else "not valid"}
+                for kind, name, _table, valid in rows if not valid]
+    leftovers = conn.execute(query("catalog.sql", "invalid_objects"),
+                             {"tables": sorted(step.tables())}).fetchall()
+    problems += [{"object": f"{kind} {name} on {table}", "state": "not valid"}
+                 for kind, name, table in leftovers
+                 if {"object": f"{kind} {name}", "state": "not valid"} not in problems]
+    counts = {kind: sum(1 for o in expected if o.kind == kind) for kind in dict.fromkeys(o.kind for o in expected)}
+    made = ", ".join(f"{n} {_PLURAL[kind] if n > 1 else kind}" for kind, n in counts.items()) or "no objects"
+    return GateResult(
+        gate="objects_valid", title="Constraints validated, indexes valid", phase=phase, subject=step.name,
+        verdict=Verdict.PASS if not problems else Verdict.FAIL,
+        value=f"{len(problems)} problems in {made}", threshold="all exist; convalidated and indisvalid",
+        message=(f"{made}: all present and valid" if not problems
+                 else "; ".join(f"{p['object']} is {p['state']}" for p in problems[:5])),
+        hint="" if not problems else "an interrupted CONCURRENTLY build leaves an invalid index: drop it "
+                                     "and re-run the step; a NOT VALID constraint needs VALIDATE CONSTRAINT",
+        details=problems)
+
+
+def verify(conn: psycopg.Connection, script: SqlFile, *, phase: str, subject: str,
+           gate: str = "step_verified", title: str = "Step verification") -> GateResult:
+    """A verification query: zero rows means right; each row is a problem found."""
+    statement = script.statements[-1].sql
+    cur = conn.execute(statement, prepare=False)
+    columns = [c.name for c in cur.description or ()]
+    rows = [dict(zip(columns, (str(v) if not isinstance(v, (int, float, str)) else v for v in row)))
+            for row in cur.fetchall()]
+    return GateResult(
+        gate=gate, title=title, phase=phase, subject=subject,
+        verdict=Verdict.PASS if not rows else Verdict.FAIL,
+        value=f"{len(rows)} problem rows", threshold="0 rows",
+        message=(f"{script.path.name} returned no rows" if not rows
+                 else "; ".join(" ".join(f"{k}={v}" for k, v in r.items()) for r in rows[:3])),
+        hint="" if not rows else f"each row of {script.path.name} names a problem to fix before going on",
+        details=rows)
+
+
+def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
+                   log: Log = print) -> BatchRun:
+    """Run the rollbacks of `steps` in reverse order; stop at the first rollback that fails,
+    since an earlier step's rollback may depend on the later one having been undone."""
+    run = BatchRun()
+    for step in reversed(steps):
+        log(f"== {phase}: rollback of step {step.order} {step.name}")
+        try:
+            with _lock_timeout(conn, step.lock_timeout):
+                script = run_script(conn, step.rollback, log)
+        except ScriptError as exc:
+            run.failed_step = step.name
+            run.error = str(exc)
+            run.results.append(GateResult(
+                gate="rollback_applied", title="Rollback applied", phase=phase, subject=step.name,
+                verdict=Verdict.FAIL, value=f"failed at line {exc.line}", threshold="every statement succeeds",
+                message=str(exc), hint="finish this rollback by hand, or recover to the restore point (PITR)"))
+            log(f"!! {run.error}")
+            return run
+        run.applied.append(step.name)
+        run.results.append(GateResult(
+            gate="rollback_applied", title="Rollback applied", phase=phase, subject=step.name,
+            verdict=Verdict.PASS, value=f"{len(script.statements)} statements in {script.seconds:.2f} s",
+            threshold="every statement succeeds", message=f"{step.rollback.path.name} ran to the end"))
+    return run
+
+
+@contextmanager
+def _lock_timeout(conn: psycopg.Connection, value: str | None):
+    """A step's own lock_timeout for the duration of the step, then the session's again."""
+    if not value:
+        yield
+        return
+    saved = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+    conn.execute("SELECT set_config('lock_timeout', %s, false)", [value])
+    try:
+        yield
+    finally:
+        conn.execute("SELECT set_config('lock_timeout', %s, false)", [saved])

@@ -1,0 +1,85 @@
+"""A database gonogo acts on, and the only place sessions to it are opened.
+
+Every session carries an application_name and the session guards (lock, statement
+and idle-in-transaction timeouts) as libpq startup options, so they hold from the
+first statement and no code path can forget them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from gonogo.errors import TargetError
+
+# libpq keeps application_name to NAMEDATALEN - 1 bytes.
+_APP_NAME_MAX = 63
+
+
+@dataclass(frozen=True)
+class SessionGuards:
+    """The seed's Phase 1 session timeouts; lock_timeout is per step configurable."""
+
+    lock_timeout: str = "2s"
+    statement_timeout: str = "5min"
+    idle_in_transaction_session_timeout: str = "10min"
+
+    def options(self) -> str:
+        return " ".join(f"-c {name}={value}" for name, value in dataclasses.asdict(self).items())
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a database lives and how to log in. The password never appears in repr()."""
+
+    name: str
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str | None = field(default=None, repr=False)
+    sslmode: str | None = None
+
+    def describe(self) -> str:
+        return f"{self.name} ({self.user}@{self.host}:{self.port}/{self.dbname})"
+
+    def with_dbname(self, dbname: str) -> Target:
+        return dataclasses.replace(self, dbname=dbname)
+
+    def same_database(self, other: Target) -> bool:
+        return (self.host, self.port, self.dbname) == (other.host, other.port, other.dbname)
+
+    def conninfo(self, **extra) -> str:
+        params = dict(host=self.host, port=self.port, dbname=self.dbname, user=self.user,
+                      password=self.password, sslmode=self.sslmode, connect_timeout=10)
+        params.update(extra)
+        return make_conninfo(**{k: v for k, v in params.items() if v is not None})
+
+    def libpq_env(self) -> dict[str, str]:
+        """Environment for pg_dump / pg_restore: credentials never go on a command line."""
+        env = {"PGHOST": self.host, "PGPORT": str(self.port), "PGUSER": self.user,
+               "PGDATABASE": self.dbname, "PGCONNECT_TIMEOUT": "10"}
+        if self.password:
+            env["PGPASSWORD"] = self.password
+        if self.sslmode:
+            env["PGSSLMODE"] = self.sslmode
+        return env
+
+    def connect(self, app: str, guards: SessionGuards | None = SessionGuards(),
+                autocommit: bool = True) -> psycopg.Connection:
+        """Open a session named `gonogo/<app>`, with the guards set from its first statement."""
+        extra = {"application_name": f"gonogo/{app}"[:_APP_NAME_MAX]}
+        if guards is not None:
+            extra["options"] = guards.options()
+        try:
+            return psycopg.connect(self.conninfo(**extra), autocommit=autocommit)
+        except psycopg.OperationalError as exc:
+            reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise TargetError(
+                f"cannot connect to {self.describe()}: {reason}. "
+                f"Check that the server is running and that the connection's host, port, "
+                f"database, login and password are right."
+            ) from exc

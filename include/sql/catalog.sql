@@ -1,0 +1,119 @@
+-- The live schema, read from the catalog, as one line per object. Two databases have
+-- the same schema when these lines are equal; a difference reads as a diff.
+-- System schemas and gonogo's own bookkeeping schema are left out.
+
+-- name: schema_objects
+WITH rels AS (
+    SELECT c.oid, c.relname, c.relkind, n.nspname
+      FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'gonogo')
+       AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+)
+SELECT 'table' AS kind, format('%I.%I', nspname, relname) AS object, relkind::text AS definition
+  FROM rels WHERE relkind IN ('r', 'p', 'v', 'm', 'f')
+UNION ALL
+SELECT 'sequence', format('%I.%I', nspname, relname), ''
+  FROM rels WHERE relkind = 'S'
+UNION ALL
+SELECT 'column', format('%I.%I.%I', r.nspname, r.relname, a.attname),
+       format_type(a.atttypid, a.atttypmod)
+       || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
+       || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
+  FROM rels r
+  JOIN pg_attribute a ON a.attrelid = r.oid AND a.attnum > 0 AND NOT a.attisdropped
+  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+ WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f')
+UNION ALL
+SELECT 'constraint', format('%I.%I.%I', r.nspname, r.relname, con.conname),
+       pg_get_constraintdef(con.oid)
+       || CASE WHEN con.convalidated THEN '' ELSE ' [NOT VALID]' END
+  FROM pg_constraint con JOIN rels r ON r.oid = con.conrelid
+UNION ALL
+SELECT 'index', format('%I.%I', r.nspname, r.relname),
+       pg_get_indexdef(i.indexrelid)
+       || CASE WHEN i.indisvalid THEN '' ELSE ' [INVALID]' END
+  FROM pg_index i JOIN rels r ON r.oid = i.indexrelid
+UNION ALL
+SELECT 'trigger', format('%I.%I.%I', r.nspname, r.relname, t.tgname),
+       pg_get_triggerdef(t.oid)
+       || CASE t.tgenabled WHEN 'D' THEN ' [DISABLED]' ELSE '' END
+  FROM pg_trigger t JOIN rels r ON r.oid = t.tgrelid
+ WHERE NOT t.tgisinternal
+UNION ALL
+SELECT 'function', format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+       md5(pg_get_functiondef(p.oid))
+  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'gonogo')
+   AND p.prokind IN ('f', 'p')
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'extension', extname, extversion
+  FROM pg_extension
+ WHERE extname <> 'plpgsql'
+ORDER BY 1, 2;
+
+-- name: user_tables
+SELECT n.nspname AS schema, c.relname AS name
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p')
+   AND n.nspname NOT IN ('pg_catalog', 'information_schema', 'gonogo')
+   AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+ ORDER BY 1, 2;
+
+-- name: existing_tables
+SELECT c.relname
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relkind IN ('r', 'p') AND c.relname = ANY(%(names)s)
+   AND n.nspname = ANY(current_schemas(false));
+
+-- name: object_states
+-- State of the objects a step creates: exists, valid (indexes: indisvalid AND indisready;
+-- constraints: convalidated). kind/name/table arrays line up.
+SELECT w.kind, w.name, w.tbl,
+       CASE w.kind
+         WHEN 'index' THEN (SELECT i.indisvalid AND i.indisready
+                              FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+                             WHERE c.relname = w.name AND pg_table_is_visible(c.oid))
+         WHEN 'constraint' THEN (SELECT bool_and(con.convalidated)
+                                   FROM pg_constraint con JOIN pg_class c ON c.oid = con.conrelid
+                                  WHERE con.conname = w.name AND c.relname = w.tbl
+                                    AND pg_table_is_visible(c.oid))
+         WHEN 'trigger' THEN (SELECT bool_and(t.tgenabled <> 'D')
+                                FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+                               WHERE t.tgname = w.name AND c.relname = w.tbl
+                                 AND pg_table_is_visible(c.oid))
+         WHEN 'function' THEN (SELECT true FROM pg_proc p
+                                WHERE p.proname = w.name AND pg_function_is_visible(p.oid) LIMIT 1)
+         WHEN 'extension' THEN (SELECT true FROM pg_extension e WHERE e.extname = w.name)
+       END AS valid
+  FROM unnest(%(kinds)s::text[], %(names)s::text[], %(tables)s::text[]) AS w(kind, name, tbl);
+
+-- name: invalid_objects
+-- Anything left half-done on the given tables: invalid indexes, NOT VALID constraints.
+SELECT 'index' AS kind, c.relname AS name, t.relname AS tbl
+  FROM pg_index i
+  JOIN pg_class c ON c.oid = i.indexrelid
+  JOIN pg_class t ON t.oid = i.indrelid
+ WHERE NOT (i.indisvalid AND i.indisready) AND t.relname = ANY(%(tables)s) AND pg_table_is_visible(t.oid)
+UNION ALL
+SELECT 'constraint', con.conname, t.relname
+  FROM pg_constraint con JOIN pg_class t ON t.oid = con.conrelid
+ WHERE NOT con.convalidated AND t.relname = ANY(%(tables)s) AND pg_table_is_visible(t.oid)
+ORDER BY 1, 2;
+
+-- name: server_version
+SELECT current_setting('server_version_num')::int AS version_num,
+       current_setting('server_version') AS version,
+       version() AS full_version;
+
+-- name: database_counters
+SELECT xact_commit, xact_rollback, deadlocks
+  FROM pg_stat_database WHERE datname = current_database();
+
+-- name: lock_waiters
+-- Sessions of this database waiting for a lock right now, and the longest wait.
+SELECT count(*) AS waiting,
+       coalesce(max(extract(epoch FROM now() - a.state_change)), 0) AS longest_seconds
+  FROM pg_stat_activity a
+ WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid();

@@ -1,0 +1,121 @@
+"""A local Airflow for the demo, the tests and the local UI: settings and an answerer.
+
+`airflow_env()` must be applied to os.environ before Airflow is first imported.
+`Approver` answers the approval task through Airflow's own public API, in-process:
+the demo uses it as a clearly labelled stand-in for a human, the tests to take both
+the Approve and the Reject path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from gonogo.target import Target
+
+PROJECT_DIR = Path(__file__).resolve().parents[2]
+
+
+def connection_json(target: Target) -> str:
+    """An Airflow connection (AIRFLOW_CONN_<ID> value) for a PostgreSQL target."""
+    return json.dumps({"conn_type": "postgres", "host": target.host, "port": target.port,
+                       "schema": target.dbname, "login": target.user, "password": target.password})
+
+
+def slack_connection_json(token: str, base_url: str) -> str:
+    return json.dumps({"conn_type": "slack", "password": token, "extra": {"base_url": base_url}})
+
+
+def airflow_env(home: Path, connections: dict[str, str], artifacts: Path | None = None) -> dict[str, str]:
+    """Environment for a self-contained Airflow: SQLite metadata in `home`, our dags and plugins,
+    no examples, connections from AIRFLOW_CONN_* variables."""
+    env = {
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_DIR / "dags"),
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(PROJECT_DIR / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{home}/airflow.db",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+        "AIRFLOW__CORE__PARALLELISM": "4",
+        "AIRFLOW__API__HOST": "127.0.0.1",
+        **{f"AIRFLOW_CONN_{conn_id.upper()}": value for conn_id, value in connections.items()},
+    }
+    if artifacts:
+        env["GONOGO_ARTIFACTS_DIR"] = str(artifacts)
+    return env
+
+
+def migrate_metadata_db() -> None:
+    """`airflow db migrate`, in-process (idempotent: a current database is left alone)."""
+    from airflow.utils.db import initdb
+
+    initdb()
+
+
+def load_dag(dag_id: str = "gonogo_rollout"):
+    """The DAG object from dags/, parsed the way Airflow parses it."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    bag = DagBag(dag_folder=str(PROJECT_DIR / "dags"))
+    if bag.import_errors:
+        raise RuntimeError(f"DAG import errors: {bag.import_errors}")
+    return bag.get_dag(dag_id)
+
+
+class Approver:
+    """Answers pending approvals of one DAG from a background thread, through the REST API.
+
+    before_answer(detail) runs first (tests use it to change production between the
+    snapshot and the apply); choice is "Approve" or "Reject".
+    """
+
+    def __init__(self, dag_id: str, choice: str, before_answer: Callable[[dict], None] | None = None,
+                 label: str = "approver"):
+        from airflow.api_fastapi.app import create_app
+        from airflow.models import import_all_models
+        from fastapi.testclient import TestClient
+        from sqlalchemy.orm import configure_mappers
+
+        import_all_models()
+        configure_mappers()  # in the main thread: the API thread must not race to do it
+        self.client = TestClient(create_app("core"))
+        self.dag_id, self.choice, self.before_answer, self.label = dag_id, choice, before_answer, label
+        self.answered: list[dict] = []
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True, name="gonogo-approver")
+
+    def __enter__(self) -> Approver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.5):
+            try:
+                response = self.client.get("/api/v2/dags/~/dagRuns/~/hitlDetails",
+                                           params={"dag_id_pattern": self.dag_id, "response_received": False})
+                for detail in response.json().get("hitl_details", []):
+                    self._answer(detail)
+            except Exception as exc:  # keep answering; the caller reads .errors
+                self.errors.append(repr(exc))
+
+    def _answer(self, detail: dict) -> None:
+        ti = detail["task_instance"]
+        if self.before_answer:
+            self.before_answer(detail)
+        url = (f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
+               f"{ti['task_id']}/{ti['map_index']}/hitlDetails")
+        response = self.client.patch(url, json={"chosen_options": [self.choice]})
+        if response.status_code != 200:
+            self.errors.append(f"{response.status_code}: {response.text}")
+            return
+        self.answered.append({"run_id": ti["dag_run_id"], "choice": self.choice, "at": time.time(),
+                              "body": detail.get("body") or ""})
+        print(f"[{self.label}] answered {self.choice} for {ti['dag_run_id']}/{ti['task_id']}", flush=True)

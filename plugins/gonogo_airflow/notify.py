@@ -1,0 +1,55 @@
+"""Slack for gonogo: token and base_url from an Airflow Slack connection, sent with slack_sdk."""
+
+from __future__ import annotations
+
+import logging
+
+from airflow.sdk import Connection
+from airflow.sdk.exceptions import AirflowNotFoundException
+from slack_sdk.errors import SlackApiError
+
+from gonogo import slack
+from gonogo.errors import GatesFailed, StepFailed
+from gonogo.results import failures
+from gonogo_airflow.rollout import Rollout
+
+log = logging.getLogger("gonogo")
+
+
+class OutcomeReported(Exception):
+    """Raised by a task that has already told Slack why it fails: no second message."""
+
+
+def send(rollout: Rollout, message: slack.Message) -> bool:
+    """Post to the run's Slack channel; a missing connection or a Slack error is logged, not raised,
+    so that telling Slack never stops a rollback."""
+    conn_id = rollout.params["slack_conn_id"]
+    try:
+        conn = Connection.get(conn_id)
+    except AirflowNotFoundException:
+        log.warning("Slack connection %r is not defined: message NOT sent: %s", conn_id, message.text)
+        return False
+    try:
+        slack.post(message, token=conn.password or "", channel=rollout.params["slack_channel"],
+                   base_url=(conn.extra_dejson or {}).get("base_url"))
+    except (SlackApiError, OSError) as exc:
+        log.error("Slack message NOT sent (%s): %s", exc, message.text)
+        return False
+    log.info("Slack: sent %r to %s", message.text, rollout.params["slack_channel"])
+    return True
+
+
+def on_task_failure(context) -> None:
+    """Every task's failure callback: one Slack message saying what failed and why."""
+    rollout = Rollout.from_context(context)
+    error = context.get("exception")
+    if isinstance(error, OutcomeReported):
+        return
+    info = rollout.info
+    if isinstance(error, GatesFailed):
+        message = slack.no_go(info, failures(error.results), rollout.task_url)
+    elif isinstance(error, StepFailed):
+        message = slack.step_failed(info, error.step, str(error), rollout.task_url, error.before_changes)
+    else:
+        message = slack.task_failed(info, rollout.task_id, f"{type(error).__name__}: {error}", rollout.task_url)
+    send(rollout, message)

@@ -1,0 +1,102 @@
+"""What a task of the rollout DAG needs, resolved from the run's params and connections."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from urllib.parse import quote
+
+from airflow.sdk import Connection, get_current_context
+from airflow.sdk.exceptions import AirflowNotFoundException
+
+from gonogo import artifacts
+from gonogo.batch import Batch, load_batch
+from gonogo.errors import TargetError
+from gonogo.report import RunInfo
+from gonogo.target import SessionGuards, Target
+
+log = logging.getLogger("gonogo")
+
+
+def target_from_connection(conn_id: str, name: str) -> Target:
+    """A Target from an Airflow connection (Postgres type: schema is the database name)."""
+    try:
+        conn = Connection.get(conn_id)
+    except AirflowNotFoundException:
+        raise TargetError(
+            f"the Airflow connection {conn_id!r} ({name}) is not defined. Add it in Admin → Connections "
+            f"or as AIRFLOW_CONN_{conn_id.upper()}='postgresql://user:password@host:5432/dbname'.") from None
+    if not conn.host or not conn.schema or not conn.login:
+        raise TargetError(f"the Airflow connection {conn_id!r} ({name}) needs a host, a database "
+                          f"(the 'schema' field) and a login")
+    return Target(name=name, host=conn.host, port=int(conn.port or 5432), dbname=conn.schema,
+                  user=conn.login, password=conn.password or None,
+                  sslmode=(conn.extra_dejson or {}).get("sslmode"))
+
+
+@dataclass
+class Rollout:
+    dag_id: str
+    run_id: str
+    task_id: str
+    params: dict
+    ti: object = None
+
+    @classmethod
+    def current(cls) -> Rollout:
+        return cls.from_context(get_current_context())
+
+    @classmethod
+    def from_context(cls, context) -> Rollout:
+        ti = context["ti"]
+        return cls(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
+                   params=dict(context["params"]), ti=ti)
+
+    @cached_property
+    def batch(self) -> Batch:
+        return load_batch(self.params["batch"])
+
+    @cached_property
+    def production(self) -> Target:
+        return target_from_connection(self.params["production_conn_id"], "production")
+
+    @cached_property
+    def staging(self) -> Target:
+        return target_from_connection(self.params["staging_conn_id"], "staging")
+
+    @property
+    def guards(self) -> SessionGuards:
+        return SessionGuards(lock_timeout=self.params["lock_timeout"],
+                             statement_timeout=self.params["statement_timeout"])
+
+    @property
+    def app(self) -> str:
+        """application_name after 'gonogo/': which run and task this session belongs to."""
+        return f"{self.run_id}/{self.task_id}"
+
+    def session(self, which: str):
+        """A guarded session on production or staging, named after this run and task."""
+        return getattr(self, which).connect(self.app, self.guards)
+
+    @cached_property
+    def folder(self) -> Path:
+        return artifacts.run_dir(self.dag_id, self.run_id)
+
+    @property
+    def run_url(self) -> str:
+        from airflow.configuration import conf
+
+        base = conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
+        return f"{base}/dags/{self.dag_id}/runs/{quote(self.run_id)}"
+
+    @property
+    def task_url(self) -> str:
+        return f"{self.run_url}/tasks/{self.task_id}"
+
+    @property
+    def info(self) -> RunInfo:
+        return RunInfo(dag_id=self.dag_id, run_id=self.run_id, batch_id=self.params["batch"],
+                       batch_title=self.batch.title, run_url=self.run_url,
+                       report_path=str(self.folder / "report.md"))
