@@ -21,7 +21,6 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
 from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, chain, task
 from airflow.sdk.exceptions import AirflowSkipException
 
@@ -39,6 +38,7 @@ from gonogo.results import applied_steps, failures, from_dicts, to_dicts
 from gonogo.schema import Schema, compare, read_schema
 from gonogo.steps import apply_steps, rollback_steps
 from gonogo.watch import watch
+from gonogo_airflow.approval import RolloutApproval
 from gonogo_airflow.notify import OutcomeReported, on_task_failure, send
 from gonogo_airflow.rollout import Rollout
 
@@ -193,7 +193,7 @@ def report_outcome() -> str:
     applied = pull(task_ids="production.apply_migrations")
     watched = pull(task_ids="watch.watch_window")
     end = outcome.decide(gates_report=pull(task_ids="decide.evaluate_gates"),
-                         approval=pull(task_ids="decide.approve_rollout"),
+                         approval=pull(task_ids="decide.approve_rollout", key="decision"),
                          applied=from_dicts(applied) if applied is not None else None,
                          watched=from_dicts(watched) if watched is not None else None)
     if end.kind == "rejected":
@@ -244,7 +244,7 @@ with DAG(
 
     with TaskGroup("decide"):
         evaluated = evaluate_gates(gates, rehearsal)
-        approve_rollout = ApprovalOperator(
+        approve_rollout = RolloutApproval(
             task_id="approve_rollout",
             subject="Go/No-Go: roll batch {{ params.batch }} out to production?",
             body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",

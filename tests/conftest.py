@@ -8,23 +8,42 @@ killed earlier session left behind are stopped at the start of the next one.
 from __future__ import annotations
 
 import glob
-import itertools
+import os
 import shutil
 import tempfile
 from pathlib import Path
 
 import psycopg
 import pytest
-from psycopg import sql
 
 from gonogo.cluster import LocalCluster, make_base_dir, stop_all
+from gonogo_airflow.local import airflow_env
+from helpers import create_database, drop_database
+
+# Airflow reads its settings when first imported: the session gets its own home and
+# metadata database before any test module imports it.
+_AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="gonogo-airflow-test-"))
+os.environ.update(airflow_env(_AIRFLOW_HOME, connections={}))
 
 _PREFIX = "gonogo-test-"
-_counter = itertools.count()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _sweep_leftovers() -> None:
+    """Stop and remove clusters of earlier sessions whose pytest process is gone."""
     for base in glob.glob(f"{tempfile.gettempdir()}/{_PREFIX}*"):
+        owner = Path(base) / "owner.pid"
+        if owner.is_file() and _alive(int(owner.read_text() or 0)):
+            continue  # another test session, still running
         stop_all(Path(base))
         shutil.rmtree(base, ignore_errors=True)
 
@@ -33,9 +52,11 @@ def _sweep_leftovers() -> None:
 def cluster_base():
     _sweep_leftovers()
     base = make_base_dir(_PREFIX)
+    (base / "owner.pid").write_text(str(os.getpid()))
     yield base
     stop_all(base)
     shutil.rmtree(base, ignore_errors=True)
+    shutil.rmtree(_AIRFLOW_HOME, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
@@ -52,19 +73,6 @@ def staging_cluster(cluster_base) -> LocalCluster:
     cluster.start()
     yield cluster
     cluster.remove()
-
-
-def create_database(cluster: LocalCluster, prefix: str, name: str | None = None):
-    """A new, empty database on the cluster; returns its Target."""
-    dbname = f"{prefix}_{next(_counter)}"
-    with cluster.target().connect("tests", guards=None) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
-    return cluster.target(dbname, name=name or cluster.name)
-
-
-def drop_database(cluster: LocalCluster, dbname: str) -> None:
-    with cluster.target().connect("tests", guards=None) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
 
 
 @pytest.fixture
@@ -86,3 +94,20 @@ def staging_db(staging_cluster):
 def prod_conn(prod_db) -> psycopg.Connection:
     with prod_db.connect("tests", guards=None) as conn:
         yield conn
+
+
+@pytest.fixture
+def make_database(prod_cluster, staging_cluster):
+    """make_database("production" | "staging", prefix) -> Target of a new empty database;
+    all of them are dropped after the test."""
+    made = []
+
+    def make(which: str, prefix: str = "db"):
+        cluster = prod_cluster if which == "production" else staging_cluster
+        target = create_database(cluster, prefix, name=which)
+        made.append((cluster, target.dbname))
+        return target
+
+    yield make
+    for cluster, dbname in made:
+        drop_database(cluster, dbname)

@@ -19,9 +19,12 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from gonogo.errors import SetupError
-from gonogo.target import Target
+
+if TYPE_CHECKING:  # stdlib-only at import: the harness runs without the venv too
+    from gonogo.target import Target
 
 SERVER_USER = "postgres"
 INSTALL_HINT = (
@@ -32,7 +35,7 @@ INSTALL_HINT = (
 
 
 @functools.cache
-def find_bindir() -> Path:
+def find_bindir(layouts: tuple[str, ...] = ("/usr/lib/postgresql/*/bin",)) -> Path:
     """Where initdb, pg_ctl, pg_dump and pg_restore live: PATH, pg_config --bindir, or Debian's layout."""
     candidates: list[Path] = []
     if found := shutil.which("initdb"):
@@ -41,7 +44,7 @@ def find_bindir() -> Path:
         out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
         if out.returncode == 0:
             candidates.append(Path(out.stdout.strip()))
-    versions = sorted(glob.glob("/usr/lib/postgresql/*/bin"),
+    versions = sorted((p for layout in layouts for p in glob.glob(layout)),
                       key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
                       reverse=True)
     candidates.extend(Path(p) for p in versions)
@@ -106,6 +109,8 @@ class LocalCluster:
         return self.root / "server.log"
 
     def target(self, dbname: str = "postgres", name: str | None = None) -> Target:
+        from gonogo.target import Target
+
         return Target(name=name or self.name, host="127.0.0.1", port=self.port, dbname=dbname,
                       user=self.SUPERUSER, password=self.password)
 

@@ -16,7 +16,7 @@ from gonogo.batch import Batch
 from gonogo.results import GateResult, Verdict, overall
 
 ICON = {Verdict.PASS: "✅", Verdict.WARN: "⚠️", Verdict.FAIL: "❌"}
-NOT_MEASURED, LATER, HUMAN = "not measured", "after approval", "human"
+NOT_MEASURED, LATER, HUMAN, WINDOW = "not measured", "after approval", "human", "window"
 
 
 @dataclass(frozen=True)
@@ -33,7 +33,8 @@ DECISION_GATE = (
     Condition("Orphans = 0 (no orphaned foreign key references)", ("orphan_integrity",)),
     Condition("Query latency not worse for any top-10 query", ("query_latency",)),
     Condition("No long locks during migration rehearsal", ("lock_budget", "lock_waits")),
-    Condition("Backfill yields 100% mapped rows with zero data loss", ("step_verified", "row_counts_unchanged")),
+    Condition("Backfill yields 100% mapped rows with zero data loss", ("step_verified",)),
+    Condition("Row counts unchanged by every step", ("row_counts_unchanged",)),
     Condition("All FKs validated (no NOT VALID constraints remaining)", ("objects_valid",)),
     Condition("All indexes valid and ready", ("objects_valid",)),
     Condition("Migrations apply cleanly on the staging copy", ("step_applied",)),
@@ -41,7 +42,7 @@ DECISION_GATE = (
     Condition("Staging runs production's PostgreSQL version", ("server_versions",)),
     Condition("Monitoring enabled", ("monitoring_enabled",)),
     Condition("Team reviewed and approved", (), note=HUMAN),
-    Condition("Low-traffic window scheduled", (), note=HUMAN),
+    Condition("Low-traffic window scheduled", (), note=WINDOW),
     Condition("Backup created", ("backup_verified",), phases=("production",), note=LATER),
     Condition("Restore point created", ("restore_point",), phases=("production",), note=LATER),
 )
@@ -50,6 +51,7 @@ _NOTES = {
     NOT_MEASURED: "not measured by this version of gonogo — check it by hand",
     LATER: "taken after approval, before the first migration; the rollout stops if it fails",
     HUMAN: "your decision: approving this task is the sign-off",
+    WINDOW: "your decision: approve when the traffic is low; the apply starts right after",
 }
 
 
@@ -73,8 +75,14 @@ def evaluate(results: list[GateResult]) -> list[dict]:
         evidence = [r for r in results if r.gate in condition.gates and r.phase in condition.phases]
         if evidence:
             verdict = overall(evidence)
-            worst = [r for r in evidence if r.verdict is verdict]
-            summary = "; ".join(f"{r.subject + ': ' if r.subject else ''}{r.value}" for r in worst[:3])
+            if len(evidence) == 1:
+                summary = evidence[0].value
+            elif verdict is Verdict.PASS:
+                summary = f"all {len(evidence)} checks pass"
+            else:
+                worst = [r for r in evidence if r.verdict is verdict]
+                summary = f"{len(worst)} of {len(evidence)} {verdict.value}: " + "; ".join(
+                    f"{r.subject + ': ' if r.subject else ''}{r.value}" for r in worst[:3])
             rows.append({"condition": condition.text, "verdict": verdict.value, "evidence": summary,
                          "results": len(evidence)})
         else:

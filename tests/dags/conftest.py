@@ -1,0 +1,61 @@
+"""Running the rollout DAG with Airflow's own dag.test() against the session's clusters."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+import sample_app
+from gonogo.local_slack import LocalSlack
+from gonogo.target import Target
+from gonogo_airflow import local
+
+SCALE = 0.1
+
+
+@pytest.fixture(scope="session")
+def rollout_dag():
+    local.migrate_metadata_db()
+    return local.load_dag("gonogo_rollout")
+
+
+@dataclass
+class Rollout:
+    dag: object
+    production: Target
+    staging: Target
+    slack: LocalSlack
+    artifacts: Path
+    answered: list = field(default_factory=list)
+
+    def run(self, choice: str = "Approve", before_answer=None, **conf):
+        """dag.test() of one run; the approval is answered `choice` from a background thread."""
+        conf = {"monitoring_hours": 0.001, **conf}  # a 3.6 s watch window
+        with local.Approver(self.dag.dag_id, choice, before_answer) as approver:
+            dagrun = self.dag.test(run_conf=conf)
+        assert not approver.errors, approver.errors
+        self.answered = approver.answered
+        return dagrun
+
+
+@pytest.fixture
+def rollout(rollout_dag, make_database, monkeypatch, tmp_path):
+    """A production database with the recipe app at a small scale, an empty staging database,
+    a local Slack, and the Airflow connections pointing at them."""
+
+    def make(defects=()) -> Rollout:
+        production = make_database("production", "rollout")
+        sample_app.load(production, scale=SCALE, defects=defects)
+        with production.connect("tests", guards=None) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        staging = make_database("staging", "rollout_staging")
+        monkeypatch.setenv("AIRFLOW_CONN_GONOGO_PRODUCTION", local.connection_json(production))
+        monkeypatch.setenv("AIRFLOW_CONN_GONOGO_STAGING", local.connection_json(staging))
+        monkeypatch.setenv("AIRFLOW_CONN_GONOGO_SLACK", local.slack_connection_json("xoxb-test", slack.api_url))
+        monkeypatch.setenv("GONOGO_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
+        return Rollout(rollout_dag, production, staging, slack, tmp_path / "artifacts")
+
+    with LocalSlack() as slack:
+        yield make

@@ -1,0 +1,180 @@
+"""The whole rollout DAG under Airflow's own dag.test(), against real clusters and a real
+local Slack server: approve, reject, a failed gate, a failed production step, and an
+unreachable database."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import sample_app
+from helpers import body, headers, pg_dump_schema, states
+
+pytestmark = pytest.mark.timeout(300)
+
+# Names the seed's checklist gives (its validation queries and rollback section).
+SEED_CONSTRAINTS = {
+    "RecipeItem_recipeId_ingredientId_key", "RecipeSection_recipeId_order_key",
+    "Company_ownerId_fkey", "ProductionPlan_createdBy_fkey", "ProductionTask_assignedTo_fkey",
+    "InventoryMovement_createdBy_fkey", "recipe_selling_price_positive", "ingredient_pack_price_positive",
+    "recipe_yield_quantity_positive", "recipe_item_quantity_positive",
+}
+SEED_INDEXES = {
+    "idx_recipe_name_trgm", "idx_recipe_description_trgm", "idx_recipe_method_trgm", "idx_recipe_list_covering",
+    "idx_sales_record_analytics", "idx_production_history_company_date_recipe", "idx_inventory_movement_history",
+    "idx_notification_unread", "idx_wholesale_order_status_date",
+}
+
+
+def catalog(target):
+    with target.connect("tests", guards=None) as conn:
+        constraints = dict(conn.execute("SELECT conname, convalidated FROM pg_constraint").fetchall())
+        indexes = dict(conn.execute(
+            "SELECT c.relname, i.indisvalid AND i.indisready FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid").fetchall())
+        unmapped = conn.execute('SELECT count(*) FROM "Recipe" '
+                                'WHERE category IS NOT NULL AND "categoryId" IS NULL').fetchone()[0]
+        counts = sample_app.row_counts(conn)
+    return constraints, indexes, unmapped, counts
+
+
+def test_approved_rollout_migrates_production(rollout):
+    env = rollout()
+    _, _, unmapped_before, counts_before = catalog(env.production)
+    assert unmapped_before > 0  # the legacy category column is not mapped yet
+
+    dagrun = env.run("Approve")
+
+    assert str(dagrun.state) == "success", states(dagrun)
+    constraints, indexes, unmapped, counts = catalog(env.production)
+    assert SEED_CONSTRAINTS <= constraints.keys()
+    assert all(constraints.values()), [name for name, valid in constraints.items() if not valid]
+    assert SEED_INDEXES <= indexes.keys()
+    assert all(indexes.values()), [name for name, valid in indexes.items() if not valid]
+    assert unmapped == 0
+    assert counts == counts_before
+    with env.production.connect("tests", guards=None) as conn:  # the cleanup stays disabled
+        assert conn.execute("SELECT count(*) FROM information_schema.columns "
+                            "WHERE table_name = 'Recipe' AND column_name = 'category'").fetchone()[0] == 1
+
+    # The approver saw every step of the dry run in the approval body.
+    assert len(env.answered) == 1
+    for step in sample_app_batch_steps():
+        assert step in env.answered[0]["body"]
+
+    # One Slack message: the summary, naming each applied step.
+    assert len(env.slack.messages) == 1, headers(env.slack.messages)
+    summary = body(env.slack.messages[0])
+    for step in sample_app_batch_steps():
+        assert step in summary
+
+    # Artifacts: report and backup, private to their owner.
+    run_dir = next((env.artifacts / "gonogo_rollout").iterdir())
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["verdict"] == "PASS"
+    assert stat.S_IMODE(os.stat(run_dir / "report.json").st_mode) == 0o600
+    assert (run_dir / "backup" / "toc.dat").is_file()
+    assert stat.S_IMODE(os.stat(run_dir / "backup").st_mode) & 0o077 == 0
+
+
+def sample_app_batch_steps() -> list[str]:
+    from gonogo.batch import load_batch
+
+    return [s.name for s in load_batch("20250115_recipe_fixes").enabled_steps]
+
+
+def test_rejected_rollout_leaves_production_untouched(rollout):
+    env = rollout()
+    schema_before = pg_dump_schema(env.production)
+
+    dagrun = env.run("Reject")
+
+    ti = states(dagrun)
+    assert str(dagrun.state) == "failed"  # a rejection is not a quiet success
+    assert ti["decide.approve_rollout"] == "success"
+    assert ti["production.apply_migrations"] == "skipped"
+    assert ti["production.take_backup"] == "skipped"
+    assert pg_dump_schema(env.production) == schema_before
+    assert len(env.slack.messages) == 1
+    assert "reject" in env.slack.messages[0]["text"].lower()
+
+
+def test_failed_gate_stops_before_the_approval(rollout):
+    env = rollout(defects=["orphan_recipe_items"])
+    schema_before = pg_dump_schema(env.production)
+    with env.production.connect("tests", guards=None) as conn:
+        orphans = conn.execute('SELECT count(*) FROM "RecipeItem" i WHERE NOT EXISTS '
+                               '(SELECT 1 FROM "Recipe" r WHERE r.id = i."recipeId")').fetchone()[0]
+    assert orphans > 0
+
+    dagrun = env.run("Approve")
+
+    ti = states(dagrun)
+    assert str(dagrun.state) == "failed"
+    assert ti["decide.evaluate_gates"] == "failed"
+    assert ti["decide.approve_rollout"] == "upstream_failed"
+    assert ti["production.apply_migrations"] == "upstream_failed"
+    assert env.answered == []  # nobody was asked
+    assert pg_dump_schema(env.production) == schema_before
+    # Slack names the failed gate with the orphan count it measured.
+    no_go = [m for m in env.slack.messages if "No-Go" in m["text"]]
+    assert len(no_go) == 1, headers(env.slack.messages)
+    assert "Orphans = 0" in body(no_go[0])
+    assert f"{orphans} orphaned rows" in body(no_go[0])
+
+
+def test_failed_production_step_rolls_back_to_the_pre_batch_schema(rollout):
+    env = rollout()
+    schema_before = pg_dump_schema(env.production)
+
+    def production_changes_after_the_snapshot(detail):
+        # Recipes whose category names no Category arrive after the staging copy was taken:
+        # the rehearsal passed, but production's backfill cannot map them.
+        with env.production.connect("tests", guards=None) as conn:
+            sample_app.inject_defects(conn, ["unmapped_categories"])
+
+    dagrun = env.run("Approve", before_answer=production_changes_after_the_snapshot)
+
+    ti = states(dagrun)
+    assert str(dagrun.state) == "failed"
+    assert ti["production.apply_migrations"] == "failed"
+    assert ti["production.rollback_migrations"] == "success"
+    assert ti["watch.watch_window"] == "upstream_failed"
+    assert pg_dump_schema(env.production) == schema_before
+    texts = [m["text"] for m in env.slack.messages]
+    assert len(texts) == 2, texts
+    failed, rolled_back = env.slack.messages
+    assert "20250115160000_fix_recipe_category_fields_backfill" in body(failed)
+    # The rollback message lists each step undone, the failed one first, then in reverse.
+    undone = [s for s in reversed(sample_app_batch_steps()[:5]) if s in body(rolled_back)]
+    assert undone == list(reversed(sample_app_batch_steps()[:5]))
+
+
+def test_unreachable_production_fails_with_a_clear_message(rollout, monkeypatch):
+    env = rollout()
+    closed = env.production.port + 1 if env.production.port < 65535 else 1
+    monkeypatch.setenv("AIRFLOW_CONN_GONOGO_PRODUCTION", json.dumps(
+        {"conn_type": "postgres", "host": "127.0.0.1", "port": closed, "schema": env.production.dbname,
+         "login": env.production.user, "password": env.production.password}))
+
+    dagrun = env.run("Approve")
+
+    assert str(dagrun.state) == "failed"
+    assert states(dagrun)["prepare.take_snapshot"] == "failed"
+    assert len(env.slack.messages) == 1
+    text = body(env.slack.messages[0])
+    assert "take_snapshot" in text and "127.0.0.1" in text
+    assert env.production.password not in json.dumps(env.slack.messages)
+
+
+def test_dag_folder_has_no_import_errors():
+    airflow = Path(sys.executable).with_name("airflow")
+    out = subprocess.run([str(airflow), "dags", "list-import-errors", "--local"],
+                         capture_output=True, text=True, env=os.environ)
+    assert out.returncode == 0, out.stdout + out.stderr

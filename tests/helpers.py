@@ -1,0 +1,48 @@
+"""Small helpers the tests share (fixtures live in the conftest files)."""
+
+from __future__ import annotations
+
+import itertools
+import os
+import subprocess
+
+from psycopg import sql
+
+from gonogo.cluster import LocalCluster, find_bindir
+
+_counter = itertools.count()
+
+
+def create_database(cluster: LocalCluster, prefix: str, name: str | None = None):
+    """A new, empty database on the cluster; returns its Target."""
+    dbname = f"{prefix}_{os.getpid()}_{next(_counter)}"
+    with cluster.target().connect("tests", guards=None) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    return cluster.target(dbname, name=name or cluster.name)
+
+
+def drop_database(cluster: LocalCluster, dbname: str) -> None:
+    with cluster.target().connect("tests", guards=None) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))
+
+
+def pg_dump_schema(target) -> str:
+    """pg_dump --schema-only: an oracle for "the schema is exactly as before" that shares no
+    code with gonogo's own catalog reader."""
+    out = subprocess.run([str(find_bindir() / "pg_dump"), "--schema-only", "--no-owner"],
+                         env={**os.environ, **target.libpq_env()}, capture_output=True, text=True, check=True)
+    # \restrict / \unrestrict carry a random key per dump (pg_dump 15.14+): not schema
+    return "\n".join(line for line in out.stdout.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))
+
+
+def states(dagrun) -> dict[str, str]:
+    return {ti.task_id: str(ti.state) for ti in dagrun.get_task_instances()}
+
+
+def headers(messages) -> list[str]:
+    """Header texts of Slack messages received by the local Slack server."""
+    return [b["text"]["text"] for m in messages for b in m["blocks"] if b["type"] == "header"]
+
+
+def body(message) -> str:
+    return "\n".join(b["text"]["text"] for b in message["blocks"] if b["type"] == "section")
