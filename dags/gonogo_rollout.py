@@ -34,9 +34,9 @@ from gonogo.gates.restore_point import create_restore_point as restore_point
 from gonogo.gates.server_versions import server_versions
 from gonogo.gates.session_guards import session_guards
 from gonogo.report import approval_markdown, write_reports
-from gonogo.results import applied_steps, failures, from_dicts, to_dicts
-from gonogo.schema import Schema, compare, read_schema
-from gonogo.steps import apply_steps, rollback_steps
+from gonogo.results import failures, from_dicts, require_pass, to_dicts
+from gonogo.schema import Schema, read_schema
+from gonogo.steps import apply_steps, undo
 from gonogo.watch import watch
 from gonogo_airflow.approval import RolloutApproval
 from gonogo_airflow.notify import OutcomeReported, on_task_failure, send
@@ -44,14 +44,6 @@ from gonogo_airflow.rollout import Rollout
 
 log = logging.getLogger("gonogo")
 APPROVAL_TIMEOUT = timedelta(hours=24)  # unanswered by then: rejected (the ApprovalOperator default)
-
-
-def _must_pass(results, step: str) -> list[dict]:
-    """Results of a production prerequisite; a FAIL stops the rollout before any change."""
-    if failed := failures(results):
-        raise StepFailed("; ".join(f"{r.title}: {r.message}" for r in failed), step=step, results=results,
-                         before_changes=True)
-    return to_dicts(results)
 
 
 @task
@@ -111,15 +103,15 @@ def evaluate_gates(preflight: list, dry_run: list) -> str:
     r = Rollout.current()
     results = from_dicts([*preflight, dry_run])
     write_reports(r.folder, r.info, r.batch, results)
-    if failed := failures(results):
-        raise GatesFailed(f"No-Go: {len(failed)} gates failed: " + ", ".join(f.title for f in failed), results)
+    if failures(results):
+        raise GatesFailed(results)
     return approval_markdown(r.info, r.batch, results)
 
 
 @task
 def check_session_guards() -> list[dict]:
     r = Rollout.current()
-    return _must_pass([session_guards(r.production, r.guards, r.app)], "check_session_guards")
+    return require_pass([session_guards(r.production, r.guards, r.app)], "check_session_guards")
 
 
 @task
@@ -130,14 +122,14 @@ def take_backup() -> list[dict]:
         r.ti.xcom_push(key="pre_batch_schema", value=read_schema(conn).to_json())
         tables = snapshot.table_names(conn)
     taken = snapshot.dump(r.production, r.folder / "backup", log=log.info)
-    return _must_pass([snapshot.verify_dump(taken, tables, phase="production")], "take_backup")
+    return require_pass([snapshot.verify_dump(taken, tables, phase="production")], "take_backup")
 
 
 @task
 def create_restore_point() -> list[dict]:
     r = Rollout.current()
     with r.session("production") as conn:
-        return _must_pass([restore_point(conn, r.batch.restore_point)], "create_restore_point")
+        return require_pass([restore_point(conn, r.batch.restore_point)], "create_restore_point")
 
 
 @task
@@ -165,11 +157,9 @@ def rollback_migrations() -> list[dict]:
     if not progress:
         raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")
     steps = [r.batch.step(name) for name in [*progress["applied"], progress["current"]] if name]
-    before = Schema.from_json(r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema"))
+    pre_batch = Schema.from_json(r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema"))
     with r.session("production") as conn:
-        run = rollback_steps(conn, steps, phase="production", log=log.info)
-        results = [*run.results, compare(before, read_schema(conn), gate="schema_restored",
-                                         title="Schema back to the pre-batch schema", phase="production")]
+        results = undo(conn, steps, pre_batch, phase="production", log=log.info)
     send(r, slack.rolled_back(r.info, results, r.task_url))
     if failures(results):
         raise OutcomeReported("rollback incomplete: " + "; ".join(f.message for f in failures(results)))
@@ -190,18 +180,11 @@ def report_outcome() -> str:
     """Tell Slack how the rollout ended; fail the run unless it completed."""
     r = Rollout.current()
     pull = r.ti.xcom_pull
-    applied = pull(task_ids="production.apply_migrations")
-    watched = pull(task_ids="watch.watch_window")
-    end = outcome.decide(gates_report=pull(task_ids="decide.evaluate_gates"),
-                         approval=pull(task_ids="decide.approve_rollout", key="decision"),
-                         applied=from_dicts(applied) if applied is not None else None,
-                         watched=from_dicts(watched) if watched is not None else None)
-    if end.kind == "rejected":
-        send(r, slack.rejected(r.info, end.summary, r.run_url))
-    elif end.ok:
-        send(r, slack.completed(r.info, from_dicts([applied, watched]), applied_steps(applied), r.run_url))
-    elif not end.already_told:
-        send(r, slack.watch_alarm(r.info, failures(from_dicts(watched)), r.run_url))
+    applied, watched = pull(task_ids="production.apply_migrations"), pull(task_ids="watch.watch_window")
+    end = outcome.decide(gates_report=pull(task_ids="decide.evaluate_gates"), applied=applied, watched=watched,
+                         approval=pull(task_ids="decide.approve_rollout", key="decision"))
+    if message := slack.for_outcome(r.info, end, applied, watched):
+        send(r, message)
     if not end.ok:
         raise OutcomeReported(f"rollout {end.kind}: {end.summary}")
     return end.summary
@@ -218,8 +201,7 @@ with DAG(
     params={
         "batch": Param("20250115_recipe_fixes", type="string", enum=available_batches() or None,
                        title="Batch", description="Folder under include/batches/ to roll out."),
-        "production_conn_id": Param("gonogo_production", type="string", title="Production connection",
-                                    description="Airflow connection id of the production database."),
+        "production_conn_id": Param("gonogo_production", type="string", title="Production connection"),
         "staging_conn_id": Param("gonogo_staging", type="string", title="Staging connection",
                                  description="Airflow connection id of staging. Its database is DROPPED "
                                              "and recreated from the production snapshot on every run."),

@@ -87,8 +87,10 @@ class Batch:
         return sorted(set(self.required_tables) | touched)
 
     def checksums(self) -> dict[str, str]:
+        """sha256 of every file the batch runs, keyed by its path relative to the batch folder."""
         files = [f for s in self.steps for f in (s.forward, s.rollback, s.verify) if f]
-        return {str(f.path.relative_to(self.path)): f.sha256 for f in files}
+        files += [self.integrity_checks] if self.integrity_checks else []
+        return {os.path.relpath(f.path, self.path): f.sha256 for f in files}
 
 
 def available_batches(root: Path = BATCHES_DIR) -> list[str]:
@@ -122,7 +124,7 @@ def load_batch(batch_id: str, root: Path = BATCHES_DIR) -> Batch:
         if not path.is_file():
             problems.append(f"{what}: {rel} does not exist")
             return None
-        text = path.read_text()
+        text = path.read_bytes().decode()  # as on disk: the checksum is of the file's bytes
         try:
             statements = parse_script(text)
         except SqlSyntaxError as exc:
@@ -134,6 +136,15 @@ def load_batch(batch_id: str, root: Path = BATCHES_DIR) -> Batch:
             return None
         return SqlFile(path=path, text=text, statements=tuple(statements))
 
+    def query_file(rel: str, what: str) -> SqlFile | None:
+        """A check: one SELECT whose rows are the problems found."""
+        found = sql_file(rel, what)
+        if found and (len(found.statements) != 1 or found.statements[0].kind != "SelectStmt"):
+            problems.append(f"{what}: {rel} must hold exactly one SELECT (zero rows = clean), "
+                            f"found {', '.join(s.kind for s in found.statements)}")
+            return None
+        return found
+
     steps: list[Step] = []
     orders = [s["order"] for s in manifest["steps"]]
     if orders != sorted(set(orders)):
@@ -142,7 +153,7 @@ def load_batch(batch_id: str, root: Path = BATCHES_DIR) -> Batch:
         what = f"step {raw['order']} ({Path(raw['file']).name})"
         forward = sql_file(raw["file"], what)
         rollback = sql_file(raw["rollback"], f"{what} rollback")
-        verify = sql_file(raw["verify"], f"{what} verify") if "verify" in raw else None
+        verify = query_file(raw["verify"], f"{what} verify") if "verify" in raw else None
         if raw.get("enabled", True) is False and not raw.get("disabled_reason"):
             problems.append(f"{what} is disabled: say why in disabled_reason")
         if forward and rollback:
@@ -156,7 +167,7 @@ def load_batch(batch_id: str, root: Path = BATCHES_DIR) -> Batch:
 
     checks = None
     if "integrity_checks" in manifest:
-        checks = sql_file(manifest["integrity_checks"], "integrity_checks")
+        checks = query_file(manifest["integrity_checks"], "integrity_checks")
 
     if problems:
         raise BatchError(f"batch {batch_id!r} ({manifest_path}) is not valid:\n"

@@ -73,6 +73,14 @@ def _server_account() -> pwd.struct_passwd | None:
         ) from None
 
 
+def runuser() -> str:
+    """util-linux's runuser (in sbin, which a non-login PATH may lack)."""
+    for candidate in (shutil.which("runuser"), "/usr/sbin/runuser", "/sbin/runuser"):
+        if candidate and Path(candidate).is_file():
+            return candidate
+    raise SetupError("running as root needs runuser (util-linux) to start the server as 'postgres'")
+
+
 def make_base_dir(prefix: str = "gonogo-") -> Path:
     """A fresh directory for clusters that the server user can enter (mkdtemp makes 0700)."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
@@ -235,7 +243,7 @@ class LocalCluster:
     def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
         argv = [str(find_bindir() / argv[0]), *argv[1:]]
         if _server_account():
-            argv = ["runuser", "-u", SERVER_USER, "--", *argv]
+            argv = [runuser(), "-u", SERVER_USER, "--", *argv]
         # The server must not inherit our working directory if the server user cannot enter it.
         result = subprocess.run(argv, capture_output=True, text=True, cwd="/")
         if check and result.returncode != 0:

@@ -30,6 +30,8 @@ class StepFailed(GonogoError):
 class GatesFailed(GonogoError):
     """One or more gates measured FAIL: the rollout must not go on."""
 
-    def __init__(self, message: str, results: list):
-        super().__init__(message)
+    def __init__(self, results: list):
+        failed = [r for r in results if r.failed]
+        super().__init__(f"No-Go: {len(failed)} gates failed: " + "; ".join(
+            f"{r.title}{' (' + r.subject + ')' if r.subject else ''}: {r.value}" for r in failed))
         self.results = results

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gonogo.results import GateResult, failures
+from gonogo.results import failures, from_dicts
 
 
 @dataclass(frozen=True)
@@ -18,8 +18,9 @@ class Outcome:
         return self.kind == "completed"
 
 
-def decide(*, gates_report: str | None, approval: dict | None, applied: list[GateResult] | None,
-           watched: list[GateResult] | None) -> Outcome:
+def decide(*, gates_report: str | None, approval: dict | None, applied: list[dict] | None,
+           watched: list[dict] | None) -> Outcome:
+    """Arguments are what the phases returned through XCom; None means the phase did not finish."""
     if gates_report is None:
         return Outcome("stopped", "the rollout stopped before the approval: a gate failed or could "
                                   "not be measured (see decide.evaluate_gates and the report)", True)
@@ -33,8 +34,8 @@ def decide(*, gates_report: str | None, approval: dict | None, applied: list[Gat
                                       "undone", True)
     if watched is None:
         return Outcome("watch_alarm", "the watch window did not complete", True)
-    if alarms := failures(watched):
+    if alarms := failures(from_dicts(watched)):
         return Outcome("watch_alarm", "the watch window raised: " + "; ".join(
             f"{r.title}: {r.message}" for r in alarms), False)
-    return Outcome("completed", f"{len({r.subject for r in applied if r.subject})} steps applied, "
-                                f"validated and watched", False)
+    steps = {r.subject for r in from_dicts(applied) if r.subject}
+    return Outcome("completed", f"{len(steps)} steps applied, validated and watched", False)

@@ -80,3 +80,13 @@ def from_dicts(items) -> list[GateResult]:
 def applied_steps(items) -> list[str]:
     """Names of the steps a list of results reports as applied, in order."""
     return list(dict.fromkeys(r.subject for r in from_dicts(items) if r.gate == "step_applied" and not r.failed))
+
+
+def require_pass(results: list[GateResult], step: str) -> list[dict]:
+    """Results of a production prerequisite as dicts; any FAIL stops the rollout before a change."""
+    from gonogo.errors import StepFailed
+
+    if failed := failures(results):
+        raise StepFailed("; ".join(f"{r.title}: {r.message}" for r in failed), step=step, results=results,
+                         before_changes=True)
+    return to_dicts(results)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from slack_sdk import WebClient
 
 from gonogo.report import ICON, RunInfo
-from gonogo.results import GateResult
+from gonogo.results import GateResult, applied_steps, failures, from_dicts
 
 _MAX_LINES = 10
 
@@ -103,6 +103,17 @@ def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "") -> 
 def task_failed(info: RunInfo, task: str, error: str, task_url: str = "") -> Message:
     body = f"*Task failed:* `{task}`\n```{error[:1500]}```"
     return _message("🚨 gonogo: task failed", body, info, task_url)
+
+
+def for_outcome(info: RunInfo, end, applied: list | None, watched: list | None) -> Message | None:
+    """The message that reports how a rollout ended, or None when a failing task already told."""
+    if end.kind == "rejected":
+        return rejected(info, end.summary, info.run_url)
+    if end.ok:
+        return completed(info, from_dicts([applied, watched]), applied_steps(applied), info.run_url)
+    if not end.already_told:
+        return watch_alarm(info, failures(from_dicts(watched)), info.run_url)
+    return None
 
 
 def post(message: Message, *, token: str, channel: str, base_url: str | None = None) -> dict:

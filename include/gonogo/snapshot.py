@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psycopg
 from psycopg import sql
 
 from gonogo.cluster import find_bindir
@@ -91,10 +92,14 @@ def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int
     """Drop and recreate the staging database, then pg_restore the dump into it."""
     if staging.same_database(production):
         raise TargetError(
-            f"staging and production are the same database ({production.describe()}); "
-            f"restoring would drop production. Point the staging connection at another database.")
+            f"staging {staging.describe()} and production {production.describe()} are the same "
+            f"database; restoring would drop production. Point the staging connection at another database.")
     started = time.monotonic()
     with staging.with_dbname("postgres").connect("restore_staging", guards=None) as conn:
+        if staging.dbname == production.dbname and _server_id(conn) == _server_id_of(production):
+            raise TargetError(
+                f"staging {staging.describe()} is production {production.describe()} under another "
+                f"address (same server system identifier); restoring would drop production.")
         name = sql.Identifier(staging.dbname)
         log(f"dropping and recreating database {staging.dbname} on {staging.host}:{staging.port}")
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
@@ -105,6 +110,20 @@ def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int
     with staging.connect("restore_staging", guards=None) as conn:
         conn.execute("ANALYZE")  # fresh statistics, as production has, before plans are compared
     return time.monotonic() - started
+
+
+def _server_id(conn) -> int | None:
+    """The cluster's system identifier: equal for two addresses of one server."""
+    try:
+        return conn.execute("SELECT system_identifier FROM pg_control_system()").fetchone()[0]
+    except psycopg.errors.InsufficientPrivilege:
+        conn.rollback()
+        return None
+
+
+def _server_id_of(target: Target) -> int | None:
+    with target.connect("restore_staging/check") as conn:
+        return _server_id(conn) or -1  # unknown never equals staging's
 
 
 def _run(argv: list[str], target: Target, log: Log, what: str) -> None:

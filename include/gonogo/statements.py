@@ -139,7 +139,8 @@ def _created_by(node: ast.Node) -> list[DbObject]:
 
 
 def dropped_objects(statements: list[Statement]) -> list[DbObject]:
-    """Constraints, indexes, triggers and functions the statements drop (rollback scripts)."""
+    """Constraints, indexes, triggers, functions and extensions the statements drop (rollback
+    scripts): the counterpart of created_objects, kind for kind."""
     objects: list[DbObject] = []
     for statement in statements:
         for node in statement.nodes():
@@ -150,7 +151,8 @@ def dropped_objects(statements: list[Statement]) -> list[DbObject]:
             elif isinstance(node, ast.DropStmt):
                 kind = {enums.ObjectType.OBJECT_INDEX: "index",
                         enums.ObjectType.OBJECT_TRIGGER: "trigger",
-                        enums.ObjectType.OBJECT_FUNCTION: "function"}.get(node.removeType)
+                        enums.ObjectType.OBJECT_FUNCTION: "function",
+                        enums.ObjectType.OBJECT_EXTENSION: "extension"}.get(node.removeType)
                 if kind:
                     for obj in node.objects:
                         objects.append(DbObject(kind, _last_name(obj)))
@@ -176,11 +178,13 @@ class _Relations(Visitor):
 
 
 def referenced_tables(statements: list[Statement]) -> set[str]:
-    """Every table the statements name (ALTER, CREATE INDEX, UPDATE, FK targets, joins)."""
+    """Every table the statements name (ALTER, CREATE INDEX, UPDATE, DROP TABLE, FK targets, joins)."""
     visitor = _Relations()
     for statement in statements:
         for node in statement.nodes():
             visitor(node)
+            if isinstance(node, ast.DropStmt) and node.removeType == enums.ObjectType.OBJECT_TABLE:
+                visitor.names.update(_last_name(obj) for obj in node.objects)
     return visitor.names - created_tables(statements)
 
 

@@ -16,6 +16,7 @@ from gonogo import rowcounts
 from gonogo.batch import SqlFile, Step
 from gonogo.execute import Log, ScriptError, run_script
 from gonogo.results import GateResult, Verdict, failures
+from gonogo.schema import Schema, compare, read_schema
 from gonogo.sqlfile import query
 
 
@@ -61,7 +62,8 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
 
 def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic: bool,
                log: Log = print) -> list[GateResult]:
-    before = rowcounts.count_rows(conn)
+    tables = step.tables()  # the step can only lose rows of the tables it touches
+    before = rowcounts.count_rows(conn, tables)
     try:
         with _lock_timeout(conn, step.lock_timeout):
             script = run_script(conn, step.forward, log)
@@ -82,7 +84,7 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
     results.append(objects_valid(conn, step, phase=phase))
     if step.verify:
         results.append(verify(conn, step.verify, phase=phase, subject=step.name))
-    results.append(rowcounts.unchanged(before, rowcounts.count_rows(conn), phase=phase,
+    results.append(rowcounts.unchanged(before, rowcounts.count_rows(conn, tables), phase=phase,
                                        subject=step.name, live_traffic=live_traffic))
     return results
 
@@ -120,8 +122,7 @@ def verify(conn: psycopg.Connection, script: SqlFile, *, phase: str, subject: st
     statement = script.statements[-1].sql
     cur = conn.execute(statement, prepare=False)
     columns = [c.name for c in cur.description or ()]
-    rows = [dict(zip(columns, (str(v) if not isinstance(v, (int, float, str)) else v for v in row)))
-            for row in cur.fetchall()]
+    rows = [dict(zip(columns, map(_plain, row))) for row in cur.fetchall()]
     return GateResult(
         gate=gate, title=title, phase=phase, subject=subject,
         verdict=Verdict.PASS if not rows else Verdict.FAIL,
@@ -130,6 +131,16 @@ def verify(conn: psycopg.Connection, script: SqlFile, *, phase: str, subject: st
                  else "; ".join(" ".join(f"{k}={v}" for k, v in r.items()) for r in rows[:3])),
         hint="" if not rows else f"each row of {script.path.name} names a problem to fix before going on",
         details=rows)
+
+
+def _plain(value):
+    """A column value as JSON keeps it (results travel through XCom): arrays stay lists (of ids,
+    say), NULL stays None, anything else (numeric, timestamp) becomes its text."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return str(value)
 
 
 def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
@@ -157,6 +168,14 @@ def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
             verdict=Verdict.PASS, value=f"{len(script.statements)} statements in {script.seconds:.2f} s",
             threshold="every statement succeeds", message=f"{step.rollback.path.name} ran to the end"))
     return run
+
+
+def undo(conn: psycopg.Connection, steps: list[Step], pre_batch: Schema, *, phase: str,
+         log: Log = print) -> list[GateResult]:
+    """Roll `steps` back in reverse, then prove the schema equals the pre-batch schema."""
+    run = rollback_steps(conn, steps, phase=phase, log=log)
+    return [*run.results, compare(pre_batch, read_schema(conn), gate="schema_restored",
+                                  title="Schema back to the pre-batch schema", phase=phase)]
 
 
 @contextmanager

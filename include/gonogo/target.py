@@ -8,6 +8,7 @@ first statement and no code path can forget them.
 from __future__ import annotations
 
 import dataclasses
+import socket
 from dataclasses import dataclass, field
 
 import psycopg
@@ -17,6 +18,15 @@ from gonogo.errors import TargetError
 
 # libpq keeps application_name to NAMEDATALEN - 1 bytes.
 _APP_NAME_MAX = 63
+
+
+def _addresses(host: str) -> set[str]:
+    if host.startswith("/"):  # a Unix socket directory
+        return {host}
+    try:
+        return {info[4][0] for info in socket.getaddrinfo(host, None)}
+    except OSError:
+        return set()
 
 
 @dataclass(frozen=True)
@@ -50,7 +60,11 @@ class Target:
         return dataclasses.replace(self, dbname=dbname)
 
     def same_database(self, other: Target) -> bool:
-        return (self.host, self.port, self.dbname) == (other.host, other.port, other.dbname)
+        """Same port and database name on a host that resolves to a shared address
+        ("localhost" and "127.0.0.1" are one server)."""
+        if (self.port, self.dbname) != (other.port, other.dbname):
+            return False
+        return bool(_addresses(self.host) & _addresses(other.host)) or self.host == other.host
 
     def conninfo(self, **extra) -> str:
         params = dict(host=self.host, port=self.port, dbname=self.dbname, user=self.user,

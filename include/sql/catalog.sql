@@ -117,3 +117,6 @@ SELECT count(*) AS waiting,
        coalesce(max(extract(epoch FROM now() - a.state_change)), 0) AS longest_seconds
   FROM pg_stat_activity a
  WHERE a.datname = current_database() AND a.wait_event_type = 'Lock' AND a.pid <> pg_backend_pid();
+
+-- name: archiver_state
+SELECT last_archived_wal, failed_count, last_failed_wal FROM pg_stat_archiver;

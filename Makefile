@@ -1,0 +1,25 @@
+# gonogo — two commands: `make demo` (the whole rollout on local clusters) and `make test`.
+.PHONY: setup demo test ui stop bench lock
+
+PY := .venv/bin/python
+
+setup:            ## make .venv with every pinned dependency (fast when already done)
+	@scripts/setup.sh
+
+demo: setup       ## local production + staging, recipe app at scale 1, the whole DAG with dag.test()
+	@timeout -s INT 1200 $(PY) scripts/demo.py $(DEMO_ARGS)
+
+test: setup       ## the whole test suite against real throwaway clusters
+	@$(PY) -m pytest $(PYTEST_ARGS)
+
+ui: setup         ## Airflow UI on 127.0.0.1 against the local clusters (prints URL and login)
+	@$(PY) scripts/ui.py start
+
+stop:             ## stop the UI, the local Slack stand-in and the local clusters
+	@[ ! -x $(PY) ] || $(PY) scripts/ui.py stop
+
+bench: setup      ## benchmarks (tests/bench): measurements printed as tables, never a pass/fail
+	@$(PY) -m pytest tests/bench -p no:cacheprovider -s -q $(PYTEST_ARGS)
+
+lock:             ## regenerate requirements.txt (every transitive version pinned) from requirements.in
+	@.venv/bin/uv pip compile requirements.in --python-version 3.11 --no-header -o requirements.txt

@@ -1,0 +1,129 @@
+"""`make ui` / `make stop`: the Airflow UI on 127.0.0.1 against the local clusters.
+
+start: the local production and staging clusters (recipe app loaded on first use), the local
+Slack stand-in, and `airflow standalone` with the DAG visible and unpaused, a parallelism
+that suits 2 cores, and a login printed at the end. stop: all of it, and the clusters.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+sys.path[:0] = [str(PROJECT / "include"), str(PROJECT / "plugins")]
+
+from gonogo.cluster import free_port  # noqa: E402
+from gonogo.errors import TargetError  # noqa: E402
+from gonogo_airflow.localstack import LocalStack  # noqa: E402
+
+BIN = Path(sys.executable).parent
+USER = "admin"
+
+
+def _spawn(argv: list[str], env: dict, log: Path, pidfile: Path) -> int:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
+                                start_new_session=True)  # its own process group: stopped as one
+    pidfile.write_text(str(proc.pid))
+    return proc.pid
+
+
+def _stop(pidfile: Path, name: str) -> None:
+    if not pidfile.is_file():
+        return
+    pgid = int(pidfile.read_text())
+    for sig, wait in ((signal.SIGINT, 20), (signal.SIGTERM, 10), (signal.SIGKILL, 0)):
+        try:
+            os.killpg(pgid, sig)
+        except ProcessLookupError:
+            break
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            try:
+                os.killpg(pgid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.3)
+        else:
+            continue
+        break
+    pidfile.unlink(missing_ok=True)
+    print(f"stopped {name}")
+
+
+def start() -> int:
+    stack = LocalStack.default()
+    stack.start()
+    production, _ = stack.targets()
+    try:
+        production.connect("ui", guards=None).close()
+    except TargetError:
+        print("loading the recipe app at scale 1 into local production (first start)")
+        stack.load_app(scale=1.0, workload_seconds=10)
+
+    state = stack.state
+    stack.artifacts.mkdir(parents=True, exist_ok=True)
+    slack_port, api_port = free_port(), free_port()
+    _spawn([str(BIN / "python"), "-m", "gonogo.local_slack", "--port", str(slack_port),
+            "--log", str(stack.artifacts / "slack-ui.jsonl")], dict(os.environ), state / "slack.log",
+           state / "slack.pid")
+
+    home = state / "airflow"
+    home.mkdir(parents=True, exist_ok=True)
+    passwords = home / "ui_passwords.json"
+    if not passwords.is_file():
+        passwords.write_text(json.dumps({USER: secrets.token_urlsafe(12)}))
+        passwords.chmod(0o600)
+    base_url = f"http://127.0.0.1:{api_port}"
+    env = {**os.environ, **stack.airflow_env(slack_api_url=f"http://127.0.0.1:{slack_port}/api/"),
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+           "AIRFLOW__API__PORT": str(api_port),
+           "AIRFLOW__API__BASE_URL": base_url,
+           "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{base_url}/execution/",
+           "AIRFLOW__CORE__PARALLELISM": "4",
+           "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}  # standalone runs `airflow ...`
+    for args in (["db", "migrate"], ["dags", "reserialize"]):
+        subprocess.run([str(BIN / "airflow"), *args], env=env, check=True, capture_output=True, cwd=PROJECT)
+    _spawn([str(BIN / "airflow"), "standalone"], env, state / "airflow-standalone.log", state / "airflow.pid")
+
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base_url}/api/v2/monitor/health", timeout=2) as response:
+                if json.load(response)["scheduler"]["status"] == "healthy":
+                    break
+        except (OSError, KeyError, ValueError):
+            pass
+        time.sleep(1)
+    else:
+        print(f"Airflow did not become healthy: read {state / 'airflow-standalone.log'}")
+        return 1
+    subprocess.run([str(BIN / "airflow"), "dags", "unpause", "gonogo_rollout"], env=env, capture_output=True)
+    login = json.loads(passwords.read_text())
+    print(f"Airflow UI: {base_url}/dags/gonogo_rollout  (login {USER} / {login[USER]})")
+    print(f"Slack messages land in {stack.artifacts / 'slack-ui.jsonl'}; stop everything with `make stop`.")
+    return 0
+
+
+def stop() -> int:
+    stack = LocalStack.default()
+    _stop(stack.state / "airflow.pid", "airflow standalone")
+    _stop(stack.state / "slack.pid", "local Slack")
+    for name in stack.stop():
+        print(f"stopped cluster {name}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit({"start": start, "stop": stop}[sys.argv[1] if len(sys.argv) > 1 else "start"]())

@@ -1,0 +1,131 @@
+"""Snapshots with pg_dump / pg_restore: private files, complete data, a faithful staging copy,
+and refusals that protect production."""
+
+from __future__ import annotations
+
+import stat
+
+import pytest
+
+import sample_app
+from gonogo import snapshot
+from gonogo.cluster import free_port
+from gonogo.errors import TargetError
+from gonogo.results import Verdict
+from gonogo.schema import diff, read_schema
+from gonogo.target import Target
+
+SCALE = 0.05
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+def no_access_for_others(path) -> bool:
+    return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
+
+
+@pytest.fixture
+def dumped(prod_db, tmp_path):
+    counts = sample_app.load(prod_db, scale=SCALE)
+    return snapshot.dump(prod_db, tmp_path / "artifacts" / "snapshot", log=quiet), counts
+
+
+def test_dump_is_private_and_holds_every_table(prod_db, dumped):
+    result, _ = dumped
+    assert result.path.is_dir() and result.bytes > 0
+    files = [p for p in result.path.rglob("*") if p.is_file()]
+    assert files and result.bytes == sum(p.stat().st_size for p in files)
+    for path in [result.path, result.path.parent, *files]:
+        assert no_access_for_others(path), (path, oct(path.stat().st_mode))
+    with prod_db.connect("tests", guards=None) as conn:
+        tables = snapshot.table_names(conn)
+    assert tables == sorted(f"public.{t}" for t in sample_app.table_names())
+    assert snapshot.dumped_tables(result.path) == tables
+
+
+def test_a_dump_never_overwrites_another(prod_db, dumped):
+    result, _ = dumped
+    with pytest.raises(TargetError, match="already exists"):
+        snapshot.dump(prod_db, result.path, log=quiet)
+
+
+def test_restore_into_staging_gives_the_same_rows_and_schema(prod_db, staging_db, dumped):
+    result, counts = dumped
+    with staging_db.connect("tests", guards=None) as conn:
+        conn.execute("CREATE TABLE leftover_from_last_run (a int)")  # the restore starts from scratch
+    snapshot.restore_into(result, staging_db, production=prod_db, log=quiet)
+    with prod_db.connect("tests", guards=None) as prod, staging_db.connect("tests", guards=None) as staging:
+        assert sample_app.row_counts(staging) == counts == sample_app.row_counts(prod)
+        assert diff(read_schema(prod), read_schema(staging)) == []
+        assert read_schema(staging).lines  # not two empty schemas
+        assert staging.execute("SELECT to_regclass('leftover_from_last_run')").fetchone()[0] is None
+
+
+def test_restore_refuses_to_target_production(prod_db, dumped):
+    result, counts = dumped
+    same = Target(name="staging", host=prod_db.host, port=prod_db.port, dbname=prod_db.dbname,
+                  user=prod_db.user, password=prod_db.password)
+    with pytest.raises(TargetError) as caught:
+        snapshot.restore_into(result, same, production=prod_db, log=quiet)
+    message = str(caught.value)
+    assert "same database" in message
+    assert same.describe() in message and prod_db.describe() in message
+    with prod_db.connect("tests", guards=None) as conn:
+        assert sample_app.row_counts(conn) == counts  # production untouched
+
+
+@pytest.mark.parametrize("alias", ["localhost", "socket"])
+def test_restore_refuses_production_under_another_address(prod_cluster, prod_db, dumped, alias):
+    """"localhost" resolves to production's address; the Unix socket shares none, and only
+    the server's system identifier tells that it is production."""
+    result, counts = dumped
+    host = "localhost" if alias == "localhost" else str(prod_cluster.root)
+    same = Target(name="staging", host=host, port=prod_db.port, dbname=prod_db.dbname,
+                  user=prod_db.user, password=prod_db.password)
+    with pytest.raises(TargetError) as caught:
+        snapshot.restore_into(result, same, production=prod_db, log=quiet)
+    assert "would drop production" in str(caught.value)
+    with prod_db.connect("tests", guards=None) as conn:
+        assert sample_app.row_counts(conn) == counts  # production untouched
+
+
+def test_verify_dump_passes_for_the_tables_it_holds_and_fails_for_one_it_lacks(prod_db, dumped):
+    result, _ = dumped
+    with prod_db.connect("tests", guards=None) as conn:
+        tables = snapshot.table_names(conn)
+    ok = snapshot.verify_dump(result, tables, phase="production")
+    assert ok.verdict is Verdict.PASS and ok.value.startswith(f"{len(tables)} tables")
+
+    missing = snapshot.verify_dump(result, [*tables, "public.AuditLog"], phase="production")
+    assert missing.verdict is Verdict.FAIL
+    assert "public.AuditLog" in missing.message
+
+
+def test_verify_dump_fails_for_an_unreadable_dump(dumped):
+    result, _ = dumped
+    (result.path / "toc.dat").write_bytes(b"not a table of contents")
+    checked = snapshot.verify_dump(result, ["public.Recipe"], phase="production")
+    assert checked.verdict is Verdict.FAIL and checked.value == "unreadable"
+
+
+def test_dump_of_an_unreachable_target_says_why_without_the_password(prod_db, tmp_path):
+    nowhere = Target(name="production", host="127.0.0.1", port=free_port(), dbname=prod_db.dbname,
+                     user=prod_db.user, password=prod_db.password)
+    with pytest.raises(TargetError) as caught:
+        snapshot.dump(nowhere, tmp_path / "snapshot", log=quiet)
+    message = str(caught.value)
+    assert message.startswith(f"pg_dump of {nowhere.describe()} failed")
+    assert "Connection refused" in message
+    assert prod_db.password not in message
+
+
+def test_dump_with_a_wrong_password_says_why_without_any_password(prod_db, tmp_path):
+    wrong = Target(name="production", host=prod_db.host, port=prod_db.port, dbname=prod_db.dbname,
+                   user=prod_db.user, password="not-the-password-3f9c")
+    with pytest.raises(TargetError) as caught:
+        snapshot.dump(wrong, tmp_path / "snapshot", log=quiet)
+    message = str(caught.value)
+    assert "password authentication failed" in message
+    assert "not-the-password-3f9c" not in message and prod_db.password not in message

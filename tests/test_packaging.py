@@ -1,0 +1,61 @@
+"""The files a team deploys from: pinned requirements, the compose file, the image."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+PROJECT = Path(__file__).resolve().parents[1]
+
+
+def pins() -> dict[str, str]:
+    found = {}
+    for line in (PROJECT / "requirements.txt").read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, version = line.partition("==")
+            assert version, f"requirements.txt: {line!r} is not pinned with =="
+            found[re.sub(r"\[.*\]", "", name).lower().replace("_", "-")] = version
+    return found
+
+
+def test_every_requirement_is_pinned_including_transitive_ones():
+    found = pins()
+    for top in ("apache-airflow", "apache-airflow-providers-postgres", "apache-airflow-providers-standard",
+                "apache-airflow-providers-slack", "apache-airflow-providers-common-sql", "psycopg",
+                "slack-sdk", "pglast", "squawk-cli", "pytest", "sqlalchemy", "pydantic"):
+        assert top in found, top
+    assert found["apache-airflow"].startswith("3.3.")
+
+
+def test_compose_file_matches_the_compose_spec():
+    out = subprocess.run([str(Path(sys.executable).with_name("check-jsonschema")), "--builtin-schema",
+                          "vendor.compose-spec", str(PROJECT / "docker-compose.yaml")],
+                         capture_output=True, text=True)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_compose_services_depend_only_on_services_that_exist():
+    compose = yaml.safe_load((PROJECT / "docker-compose.yaml").read_text())
+    services = compose["services"]
+    assert {"airflow-apiserver", "airflow-scheduler", "airflow-worker", "redis", "postgres",
+            "production", "staging"} <= services.keys()
+    assert services["airflow-worker"]["environment"]["AIRFLOW__CORE__EXECUTOR"] == "CeleryExecutor"
+    for name, service in services.items():
+        for dependency in service.get("depends_on", {}):
+            assert dependency in services, f"{name} depends on undefined service {dependency}"
+    for name in ("production", "staging"):
+        assert "shared_preload_libraries=pg_stat_statements" in services[name]["command"]
+
+
+def test_image_installs_the_versions_requirements_pin():
+    found = pins()
+    dockerfile = (PROJECT / "Dockerfile").read_text()
+    base = re.search(r"FROM apache/airflow:(\S+?)-python", dockerfile)
+    assert base and base.group(1) == found["apache-airflow"]
+    for name, version in re.findall(r'"([a-z0-9_-]+)(?:\[[a-z]+\])?==([^"]+)"', dockerfile):
+        assert found[name.replace("_", "-")] == version, name

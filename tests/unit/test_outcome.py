@@ -1,0 +1,69 @@
+"""How a rollout ended, from what its phases returned."""
+
+from __future__ import annotations
+
+from gonogo.outcome import decide
+from gonogo.results import GateResult, Verdict
+
+APPROVED = {"chosen_options": ["Approve"], "responded_by_user": {"id": "7", "name": "dana"}}
+
+
+def result(gate: str, verdict: Verdict, subject: str = "", phase: str = "production") -> dict:
+    """A result as the phases hand it on through XCom: a dict."""
+    return GateResult(gate=gate, title=gate.replace("_", " ").capitalize(), verdict=verdict, value="v",
+                      threshold="t", message=f"{gate} measured {verdict.value}", phase=phase,
+                      subject=subject).to_dict()
+
+
+APPLIED = [result("step_applied", Verdict.PASS, "step_1"), result("objects_valid", Verdict.PASS, "step_1"),
+           result("step_applied", Verdict.PASS, "step_2"), result("session_guards", Verdict.PASS)]
+WATCHED = [result("watch_objects_valid", Verdict.PASS, phase="watch"),
+           result("watch_deadlocks", Verdict.WARN, phase="watch")]
+
+
+def test_no_gates_report_means_stopped_before_the_approval():
+    outcome = decide(gates_report=None, approval=None, applied=None, watched=None)
+    assert outcome.kind == "stopped" and not outcome.ok
+    assert outcome.already_told
+
+
+def test_unanswered_approval_means_stopped():
+    outcome = decide(gates_report="report.md", approval=None, applied=None, watched=None)
+    assert outcome.kind == "stopped" and not outcome.ok
+
+
+def test_reject_names_the_responder():
+    approval = {"chosen_options": ["Reject"], "responded_by_user": {"id": "3", "name": "alex.dba"}}
+    outcome = decide(gates_report="report.md", approval=approval, applied=None, watched=None)
+    assert outcome.kind == "rejected" and not outcome.ok
+    assert "alex.dba" in outcome.summary and "production untouched" in outcome.summary
+    assert not outcome.already_told
+
+
+def test_reject_by_timeout_says_so():
+    outcome = decide(gates_report="report.md", approval={"chosen_options": ["Reject"]}, applied=None, watched=None)
+    assert outcome.kind == "rejected" and "timeout" in outcome.summary
+
+
+def test_no_applied_results_after_approval_means_rolled_back():
+    outcome = decide(gates_report="report.md", approval=APPROVED, applied=None, watched=None)
+    assert outcome.kind == "rolled_back" and not outcome.ok
+
+
+def test_watch_failure_is_an_alarm_naming_what_failed():
+    watched = [*WATCHED, result("watch_lock_waits", Verdict.FAIL, phase="watch")]
+    outcome = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=watched)
+    assert outcome.kind == "watch_alarm" and not outcome.ok
+    assert "Watch lock waits: watch_lock_waits measured FAIL" in outcome.summary
+    assert "deadlocks" not in outcome.summary  # a WARN is not an alarm
+
+
+def test_unfinished_watch_is_an_alarm():
+    outcome = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=None)
+    assert outcome.kind == "watch_alarm"
+
+
+def test_all_good_is_completed_and_counts_the_steps():
+    outcome = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=WATCHED)
+    assert outcome.kind == "completed" and outcome.ok
+    assert outcome.summary.startswith("2 steps applied")
