@@ -50,7 +50,8 @@ APPROVAL_TIMEOUT = timedelta(hours=24)  # unanswered by then: rejected (the Appr
 def take_snapshot() -> dict:
     """pg_dump of production (directory format, parallel jobs) into the run's artifacts."""
     r = Rollout.current()
-    return snapshot.dump(r.production, r.folder / "snapshot", log=log.info).to_dict()
+    return snapshot.dump(r.production, r.folder / "snapshot", log=log.info, app=r.app,
+                         lock_wait_timeout=r.guards.lock_timeout).to_dict()
 
 
 @task
@@ -121,7 +122,8 @@ def take_backup() -> list[dict]:
     with r.session("production") as conn:
         r.ti.xcom_push(key="pre_batch_schema", value=read_schema(conn).to_json())
         tables = snapshot.table_names(conn)
-    taken = snapshot.dump(r.production, r.folder / "backup", log=log.info)
+    taken = snapshot.dump(r.production, r.folder / "backup", log=log.info, app=r.app,
+                          lock_wait_timeout=r.guards.lock_timeout)
     return require_pass([snapshot.verify_dump(taken, tables, phase="production")], "take_backup")
 
 

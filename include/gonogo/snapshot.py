@@ -43,14 +43,19 @@ class Dump:
         return cls(Path(data["path"]), data["bytes"], data["seconds"])
 
 
-def dump(target: Target, dest: Path, *, jobs: int = 2, log: Log = print) -> Dump:
-    """pg_dump of the whole database into dest (a new directory)."""
+def dump(target: Target, dest: Path, *, jobs: int = 2, log: Log = print, app: str = "dump",
+         lock_wait_timeout: str = "2s") -> Dump:
+    """pg_dump of the whole database into dest (a new directory).
+
+    pg_dump takes ACCESS SHARE on every table; waiting behind an exclusive lock it would make
+    the app's queries queue behind it, so it gives up after lock_wait_timeout instead."""
     if dest.exists():
         raise TargetError(f"{dest} already exists; a dump never overwrites another")
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     started = time.monotonic()
     _run(["pg_dump", "--format=directory", f"--jobs={jobs}", "--compress=1", "--verbose",
-          "--no-password", f"--file={dest}"], target, log, what=f"pg_dump of {target.describe()}")
+          f"--lock-wait-timeout={lock_wait_timeout}", "--no-password", f"--file={dest}"],
+         target, log, what=f"pg_dump of {target.describe()}", app=app)
     size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
     return Dump(path=dest, bytes=size, seconds=time.monotonic() - started)
 
@@ -106,7 +111,7 @@ def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
     _run(["pg_restore", f"--jobs={jobs}", "--exit-on-error", "--verbose", "--no-password",
           f"--dbname={staging.dbname}", str(result.path)], staging, log,
-         what=f"pg_restore into {staging.describe()}")
+         what=f"pg_restore into {staging.describe()}", app="restore_staging")
     with staging.connect("restore_staging", guards=None) as conn:
         conn.execute("ANALYZE")  # fresh statistics, as production has, before plans are compared
     return time.monotonic() - started
@@ -126,9 +131,9 @@ def _server_id_of(target: Target) -> int | None:
         return _server_id(conn) or -1  # unknown never equals staging's
 
 
-def _run(argv: list[str], target: Target, log: Log, what: str) -> None:
+def _run(argv: list[str], target: Target, log: Log, what: str, app: str) -> None:
     argv = [str(find_bindir() / argv[0]), *argv[1:]]
-    env = {**os.environ, **target.libpq_env()}
+    env = {**os.environ, **target.libpq_env(), "PGAPPNAME": f"gonogo/{app}"[:63]}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, umask=0o077)
     tail: list[str] = []
@@ -140,7 +145,13 @@ def _run(argv: list[str], target: Target, log: Log, what: str) -> None:
         tail = (tail + [line])[-8:]
     if proc.wait() != 0:
         errors = [l for l in tail if "error" in l.lower()] or tail
-        raise TargetError(f"{what} failed (exit {proc.returncode}): " + " | ".join(errors[-3:]))
+        message = f"{what} failed (exit {proc.returncode}): " + " | ".join(errors[-3:])
+        if argv[0].endswith("pg_dump") and "statement timeout" in message:
+            # pg_dump's --lock-wait-timeout is enforced as a statement timeout on LOCK TABLE
+            message += (". A table stayed locked by another session past the lock wait timeout: the "
+                        "snapshot gave up rather than make the app's queries queue behind it. Retry when "
+                        "the lock is released (pg_locks shows who holds it).")
+        raise TargetError(message)
 
 
 def table_names(conn) -> list[str]:
