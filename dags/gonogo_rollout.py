@@ -1,14 +1,12 @@
 """
-### gonogo: a batch of PostgreSQL migrations rolled out the way the Go/No-Go checklist says
+### gonogo: a migration batch rolled out the way the Go/No-Go checklist says
 
-1. **prepare** — snapshot production (pg_dump), restore it into staging (pg_restore).
-2. **preflight** — on the staging copy: server versions, required tables, orphans = 0;
-   on production: monitoring enabled.
+1. **prepare** — batch validated; production snapshot (pg_dump) restored into staging.
+2. **preflight** — server versions, required tables, orphans = 0 on the copy; monitoring on production.
 3. **dry_run** — each enabled migration applied to staging in order and validated.
-4. **decide** — the Go/No-Go report; a FAIL stops the run here and tells Slack. Otherwise
-   the approver reads the evidence in `approve_rollout` and clicks Approve or Reject.
-5. **production** — session timeouts, verified backup, restore point, then each migration
-   applied and validated in order; a failure rolls back what this run applied, in reverse.
+4. **decide** — the Go/No-Go report; a FAIL stops here and tells Slack, else `approve_rollout` waits.
+5. **production** — timeouts, verified backup, restore point, each migration applied and validated;
+   a failure rolls back what this run applied, in reverse.
 6. **watch** — production watched for `monitoring_hours`.
 7. **report_outcome** — Slack hears how it ended; only a completed rollout ends green.
 
@@ -43,7 +41,13 @@ from gonogo_airflow.notify import OutcomeReported, on_task_failure, send
 from gonogo_airflow.rollout import Rollout
 
 log = logging.getLogger("gonogo")
-APPROVAL_TIMEOUT = timedelta(hours=24)  # unanswered by then: rejected (the ApprovalOperator default)
+APPROVAL_TIMEOUT = timedelta(hours=24)  # unanswered by then: rejected
+
+
+@task
+def validate_batch() -> dict:
+    """The whole batch checked before anything runs: manifest, files, SQL, a rollback per step."""
+    return Rollout.current().batch.summary()
 
 
 @task
@@ -71,22 +75,18 @@ def check_server_versions() -> list[dict]:
 @task
 def check_required_tables() -> list[dict]:
     r = Rollout.current()
-    with r.session("staging") as conn:
-        return to_dicts([required_tables(conn, r.batch)])
+    return r.check("staging", required_tables, r.batch)
 
 
 @task
 def check_orphans() -> list[dict]:
     r = Rollout.current()
-    with r.session("staging") as conn:
-        return to_dicts(orphan_integrity(conn, r.batch))
+    return r.check("staging", orphan_integrity, r.batch)
 
 
 @task
 def check_monitoring() -> list[dict]:
-    r = Rollout.current()
-    with r.session("production") as conn:
-        return to_dicts([monitoring_enabled(conn)])
+    return Rollout.current().check("production", monitoring_enabled)
 
 
 @task
@@ -138,13 +138,9 @@ def create_restore_point() -> list[dict]:
 def apply_migrations() -> list[dict]:
     """Each enabled migration on production, in order, validated after each; stops at a failure."""
     r = Rollout.current()
-
-    def record(applied, current):
-        r.ti.xcom_push(key="progress", value={"applied": applied, "current": current})
-
     with r.session("production") as conn:
         run = apply_steps(conn, list(r.batch.enabled_steps), phase="production", live_traffic=True,
-                          log=log.info, on_progress=record)
+                          log=log.info, on_progress=r.record_progress)
     if not run.ok:
         raise StepFailed(run.error, step=run.failed_step, results=run.results)
     return to_dicts(run.results)
@@ -155,10 +151,8 @@ def rollback_migrations() -> list[dict]:
     """Undo what this run applied, the failed step first, then the others in reverse;
     then prove the schema equals the pre-batch schema."""
     r = Rollout.current()
-    progress = r.ti.xcom_pull(task_ids="production.apply_migrations", key="progress")
-    if not progress:
+    if not (steps := r.steps_in_flight()):
         raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")
-    steps = [r.batch.step(name) for name in [*progress["applied"], progress["current"]] if name]
     pre_batch = Schema.from_json(r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema"))
     with r.session("production") as conn:
         results = undo(conn, steps, pre_batch, phase="production", log=log.info)
@@ -211,14 +205,14 @@ with DAG(
                                   description="How long production is watched after the rollout."),
         "lock_timeout": Param("2s", type="string", pattern=r"^[0-9]+(ms|s|min)?$", title="Lock timeout",
                               description="lock_timeout of every production session (the seed's 2s)."),
-        "statement_timeout": Param("5min", type="string", pattern=r"^[0-9]+(ms|s|min|h)?$",
-                                   title="Statement timeout"),
+        "statement_timeout": Param("5min", type="string", pattern=r"^[0-9]+(ms|s|min|h)?$", title="Statement timeout"),
         "slack_conn_id": Param("gonogo_slack", type="string", title="Slack connection"),
         "slack_channel": Param("#db-rollouts", type="string", title="Slack channel"),
     },
 ) as dag:
     with TaskGroup("prepare"):
-        restored = restore_staging(take_snapshot())
+        validated, taken = validate_batch(), take_snapshot()
+        restored = restore_staging(taken)
 
     with TaskGroup("preflight"):
         gates = [check_server_versions(), check_required_tables(), check_orphans(), check_monitoring()]
@@ -245,6 +239,7 @@ with DAG(
     with TaskGroup("watch"):
         watched = watch_window(applied)
 
+    chain(validated, taken)
     restored >> gates >> rehearsal
     chain(evaluated, approve_rollout, guards)
     [watched, rolled_back] >> report_outcome()

@@ -22,8 +22,12 @@ from gonogo.errors import BatchError
 from gonogo.statements import (DbObject, SqlSyntaxError, Statement, created_objects, parse_script,
                                referenced_tables)
 
-BATCHES_DIR = Path(os.environ.get("GONOGO_BATCHES_DIR",
-                                  Path(__file__).resolve().parent.parent / "batches"))
+SHIPPED_BATCHES = Path(__file__).resolve().parent.parent / "batches"
+
+
+def batches_dir() -> Path:
+    """GONOGO_BATCHES_DIR, or the batches shipped in include/batches."""
+    return Path(os.environ.get("GONOGO_BATCHES_DIR", SHIPPED_BATCHES))
 _SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
 
@@ -86,6 +90,13 @@ class Batch:
         touched = set().union(*(s.tables() for s in self.enabled_steps))
         return sorted(set(self.required_tables) | touched)
 
+    def summary(self) -> dict:
+        """What the batch will do, for the log and XCom: steps in order, disabled ones, checksums."""
+        return {"id": self.id, "title": self.title,
+                "steps": [{"order": s.order, "name": s.name, "kind": s.kind, "enabled": s.enabled,
+                           "creates": [o.label() for o in s.creates()]} for s in self.steps],
+                "checksums": self.checksums()}
+
     def checksums(self) -> dict[str, str]:
         """sha256 of every file the batch runs, keyed by its path relative to the batch folder."""
         files = [f for s in self.steps for f in (s.forward, s.rollback, s.verify) if f]
@@ -93,8 +104,9 @@ class Batch:
         return {os.path.relpath(f.path, self.path): f.sha256 for f in files}
 
 
-def available_batches(root: Path = BATCHES_DIR) -> list[str]:
+def available_batches(root: Path | None = None) -> list[str]:
     """Folder names under the batches directory that hold a manifest (cheap: no parsing)."""
+    root = Path(root or batches_dir())
     if not root.is_dir():
         return []
     return sorted(p.parent.name for p in root.glob("*/manifest.yaml"))
@@ -105,8 +117,9 @@ def _schema() -> dict:
     return json.loads(_SCHEMA_PATH.read_text())
 
 
-def load_batch(batch_id: str, root: Path = BATCHES_DIR) -> Batch:
-    folder = Path(root) / batch_id
+def load_batch(batch_id: str, root: Path | None = None) -> Batch:
+    root = Path(root or batches_dir())
+    folder = root / batch_id
     manifest_path = folder / "manifest.yaml"
     if not manifest_path.is_file():
         known = ", ".join(available_batches(root)) or "none"

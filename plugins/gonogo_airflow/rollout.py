@@ -12,9 +12,10 @@ from airflow.sdk import Connection, get_current_context
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from gonogo import artifacts
-from gonogo.batch import Batch, load_batch
-from gonogo.errors import TargetError
+from gonogo.batch import Batch, Step, load_batch
+from gonogo.errors import GonogoError, TargetError
 from gonogo.report import RunInfo
+from gonogo.results import to_dicts
 from gonogo.target import SessionGuards, Target
 
 log = logging.getLogger("gonogo")
@@ -80,6 +81,23 @@ class Rollout:
         """A guarded session on production or staging, named after this run and task."""
         return getattr(self, which).connect(self.app, self.guards)
 
+    def check(self, which: str, gate, *args) -> list[dict]:
+        """Run a gate on a guarded session to production or staging; its results as dicts."""
+        with self.session(which) as conn:
+            results = gate(conn, *args)
+        return to_dicts(results if isinstance(results, list) else [results])
+
+    def record_progress(self, applied: list[str], current: str | None) -> None:
+        """apply_migrations' progress, kept in XCom before each step so that a crash mid-step
+        still tells rollback_migrations which step was in flight."""
+        self.ti.xcom_push(key="progress", value={"applied": applied, "current": current})
+
+    def steps_in_flight(self) -> list[Step]:
+        """The steps this run's apply_migrations applied or was applying, in order."""
+        progress = self.ti.xcom_pull(task_ids="production.apply_migrations", key="progress") or {}
+        names = [*progress.get("applied", []), progress.get("current")]
+        return [self.batch.step(name) for name in names if name]
+
     @cached_property
     def folder(self) -> Path:
         return artifacts.run_dir(self.dag_id, self.run_id)
@@ -97,6 +115,9 @@ class Rollout:
 
     @property
     def info(self) -> RunInfo:
+        try:
+            title = self.batch.title
+        except GonogoError:  # a malformed batch must still be reportable
+            title = "(batch does not load)"
         return RunInfo(dag_id=self.dag_id, run_id=self.run_id, batch_id=self.params["batch"],
-                       batch_title=self.batch.title, run_url=self.run_url,
-                       report_path=str(self.folder / "report.md"))
+                       batch_title=title, run_url=self.run_url, report_path=str(self.folder / "report.md"))

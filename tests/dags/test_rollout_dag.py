@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 
 import sample_app
+from gonogo.batch import SHIPPED_BATCHES
 from helpers import body, headers, pg_dump_schema, states
 
 pytestmark = pytest.mark.timeout(300)
@@ -171,6 +173,25 @@ def test_unreachable_production_fails_with_a_clear_message(rollout, monkeypatch)
     text = body(env.slack.messages[0])
     assert "take_snapshot" in text and "127.0.0.1" in text
     assert env.production.password not in json.dumps(env.slack.messages)
+
+
+def test_malformed_batch_fails_before_production_is_read(rollout, monkeypatch, tmp_path):
+    env = rollout()
+    root = tmp_path / "batches"
+    shutil.copytree(SHIPPED_BATCHES.parent, tmp_path, dirs_exist_ok=True)  # batches/ and sql/
+    missing = next((root / "20250115_recipe_fixes" / "rollbacks").glob("20250115140000_*"))
+    missing.unlink()
+    monkeypatch.setenv("GONOGO_BATCHES_DIR", str(root))
+
+    dagrun = env.run("Approve")
+
+    ti = states(dagrun)
+    assert str(dagrun.state) == "failed"
+    assert ti["prepare.validate_batch"] == "failed"
+    assert ti["prepare.take_snapshot"] == "upstream_failed"  # production not even read
+    assert not list(env.artifacts.rglob("toc.dat"))
+    assert len(env.slack.messages) == 1
+    assert missing.name in body(env.slack.messages[0])
 
 
 def test_dag_folder_has_no_import_errors():

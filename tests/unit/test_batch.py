@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from gonogo.batch import BATCHES_DIR, load_batch
+from gonogo.batch import SHIPPED_BATCHES, load_batch
 from gonogo.errors import BatchError
 from gonogo.sqlfile import SQL_DIR
 
 BATCH_ID = "20250115_recipe_fixes"
-SHIPPED = BATCHES_DIR / BATCH_ID
+SHIPPED = SHIPPED_BATCHES / BATCH_ID
 
 # The seed's checklist, "Migration Files" and "Next Steps", in the order it applies them.
 SEED_FILES = [
