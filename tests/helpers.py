@@ -46,3 +46,17 @@ def headers(messages) -> list[str]:
 
 def body(message) -> str:
     return "\n".join(b["text"]["text"] for b in message["blocks"] if b["type"] == "section")
+
+
+def copy_batch(tmp_path, batch_id: str = "20250115_recipe_fixes"):
+    """The shipped batch copied to tmp_path/batches/<id>, with the files its manifest points at
+    (../../sql, ../../sample_app) beside it; returns the batch folder."""
+    import shutil
+
+    from gonogo.batch import SHIPPED_BATCHES
+
+    include = SHIPPED_BATCHES.parent
+    shutil.copytree(SHIPPED_BATCHES / batch_id, tmp_path / "batches" / batch_id)
+    for name in ("sql", "sample_app"):
+        shutil.copytree(include / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
+    return tmp_path / "batches" / batch_id

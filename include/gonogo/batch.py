@@ -19,6 +19,7 @@ import jsonschema
 import yaml
 
 from gonogo.errors import BatchError
+from gonogo.queries import Query, load_queries
 from gonogo.statements import (DbObject, SqlSyntaxError, Statement, created_objects, parse_script,
                                referenced_tables)
 
@@ -43,12 +44,37 @@ class SqlFile:
 
 
 @dataclass(frozen=True)
+class Thresholds:
+    """The batch's gate thresholds (manifest `thresholds`), with the defaults gonogo ships."""
+
+    lock_budget_seconds: float = 1.0
+    lock_wait_seconds: float = 1.0
+    latency_ratio: float = 1.5
+    latency_floor_ms: float = 2.0
+    explain_runs: int = 5
+
+
+@dataclass(frozen=True)
+class Contract:
+    """A contract check: SQL run in a transaction that is rolled back; an error means it broke.
+    `after` is the step from which on it must hold (None: before the batch too)."""
+
+    file: SqlFile
+    after: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.file.path.stem
+
+
+@dataclass(frozen=True)
 class Step:
     order: int
     kind: str
     forward: SqlFile
     rollback: SqlFile
     verify: SqlFile | None = None
+    precheck: SqlFile | None = None
     enabled: bool = True
     disabled_reason: str = ""
     lock_timeout: str | None = None
@@ -74,6 +100,10 @@ class Batch:
     restore_point: str
     required_tables: tuple[str, ...] = ()
     integrity_checks: SqlFile | None = None
+    expected_schema: SqlFile | None = None
+    queries: tuple[Query, ...] = ()
+    contracts: tuple[Contract, ...] = ()
+    thresholds: Thresholds = Thresholds()
 
     @property
     def enabled_steps(self) -> tuple[Step, ...]:
@@ -99,8 +129,9 @@ class Batch:
 
     def checksums(self) -> dict[str, str]:
         """sha256 of every file the batch runs, keyed by its path relative to the batch folder."""
-        files = [f for s in self.steps for f in (s.forward, s.rollback, s.verify) if f]
-        files += [self.integrity_checks] if self.integrity_checks else []
+        files = [f for s in self.steps for f in (s.forward, s.rollback, s.verify, s.precheck) if f]
+        files += [f for f in (self.integrity_checks, self.expected_schema) if f]
+        files += [c.file for c in self.contracts]
         return {os.path.relpath(f.path, self.path): f.sha256 for f in files}
 
 
@@ -167,11 +198,12 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
         forward = sql_file(raw["file"], what)
         rollback = sql_file(raw["rollback"], f"{what} rollback")
         verify = query_file(raw["verify"], f"{what} verify") if "verify" in raw else None
+        precheck = query_file(raw["precheck"], f"{what} precheck") if "precheck" in raw else None
         if raw.get("enabled", True) is False and not raw.get("disabled_reason"):
             problems.append(f"{what} is disabled: say why in disabled_reason")
         if forward and rollback:
             steps.append(Step(order=raw["order"], kind=raw["kind"], forward=forward, rollback=rollback,
-                              verify=verify, enabled=raw.get("enabled", True),
+                              verify=verify, precheck=precheck, enabled=raw.get("enabled", True),
                               disabled_reason=raw.get("disabled_reason", ""),
                               lock_timeout=raw.get("lock_timeout")))
     names = [s.name for s in steps]
@@ -181,6 +213,20 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
     checks = None
     if "integrity_checks" in manifest:
         checks = query_file(manifest["integrity_checks"], "integrity_checks")
+    expected = sql_file(manifest["expected_schema"], "expected_schema") if "expected_schema" in manifest else None
+    contracts = []
+    for raw in manifest.get("contracts", ()):
+        if raw.get("after") and raw["after"] not in {Path(s["file"]).stem for s in manifest["steps"]}:
+            problems.append(f"contract {raw['file']}: after {raw['after']!r} is not a step of this batch")
+        if found := sql_file(raw["file"], f"contract {Path(raw['file']).name}"):
+            contracts.append(Contract(file=found, after=raw.get("after")))
+    queries: tuple[Query, ...] = ()
+    if "top_queries" in manifest:
+        try:
+            queries = load_queries((folder / manifest["top_queries"]).resolve(),
+                                   (folder / manifest["query_params"]).resolve() if "query_params" in manifest else None)
+        except BatchError as exc:
+            problems.append(str(exc))
 
     if problems:
         raise BatchError(f"batch {batch_id!r} ({manifest_path}) is not valid:\n"
@@ -188,7 +234,8 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
     return Batch(id=manifest["id"], title=manifest["title"], path=folder, steps=tuple(steps),
                  restore_point=manifest.get("restore_point", f"gonogo_pre_{manifest['id']}")[:63],
                  required_tables=tuple(manifest.get("required_tables", ())),
-                 integrity_checks=checks)
+                 integrity_checks=checks, expected_schema=expected, queries=queries,
+                 contracts=tuple(contracts), thresholds=Thresholds(**manifest.get("thresholds", {})))
 
 
 def _read_manifest(path: Path) -> dict:

@@ -15,6 +15,8 @@ import psycopg
 from gonogo import rowcounts
 from gonogo.batch import SqlFile, Step
 from gonogo.execute import Log, ScriptError, run_script
+from gonogo.gates.preconditions import preconditions
+from gonogo.problems import problems
 from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
 from gonogo.sqlfile import query
@@ -40,7 +42,8 @@ class BatchRun:
 
 
 def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live_traffic: bool,
-                log: Log = print, on_progress: Progress = lambda applied, current: None) -> BatchRun:
+                log: Log = print, on_progress: Progress = lambda applied, current: None,
+                check_preconditions: bool = False) -> BatchRun:
     """Apply each step, then validate it; stop at the first step that fails either.
     on_progress(applied, current) is called before each step and once at the end, so that a
     crash in the middle of a step still leaves a record of which step was in flight."""
@@ -48,7 +51,8 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
     for step in steps:
         on_progress(list(run.applied), step.name)
         log(f"== {phase}: step {step.order} {step.name} ({step.kind})")
-        results = apply_step(conn, step, phase=phase, live_traffic=live_traffic, log=log)
+        results = apply_step(conn, step, phase=phase, live_traffic=live_traffic, log=log,
+                             check_preconditions=check_preconditions)
         run.results.extend(results)
         if failed := failures(results):
             run.failed_step = step.name
@@ -61,20 +65,29 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
 
 
 def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic: bool,
-               log: Log = print) -> list[GateResult]:
+               log: Log = print, check_preconditions: bool = False) -> list[GateResult]:
+    """Apply one step and validate it. With check_preconditions, the data is first measured
+    against what the step adds; if it does not allow the step, the step is not run."""
+    if check_preconditions and (checked := preconditions(conn, step, phase=phase)):
+        if checked.failed:
+            log(f"!! {checked.message}")
+            return [checked]
+        pre = [checked]
+    else:
+        pre = []
     tables = step.tables()  # the step can only lose rows of the tables it touches
     before = rowcounts.count_rows(conn, tables)
     try:
         with _lock_timeout(conn, step.lock_timeout):
             script = run_script(conn, step.forward, log)
     except ScriptError as exc:
-        return [GateResult(
+        return [*pre, GateResult(
             gate="step_applied", title="Migration applied", phase=phase, subject=step.name,
             verdict=Verdict.FAIL, value=f"failed at line {exc.line}", threshold="every statement succeeds",
             message=str(exc), hint="fix the data or the migration, then re-run: applied statements are idempotent",
             details=[{"line": s.line, "statement": s.summary, "seconds": round(s.seconds, 3)}
                      for s in exc.run.statements])]
-    results = [GateResult(
+    results = [*pre, GateResult(
         gate="step_applied", title="Migration applied", phase=phase, subject=step.name,
         verdict=Verdict.PASS, value=f"{len(script.statements)} statements in {script.seconds:.2f} s",
         threshold="every statement succeeds",
@@ -119,10 +132,7 @@ def objects_valid(conn: psycopg.Connection, step: Step, *, phase: str) -> GateRe
 def verify(conn: psycopg.Connection, script: SqlFile, *, phase: str, subject: str,
            gate: str = "step_verified", title: str = "Step verification") -> GateResult:
     """A verification query: zero rows means right; each row is a problem found."""
-    statement = script.statements[-1].sql
-    cur = conn.execute(statement, prepare=False)
-    columns = [c.name for c in cur.description or ()]
-    rows = [dict(zip(columns, map(_plain, row))) for row in cur.fetchall()]
+    rows = problems(conn, script)
     return GateResult(
         gate=gate, title=title, phase=phase, subject=subject,
         verdict=Verdict.PASS if not rows else Verdict.FAIL,
@@ -131,16 +141,6 @@ def verify(conn: psycopg.Connection, script: SqlFile, *, phase: str, subject: st
                  else "; ".join(" ".join(f"{k}={v}" for k, v in r.items()) for r in rows[:3])),
         hint="" if not rows else f"each row of {script.path.name} names a problem to fix before going on",
         details=rows)
-
-
-def _plain(value):
-    """A column value as JSON keeps it (results travel through XCom): arrays stay lists (of ids,
-    say), NULL stays None, anything else (numeric, timestamp) becomes its text."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return value
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return str(value)
 
 
 def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,

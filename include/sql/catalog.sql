@@ -1,6 +1,7 @@
 -- The live schema, read from the catalog, as one line per object. Two databases have
 -- the same schema when these lines are equal; a difference reads as a diff.
--- System schemas and gonogo's own bookkeeping schema are left out.
+-- System schemas, gonogo's own bookkeeping schema and objects that belong to an extension
+-- (pg_stat_statements' views, say) are left out: the extension line stands for them.
 
 -- name: schema_objects
 WITH rels AS (
@@ -8,6 +9,8 @@ WITH rels AS (
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
      WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'gonogo')
        AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
 )
 SELECT 'table' AS kind, format('%I.%I', nspname, relname) AS object, relkind::text AS definition
   FROM rels WHERE relkind IN ('r', 'p', 'v', 'm', 'f')
@@ -120,3 +123,36 @@ SELECT count(*) AS waiting,
 
 -- name: archiver_state
 SELECT last_archived_wal, failed_count, last_failed_wal FROM pg_stat_archiver;
+
+-- name: primary_key_columns
+-- A table's primary key columns, to name example rows; none: ctid is used.
+SELECT a.attname
+  FROM pg_index i
+  JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)
+ WHERE i.indrelid = to_regclass(quote_ident(%(table)s)) AND i.indisprimary
+ ORDER BY array_position(i.indkey, a.attnum);
+
+-- name: extension_state
+-- Is the extension installed, available on the server, trusted, and may this role create it?
+SELECT e.extversion AS installed,
+       a.default_version AS available,
+       coalesce((SELECT bool_or(v.trusted) FROM pg_available_extension_versions v WHERE v.name = %(name)s), false) AS trusted,
+       (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser,
+       has_database_privilege(current_database(), 'CREATE') AS can_create_in_database
+  FROM (SELECT %(name)s::name AS name) n
+  LEFT JOIN pg_extension e ON e.extname = n.name
+  LEFT JOIN pg_available_extensions a ON a.name = n.name;
+
+-- name: table_privileges
+-- What the current role may do to a table; NULL columns: the table does not exist.
+SELECT c.relname,
+       pg_has_role(current_user, c.relowner, 'USAGE') AS own,
+       has_table_privilege(c.oid, 'REFERENCES') AS "references",
+       has_table_privilege(c.oid, 'SELECT') AS "select",
+       has_table_privilege(c.oid, 'INSERT') AS "insert",
+       has_table_privilege(c.oid, 'UPDATE') AS "update",
+       has_table_privilege(c.oid, 'DELETE') AS "delete",
+       has_table_privilege(c.oid, 'TRIGGER') AS "trigger",
+       pg_get_userbyid(c.relowner) AS owner
+  FROM pg_class c
+ WHERE c.oid = to_regclass(quote_ident(%(table)s));

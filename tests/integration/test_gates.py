@@ -59,26 +59,36 @@ def test_required_tables_fail_on_an_empty_database(prod_conn):
 
 
 def test_orphan_integrity_passes_on_clean_data(app_conn):
-    [result] = orphan_integrity(app_conn, BATCH)
-    assert result.verdict is Verdict.PASS and result.details == []
+    derived, from_file = orphan_integrity(app_conn, BATCH)
+    assert derived.verdict is Verdict.PASS and from_file.verdict is Verdict.PASS
+    # one row per foreign key the batch's SQL adds, each with no orphan
+    assert len(derived.details) == 7 and all(row["orphans"] == 0 for row in derived.details)
+    assert from_file.details == []
 
 
 def test_orphan_integrity_counts_and_names_the_orphans(prod_db, prod_conn):
     sample_app.load(prod_db, scale=SCALE, defects=["orphan_recipe_items"])
-    [result] = orphan_integrity(prod_conn, BATCH)
+    derived, from_file = orphan_integrity(prod_conn, BATCH)
     orphans = [row[0] for row in prod_conn.execute(
         'SELECT ri."id" FROM "RecipeItem" ri WHERE NOT EXISTS '
         '(SELECT FROM "Recipe" r WHERE r."id" = ri."recipeId") ORDER BY ri."id"')]
     assert len(orphans) == 5
-    assert result.verdict is Verdict.FAIL
-    assert result.value == f"{len(orphans)} orphaned rows"
-    assert result.details == [{"reference": "RecipeItem.recipeId -> Recipe.id", "orphans": len(orphans),
-                               "example_ids": orphans[:5]}]
-    assert result.hint
+    # derived from the batch's FOREIGN KEY clauses: names the constraint, the count, example keys
+    assert derived.verdict is Verdict.FAIL and derived.value == f"{len(orphans)} orphaned rows"
+    [bad] = [row for row in derived.details if row["orphans"]]
+    assert bad["constraint"] == "RecipeItem_recipeId_fkey" and bad["table"] == "RecipeItem"
+    assert bad["orphans"] == len(orphans)
+    assert sorted(bad["example_keys"], key=int) == [str(i) for i in orphans[:5]]
+    # and the batch's own integrity_checks.sql agrees
+    assert from_file.verdict is Verdict.FAIL and from_file.value == f"{len(orphans)} orphaned rows"
+    assert from_file.details == [{"reference": "RecipeItem.recipeId -> Recipe.id", "orphans": len(orphans),
+                                  "example_ids": orphans[:5]}]
+    assert derived.hint and from_file.hint
 
 
-def test_orphan_integrity_is_absent_without_checks(app_conn):
-    assert orphan_integrity(app_conn, dataclasses.replace(BATCH, integrity_checks=None)) == []
+def test_orphan_integrity_is_absent_without_foreign_keys_or_checks(app_conn):
+    indexes_only = dataclasses.replace(BATCH, integrity_checks=None, steps=(BATCH.steps[3],))
+    assert orphan_integrity(app_conn, indexes_only) == []
 
 
 def test_session_guards_pass_with_the_values_requested(prod_db):

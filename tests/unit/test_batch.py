@@ -60,8 +60,10 @@ def test_every_step_has_its_own_rollback_file(batch):
 
 def test_checksums_are_sha256_of_the_file_bytes(batch):
     checksums = batch.checksums()
-    files = [f for s in batch.steps for f in (s.forward, s.rollback, s.verify) if f] + [batch.integrity_checks]
-    assert len(checksums) == len(files) == 16  # 7 forward, 7 rollback, 1 verify, the integrity checks
+    files = [f for s in batch.steps for f in (s.forward, s.rollback, s.verify, s.precheck) if f]
+    files += [batch.integrity_checks, batch.expected_schema, *(c.file for c in batch.contracts)]
+    # 7 forward, 7 rollback, 1 verify, 1 precheck, integrity checks, expected schema, 6 contracts
+    assert len(checksums) == len(files) == 24
     for rel, digest in checksums.items():
         assert digest == hashlib.sha256((SHIPPED / rel).read_bytes()).hexdigest(), rel
 
@@ -75,6 +77,7 @@ def copy(tmp_path) -> Path:
     root = tmp_path / "batches"
     shutil.copytree(SHIPPED, root / BATCH_ID)
     shutil.copytree(SQL_DIR, tmp_path / "sql")
+    shutil.copytree(SHIPPED_BATCHES.parent / "sample_app", tmp_path / "sample_app")  # schema, queries
     return root / BATCH_ID
 
 

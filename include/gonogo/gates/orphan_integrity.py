@@ -1,26 +1,64 @@
-"""Seed 5.6: the batch's integrity checks return zero rows (no orphaned references)."""
+"""Seed 5.6: orphans = 0. For every foreign key the batch adds (read from its SQL), the
+rows whose reference has no parent, plus the batch's own integrity_checks.sql (zero rows =
+clean). Each failure names the table, the count and a few example keys."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import psycopg
+from psycopg import sql
 
+from gonogo.additions import ForeignKey, foreign_keys
 from gonogo.batch import Batch
-from gonogo.results import GateResult
+from gonogo.gates.preconditions import example_key
+from gonogo.problems import size
+from gonogo.results import GateResult, Verdict
+from gonogo.sqlfile import query
 from gonogo.steps import verify
 
 
 def orphan_integrity(conn: psycopg.Connection, batch: Batch, *, phase: str = "preflight") -> list[GateResult]:
-    """Nothing when the batch declares no integrity checks: an absent gate, never a PASS."""
-    if batch.integrity_checks is None:
-        return []
-    result = verify(conn, batch.integrity_checks, phase=phase, subject="",
-                    gate="orphan_integrity", title="Orphans = 0")
-    if result.failed:
-        total = sum(int(row.get("orphans", 0)) for row in result.details)
-        result = dataclasses.replace(
-            result, value=f"{total} orphaned rows",
-            hint="clean the orphans (delete them or restore their parents) before the foreign keys "
-                 "can be validated")
-    return [result]
+    """Nothing when the batch adds no foreign key and has no integrity checks: an absent gate."""
+    results = []
+    fks = foreign_keys([s for step in batch.enabled_steps for s in step.forward.statements])
+    if fks:
+        rows = [_orphans(conn, fk) for fk in fks]
+        bad = [r for r in rows if r["orphans"]]
+        results.append(GateResult(
+            gate="orphan_integrity", title="Orphans = 0", phase=phase, subject="foreign keys the batch adds",
+            verdict=Verdict.FAIL if bad else Verdict.PASS,
+            value=f"{sum(r['orphans'] for r in bad)} orphaned rows", threshold="0 rows",
+            message=("; ".join(f"{r['reference']}: {r['orphans']} orphans in {r['table']}, e.g. "
+                               f"{', '.join(map(str, r['example_keys'][:3]))}" for r in bad)
+                     if bad else f"none of the {len(fks)} new foreign keys has an orphan to reject"),
+            hint="" if not bad else "delete the orphans or restore their parents: VALIDATE CONSTRAINT fails on them",
+            details=rows))
+    if batch.integrity_checks is not None:
+        result = verify(conn, batch.integrity_checks, phase=phase, subject=batch.integrity_checks.path.name,
+                        gate="orphan_integrity", title="Orphans = 0")
+        if result.failed:
+            result = dataclasses.replace(
+                result, value=f"{sum(size(row) for row in result.details)} orphaned rows",
+                hint="clean the orphans (delete them or restore their parents) before the foreign keys "
+                     "can be validated")
+        results.append(result)
+    return results
+
+
+def _orphans(conn: psycopg.Connection, fk: ForeignKey) -> dict:
+    ref_columns = fk.ref_columns or tuple(
+        row[0] for row in conn.execute(query("catalog.sql", "primary_key_columns"), {"table": fk.ref_table}))
+    matches = sql.SQL(" AND ").join(
+        sql.SQL("p.{} = c.{}").format(sql.Identifier(ref), sql.Identifier(col))
+        for col, ref in zip(fk.columns, ref_columns))
+    present = sql.SQL(" AND ").join(sql.SQL("c.{} IS NOT NULL").format(sql.Identifier(c)) for c in fk.columns)
+    key = example_key(conn, fk.table, alias="c")
+    statement = sql.SQL(
+        "SELECT count(*), (array_agg({key} ORDER BY {key}))[1:5] FROM {child} c "
+        "WHERE {present} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {matches})").format(
+        key=key, child=sql.Identifier(fk.table), parent=sql.Identifier(fk.ref_table),
+        present=present, matches=matches)
+    count, examples = conn.execute(statement).fetchone()
+    return {"reference": fk.label(), "constraint": fk.name, "table": fk.table, "orphans": int(count),
+            "example_keys": list(examples or [])}

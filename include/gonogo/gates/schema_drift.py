@@ -1,0 +1,57 @@
+"""Seed red flag 4, without Prisma: production's live schema equals the schema the batch
+was written against. The batch ships that schema as DDL (expected_schema); gonogo builds it
+in a scratch database on the staging server, reads both from the catalog and diffs them.
+
+Extensions are left out of the comparison: the extensions gate covers what the batch needs,
+and production may have others (pg_stat_statements) that the app's DDL never mentions.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+
+import psycopg
+from psycopg import sql
+
+from gonogo.batch import Batch
+from gonogo.execute import run_script
+from gonogo.results import GateResult
+from gonogo.schema import Schema, compare, read_schema
+from gonogo.target import Target
+
+
+def expected_schema(scratch_server: Target, batch: Batch) -> Schema:
+    """The batch's expected_schema DDL, built in a throwaway database and read back."""
+    name = f"gonogo_expected_{secrets.token_hex(4)}"
+    admin = scratch_server.with_dbname("postgres")
+    with admin.connect("schema_drift", guards=None) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    try:
+        with scratch_server.with_dbname(name).connect("schema_drift", guards=None) as conn:
+            run_script(conn, batch.expected_schema, log=lambda _: None)
+            return read_schema(conn)
+    finally:
+        with admin.connect("schema_drift", guards=None) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def _without_extensions(schema: Schema) -> Schema:
+    return Schema(tuple(line for line in schema.lines if line[0] != "extension"))
+
+
+def schema_drift(production: psycopg.Connection, scratch_server: Target, batch: Batch,
+                 *, phase: str = "preflight") -> list[GateResult]:
+    """Nothing when the batch ships no expected schema: an absent gate, never a PASS."""
+    if batch.expected_schema is None:
+        return []
+    want = _without_extensions(expected_schema(scratch_server, batch))
+    have = _without_extensions(read_schema(production))
+    result = compare(want, have, gate="schema_drift", title="No schema drift", phase=phase,
+                     subject="production", expected_label=f"{batch.expected_schema.path.name} (the batch's "
+                                                          f"expected schema)")
+    if result.failed:
+        result = dataclasses.replace(result, hint=(
+            "production is not the schema this batch was written for: '-' lines are missing on "
+            "production, '+' lines exist only there. Reconcile before rolling out."))
+    return [result]

@@ -1,0 +1,44 @@
+"""The app's top queries, as a batch declares them: a file of named queries (`-- name:`)
+with psycopg placeholders, and a YAML file of representative parameters for each.
+
+gonogo runs them itself: EXPLAIN before and after each migration, and as the workload that
+runs while a migration's locks are traced.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from gonogo.errors import BatchError
+from gonogo.sqlfile import load_named
+
+
+@dataclass(frozen=True)
+class Query:
+    name: str
+    sql: str
+    params: dict = field(default_factory=dict)
+
+
+def load_queries(sql_path: Path, params_path: Path | None) -> tuple[Query, ...]:
+    try:
+        named = load_named(sql_path)
+    except (OSError, ValueError) as exc:
+        raise BatchError(f"top_queries: {exc}") from None
+    params = {}
+    if params_path is not None:
+        try:
+            params = yaml.safe_load(Path(params_path).read_text()) or {}
+        except (OSError, yaml.YAMLError) as exc:
+            raise BatchError(f"query_params: {params_path}: {exc}") from None
+    missing = [name for name, sql in named.items() if "%(" in sql and name not in params]
+    unknown = sorted(set(params) - set(named))
+    if missing or unknown:
+        raise BatchError(f"query_params {params_path}: "
+                         + (f"no parameters for {', '.join(missing)}" if missing else "")
+                         + ("; " if missing and unknown else "")
+                         + (f"parameters for unknown queries {', '.join(unknown)}" if unknown else ""))
+    return tuple(Query(name, sql, dict(params.get(name) or {})) for name, sql in named.items())
