@@ -10,6 +10,7 @@ from __future__ import annotations
 import psycopg
 
 from gonogo.batch import SqlFile
+from gonogo.results import GateResult, Verdict
 
 _SIZE_COLUMNS = ("rows", "count", "orphans")
 
@@ -18,6 +19,20 @@ def problems(conn: psycopg.Connection, script: SqlFile) -> list[dict]:
     cur = conn.execute(script.statements[-1].sql, prepare=False)
     columns = [c.name for c in cur.description or ()]
     return [dict(zip(columns, map(_plain, row))) for row in cur.fetchall()]
+
+
+def verify(conn: psycopg.Connection, script: SqlFile, *, phase: str, subject: str,
+           gate: str = "step_verified", title: str = "Step verification") -> GateResult:
+    """A verification query: zero rows means right; each row is a problem found."""
+    rows = problems(conn, script)
+    return GateResult(
+        gate=gate, title=title, phase=phase, subject=subject,
+        verdict=Verdict.PASS if not rows else Verdict.FAIL,
+        value=f"{len(rows)} problem rows", threshold="0 rows",
+        message=(f"{script.path.name} returned no rows" if not rows
+                 else "; ".join(" ".join(f"{k}={v}" for k, v in r.items()) for r in rows[:3])),
+        hint="" if not rows else f"each row of {script.path.name} names a problem to fix before going on",
+        details=rows)
 
 
 def size(problem: dict) -> int:

@@ -6,10 +6,13 @@ measured, never as passed.
 
 from __future__ import annotations
 
+import functools
 import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+
+import jinja2
 
 from gonogo.artifacts import write_private
 from gonogo.batch import Batch
@@ -31,6 +34,7 @@ DECISION_GATE = (
     Condition("All staging tests pass", ("contract_tests",)),
     Condition("Required tables present (no schema drift)", ("required_tables", "schema_drift")),
     Condition("Orphans = 0 (no orphaned foreign key references)", ("orphan_integrity",)),
+    Condition("Data meets every new unique key and CHECK", ("preconditions",)),
     Condition("Query latency not worse for any top-10 query", ("query_latency",)),
     Condition("No long locks during migration rehearsal", ("lock_budget", "lock_waits")),
     Condition("Backfill yields 100% mapped rows with zero data loss", ("step_verified",)),
@@ -38,8 +42,11 @@ DECISION_GATE = (
     Condition("All FKs validated (no NOT VALID constraints remaining)", ("objects_valid",)),
     Condition("All indexes valid and ready", ("objects_valid",)),
     Condition("Migrations apply cleanly on the staging copy", ("step_applied",)),
+    Condition("Lock-safety audit of the SQL (static lint)", ("lint",)),
     Condition("Rollback procedures tested on staging", ("rollback_rehearsal",)),
     Condition("Staging runs production's PostgreSQL version", ("server_versions",)),
+    Condition("Required extensions and privileges", ("extensions", "privileges")),
+    Condition("Observability compared before and after the dry run", ("observability",)),
     Condition("Monitoring enabled", ("monitoring_enabled",)),
     Condition("Team reviewed and approved", (), note=HUMAN),
     Condition("Low-traffic window scheduled", (), note=WINDOW),
@@ -92,6 +99,25 @@ def evaluate(results: list[GateResult]) -> list[dict]:
     return rows
 
 
+# What the approval body shows per step (the full report has every result).
+_STEP_SUMMARY = ("step_applied", "lock_budget", "query_latency", "contract_tests")
+# Columns of the report's step table: (gate id, heading).
+_STEP_COLUMNS = (("preconditions", "Data allows it"), ("step_applied", "Applied"),
+                 ("objects_valid", "Objects valid"), ("step_verified", "Verified"),
+                 ("row_counts_unchanged", "Row counts"), ("lock_budget", "Longest lock"),
+                 ("lock_waits", "App lock waits"), ("query_latency", "Query latency"),
+                 ("contract_tests", "Contracts"))
+_SECTIONS = (
+    ("Locks taken by each migration and rollback", ("lock_budget", "lock_waits"), None,
+     "not traced in this run"),
+    ("Query plans before and after each migration", ("query_latency",), None, "no top queries declared"),
+    ("Lint findings, with the fix for each", ("lint",),
+     ["level", "rule", "source", "file", "line", "statement", "lock", "blocks", "message", "help"], "not linted"),
+    ("Rollback rehearsal", ("rollback_rehearsal",), None, "not rehearsed in this run"),
+    ("Observability before and after the dry run", ("observability",), None, "not captured in this run"),
+)
+
+
 def _icon(verdict: str | None) -> str:
     return ICON[Verdict(verdict)] if verdict else "⬜"
 
@@ -118,7 +144,8 @@ def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) ->
         if not own:
             lines.append(f"{step.order}. `{step.name}` — not run (an earlier step failed)")
             continue
-        parts = "; ".join(f"{r.title.lower()}: {r.value}" for r in own)
+        parts = "; ".join(f"{r.title.lower()}: {r.value}" for r in own
+                          if r.gate in _STEP_SUMMARY or r.verdict is not Verdict.PASS)
         lines.append(f"{step.order}. {ICON[overall(own)]} `{step.name}` — {parts}")
     disabled = [s for s in batch.steps if not s.enabled]
     if disabled:
@@ -151,15 +178,47 @@ def full_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) -> str
     return "\n".join(lines)
 
 
+def html(info: RunInfo, batch: Batch, results: list[GateResult]) -> str:
+    """The report as one self-contained HTML page (Jinja2, autoescaped)."""
+    steps = []
+    for step in batch.steps:
+        own = [r for r in results if r.phase == "dry_run" and r.subject == step.name]
+        cells = {}
+        for r in own:
+            cells[r.gate] = f"{cells[r.gate]}; {r.value}" if r.gate in cells else r.value
+        steps.append({"order": step.order, "name": step.name, "kind": step.kind, "enabled": step.enabled,
+                      "verdict": overall(own).value if own else None, "cells": cells})
+    sections = [{"title": title, "columns": columns, "empty": empty,
+                 "results": [r for r in results if r.gate in gates]}
+                for title, gates, columns, empty in _SECTIONS]
+    return _template().render(
+        run=info, batch={"id": batch.id, "title": batch.title, "enabled": len(batch.enabled_steps),
+                         "disabled": len(batch.steps) - len(batch.enabled_steps)},
+        generated_at=_now(), verdict=overall(results).value,
+        counts={v.value: sum(1 for r in results if r.verdict is v) for v in Verdict},
+        decision_gate=evaluate(results), steps=steps,
+        step_columns=[{"id": gate, "title": title} for gate, title in _STEP_COLUMNS],
+        sections=sections, results=results)
+
+
+@functools.cache
+def _template():
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).with_name("templates")),
+                             autoescape=True, undefined=jinja2.StrictUndefined)
+    env.filters["cell"] = lambda v: ", ".join(map(str, v)) if isinstance(v, (list, tuple)) else ("" if v is None else v)
+    return env.get_template("report.html.j2")
+
+
 def write_reports(folder: Path, info: RunInfo, batch: Batch, results: list[GateResult]) -> dict[str, str]:
-    """report.md and report.json in the run's artifacts folder (0600)."""
+    """report.md, report.html and report.json in the run's artifacts folder (0600)."""
     payload = {"run": info.to_dict(), "batch": {"id": batch.id, "title": batch.title,
                                                 "checksums": batch.checksums()},
                "generated_at": _now(), "verdict": overall(results).value,
                "decision_gate": evaluate(results), "results": [r.to_dict() for r in results]}
     md = write_private(folder / "report.md", full_markdown(info, batch, results))
+    page = write_private(folder / "report.html", html(info, batch, results))
     js = write_private(folder / "report.json", json.dumps(payload, indent=2, default=str))
-    return {"markdown": str(md), "json": str(js)}
+    return {"markdown": str(md), "html": str(page), "json": str(js)}
 
 
 def _now() -> str:

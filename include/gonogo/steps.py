@@ -16,7 +16,7 @@ from gonogo import rowcounts
 from gonogo.batch import SqlFile, Step
 from gonogo.execute import Log, ScriptError, run_script
 from gonogo.gates.preconditions import preconditions
-from gonogo.problems import problems
+from gonogo.problems import verify
 from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
 from gonogo.sqlfile import query
@@ -127,20 +127,6 @@ def objects_valid(conn: psycopg.Connection, step: Step, *, phase: str) -> GateRe
         hint="" if not problems else "an interrupted CONCURRENTLY build leaves an invalid index: drop it "
                                      "and re-run the step; a NOT VALID constraint needs VALIDATE CONSTRAINT",
         details=problems)
-
-
-def verify(conn: psycopg.Connection, script: SqlFile, *, phase: str, subject: str,
-           gate: str = "step_verified", title: str = "Step verification") -> GateResult:
-    """A verification query: zero rows means right; each row is a problem found."""
-    rows = problems(conn, script)
-    return GateResult(
-        gate=gate, title=title, phase=phase, subject=subject,
-        verdict=Verdict.PASS if not rows else Verdict.FAIL,
-        value=f"{len(rows)} problem rows", threshold="0 rows",
-        message=(f"{script.path.name} returned no rows" if not rows
-                 else "; ".join(" ".join(f"{k}={v}" for k, v in r.items()) for r in rows[:3])),
-        hint="" if not rows else f"each row of {script.path.name} names a problem to fix before going on",
-        details=rows)
 
 
 def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,

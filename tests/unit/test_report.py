@@ -84,10 +84,11 @@ def test_write_reports_makes_private_files_whose_verdict_is_the_overall_one(tmp_
                result("monitoring_enabled", Verdict.WARN, phase="preflight"),
                result("step_applied", Verdict.PASS, subject=BATCH.steps[0].name)]
     paths = write_reports(tmp_path, INFO, BATCH, results)
-    assert set(paths) == {"markdown", "json"}
+    assert set(paths) == {"markdown", "html", "json"}
     for path in paths.values():
         assert stat.S_IMODE(os.stat(path).st_mode) == 0o600, path
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.md"]  # no temp file left
+    # no temp file left behind
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "report.json", "report.md"]
 
     payload = json.loads((tmp_path / "report.json").read_text())
     assert payload["verdict"] == overall(results).value == "WARN"
@@ -105,3 +106,36 @@ def test_write_reports_replaces_a_report_and_keeps_it_private(tmp_path):
     write_reports(tmp_path, INFO, BATCH, [result("server_versions", Verdict.FAIL, phase="preflight")])
     assert stat.S_IMODE(os.stat(tmp_path / "report.json").st_mode) == 0o600
     assert json.loads((tmp_path / "report.json").read_text())["verdict"] == "FAIL"
+
+
+def test_html_report_puts_the_verdict_first_and_escapes_what_it_shows(tmp_path):
+    from html.parser import HTMLParser
+
+    hostile = result("lint", Verdict.FAIL, subject=BATCH.steps[0].name, phase="preflight")
+    hostile = GateResult(**{**hostile.to_dict(), "verdict": Verdict.FAIL, "message": "<script>alert(1)</script>",
+                            "details": [{"statement": "<i>DROP</i>", "lock": "ACCESS EXCLUSIVE"}]})
+    write_reports(tmp_path, INFO, BATCH, [result("server_versions", Verdict.PASS, phase="preflight"), hostile])
+    page = (tmp_path / "report.html").read_text()
+
+    class Collect(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.tags, self.text, self.verdict, self._in_verdict = [], [], None, False
+
+        def handle_starttag(self, tag, attrs):
+            self.tags.append(tag)
+            self._in_verdict = ("class", "verdict FAIL") in attrs
+
+        def handle_data(self, data):
+            self.text.append(data)
+            if self._in_verdict and self.verdict is None:
+                self.verdict = data.strip()
+
+    parsed = Collect()
+    parsed.feed(page)
+    assert "script" not in parsed.tags and "i" not in parsed.tags  # shown as text, never run
+    assert "<script>alert(1)</script>" in "".join(parsed.text)
+    assert parsed.verdict == "FAIL"
+    body = "".join(parsed.text)
+    assert all(c.text in body for c in DECISION_GATE)
+    assert body.index("Decision Gate") < body.index("Every result")

@@ -1,1 +1,2 @@
-"""Preflight and production gates: one module per gate, each returning GateResults."""
+"""Gates: one module per gate, one function each, all returning GateResults.
+The preflight ones are listed, in the order the DAG runs them, in gonogo.preflight."""

@@ -12,10 +12,9 @@ from psycopg import sql
 from gonogo.additions import ForeignKey, foreign_keys
 from gonogo.batch import Batch
 from gonogo.gates.preconditions import example_key
-from gonogo.problems import size
+from gonogo.problems import size, verify
 from gonogo.results import GateResult, Verdict
 from gonogo.sqlfile import query
-from gonogo.steps import verify
 
 
 def orphan_integrity(conn: psycopg.Connection, batch: Batch, *, phase: str = "preflight") -> list[GateResult]:
