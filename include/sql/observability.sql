@@ -40,6 +40,7 @@ SELECT relname AS table_name,
 -- name: long_running_transactions
 -- Transactions open for more than a minute: they hold back vacuum and CREATE INDEX CONCURRENTLY.
 SELECT pid,
+       xact_start,
        usename,
        application_name,
        state,
