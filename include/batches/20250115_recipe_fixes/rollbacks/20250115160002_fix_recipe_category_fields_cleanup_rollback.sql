@@ -2,9 +2,24 @@
 -- restore the dual write and the cutover constraint exactly as migrations 5 and 6 left them.
 ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "category" TEXT;
 
-UPDATE "Recipe" r SET "category" = c."name"
-  FROM "Category" c
- WHERE c."id" = r."categoryId" AND r."category" IS DISTINCT FROM c."name";
+-- Refill in batches of 1000 rows, each committed on its own: the re-added column is NULL in
+-- every row, so one UPDATE would hold every mapped row's lock until the end.
+DO $$
+DECLARE
+    batch bigint;
+BEGIN
+    LOOP
+        UPDATE "Recipe" r SET "category" = c."name"
+          FROM "Category" c
+         WHERE r."id" IN (SELECT r2."id" FROM "Recipe" r2
+                           WHERE r2."categoryId" IS NOT NULL AND r2."category" IS NULL
+                           ORDER BY r2."id" LIMIT 1000)
+           AND c."id" = r."categoryId";
+        GET DIAGNOSTICS batch = ROW_COUNT;
+        EXIT WHEN batch = 0;
+        COMMIT;
+    END LOOP;
+END $$;
 
 CREATE OR REPLACE FUNCTION sync_recipe_category() RETURNS trigger
 LANGUAGE plpgsql AS $$

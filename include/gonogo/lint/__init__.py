@@ -1,0 +1,90 @@
+"""Static lint of a batch, before anything runs: which locks each statement takes, what
+they block, and what to do instead.
+
+Two sources: squawk (squawk.py), configured to match how gonogo executes a file, and
+gonogo's own rules (rules/) for what squawk does not see (DO-block bodies, whole-table
+UPDATE/DELETE, CREATE TRIGGER, NOT VALID and VALIDATE in one transaction, the seed's red
+flags). One problem is reported once: findings on the same statement with the same lock
+are merged, keeping the most severe (squawk's on a tie).
+
+    lint_batch(batch) -> one GateResult per step (its migration and its rollback)
+    lint_file(sql_file, step_kind=..., step_enabled=...) -> the Findings of one file
+"""
+
+from __future__ import annotations
+
+import os
+
+from gonogo.lint.finding import ERROR, WARNING, Finding
+from gonogo.lint.rules import RULES
+from gonogo.lint.script import Script
+from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk
+from gonogo.results import GateResult, Verdict
+
+__all__ = ["lint_batch", "lint_step", "lint_file", "Finding", "RULES", "EXCLUDED_RULES",
+           "SquawkNotFound", "SquawkFailed", "ERROR", "WARNING"]
+
+
+def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = False,
+              name: str | None = None) -> list[Finding]:
+    """Findings in one migration (or, rollback=True, rollback) file, by line. `name` is how
+    findings name the file (default: its file name)."""
+    script = Script(sql_file.statements, file=name or sql_file.path.name, step_kind=step_kind,
+                    step_enabled=step_enabled, rollback=rollback)
+    findings = squawk(script, sql_file.text)
+    for rule in RULES:
+        findings.extend(rule(script))
+    return _one_per_problem(findings)
+
+
+def lint_batch(batch) -> list[GateResult]:
+    """One result per step, disabled steps included, each covering the step's rollback too."""
+    return [lint_step(step, root=batch.path) for step in batch.steps]
+
+
+def lint_step(step, root=None) -> GateResult:
+    def name(path) -> str:
+        return os.path.relpath(path, root) if root else path.name
+
+    findings = (lint_file(step.forward, step_kind=step.kind, step_enabled=step.enabled,
+                          name=name(step.forward.path))
+                + lint_file(step.rollback, step_kind=step.kind, step_enabled=step.enabled, rollback=True,
+                            name=name(step.rollback.path)))
+    errors = [f for f in findings if f.level == ERROR]
+    warnings = [f for f in findings if f.level == WARNING]
+    verdict = Verdict.FAIL if errors else Verdict.WARN if warnings else Verdict.PASS
+    state = "" if step.enabled else " (disabled step)"
+    if findings:
+        worst = max(findings, key=lambda f: f.rank)  # the first of the most severe
+        more = len(findings) - 1
+        message = (f"{worst.level} at {worst.where()}{state}: {worst.message}"
+                   + (f" (and {more} more)" if more else ""))
+        hint = worst.help
+    else:
+        message = f"{name(step.forward.path)} and its rollback have no lint findings{state}"
+        hint = ""
+    return GateResult(gate="lint", title="Static lint", phase="preflight", subject=step.name,
+                      verdict=verdict, value=_count(findings, errors, warnings), threshold="no errors",
+                      message=message, hint=hint, details=[f.to_detail() for f in findings])
+
+
+def _count(findings, errors, warnings) -> str:
+    if not findings:
+        return "no findings"
+
+    def n(count: int, word: str) -> str:
+        return f"{count} {word}{'' if count == 1 else 's'}"
+
+    parts = [n(len(errors), "error")] if errors else []
+    parts += [n(len(warnings), "warning")] if warnings else []
+    return f"{n(len(findings), 'finding')} ({', '.join(parts)})"
+
+
+def _one_per_problem(findings: list[Finding]) -> list[Finding]:
+    """One finding per statement and lock: the most severe, squawk's on a tie (it comes first)."""
+    kept: dict[tuple[str, int, str], Finding] = {}
+    for finding in findings:
+        key = (finding.file, finding.line, finding.lock)
+        if key not in kept or finding.rank > kept[key].rank:
+            kept[key] = finding
+    return sorted(kept.values(), key=lambda f: (f.line, -f.rank))

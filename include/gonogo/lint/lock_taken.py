@@ -1,0 +1,129 @@
+"""The table-level lock a statement takes, read from its parse tree (pglast).
+
+From the PostgreSQL 15 docs: "13.3.1. Table-Level Locks" and the lock notes on the ALTER
+TABLE, CREATE INDEX, REINDEX, DROP INDEX and CREATE TRIGGER pages. Where a statement locks
+more than one table (a foreign key locks both ends), this is the mode on the table it names.
+Statements that lock no existing table (CREATE FUNCTION, GRANT, SET, a new table) give None.
+"""
+
+from __future__ import annotations
+
+from pglast import ast, enums
+from pglast.visitors import Visitor
+
+from gonogo.locks import LOCK_MODES, strongest
+
+_AT = enums.AlterTableType
+_OBJ = enums.ObjectType
+
+# ALTER TABLE subcommands that take less than ACCESS EXCLUSIVE (everything else takes it).
+_ALTER_TABLE_MODES = {
+    _AT.AT_ValidateConstraint: "SHARE UPDATE EXCLUSIVE",
+    _AT.AT_SetStatistics: "SHARE UPDATE EXCLUSIVE",
+    _AT.AT_ClusterOn: "SHARE UPDATE EXCLUSIVE",
+    _AT.AT_DropCluster: "SHARE UPDATE EXCLUSIVE",
+    _AT.AT_SetRelOptions: "SHARE UPDATE EXCLUSIVE",
+    _AT.AT_ResetRelOptions: "SHARE UPDATE EXCLUSIVE",
+    _AT.AT_AttachPartition: "SHARE UPDATE EXCLUSIVE",
+    _AT.AT_DetachPartitionFinalize: "SHARE UPDATE EXCLUSIVE",
+    _AT.AT_EnableTrig: "SHARE ROW EXCLUSIVE",
+    _AT.AT_EnableAlwaysTrig: "SHARE ROW EXCLUSIVE",
+    _AT.AT_EnableReplicaTrig: "SHARE ROW EXCLUSIVE",
+    _AT.AT_DisableTrig: "SHARE ROW EXCLUSIVE",
+    _AT.AT_EnableTrigAll: "SHARE ROW EXCLUSIVE",
+    _AT.AT_DisableTrigAll: "SHARE ROW EXCLUSIVE",
+    _AT.AT_EnableTrigUser: "SHARE ROW EXCLUSIVE",
+    _AT.AT_DisableTrigUser: "SHARE ROW EXCLUSIVE",
+}
+
+_DROP_MODES = {_OBJ.OBJECT_TABLE: "ACCESS EXCLUSIVE", _OBJ.OBJECT_VIEW: "ACCESS EXCLUSIVE",
+               _OBJ.OBJECT_MATVIEW: "ACCESS EXCLUSIVE", _OBJ.OBJECT_SEQUENCE: "ACCESS EXCLUSIVE",
+               _OBJ.OBJECT_TRIGGER: "ACCESS EXCLUSIVE", _OBJ.OBJECT_POLICY: "ACCESS EXCLUSIVE",
+               _OBJ.OBJECT_RULE: "ACCESS EXCLUSIVE", _OBJ.OBJECT_INDEX: "ACCESS EXCLUSIVE"}
+
+
+def lock_taken(node: ast.Node) -> str | None:
+    """The lock mode the statement takes on the table it works on, or None."""
+    match node:
+        case ast.AlterTableStmt():
+            return strongest(alter_table_cmd_lock(cmd) for cmd in node.cmds or ())
+        case ast.IndexStmt():
+            return "SHARE UPDATE EXCLUSIVE" if node.concurrent else "SHARE"
+        case ast.DropStmt():
+            if node.removeType == _OBJ.OBJECT_INDEX and node.concurrent:
+                return "SHARE UPDATE EXCLUSIVE"
+            return _DROP_MODES.get(node.removeType)
+        case ast.CreateTrigStmt():
+            return "SHARE ROW EXCLUSIVE"
+        case ast.UpdateStmt() | ast.DeleteStmt() | ast.InsertStmt() | ast.MergeStmt():
+            return "ROW EXCLUSIVE"
+        case ast.SelectStmt():
+            if node.lockingClause:
+                return "ROW SHARE"
+            return "ACCESS SHARE" if node.fromClause else None
+        case ast.TruncateStmt() | ast.ClusterStmt() | ast.CreatePolicyStmt() | ast.AlterPolicyStmt() \
+                | ast.RuleStmt():
+            return "ACCESS EXCLUSIVE"
+        case ast.LockStmt():
+            return LOCK_MODES[node.mode - 1]  # AccessShareLock = 1 ... AccessExclusiveLock = 8
+        case ast.VacuumStmt():
+            full = any(option.defname == "full" for option in node.options or ())
+            return "ACCESS EXCLUSIVE" if full else "SHARE UPDATE EXCLUSIVE"
+        case ast.ReindexStmt():
+            concurrent = any(p.defname == "concurrently" for p in node.params or ())
+            return "SHARE UPDATE EXCLUSIVE" if concurrent else "SHARE"
+        case ast.RefreshMatViewStmt():
+            return "EXCLUSIVE" if node.concurrent else "ACCESS EXCLUSIVE"
+        case ast.RenameStmt():
+            if node.renameType == _OBJ.OBJECT_INDEX:
+                return "SHARE UPDATE EXCLUSIVE"
+            if node.renameType in (_OBJ.OBJECT_TABLE, _OBJ.OBJECT_COLUMN, _OBJ.OBJECT_TABCONSTRAINT,
+                                   _OBJ.OBJECT_TRIGGER, _OBJ.OBJECT_VIEW, _OBJ.OBJECT_MATVIEW):
+                return "ACCESS EXCLUSIVE"
+            return None
+        case ast.AlterObjectSchemaStmt():
+            return "ACCESS EXCLUSIVE" if node.objectType == _OBJ.OBJECT_TABLE else None
+        case ast.CommentStmt() | ast.CreateStatsStmt():
+            return "SHARE UPDATE EXCLUSIVE" if node_table(node) else None
+        case ast.CreateStmt():
+            # a new table is the script's own; a REFERENCES locks the referenced table
+            return "SHARE ROW EXCLUSIVE" if _has_foreign_key(node) else None
+    return None
+
+
+def alter_table_cmd_lock(cmd: ast.AlterTableCmd) -> str:
+    if cmd.subtype == _AT.AT_AddConstraint and _is_foreign_key(cmd.def_):
+        return "SHARE ROW EXCLUSIVE"  # on both tables
+    if cmd.subtype == _AT.AT_DetachPartition and getattr(cmd.def_, "concurrent", False):
+        return "SHARE UPDATE EXCLUSIVE"
+    return _ALTER_TABLE_MODES.get(cmd.subtype, "ACCESS EXCLUSIVE")
+
+
+def node_table(node: ast.Node) -> str | None:
+    """The table (or index) a statement names first, as written."""
+    relation = getattr(node, "relation", None)
+    if isinstance(relation, ast.RangeVar):
+        return relation.relname
+    relations = getattr(node, "relations", None)
+    if relations and isinstance(relations[0], ast.RangeVar):
+        return relations[0].relname
+    return None
+
+
+def _is_foreign_key(constraint) -> bool:
+    return isinstance(constraint, ast.Constraint) and constraint.contype == enums.ConstrType.CONSTR_FOREIGN
+
+
+class _ForeignKeys(Visitor):
+    def __init__(self):
+        super().__init__()
+        self.found = False
+
+    def visit_Constraint(self, ancestors, node):
+        self.found = self.found or _is_foreign_key(node)
+
+
+def _has_foreign_key(node: ast.Node) -> bool:
+    visitor = _ForeignKeys()
+    visitor(node)
+    return visitor.found

@@ -1,0 +1,30 @@
+"""ADD CONSTRAINT ... FOREIGN KEY / CHECK without NOT VALID scans the table under its lock."""
+
+from __future__ import annotations
+
+from pglast import enums
+
+from gonogo import locks
+from gonogo.lint.finding import ERROR, Finding
+from gonogo.lint.lock_taken import alter_table_cmd_lock
+from gonogo.lint.script import Script
+
+_CT = enums.ConstrType
+_KINDS = {_CT.CONSTR_FOREIGN: "FOREIGN KEY", _CT.CONSTR_CHECK: "CHECK"}
+
+
+def constraint_without_not_valid(script: Script) -> list[Finding]:
+    """A FOREIGN KEY (SHARE ROW EXCLUSIVE, on both tables) or CHECK (ACCESS EXCLUSIVE) added
+    without NOT VALID checks every existing row while its lock is held."""
+    found = []
+    for unit, cmd in script.commands(enums.AlterTableType.AT_AddConstraint):
+        kind = _KINDS.get(cmd.def_.contype)
+        if kind and not cmd.def_.skip_validation:
+            lock = alter_table_cmd_lock(cmd)
+            found.append(script.finding(
+                unit, rule="constraint-without-not-valid", level=ERROR, lock=lock,
+                message=(f'ADD CONSTRAINT {cmd.def_.conname or ""} {kind} on "{unit.table}" checks every '
+                         f"row while holding {lock}: {locks.blocks(lock)} for the whole scan"),
+                help=("ADD it NOT VALID (catalog-only; new writes are checked at once), then VALIDATE "
+                      "CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE: reads and writes go on)")))
+    return found

@@ -1,0 +1,24 @@
+"""CREATE INDEX without CONCURRENTLY on a table in use."""
+
+from __future__ import annotations
+
+from pglast import ast
+
+from gonogo.lint.finding import ERROR, Finding
+from gonogo.lint.script import Script
+
+
+def index_without_concurrently(script: Script) -> list[Finding]:
+    """A plain CREATE INDEX holds SHARE on the table for the whole build: writes wait. squawk
+    reports it too, but not inside a DO block."""
+    found = []
+    for unit in script.units:
+        node = unit.node
+        if isinstance(node, ast.IndexStmt) and not node.concurrent and unit.table not in script.new_tables:
+            found.append(script.finding(
+                unit, rule="index-without-concurrently", level=ERROR, lock="SHARE",
+                message=(f'CREATE INDEX {node.idxname or ""} on "{unit.table}" without CONCURRENTLY '
+                         f"holds SHARE for the whole build: INSERT/UPDATE/DELETE wait until it ends"),
+                help=("CREATE INDEX CONCURRENTLY IF NOT EXISTS, as a statement of its own (it cannot run "
+                      "inside BEGIN ... COMMIT or a DO block)")))
+    return found

@@ -1,0 +1,168 @@
+"""squawk (the squawk-cli package), run the way gonogo executes a migration.
+
+gonogo runs a file statement by statement in autocommit, like psql -f (execute.py), so
+squawk must not assume a transaction around the file; it lints for PostgreSQL 15; and the
+rules that are noise for gonogo are excluded, each with its reason below. squawk runs once
+per file, on the file's text (the bytes gonogo checksummed), with its JSON reporter; each
+violation is mapped back to the statement gonogo runs at that line, and to the lock held
+on the table while it runs.
+
+squawk does not look inside DO blocks; gonogo's own rules do (rules/).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from pglast import ast, enums
+
+from gonogo.errors import SetupError
+from gonogo.lint.finding import ERROR, WARNING, Finding
+from gonogo.lint.script import Script
+
+PG_VERSION = "15.0"
+
+# squawk rules that are noise for the way gonogo runs migrations.
+EXCLUDED_RULES: dict[str, str] = {
+    "require-lock-timeout": "gonogo's session guards set lock_timeout on every production session "
+                            "(and a step's manifest lock_timeout overrides it), not the file",
+    "require-statement-timeout": "gonogo's session guards set statement_timeout on every production session",
+    "ban-drop-column": "replaced by gonogo's drop-column, which knows the step (disabled cleanup or not)",
+    "ban-drop-constraint": "replaced by gonogo's drop-constraint, which knows the step and allows "
+                           "a drop that re-adds the same constraint",
+    "prefer-bigint-over-int": "column type style, not a lock this migration takes",
+    "prefer-bigint-over-smallint": "column type style, not a lock this migration takes",
+    "prefer-identity": "column default style (serial vs identity), not a lock this migration takes",
+    "prefer-text-field": "column type style: the lock it warns of is taken by a future change, not this one",
+    "prefer-timestamp-tz": "column type style, not a lock this migration takes",
+    "ban-char-field": "column type style, not a lock this migration takes",
+    "require-enum-value-ordering": "where a new enum value sorts is a modelling choice, not a rollout risk",
+}
+
+# In a rollback file, dropping what the forward step added is the file's job.
+ROLLBACK_EXCLUDED_RULES: dict[str, str] = {
+    rule: "a rollback drops what its forward step added" for rule in (
+        "ban-drop-database", "ban-drop-default", "ban-drop-domain", "ban-drop-extension",
+        "ban-drop-function", "ban-drop-generated-expression", "ban-drop-index", "ban-drop-not-null",
+        "ban-drop-policy", "ban-drop-schema", "ban-drop-sequence", "ban-drop-table", "ban-drop-trigger",
+        "ban-drop-type", "ban-drop-view")
+}
+
+# squawk reports every violation as a warning; these make the app wait for a scan, a
+# rewrite or an index build, lose data, or fail the step, so for gonogo they are errors.
+ERROR_RULES = frozenset({
+    "require-concurrent-index-creation", "require-concurrent-reindex",
+    "require-concurrent-partition-detach", "constraint-missing-not-valid",
+    "adding-foreign-key-constraint", "adding-field-with-default", "changing-column-type",
+    "adding-not-nullable-field", "adding-serial-primary-key-field", "disallowed-unique-constraint",
+    "adding-required-field", "ban-concurrent-index-creation-in-transaction",
+    "ban-uncommitted-transaction", "ban-truncate-cascade", "ban-drop-database", "ban-drop-table",
+})
+
+# The fix, where squawk gives none (or, for prefer-robust-stmts, one that does not fit).
+_HELP = {
+    "prefer-robust-stmts": "make it re-runnable (IF [NOT] EXISTS, or a DO block that checks the "
+                           "catalog first): gonogo re-runs a file that failed part way",
+    "changing-column-type": "add a column of the new type, dual-write it with a trigger, backfill it "
+                            "in batches, switch the app over, drop the old column in a disabled cleanup step",
+    "renaming-column": "add the new column, dual-write, switch the app, drop the old one later",
+    "renaming-table": "add a view or a new table under the new name; switch the app; drop the old one later",
+    "ban-truncate-cascade": "name every table to truncate, without CASCADE",
+}
+_DROP_HELP = ("drop it only once no app version uses it, in a cleanup step that stays disabled "
+              "(enabled: false) until then")
+
+# Lock rules whose violations on a table the file itself creates are noise: squawk 2.70 does
+# not track tables created earlier in an autocommit file, but such a table is new and empty,
+# and no app session uses it yet, so its locks block nobody.
+NEW_TABLE_RULES = frozenset({
+    "require-concurrent-index-creation", "constraint-missing-not-valid",
+    "adding-foreign-key-constraint", "disallowed-unique-constraint", "adding-serial-primary-key-field",
+    "adding-field-with-default", "changing-column-type", "adding-not-nullable-field",
+    "adding-required-field",
+})
+
+
+class SquawkNotFound(SetupError):
+    """The squawk binary (package squawk-cli) is not installed."""
+
+
+class SquawkFailed(SetupError):
+    """squawk ran but did not produce a report."""
+
+
+def squawk_binary() -> str:
+    """squawk next to the running Python (the venv's bin/), else on PATH."""
+    beside = Path(sys.executable).with_name("squawk")
+    if beside.is_file() and os.access(beside, os.X_OK):
+        return str(beside)
+    found = shutil.which("squawk")
+    if found:
+        return found
+    raise SquawkNotFound("squawk is not installed: the static lint needs the package squawk-cli "
+                         "(pip install squawk-cli, in the environment gonogo runs in)")
+
+
+def squawk_command(*, rollback: bool) -> list[str]:
+    excluded = sorted({**EXCLUDED_RULES, **(ROLLBACK_EXCLUDED_RULES if rollback else {})})
+    return [squawk_binary(), "--reporter", "json", "--pg-version", PG_VERSION,
+            "--no-assume-in-transaction",     # autocommit per statement, like psql -f
+            "--config", os.devnull,           # no .squawk.toml found in a parent folder applies
+            "--exclude", ",".join(excluded)]
+
+
+def squawk(script: Script, text: str) -> list[Finding]:
+    """squawk's violations in one file, as findings on the statements gonogo runs."""
+    command = [*squawk_command(rollback=script.rollback), "--stdin-filepath", script.file]
+    done = subprocess.run(command, input=text, capture_output=True, text=True, timeout=120)
+    if done.returncode not in (0, 1):  # 1: violations found
+        raise SquawkFailed(f"squawk failed on {script.file} (exit {done.returncode}): "
+                           f"{done.stderr.strip()[:500]}")
+    try:
+        violations = json.loads(done.stdout or "[]")
+    except json.JSONDecodeError:
+        raise SquawkFailed(f"squawk gave no JSON report for {script.file}: {done.stdout[:300]!r}") from None
+    findings = []
+    for violation in violations:
+        finding = _finding(script, violation)
+        if finding:
+            findings.append(finding)
+    return findings
+
+
+def _finding(script: Script, violation: dict) -> Finding | None:
+    rule = violation["rule_name"]
+    line = int(violation.get("line_end", violation["line"])) + 1  # squawk counts lines from 0
+    unit = script.unit_at(line)
+    if rule == "prefer-robust-stmts" and unit and _only_validates(unit.node):
+        return None  # VALIDATE CONSTRAINT of a valid constraint is a no-op: it is already re-runnable
+    if rule in NEW_TABLE_RULES and unit and unit.table in script.new_tables:
+        return None
+    if rule == "syntax-error":
+        level = WARNING
+        message = (f"squawk cannot parse this statement ({violation['message']}), so its rules did "
+                   f"not check it; PostgreSQL's parser accepts it and gonogo's rules did")
+        help_text = "review the statement's locks by hand"
+    else:
+        level = ERROR if rule in ERROR_RULES else WARNING
+        if script.disabled_cleanup and rule.startswith("ban-drop-"):
+            level = WARNING  # a disabled cleanup step runs only with its own approval
+        message = violation["message"].strip().rstrip(".")
+        help_text = (_HELP.get(rule) or violation.get("help")
+                     or (_DROP_HELP if rule.startswith("ban-drop-") else "")
+                     or f"see https://squawkhq.com/docs/{rule}").strip().rstrip(".")
+    if unit is None:
+        return Finding(rule=rule, source="squawk", level=level, file=script.file, line=line,
+                       statement="", lock="", message=message, help=help_text)
+    return script.finding(unit, rule=rule, level=level, lock=script.held_lock(unit),
+                          message=message, help=help_text, source="squawk")
+
+
+def _only_validates(node) -> bool:
+    return isinstance(node, ast.AlterTableStmt) and all(
+        cmd.subtype == enums.AlterTableType.AT_ValidateConstraint for cmd in node.cmds or ())

@@ -1,0 +1,319 @@
+"""The static lint: known-bad statements it flags, known-good ones it leaves alone.
+
+Real squawk binary (squawk-cli), real PostgreSQL parser (pglast); no mocks. Every rule has
+an err case (rule id, level, lock and line checked) and an ok case beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from gonogo import locks
+from gonogo.batch import SHIPPED_BATCHES, SqlFile, load_batch
+from gonogo.lint import EXCLUDED_RULES, RULES, Finding, SquawkNotFound, lint_batch, lint_file
+from gonogo.lint.squawk import squawk_binary
+from gonogo.results import Verdict
+from gonogo.statements import parse_script
+
+BATCH_ID = "20250115_recipe_fixes"
+DETAIL_KEYS = {"rule", "source", "level", "file", "line", "statement", "lock", "blocks", "message", "help"}
+
+
+def lint(tmp_path: Path, sql: str, *, kind: str = "constraint", enabled: bool = True,
+         rollback: bool = False) -> list[Finding]:
+    path = tmp_path / "migration.sql"
+    path.write_text(sql)
+    sql_file = SqlFile(path=path, text=sql, statements=tuple(parse_script(sql)))
+    return lint_file(sql_file, step_kind=kind, step_enabled=enabled, rollback=rollback)
+
+
+def do(*statements: str) -> str:
+    """A DO block: squawk does not look inside one, gonogo's rules do. Its first statement is
+    on line 3 of the block."""
+    return "DO $$\nBEGIN\n" + "".join(f"    {s};\n" for s in statements) + "END $$;\n"
+
+
+def rules(findings: list[Finding]) -> list[str]:
+    return [f.rule for f in findings]
+
+
+# -- gonogo's rules: err cases ------------------------------------------------------------------
+
+FK = 'ALTER TABLE "RecipeItem" ADD CONSTRAINT fk FOREIGN KEY ("recipeId") REFERENCES "Recipe" ("id")'
+
+ERR = {
+    # rule id: (sql, level, lock, line)
+    "unbatched-update-delete": ('-- whole table\nUPDATE "Recipe" SET "category" = NULL;\n',
+                                "warning", "ROW EXCLUSIVE", 2),
+    "create-trigger-lock": ('SELECT 1;\nCREATE TRIGGER t BEFORE INSERT ON "Recipe" '
+                            "FOR EACH ROW EXECUTE FUNCTION f();\n", "warning", "SHARE ROW EXCLUSIVE", 2),
+    "not-valid-validate-same-transaction": (do(FK + " NOT VALID", 'ALTER TABLE "RecipeItem" VALIDATE CONSTRAINT fk'),
+                                            "error", "SHARE ROW EXCLUSIVE", 4),
+    "drop-column": ('ALTER TABLE "Recipe" DROP COLUMN IF EXISTS "category";\n', "error", "ACCESS EXCLUSIVE", 1),
+    "drop-constraint": ('ALTER TABLE "Recipe" DROP CONSTRAINT IF EXISTS recipe_category_mapped;\n',
+                        "error", "ACCESS EXCLUSIVE", 1),
+    "set-not-null": (do('ALTER TABLE "Recipe" ALTER COLUMN "name" SET NOT NULL'), "error", "ACCESS EXCLUSIVE", 3),
+    "alter-column-type": (do('ALTER TABLE "Recipe" ALTER COLUMN "yieldQuantity" TYPE numeric(12,3) '
+                             'USING "yieldQuantity"::numeric'), "error", "ACCESS EXCLUSIVE", 3),
+    "index-without-concurrently": (do('CREATE INDEX recipe_name ON "Recipe" ("name")'), "error", "SHARE", 3),
+    "constraint-builds-index": (do('ALTER TABLE "Recipe" ADD CONSTRAINT recipe_name_key UNIQUE ("name")'),
+                                "error", "ACCESS EXCLUSIVE", 3),
+    "constraint-without-not-valid": (do("SELECT 1",
+                                        'ALTER TABLE "Recipe" ADD CONSTRAINT c CHECK ("yieldQuantity" > 0)'),
+                                     "error", "ACCESS EXCLUSIVE", 4),
+}
+
+
+def test_every_rule_has_an_err_case_and_its_module_function_and_id_share_a_name():
+    for rule in RULES:
+        assert rule.__module__ == f"gonogo.lint.rules.{rule.__name__}"
+        assert rule.__name__.replace("_", "-") in ERR
+    assert len(ERR) == len(RULES)
+
+
+@pytest.mark.parametrize("rule", sorted(ERR))
+def test_rule_flags_its_known_bad_statement(tmp_path, rule):
+    sql, level, lock, line = ERR[rule]
+    found = [f for f in lint(tmp_path, sql, kind="cutover") if f.rule == rule]
+    assert len(found) == 1, found
+    finding = found[0]
+    assert (finding.source, finding.level, finding.lock, finding.line) == ("gonogo", level, lock, line)
+    assert finding.blocks == locks.blocks(lock)
+    assert finding.message and finding.help and finding.statement
+    assert finding.file == "migration.sql"
+
+
+def test_a_foreign_key_without_not_valid_names_share_row_exclusive(tmp_path):
+    [finding] = [f for f in lint(tmp_path, do(FK)) if f.rule == "constraint-without-not-valid"]
+    assert finding.lock == "SHARE ROW EXCLUSIVE" and "writes" in finding.blocks
+    assert finding.statement.startswith('ALTER TABLE "RecipeItem" ADD CONSTRAINT fk FOREIGN KEY')
+
+
+# -- gonogo's rules: ok cases -------------------------------------------------------------------
+
+BATCHED_LOOP = ("DO $$\nDECLARE n bigint;\nBEGIN\n    LOOP\n"
+                '        UPDATE "Recipe" SET "category" = NULL;\n'
+                "        GET DIAGNOSTICS n = ROW_COUNT;\n        EXIT WHEN n = 0;\n        COMMIT;\n"
+                "    END LOOP;\nEND $$;\n")
+NEW_TABLE = "CREATE TABLE note (id bigint PRIMARY KEY, body text, n int);\n"
+
+OK = {
+    "unbatched-update-delete": [
+        'UPDATE "Recipe" SET "categoryId" = NULL WHERE "id" BETWEEN 1 AND 1000;\n',
+        'DELETE FROM "Recipe" r WHERE r."companyId" = 7;\n',
+        BATCHED_LOOP,
+        NEW_TABLE + "UPDATE note SET body = '';\n",
+    ],
+    "create-trigger-lock": [NEW_TABLE + "CREATE TRIGGER t BEFORE INSERT ON note FOR EACH ROW EXECUTE FUNCTION f();\n"],
+    "not-valid-validate-same-transaction": [
+        do(FK + " NOT VALID") + 'ALTER TABLE "RecipeItem" VALIDATE CONSTRAINT fk;\n',
+    ],
+    "drop-column": [],  # rollbacks and disabled cleanup steps: below
+    "drop-constraint": [
+        'ALTER TABLE "Recipe" DROP CONSTRAINT IF EXISTS c;\n'
+        'ALTER TABLE "Recipe" ADD CONSTRAINT c CHECK ("yieldQuantity" > 0) NOT VALID;\n',
+    ],
+    "set-not-null": [
+        'ALTER TABLE "Recipe" ADD CONSTRAINT name_nn CHECK ("name" IS NOT NULL) NOT VALID;\n'
+        'ALTER TABLE "Recipe" VALIDATE CONSTRAINT name_nn;\n'
+        'ALTER TABLE "Recipe" ALTER COLUMN "name" SET NOT NULL;\n',
+    ],
+    "alter-column-type": [NEW_TABLE + "ALTER TABLE note ALTER COLUMN n TYPE bigint;\n"],
+    "index-without-concurrently": [
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS recipe_name ON "Recipe" ("name");\n',
+        NEW_TABLE + "CREATE INDEX note_body ON note (body);\n",
+    ],
+    "constraint-builds-index": [
+        'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS recipe_name_key ON "Recipe" ("name");\n'
+        + do('ALTER TABLE "Recipe" ADD CONSTRAINT recipe_name_key UNIQUE USING INDEX recipe_name_key'),
+    ],
+    "constraint-without-not-valid": [
+        do('ALTER TABLE "Recipe" ADD CONSTRAINT c CHECK ("yieldQuantity" > 0) NOT VALID'),
+        NEW_TABLE + "ALTER TABLE note ADD CONSTRAINT n_positive CHECK (n > 0);\n",
+    ],
+}
+
+
+@pytest.mark.parametrize("rule,sql", [(rule, sql) for rule, cases in OK.items() for sql in cases])
+def test_rule_leaves_its_known_good_statement_alone(tmp_path, rule, sql):
+    found = lint(tmp_path, sql)
+    assert rule not in rules(found)
+    assert not [f for f in found if f.level == "error"], found
+
+
+def test_a_where_that_restricts_nothing_is_a_whole_table_delete(tmp_path):
+    [finding] = lint(tmp_path, 'DELETE FROM "Notification" WHERE true;\n')
+    assert (finding.rule, finding.lock, finding.line) == ("unbatched-update-delete", "ROW EXCLUSIVE", 1)
+    assert finding.message.startswith('DELETE of every row of "Notification"')
+
+
+def test_the_shipped_backfill_loop_is_batched(tmp_path):
+    step = load_batch(BATCH_ID).step("20250115160000_fix_recipe_category_fields_backfill")
+    found = lint_file(step.forward, step_kind=step.kind, step_enabled=True)
+    assert rules(found) == ["create-trigger-lock"]  # the UPDATE in the committing loop is not flagged
+
+
+def test_statements_in_a_do_block_get_their_own_lines(tmp_path):
+    sql = "-- header\n\n" + do("SELECT 1", 'UPDATE "Recipe" SET "category" = NULL')
+    [finding] = lint(tmp_path, sql)
+    assert (finding.rule, finding.line) == ("unbatched-update-delete", 6)
+    assert finding.statement == 'UPDATE "Recipe" SET category = NULL'
+
+
+def test_drops_in_a_disabled_cleanup_step_are_warnings(tmp_path):
+    sql = ('ALTER TABLE "Recipe" DROP CONSTRAINT IF EXISTS recipe_category_mapped;\n'
+           'ALTER TABLE "Recipe" DROP COLUMN IF EXISTS "category";\n')
+    disabled = lint(tmp_path, sql, kind="cleanup", enabled=False)
+    assert [(f.rule, f.level) for f in disabled] == [("drop-constraint", "warning"), ("drop-column", "warning")]
+    enabled = lint(tmp_path, sql, kind="cleanup", enabled=True)
+    assert [(f.rule, f.level) for f in enabled] == [("drop-constraint", "error"), ("drop-column", "error")]
+
+
+def test_rollbacks_may_drop_but_are_linted_for_everything_else(tmp_path):
+    sql = ('ALTER TABLE "Recipe" DROP CONSTRAINT IF EXISTS c;\nALTER TABLE "Recipe" DROP COLUMN IF EXISTS x;\n'
+           "DROP FUNCTION IF EXISTS sync_recipe_category();\n"
+           + do('ALTER TABLE "Recipe" ALTER COLUMN "name" SET NOT NULL'))
+    found = lint(tmp_path, sql, rollback=True)
+    assert [(f.rule, f.line) for f in found] == [("set-not-null", 6)]
+    forward = lint(tmp_path, sql, kind="cutover")
+    assert {"drop-constraint", "drop-column", "ban-drop-function", "set-not-null"} <= set(rules(forward))
+
+
+def test_set_not_null_is_flagged_where_squawk_takes_any_check_as_proof(tmp_path):
+    # squawk 2.70 accepts any validated CHECK on the table; only CHECK (col IS NOT NULL) lets
+    # PostgreSQL skip the scan
+    sql = ('ALTER TABLE "Recipe" ADD CONSTRAINT positive CHECK ("yieldQuantity" > 0) NOT VALID;\n'
+           'ALTER TABLE "Recipe" VALIDATE CONSTRAINT positive;\n'
+           'ALTER TABLE "Recipe" ALTER COLUMN "yieldQuantity" SET NOT NULL;\n')
+    errors = [(f.rule, f.source, f.line) for f in lint(tmp_path, sql) if f.level == "error"]
+    assert errors == [("set-not-null", "gonogo", 3)]
+
+
+# -- squawk ---------------------------------------------------------------------------------------
+
+def test_squawk_findings_come_with_source_and_lock(tmp_path):
+    sql = '-- an index\n\nCREATE INDEX recipe_name\n    ON "Recipe" ("name");\n'
+    [finding] = lint(tmp_path, sql)
+    assert (finding.rule, finding.source, finding.level, finding.line) == (
+        "require-concurrent-index-creation", "squawk", "error", 3)
+    assert finding.lock == "SHARE" and finding.blocks == locks.blocks("SHARE")
+    assert finding.statement == 'CREATE INDEX recipe_name ON "Recipe" ("name")'
+
+
+def test_one_problem_is_reported_once(tmp_path):
+    # squawk and gonogo both see this type change (same statement, same lock): one finding
+    found = lint(tmp_path, 'ALTER TABLE "Recipe" ALTER COLUMN "name" TYPE varchar(300);\n')
+    assert [(f.rule, f.source, f.lock) for f in found] == [("changing-column-type", "squawk", "ACCESS EXCLUSIVE")]
+    assert found[0].help  # squawk gives none for this rule: gonogo supplies the fix
+
+
+def test_validate_in_the_transaction_of_its_add_names_the_lock_still_held(tmp_path):
+    sql = ('BEGIN;\nALTER TABLE "Recipe" ADD CONSTRAINT c CHECK ("yieldQuantity" > 0) NOT VALID;\n'
+           'ALTER TABLE "Recipe" VALIDATE CONSTRAINT c;\nCOMMIT;\n')
+    found = lint(tmp_path, sql)
+    assert [(f.line, f.level, f.lock) for f in found] == [(3, "error", "ACCESS EXCLUSIVE")]
+
+
+def test_excluded_squawk_rules_do_not_appear(tmp_path):
+    sql = ("CREATE TABLE IF NOT EXISTS note (id serial PRIMARY KEY, title varchar(20), code char(3),\n"
+           "    at timestamp, small smallint, n int);\n"
+           "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'calm';\n"
+           'ALTER TABLE "Recipe" DROP CONSTRAINT IF EXISTS c;\n'
+           'ALTER TABLE "Recipe" DROP COLUMN IF EXISTS x;\n')
+    raw = subprocess.run([squawk_binary(), "--reporter", "json", "--stdin-filepath", "x.sql"],
+                         input=sql, capture_output=True, text=True)
+    assert set(EXCLUDED_RULES) <= {v["rule_name"] for v in json.loads(raw.stdout)}  # squawk's defaults
+    found = lint(tmp_path, sql, kind="cleanup", enabled=False)
+    assert not set(rules(found)) & set(EXCLUDED_RULES)
+    assert rules(found) == ["drop-constraint", "drop-column"]  # gonogo's, knowing the step
+    assert all(reason for reason in EXCLUDED_RULES.values())
+
+
+def test_squawk_lints_in_autocommit_like_gonogo_runs_files(tmp_path):
+    # not assumed to be in a transaction: an unguarded ADD COLUMN could not be re-run
+    [finding] = lint(tmp_path, 'ALTER TABLE "Recipe" ADD COLUMN note text;\n')
+    assert (finding.rule, finding.level, finding.lock) == ("prefer-robust-stmts", "warning", "ACCESS EXCLUSIVE")
+    # ... and CONCURRENTLY inside an explicit BEGIN is an error
+    sql = 'BEGIN;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON "Recipe" ("name");\nCOMMIT;\n'
+    assert [(f.rule, f.level, f.line) for f in lint(tmp_path, sql)] == [
+        ("ban-concurrent-index-creation-in-transaction", "error", 2)]
+
+
+def test_validate_constraint_alone_is_not_reported_as_unrobust(tmp_path):
+    assert lint(tmp_path, 'ALTER TABLE "Recipe" VALIDATE CONSTRAINT c;\n') == []
+
+
+def test_a_missing_squawk_names_the_package(tmp_path, monkeypatch):
+    monkeypatch.setattr("sys.executable", str(tmp_path / "python"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(SquawkNotFound, match="squawk-cli"):
+        lint(tmp_path, "SELECT 1;\n")
+
+
+# -- a batch --------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped():
+    batch = load_batch(BATCH_ID)
+    return batch, lint_batch(batch)
+
+
+def test_one_result_per_step_with_the_gate_fields(shipped):
+    batch, results = shipped
+    assert [r.subject for r in results] == [s.name for s in batch.steps]
+    for result in results:
+        assert (result.gate, result.title, result.phase, result.threshold) == (
+            "lint", "Static lint", "preflight", "no errors")
+        for detail in result.details:
+            assert set(detail) == DETAIL_KEYS
+            assert detail["source"] in {"squawk", "gonogo"} and detail["level"] in {"error", "warning"}
+
+
+def test_the_shipped_batch_has_no_errors(shipped):
+    batch, results = shipped
+    assert not [r for r in results if r.verdict is Verdict.FAIL]
+    by_step = {r.subject: r for r in results}
+    backfill = by_step["20250115160000_fix_recipe_category_fields_backfill"]
+    assert backfill.verdict is Verdict.WARN
+    assert [(d["rule"], d["lock"]) for d in backfill.details] == [("create-trigger-lock", "SHARE ROW EXCLUSIVE")]
+    cleanup = by_step["20250115160002_fix_recipe_category_fields_cleanup"]
+    assert "disabled step" in cleanup.message
+    assert {(d["rule"], d["file"].split("/")[0]) for d in cleanup.details} == {
+        ("ban-drop-function", "migrations"), ("drop-constraint", "migrations"), ("drop-column", "migrations"),
+        ("create-trigger-lock", "rollbacks")}
+    assert cleanup.value == "4 findings (4 warnings)"
+    clean = [r for r in results if r.verdict is Verdict.PASS]
+    assert len(clean) == 5 and all(r.value == "no findings" and not r.details for r in clean)
+
+
+@pytest.fixture
+def copied_batch(tmp_path):
+    """The shipped batch in tmp_path, with the sql/ and sample_app/ folders its manifest points at."""
+    root = tmp_path / "batches"
+    shutil.copytree(SHIPPED_BATCHES / BATCH_ID, root / BATCH_ID)
+    for folder in ("sql", "sample_app"):
+        shutil.copytree(SHIPPED_BATCHES.parent / folder, tmp_path / folder)
+    return root
+
+
+def test_a_bad_migration_fails_naming_statement_and_line(copied_batch):
+    cutover = copied_batch / BATCH_ID / "migrations" / "20250115160001_fix_recipe_category_fields_cutover.sql"
+    lines = cutover.read_text().count("\n")
+    cutover.write_text(cutover.read_text() + '\nALTER TABLE "Recipe" ALTER COLUMN "categoryId" SET NOT NULL;\n')
+    results = {r.subject: r for r in lint_batch(load_batch(BATCH_ID, root=copied_batch))}
+    result = results["20250115160001_fix_recipe_category_fields_cutover"]
+    assert result.verdict is Verdict.FAIL
+    assert result.value == "1 finding (1 error)"
+    where = f"migrations/{cutover.name} line {lines + 2}"
+    assert where in result.message
+    [detail] = result.details
+    assert detail["line"] == lines + 2 and detail["lock"] == "ACCESS EXCLUSIVE"
+    assert detail["statement"] == 'ALTER TABLE "Recipe" ALTER COLUMN "categoryId" SET NOT NULL'
+    assert detail["blocks"] == locks.blocks("ACCESS EXCLUSIVE")
+    assert "CHECK" in result.hint
+    assert [r.subject for r in results.values() if r.verdict is Verdict.FAIL] == [result.subject]
