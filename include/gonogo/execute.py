@@ -18,8 +18,10 @@ from psycopg import pq
 
 from gonogo.batch import SqlFile
 from gonogo.errors import GonogoError
+from gonogo.statements import Statement
 
 Log = Callable[[str], None]
+Execute = Callable[[psycopg.Connection, Statement], None]
 
 _HINTS = {
     "55P03": ("a lock could not be taken within lock_timeout: another session holds a conflicting "
@@ -58,7 +60,16 @@ class ScriptError(GonogoError):
         self.sqlstate = sqlstate
 
 
-def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: None) -> ScriptRun:
+def execute_statement(conn: psycopg.Connection, statement: Statement) -> None:
+    """How run_script sends one statement: as it is, in the session's autocommit."""
+    conn.execute(statement.sql, prepare=False)
+
+
+def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: None, *,
+               execute: Execute = execute_statement) -> ScriptRun:
+    """Run the file statement by statement. `execute` sends one statement (the lock trace
+    wraps it to watch its locks); whatever it raises is reported here, the one place a SQL
+    error becomes a ScriptError."""
     conn.autocommit = True
     run = ScriptRun(file=script.path.name)
     notices: list[str] = []
@@ -74,7 +85,7 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
             notices.clear()
             started = time.monotonic()
             try:
-                conn.execute(statement.sql, prepare=False)
+                execute(conn, statement)
             except psycopg.Error as exc:
                 if conn.info.transaction_status != pq.TransactionStatus.IDLE:
                     conn.execute("ROLLBACK")

@@ -1,0 +1,547 @@
+"""The dynamic lock trace: what each statement of a migration really locks on staging, for
+how long, what it rewrites, and what the app's queries felt meanwhile.
+
+trace_script runs a file exactly as execute.run_script does (same statements, same
+transactions, same errors) and reads, for each statement, the relation locks its own
+backend holds (pg_locks), how long it held them, and which tables or indexes got new
+storage (pg_class.relfilenode changed: a rewrite). How a statement is watched depends on
+where it runs:
+
+- on its own (autocommit), as most statements of a migration: it runs as BEGIN; <statement>;
+  then the session reads its own locks (held to the end of the transaction, so the read is
+  exact); COMMIT. Held = from the statement's start to the COMMIT.
+- inside the file's own BEGIN ... COMMIT: after each statement the session reads its locks;
+  each lock belongs to the statement that first took it and is held until the file's COMMIT.
+- one that cannot run in a transaction block (CONCURRENTLY, VACUUM, REINDEX SCHEMA, a DO
+  block or CALL that commits): it runs as written while a second session (the observer)
+  polls pg_locks for its backend every few ms. Those locks are marked sampled: a lock held
+  for less than a poll can be missed, and held is the time between the first and last sight.
+- transaction control and SET run as written, untraced: they lock no relation.
+
+lock_budget turns the traces into the "no long locks" gate. WaitSampler watches the app's
+sessions (a gonogo.workload.Workload) for lock waits while a migration runs; lock_waits
+turns the longest wait into a gate.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pglast
+import psycopg
+from pglast import ast, enums
+from psycopg import pq
+
+from gonogo import locks
+from gonogo.batch import SqlFile
+from gonogo.errors import GonogoError
+from gonogo.execute import Log, execute_statement, run_script
+from gonogo.results import GateResult, Verdict
+from gonogo.sqlfile import query
+from gonogo.statements import Statement
+from gonogo.target import Target
+
+LOCK_POLL_SECONDS = 0.005  # how often a statement outside a transaction block is sampled
+WAIT_POLL_SECONDS = 0.02   # how often the app's sessions are checked for lock waits
+
+# Run as written and untraced: they lock no relation, and SET TRANSACTION must be the first
+# statement of its transaction, so the tracer sends nothing around them.
+_UNTRACED = (ast.TransactionStmt, ast.VariableSetStmt, ast.VariableShowStmt)
+# Cannot run inside a transaction block (CALL: the procedure may COMMIT).
+_NO_TRANSACTION_BLOCK = (ast.CreatedbStmt, ast.DropdbStmt, ast.CreateTableSpaceStmt, ast.DropTableSpaceStmt,
+                         ast.AlterSystemStmt, ast.CreateSubscriptionStmt, ast.DropSubscriptionStmt, ast.CallStmt)
+_REINDEX_MANY = (enums.ReindexObjectType.REINDEX_OBJECT_SCHEMA, enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+                 enums.ReindexObjectType.REINDEX_OBJECT_DATABASE)
+_OPENS = (enums.TransactionStmtKind.TRANS_STMT_BEGIN, enums.TransactionStmtKind.TRANS_STMT_START)
+# What the server says when a statement turns out not to run in a transaction block after
+# all: 25001 (CONCURRENTLY and the like), 2D000 (a COMMIT inside a procedure or DO block).
+_NOT_IN_BLOCK_SQLSTATES = {"25001", "2D000"}
+_NEW = "nothing: the relation is new, created by this migration, and no other session can see it yet"
+
+
+@dataclass
+class LockHold:
+    relation: str      # as regclass prints it: "Recipe", public.t
+    mode: str          # ACCESS SHARE ... ACCESS EXCLUSIVE
+    locktype: str
+    held_seconds: float
+    sampled: bool = False  # seen by polling (at least this long), not read exactly
+    blocks: str = ""       # what it blocks for the app, in plain words
+    new: bool = False      # the relation did not exist before: nobody can wait for it
+
+    @property
+    def blocks_app(self) -> bool:
+        """Whether holding it stops the app (SHARE or stronger, on a relation the app can see)."""
+        return not self.new and locks.blocks_app(self.mode)
+
+
+@dataclass
+class StatementTrace:
+    line: int
+    summary: str
+    seconds: float
+    locks: list[LockHold] = field(default_factory=list)
+    rewrites: list[str] = field(default_factory=list)  # relations given new storage
+    notices: list[str] = field(default_factory=list)
+    method: str = "exact"  # exact | sampled | untraced
+
+
+@dataclass
+class TracedRun:
+    file: str
+    statements: list[StatementTrace] = field(default_factory=list)
+
+    @property
+    def seconds(self) -> float:
+        return sum(s.seconds for s in self.statements)
+
+    def holds(self) -> Iterator[tuple[StatementTrace, LockHold]]:
+        for statement in self.statements:
+            for hold in statement.locks:
+                yield statement, hold
+
+    def longest_hold(self) -> tuple[StatementTrace, LockHold] | None:
+        """The longest-held lock that blocks the app, with its statement."""
+        return max(((s, h) for s, h in self.holds() if h.blocks_app),
+                   key=lambda item: item[1].held_seconds, default=None)
+
+    def to_details(self) -> list[dict[str, Any]]:
+        """One row per (statement, relation, mode), and one per rewrite no lock row names."""
+        rows = []
+        for statement in self.statements:
+            base = {"file": self.file, "line": statement.line, "statement": statement.summary,
+                    "statement_seconds": round(statement.seconds, 3)}
+            for hold in statement.locks:
+                rows.append({**base, "relation": hold.relation, "mode": hold.mode,
+                             "held_seconds": round(hold.held_seconds, 3), "sampled": hold.sampled,
+                             "blocks": hold.blocks, "blocks_app": hold.blocks_app,
+                             "rewritten": hold.relation in statement.rewrites})
+            locked = {hold.relation for hold in statement.locks}
+            for relation in statement.rewrites:
+                if relation not in locked:
+                    rows.append({**base, "relation": relation, "mode": "", "held_seconds": None,
+                                 "sampled": False, "blocks": "", "blocks_app": False, "rewritten": True})
+        return rows
+
+
+def needs_autocommit(statement: Statement) -> bool:
+    """Whether a statement cannot run inside a transaction block, read from its parse tree."""
+    node = statement.node
+    if statement.concurrently or isinstance(node, _NO_TRANSACTION_BLOCK):
+        return True
+    if isinstance(node, ast.ReindexStmt):
+        return node.kind in _REINDEX_MANY or any(p.defname == "concurrently" for p in node.params or ())
+    if isinstance(node, ast.VacuumStmt):
+        return bool(node.is_vacuumcmd)  # VACUUM; ANALYZE alone runs in a transaction
+    if isinstance(node, ast.DoStmt):
+        return _ends_transactions(pglast.parse_plpgsql(statement.sql))
+    return False
+
+
+def _ends_transactions(tree) -> bool:
+    """Whether a PL/pgSQL parse tree holds a COMMIT or ROLLBACK."""
+    if isinstance(tree, dict):
+        return (any(key in tree for key in ("PLpgSQL_stmt_commit", "PLpgSQL_stmt_rollback"))
+                or any(_ends_transactions(value) for value in tree.values()))
+    if isinstance(tree, list):
+        return any(_ends_transactions(value) for value in tree)
+    return False
+
+
+def trace_script(conn: psycopg.Connection, script: SqlFile, *, observer: Target, log: Log = print) -> TracedRun:
+    """Run a migration file as run_script does, recording each statement's locks and rewrites.
+    observer: the same database, for the session that samples statements which cannot run in
+    a transaction block (opened only if the file has one). A failing statement raises the
+    same ScriptError as run_script, and the session is left usable."""
+    tracer = _Tracer(conn, observer, log)
+    try:
+        run = run_script(conn, script, log, execute=tracer.execute)
+    finally:
+        tracer.close()
+    for trace, ran in zip(tracer.traces, run.statements):
+        trace.notices = ran.notices
+    return TracedRun(file=run.file, statements=tracer.traces)
+
+
+@dataclass(frozen=True)
+class _Relation:
+    name: str
+    relkind: str
+    relfilenode: int
+
+
+_Relations = dict[int, _Relation]
+
+
+@dataclass
+class _FileTransaction:
+    """The file's own BEGIN ... COMMIT while it is open: its locks, each with its start."""
+
+    before: _Relations
+    last: _Relations
+    holds: dict[tuple[int, str], tuple[LockHold, float]] = field(default_factory=dict)
+
+
+class _Tracer:
+    def __init__(self, conn: psycopg.Connection, observer: Target, log: Log):
+        self.conn = conn
+        self.observer = observer
+        self.log = log
+        self.traces: list[StatementTrace] = []
+        self._transaction: _FileTransaction | None = None
+        self._observer_conn: psycopg.Connection | None = None
+
+    def execute(self, conn: psycopg.Connection, statement: Statement) -> None:
+        if isinstance(statement.node, _UNTRACED):
+            self._untraced(statement)
+        elif self._transaction is not None:
+            self._in_transaction(statement)
+        elif needs_autocommit(statement):
+            self._sampled(statement, self._relations())
+        else:
+            self._on_its_own(statement)
+
+    def close(self) -> None:
+        if self._observer_conn is not None:
+            self._observer_conn.close()
+
+    # -- the four ways a statement runs -----------------------------------------------------------
+
+    def _untraced(self, statement: Statement) -> None:
+        opens = (isinstance(statement.node, ast.TransactionStmt) and statement.node.kind in _OPENS
+                 and self.conn.info.transaction_status == pq.TransactionStatus.IDLE)
+        before = self._relations() if opens else None
+        started = time.monotonic()
+        execute_statement(self.conn, statement)
+        ended = time.monotonic()
+        self.traces.append(StatementTrace(statement.line, statement.summary(), ended - started, method="untraced"))
+        status = self.conn.info.transaction_status
+        if before is not None and status == pq.TransactionStatus.INTRANS:
+            self._transaction = _FileTransaction(before=before, last=before)
+        elif self._transaction is not None and status == pq.TransactionStatus.IDLE:
+            for hold, began in self._transaction.holds.values():  # COMMIT or ROLLBACK released them
+                hold.held_seconds = ended - began
+            self._log_holds((hold for hold, _ in self._transaction.holds.values()), "until COMMIT: ")
+            self._transaction = None
+
+    def _in_transaction(self, statement: Statement) -> None:
+        transaction = self._transaction
+        started = time.monotonic()
+        execute_statement(self.conn, statement)
+        seconds = time.monotonic() - started
+        after = self._relations()
+        trace = StatementTrace(statement.line, statement.summary(), seconds,
+                               rewrites=_rewrites(transaction.last, after))
+        for oid, relation, mode, locktype in self._own_locks({**transaction.before, **transaction.last}):
+            if (oid, mode) not in transaction.holds:
+                hold = _hold(relation, mode, locktype, 0.0, new=oid not in transaction.before)
+                transaction.holds[(oid, mode)] = (hold, started)
+                trace.locks.append(hold)
+        transaction.last = after
+        self.traces.append(trace)
+
+    def _on_its_own(self, statement: Statement) -> None:
+        before = self._relations()
+        self.conn.execute("BEGIN")
+        started = time.monotonic()
+        try:
+            execute_statement(self.conn, statement)
+        except psycopg.Error as exc:
+            if exc.sqlstate not in _NOT_IN_BLOCK_SQLSTATES:
+                raise  # run_script rolls the transaction back and reports the error
+            self.conn.execute("ROLLBACK")  # nothing of it stayed: run it as written (its notices repeat)
+            self._sampled(statement, before)
+            return
+        seconds = time.monotonic() - started
+        held = self._own_locks(before)
+        after = self._relations()
+        self.conn.execute("COMMIT")
+        held_for = time.monotonic() - started
+        trace = StatementTrace(statement.line, statement.summary(), seconds, rewrites=_rewrites(before, after),
+                               locks=[_hold(relation, mode, locktype, held_for, new=oid not in before)
+                                      for oid, relation, mode, locktype in held])
+        self._log_holds(trace.locks, "")
+        self.traces.append(trace)
+
+    def _sampled(self, statement: Statement, before: _Relations) -> None:
+        with _LockPoller(self._observer(), self.conn.info.backend_pid, before) as poller:
+            started = time.monotonic()
+            execute_statement(self.conn, statement)
+            seconds = time.monotonic() - started
+        if poller.error is not None:
+            raise GonogoError(f"the session sampling the locks of line {statement.line} failed: {poller.error}")
+        after = self._relations()
+        trace = StatementTrace(statement.line, statement.summary(), seconds, rewrites=_rewrites(before, after),
+                               method="sampled",
+                               locks=[_hold(after[oid].name if oid in after else relation, mode, locktype,
+                                            last - first, new=oid not in before, sampled=True)
+                                      for (oid, mode), (relation, locktype, first, last) in poller.seen.items()])
+        self._log_holds(trace.locks, "sampled: ")
+        self.traces.append(trace)
+
+    # -- reading the catalog ------------------------------------------------------------------
+
+    def _relations(self) -> _Relations:
+        rows = self.conn.execute(query("locktrace.sql", "relations")).fetchall()
+        return {oid: _Relation(name, relkind, relfilenode) for oid, name, relkind, relfilenode in rows}
+
+    def _own_locks(self, known: _Relations) -> list[tuple[int, str, str, str]]:
+        return _read_locks(self.conn, self.conn.info.backend_pid, known)
+
+    def _observer(self) -> psycopg.Connection:
+        if self._observer_conn is None or self._observer_conn.closed:
+            self._observer_conn = self.observer.connect("locktrace/observer")
+        return self._observer_conn
+
+    def _log_holds(self, holds: Iterable[LockHold], prefix: str) -> None:
+        for hold in holds:
+            if not hold.new:
+                self.log(f"    {prefix}{hold.mode} on {hold.relation} for {hold.held_seconds:.3f} s")
+
+
+def _read_locks(conn: psycopg.Connection, pid: int, known: _Relations) -> list[tuple[int, str, str, str]]:
+    """(oid, relation, mode, locktype) of the relation locks `pid` holds. A relation the reader
+    cannot name (dropped meanwhile: regclass prints its oid) is named from `known`."""
+    rows = conn.execute(query("locktrace.sql", "backend_locks"), {"pid": pid}).fetchall()
+    return [(oid, known[oid].name if oid in known and name in (None, str(oid)) else name or str(oid),
+             locks.normalize(mode), locktype)
+            for oid, name, mode, locktype in rows]
+
+
+def _hold(relation: str, mode: str, locktype: str, held: float, *, new: bool, sampled: bool = False) -> LockHold:
+    return LockHold(relation=relation, mode=mode, locktype=locktype, held_seconds=held, sampled=sampled,
+                    blocks=_NEW if new else locks.blocks(mode), new=new)
+
+
+def _rewrites(before: _Relations, after: _Relations) -> list[str]:
+    """Relations that existed before and have new storage now: tables first."""
+    changed = [rel for oid, rel in after.items()
+               if oid in before and before[oid].relfilenode and rel.relfilenode != before[oid].relfilenode]
+    return [rel.name for rel in sorted(changed, key=lambda r: (r.relkind != "r", r.name))]
+
+
+class _LockPoller:
+    """A thread that polls one backend's relation locks from the observer session."""
+
+    def __init__(self, observer: psycopg.Connection, pid: int, known: _Relations,
+                 interval: float = LOCK_POLL_SECONDS):
+        self.observer, self.pid, self.known, self.interval = observer, pid, known, interval
+        self.seen: dict[tuple[int, str], tuple[str, str, float, float]] = {}
+        self.error: str | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="locktrace-sampler", daemon=True)
+
+    def __enter__(self) -> _LockPoller:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                rows = _read_locks(self.observer, self.pid, self.known)
+                now = time.monotonic()
+                for oid, relation, mode, locktype in rows:
+                    first = self.seen.get((oid, mode), (relation, locktype, now, now))[2]
+                    self.seen[(oid, mode)] = (relation, locktype, first, now)
+                self._stop.wait(self.interval)
+        except psycopg.Error as exc:
+            self.error = str(exc).strip() or type(exc).__name__
+
+
+def lock_budget(traced_runs: Sequence[TracedRun], *, budget_seconds: float, phase: str,
+                subject: str) -> GateResult:
+    """FAIL if a statement held a lock that blocks the app (SHARE or stronger) longer than the
+    budget; each such statement is named with its file, line, relation, mode and seconds."""
+    blocking = [(run, statement, hold) for run in traced_runs for statement, hold in run.holds()
+                if hold.blocks_app]
+    over = sorted((item for item in blocking if item[2].held_seconds > budget_seconds),
+                  key=lambda item: -item[2].held_seconds)
+    details = [row for run in traced_runs for row in run.to_details()]
+    threshold = f"SHARE or stronger held at most {budget_seconds:g} s"
+    if over:
+        named = "; ".join(_describe(*item) for item in over[:3])
+        more = f" (and {len(over) - 3} more)" if len(over) > 3 else ""
+        hold = over[0][2]
+        return GateResult(
+            gate="lock_budget", title="No long locks (lock budget)", phase=phase, subject=subject,
+            verdict=Verdict.FAIL, value=f"{hold.held_seconds:.2f} s ({hold.mode} on {hold.relation})",
+            threshold=threshold,
+            message=f"{len(over)} lock(s) over the {budget_seconds:g} s budget, the app waits that long: {named}{more}",
+            hint=("hold the lock for less time: build indexes CONCURRENTLY, add constraints NOT VALID and "
+                  "VALIDATE them in their own transaction, avoid rewrites (ALTER COLUMN TYPE, VACUUM FULL) "
+                  "of big tables, keep explicit transactions short; or run the step in a maintenance window"),
+            details=details)
+    longest = max(blocking, key=lambda item: item[2].held_seconds, default=None)
+    return GateResult(
+        gate="lock_budget", title="No long locks (lock budget)", phase=phase, subject=subject,
+        verdict=Verdict.PASS, value=f"{longest[2].held_seconds:.3f} s" if longest else "0 s",
+        threshold=threshold,
+        message=(f"the longest lock that blocks the app: {_describe(*longest)}" if longest
+                 else "no statement took a lock that blocks the app"),
+        details=details)
+
+
+def _describe(run: TracedRun, statement: StatementTrace, hold: LockHold) -> str:
+    return (f"{run.file} line {statement.line} ({statement.summary}) held {hold.mode} on {hold.relation} "
+            f"for {hold.held_seconds:.3f} s{' (sampled)' if hold.sampled else ''}, blocking {hold.blocks}")
+
+
+# -- what the app felt --------------------------------------------------------------------------
+
+@dataclass
+class LockWait:
+    """One lock wait of a watched session, as sampled."""
+
+    pid: int
+    application: str
+    relation: str
+    mode: str
+    locktype: str
+    query: str
+    started: dt.datetime
+    last_seen: dt.datetime
+    blockers: list[dict[str, Any]] = field(default_factory=list)  # pid, application, query
+
+    @property
+    def seconds(self) -> float:
+        return (self.last_seen - self.started).total_seconds()
+
+    @property
+    def blocking_pids(self) -> list[int]:
+        return [b["pid"] for b in self.blockers]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"pid": self.pid, "application": self.application, "relation": self.relation,
+                "mode": self.mode, "seconds": round(self.seconds, 3), "blocking_pids": self.blocking_pids,
+                "blocked_by": "; ".join(_blocker(b) for b in self.blockers),
+                "query": " ".join(self.query.split())[:200]}
+
+
+class WaitSampler:
+    """Poll, every ~20 ms from the observer session, the locks the watched backends wait for
+    (pg_locks not granted, pg_blocking_pids). watch_pids: a set of pids, or a callable that
+    returns the current ones (a Workload's pids grow when a client reconnects)."""
+
+    def __init__(self, observer: Target, watch_pids: set[int] | Callable[[], Iterable[int]],
+                 interval: float = WAIT_POLL_SECONDS):
+        self.observer = observer
+        self._watch = watch_pids if callable(watch_pids) else (lambda: watch_pids)
+        self.interval = interval
+        self.waits: list[LockWait] = []
+        self.error: str | None = None
+        self._active: dict[tuple, LockWait] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection | None = None
+
+    def __enter__(self) -> WaitSampler:
+        self._conn = self.observer.connect("locktrace/waits")
+        self._thread = threading.Thread(target=self._run, name="locktrace-waits", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+        if self._conn is not None:
+            self._conn.close()
+        if self.error is not None and exc_type is None:
+            raise GonogoError(f"the lock-wait sampler's session failed, the waits are incomplete: {self.error}")
+
+    @property
+    def longest(self) -> LockWait | None:
+        return max(self.waits, key=lambda w: w.seconds, default=None)
+
+    @property
+    def longest_wait_seconds(self) -> float:
+        return self.longest.seconds if self.waits else 0.0
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.is_set():
+                self._poll()
+                self._stop.wait(self.interval)
+            self._poll()
+        except psycopg.Error as exc:
+            self.error = str(exc).strip() or type(exc).__name__
+
+    def _poll(self) -> None:
+        pids = sorted(set(self._watch()))
+        if not pids:
+            return
+        rows = self._conn.execute(query("locktrace.sql", "lock_waits"), {"pids": pids}).fetchall()
+        active: dict[tuple, LockWait] = {}
+        for pid, application, locktype, mode, relation, waitstart, seen, text, blockers in rows:
+            key = (pid, locktype, relation, mode)
+            wait = self._active.get(key)
+            if wait is None or (waitstart is not None and waitstart > wait.last_seen):
+                wait = LockWait(pid=pid, application=application, relation=relation, mode=_mode(mode),
+                                locktype=locktype, query=text or "", started=waitstart or seen, last_seen=seen)
+                self.waits.append(wait)
+            wait.last_seen = seen
+            if waitstart is not None and waitstart < wait.started:
+                wait.started = waitstart
+            known = set(wait.blocking_pids)
+            wait.blockers.extend(b for b in blockers if b["pid"] not in known)
+            active[key] = wait
+        self._active = active
+
+
+def lock_waits(sampler: WaitSampler, *, threshold_seconds: float, phase: str, subject: str,
+               traced_runs: Sequence[TracedRun] = ()) -> GateResult:
+    """FAIL if an app query waited for a lock longer than the threshold. With the traces of the
+    migration that ran meanwhile, the statement that held the conflicting lock is named."""
+    longest = sampler.longest
+    details = [w.to_dict() for w in sorted(sampler.waits, key=lambda w: -w.seconds)]
+    threshold = f"at most {threshold_seconds:g} s"
+    if longest is None or longest.seconds <= threshold_seconds:
+        return GateResult(
+            gate="lock_waits", title="App queries never waited long on a lock", phase=phase, subject=subject,
+            verdict=Verdict.PASS, value=f"{longest.seconds:.3f} s" if longest else "0 s", threshold=threshold,
+            message=(f"the longest wait of an app query was {longest.seconds:.3f} s, for {longest.mode} "
+                     f"on {longest.relation}" if longest else "no app query waited for a lock"),
+            details=details)
+    blocked_by = "; ".join(_blocker(b) for b in longest.blockers) or "a backend that had ended by the next sample"
+    holder = _holder(longest, traced_runs)
+    taken = (f"; the lock was taken by {holder[0].file} line {holder[1].line} ({holder[1].summary}), "
+             f"{holder[2].mode} held {holder[2].held_seconds:.2f} s" if holder else "")
+    return GateResult(
+        gate="lock_waits", title="App queries never waited long on a lock", phase=phase, subject=subject,
+        verdict=Verdict.FAIL, value=f"{longest.seconds:.2f} s ({longest.mode} on {longest.relation})",
+        threshold=threshold,
+        message=(f"an app query (pid {longest.pid}) waited {longest.seconds:.2f} s for {longest.mode} on "
+                 f"{longest.relation}, blocked by {blocked_by}{taken}"),
+        hint=("the migration holds (or queues for) a lock the app needs: hold it for less time (CONCURRENTLY, "
+              "NOT VALID then VALIDATE, no rewrites, short transactions) and keep lock_timeout low so that a "
+              "statement waiting for its lock gives up instead of queueing the app behind it"),
+        details=details)
+
+
+def _mode(mode: str) -> str:
+    """A lock mode in the docs' spelling; one that is not a table-level mode stays as it is."""
+    try:
+        return locks.normalize(mode)
+    except ValueError:
+        return mode
+
+
+def _blocker(blocker: dict[str, Any]) -> str:
+    text = " ".join((blocker.get("query") or "").split())
+    return f"pid {blocker['pid']} ({blocker.get('application') or 'no application_name'}: {text[:120]})"
+
+
+def _holder(wait: LockWait, traced_runs: Sequence[TracedRun]):
+    """The traced statement whose lock on the waited-for relation conflicts with the wait."""
+    candidates = [(run, statement, hold) for run in traced_runs for statement, hold in run.holds()
+                  if hold.relation == wait.relation and wait.mode in locks.conflicts(hold.mode)]
+    return max(candidates, key=lambda item: item[2].held_seconds, default=None)

@@ -1,0 +1,251 @@
+"""The app's traffic, played by gonogo: its top queries, round-robin, from several clients.
+
+While a migration runs on staging, this is what the app would have sent; the lock trace
+watches these sessions (by their backend pids) for lock waits. Like the app, each client is
+its own autocommit session, so it holds no lock between queries. Database errors are
+counted and the first one per query kept, never raised; a broken connection is reopened.
+
+    with Workload(staging, batch.queries, clients=2) as workload:
+        ...  # run a migration
+    workload.stats.table()
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import psycopg
+from psycopg.conninfo import make_conninfo
+
+from gonogo.errors import GonogoError
+from gonogo.queries import Query
+from gonogo.target import SessionGuards, Target
+
+# params(query, i): the parameters of the i-th execution of a query (default: query.params).
+Params = Callable[[Query, int], Mapping[str, Any]]
+
+_CONNECT_WAIT_SECONDS = 15.0
+
+
+@dataclass
+class QueryStats:
+    """One query's executions; latencies cover failed calls too (a lock wait is felt either way)."""
+
+    calls: int = 0
+    errors: int = 0
+    first_error: str | None = None
+    durations_ms: list[float] = field(default_factory=list, repr=False)
+
+    @property
+    def mean_ms(self) -> float:
+        return sum(self.durations_ms) / len(self.durations_ms) if self.durations_ms else 0.0
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.durations_ms, default=0.0)
+
+    @property
+    def p99_ms(self) -> float:
+        if not self.durations_ms:
+            return 0.0
+        ordered = sorted(self.durations_ms)
+        return ordered[max(0, math.ceil(0.99 * len(ordered)) - 1)]
+
+    def record(self, ms: float, error: str | None) -> None:
+        self.calls += 1
+        self.durations_ms.append(ms)
+        if error is not None:
+            self.errors += 1
+            if self.first_error is None:
+                self.first_error = error
+
+    def copy(self) -> QueryStats:
+        return QueryStats(self.calls, self.errors, self.first_error, list(self.durations_ms))
+
+
+@dataclass
+class WorkloadStats:
+    """Per-query stats of one run, and its totals."""
+
+    queries: dict[str, QueryStats]
+    seconds: float
+    clients: int
+
+    @property
+    def calls(self) -> int:
+        return sum(q.calls for q in self.queries.values())
+
+    @property
+    def errors(self) -> int:
+        return sum(q.errors for q in self.queries.values())
+
+    @property
+    def qps(self) -> float:
+        return self.calls / self.seconds if self.seconds > 0 else 0.0
+
+    def table(self) -> str:
+        """A plain-text table, one line per query and a total."""
+        width = max(len(name) for name in [*self.queries, "total"])
+        lines = [f"{'query':<{width}}  {'calls':>7}  {'errors':>6}  {'mean_ms':>8}  {'p99_ms':>8}  {'max_ms':>8}"]
+        for name, q in self.queries.items():
+            lines.append(f"{name:<{width}}  {q.calls:>7}  {q.errors:>6}  {q.mean_ms:>8.2f}  "
+                         f"{q.p99_ms:>8.2f}  {q.max_ms:>8.2f}")
+        lines.append(f"{'total':<{width}}  {self.calls:>7}  {self.errors:>6}  "
+                     f"({self.clients} clients, {self.seconds:.1f}s, {self.qps:.0f} queries/s)")
+        return "\n".join(lines)
+
+    def to_details(self) -> list[dict[str, Any]]:
+        """One row per query, for GateResult.details."""
+        return [{"query": name, "calls": q.calls, "errors": q.errors, "mean_ms": round(q.mean_ms, 2),
+                 "p99_ms": round(q.p99_ms, 2), "max_ms": round(q.max_ms, 2), "first_error": q.first_error}
+                for name, q in self.queries.items()]
+
+
+class Workload:
+    """Run `queries` round-robin on `clients` threads, each its own autocommit session named
+    gonogo/<app>, from __enter__ until __exit__ (or until each client ran `rounds` rounds).
+
+    target: a Target, or a libpq connection string. guards: session timeouts for the clients;
+    None (the default) sends the queries as the app does, so that a lock wait lasts as long as
+    the app would wait. application_name replaces gonogo/<app> where the traffic stands for
+    another program. Client c runs its i-th round with params(query, i * clients + c).
+    """
+
+    def __init__(self, target: Target | str, queries: Sequence[Query], clients: int = 2,
+                 app: str = "workload", *, guards: SessionGuards | None = None,
+                 application_name: str | None = None, rounds: int | None = None,
+                 params: Params | None = None):
+        if clients < 1:
+            raise ValueError("clients must be at least 1")
+        if not queries:
+            raise ValueError("a workload needs at least one query")
+        self.queries = tuple(queries)
+        self.clients = clients
+        self.rounds = rounds
+        self._params: Params = params or (lambda query, _i: query.params)
+        self._connect = _connector(target, app, application_name, guards)
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._stats = {q.name: QueryStats() for q in self.queries}
+        self._pids: set[int] = set()
+        self._live: dict[int, psycopg.Connection] = {}
+        self._ready = [threading.Event() for _ in range(clients)]
+        self._threads: list[threading.Thread] = []
+        self._started: float | None = None
+        self._stopped: float | None = None
+
+    def __enter__(self) -> Workload:
+        self.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> None:
+        """Start the clients; returns once each has its session (or failed to get one)."""
+        self._started = time.monotonic()
+        self._threads = [threading.Thread(target=self._client, args=(n,), name=f"workload-{n}", daemon=True)
+                         for n in range(self.clients)]
+        for thread in self._threads:
+            thread.start()
+        deadline = time.monotonic() + _CONNECT_WAIT_SECONDS
+        for ready in self._ready:
+            ready.wait(max(0.0, deadline - time.monotonic()))
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait until every client ran its rounds, at most `timeout` seconds; True if they did."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
+
+    def stop(self) -> None:
+        """Stop every client now: a query still running is cancelled (and not counted)."""
+        self._stop.set()
+        while any(thread.is_alive() for thread in self._threads):
+            with self._lock:
+                live = list(self._live.values())
+            for conn in live:
+                try:
+                    conn.cancel_safe(timeout=2)
+                except Exception:  # noqa: BLE001 - the session may be closing meanwhile
+                    pass
+            for thread in self._threads:
+                thread.join(0.05)
+        if self._stopped is None:
+            self._stopped = time.monotonic()
+
+    @property
+    def pids(self) -> set[int]:
+        """Backend pids of every session the clients opened (a reconnect adds one)."""
+        with self._lock:
+            return set(self._pids)
+
+    @property
+    def stats(self) -> WorkloadStats:
+        """Per-query stats so far (or of the whole run once stopped)."""
+        with self._lock:
+            queries = {name: q.copy() for name, q in self._stats.items()}
+        end = self._stopped or time.monotonic()
+        return WorkloadStats(queries=queries, seconds=end - (self._started or end), clients=self.clients)
+
+    def _client(self, number: int) -> None:
+        conn: psycopg.Connection | None = None
+        count = len(self.queries)
+        round_ = 0
+        try:
+            while self.rounds is None or round_ < self.rounds:
+                for k in range(count):
+                    if self._stop.is_set():
+                        return
+                    query = self.queries[(number + k) % count]
+                    began = time.perf_counter()
+                    error = None
+                    try:
+                        if conn is None or conn.closed:
+                            conn = self._open(number)
+                        params = self._params(query, round_ * self.clients + number)
+                        cur = conn.execute(query.sql, params or None)
+                        if cur.description is not None:
+                            cur.fetchall()
+                    except (psycopg.Error, GonogoError) as exc:
+                        if self._stop.is_set():
+                            return  # cancelled on the way out: not something the app felt
+                        error = str(exc).strip() or type(exc).__name__
+                    with self._lock:
+                        self._stats[query.name].record((time.perf_counter() - began) * 1000, error)
+                    if error is not None and (conn is None or conn.closed):
+                        self._stop.wait(0.05)  # the server is unreachable: do not spin
+                round_ += 1
+        finally:
+            self._ready[number].set()
+            with self._lock:
+                self._live.pop(number, None)
+            if conn is not None:
+                conn.close()
+
+    def _open(self, number: int) -> psycopg.Connection:
+        try:
+            conn = self._connect()
+            with self._lock:
+                self._pids.add(conn.info.backend_pid)
+                self._live[number] = conn
+            return conn
+        finally:
+            self._ready[number].set()  # start() waits for this: a session, or the error why not
+
+
+def _connector(target: Target | str, app: str, application_name: str | None,
+               guards: SessionGuards | None) -> Callable[[], psycopg.Connection]:
+    if isinstance(target, Target) and application_name is None:
+        return lambda: target.connect(app, guards=guards)
+    extra = {"application_name": application_name or f"gonogo/{app}"}
+    if guards is not None:
+        extra["options"] = guards.options()
+    conninfo = make_conninfo(target.conninfo() if isinstance(target, Target) else target, **extra)
+    return lambda: psycopg.connect(conninfo, autocommit=True)

@@ -1,0 +1,72 @@
+"""gonogo's own app workload against a real server: every query runs, no lock is held between
+queries, it stops promptly even while a query waits for a lock, and it names its sessions."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+import sample_app
+from gonogo.batch import load_batch
+from gonogo.queries import Query
+from gonogo.workload import Workload
+
+SCALE = 0.1
+QUERIES = load_batch("20250115_recipe_fixes").queries
+
+
+@pytest.fixture
+def app_db(staging_db):
+    sample_app.load(staging_db, scale=SCALE)
+    return staging_db
+
+
+def test_runs_every_query_without_errors_and_reports_its_pids(app_db):
+    with Workload(app_db, QUERIES, clients=2) as workload:
+        pids = workload.pids
+        with app_db.connect("tests", guards=None) as conn:
+            sessions = conn.execute("SELECT pid, state FROM pg_stat_activity WHERE application_name = "
+                                    "'gonogo/workload'").fetchall()
+            assert {pid for pid, _ in sessions} == pids and len(pids) == 2
+            # autocommit: a session of the workload is never idle inside a transaction
+            for _ in range(20):
+                states = conn.execute("SELECT state FROM pg_stat_activity WHERE pid = ANY (%s)",
+                                      [list(pids)]).fetchall()
+                assert ("idle in transaction",) not in states
+                time.sleep(0.01)
+        while min(q.calls for q in workload.stats.queries.values()) < 3:
+            time.sleep(0.02)
+    stats = workload.stats
+    assert stats.errors == 0, {n: q.first_error for n, q in stats.queries.items() if q.errors}
+    assert set(stats.queries) == {q.name for q in QUERIES}
+    assert all(0 < q.mean_ms <= q.p99_ms <= q.max_ms for q in stats.queries.values())
+    assert stats.clients == 2 and stats.seconds > 0
+    assert "recipe_search" in stats.table() and stats.to_details()[0]["calls"] >= 3
+
+
+def test_stops_promptly_even_while_its_queries_wait_for_a_lock(app_db):
+    with app_db.connect("tests/holder", guards=None, autocommit=False) as holder:
+        holder.execute('LOCK TABLE "Recipe" IN ACCESS EXCLUSIVE MODE')
+        workload = Workload(app_db, [Query("count", 'SELECT count(*) FROM "Recipe"')], clients=2)
+        entering = time.monotonic()
+        with workload:
+            assert time.monotonic() - entering < 2.0  # started: each client has its session
+            time.sleep(0.2)  # both clients are now waiting for the lock
+            with app_db.connect("tests", guards=None) as conn:
+                waiting = conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted AND pid = ANY (%s)",
+                                       [list(workload.pids)]).fetchone()[0]
+            assert waiting == 2
+            stopping = time.monotonic()
+        assert time.monotonic() - stopping < 1.0
+        holder.rollback()
+    # the cancelled queries were gonogo stopping, not errors the app would have seen
+    assert workload.stats.errors == 0 and workload.stats.calls == 0
+
+
+def test_errors_are_counted_not_raised(staging_db):
+    with Workload(staging_db, QUERIES[:2], clients=1, rounds=3) as workload:
+        assert workload.wait(10)
+    stats = workload.stats
+    assert stats.calls == stats.errors == 6
+    assert all("does not exist" in q.first_error for q in stats.queries.values())
