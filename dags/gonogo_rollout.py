@@ -1,16 +1,15 @@
 """
 ### gonogo: a migration batch rolled out the way the Go/No-Go checklist says
 
-1. **prepare** — batch validated; production snapshot (pg_dump) restored into staging.
-2. **preflight** — server versions, required tables, orphans = 0 on the copy; monitoring on production.
-3. **dry_run** — each enabled migration applied to staging in order and validated.
+1. **prepare** — batch validated and linted; production snapshot (pg_dump) restored into staging.
+2. **preflight** — versions, extensions, privileges, schema drift, required tables, orphans, monitoring.
+3. **dry_run** — each migration applied to the copy under the app's queries: locks traced, plans
+   compared, contracts run; then every rollback rehearsed and the batch applied again.
 4. **decide** — the Go/No-Go report; a FAIL stops here and tells Slack, else `approve_rollout` waits.
 5. **production** — timeouts, verified backup, restore point, each migration applied and validated;
    a failure rolls back what this run applied, in reverse.
-6. **watch** — production watched for `monitoring_hours`.
-7. **report_outcome** — Slack hears how it ended; only a completed rollout ends green.
-
-The staging connection's database is **dropped and recreated** on every run.
+6. **watch** — production watched for `monitoring_hours`; **report_outcome** tells Slack how it
+   ended, and only a completed rollout ends green. Staging's database is **dropped and recreated**.
 """
 
 from __future__ import annotations
@@ -19,29 +18,19 @@ import logging
 from datetime import timedelta
 from pathlib import Path
 
-from airflow.sdk import DAG, Param, TaskGroup, TriggerRule, chain, task
+from airflow.sdk import DAG, TaskGroup, TriggerRule, chain, task
 from airflow.sdk.exceptions import AirflowSkipException
 
-from gonogo import outcome, slack, snapshot
-from gonogo.batch import available_batches
-from gonogo.errors import GatesFailed, StepFailed
-from gonogo.gates.monitoring import monitoring_enabled
-from gonogo.gates.orphan_integrity import orphan_integrity
-from gonogo.gates.required_tables import required_tables
-from gonogo.gates.restore_point import create_restore_point as restore_point
-from gonogo.gates.server_versions import server_versions
-from gonogo.gates.session_guards import session_guards
-from gonogo.report import approval_markdown, write_reports
+from gonogo.preflight import PREFLIGHT
 from gonogo.results import failures, from_dicts, require_pass, to_dicts
-from gonogo.schema import Schema, read_schema
-from gonogo.steps import apply_steps, undo
-from gonogo.watch import watch
 from gonogo_airflow.approval import RolloutApproval
 from gonogo_airflow.notify import OutcomeReported, on_task_failure, send
+from gonogo_airflow.params import ROLLOUT_PARAMS
 from gonogo_airflow.rollout import Rollout
 
+# Task bodies import the library where they use it: psycopg, pglast and slack_sdk load when a
+# task runs, not each time the scheduler parses this file.
 log = logging.getLogger("gonogo")
-APPROVAL_TIMEOUT = timedelta(hours=24)  # unanswered by then: rejected
 
 
 @task
@@ -51,8 +40,16 @@ def validate_batch() -> dict:
 
 
 @task
+def lint_migrations() -> list[dict]:
+    """Static lint of every migration and rollback: squawk plus gonogo's own lock rules."""
+    from gonogo.lint import lint_batch
+    return to_dicts(lint_batch(Rollout.current().batch))
+
+
+@task
 def take_snapshot() -> dict:
     """pg_dump of production (directory format, parallel jobs) into the run's artifacts."""
+    from gonogo import snapshot
     r = Rollout.current()
     return snapshot.dump(r.production, r.folder / "snapshot", log=log.info, app=r.app,
                          lock_wait_timeout=r.guards.lock_timeout).to_dict()
@@ -61,48 +58,61 @@ def take_snapshot() -> dict:
 @task
 def restore_staging(taken: dict) -> float:
     """Drop and recreate the staging database, pg_restore the snapshot into it, ANALYZE."""
+    from gonogo import snapshot
     r = Rollout.current()
     return snapshot.restore_into(snapshot.Dump.from_dict(taken), r.staging, production=r.production, log=log.info)
 
 
 @task
-def check_server_versions() -> list[dict]:
-    r = Rollout.current()
-    with r.session("production") as prod, r.session("staging") as staging:
-        return to_dicts([server_versions(prod, staging)])
+def check(gate: str) -> list[dict]:
+    """One preflight gate (gonogo.preflight.PREFLIGHT); its task doc says what it checks."""
+    return Rollout.current().run_gate(gate)
 
 
 @task
-def check_required_tables() -> list[dict]:
-    r = Rollout.current()
-    return r.check("staging", required_tables, r.batch)
-
-
-@task
-def check_orphans() -> list[dict]:
-    r = Rollout.current()
-    return r.check("staging", orphan_integrity, r.batch)
-
-
-@task
-def check_monitoring() -> list[dict]:
-    return Rollout.current().check("production", monitoring_enabled)
-
-
-@task
-def apply_on_staging() -> list[dict]:
-    """Every enabled migration on the staging copy, in order, each validated after it runs."""
+def capture_baseline() -> dict:
+    """The staging copy before the batch: schema, top queries' plans, observability snapshot."""
+    from gonogo import dryrun
     r = Rollout.current()
     with r.session("staging") as conn:
-        run = apply_steps(conn, list(r.batch.enabled_steps), phase="dry_run", live_traffic=False, log=log.info)
-    return to_dicts(run.results)
+        return dryrun.capture_baseline(conn, r.batch).to_json()
 
 
 @task
-def evaluate_gates(preflight: list, dry_run: list) -> str:
-    """Write the Go/No-Go report; any FAIL stops the run here (Slack names the gates)."""
+def apply_on_staging(baseline: dict) -> list[dict]:
+    """Each enabled migration in order while the app's queries run: preconditions, locks traced,
+    validation, lock budget and waits, plans against the baseline, contract tests."""
+    from gonogo import dryrun
     r = Rollout.current()
-    results = from_dicts([*preflight, dry_run])
+    return to_dicts(dryrun.apply_all(r.staging, r.batch, dryrun.Baseline.from_json(baseline), app=r.app,
+                                     guards=r.guards, log=log.info))
+
+
+@task
+def rehearse_rollbacks(baseline: dict, applied: list) -> list[dict]:
+    """Roll every applied step back in reverse (traced), compare with the baseline, apply again."""
+    from gonogo import dryrun
+    from gonogo.results import applied_steps
+    r = Rollout.current()
+    return to_dicts(dryrun.rehearse_rollbacks(r.staging, r.batch, dryrun.Baseline.from_json(baseline),
+                                              applied_steps(applied), app=r.app, guards=r.guards, log=log.info))
+
+
+@task
+def compare_observability(baseline: dict, rehearsed: list) -> list[dict]:
+    from gonogo import dryrun
+    r = Rollout.current()
+    with r.session("staging") as conn:
+        return to_dicts([dryrun.compare_observability(conn, dryrun.Baseline.from_json(baseline))])
+
+
+@task
+def evaluate_gates(evidence: list) -> str:
+    """Write the Go/No-Go report; any FAIL stops the run here (Slack names the gates)."""
+    from gonogo.errors import GatesFailed
+    from gonogo.report import approval_markdown, write_reports
+    r = Rollout.current()
+    results = from_dicts(evidence)
     write_reports(r.folder, r.info, r.batch, results)
     if failures(results):
         raise GatesFailed(results)
@@ -111,6 +121,7 @@ def evaluate_gates(preflight: list, dry_run: list) -> str:
 
 @task
 def check_session_guards() -> list[dict]:
+    from gonogo.gates.session_guards import session_guards
     r = Rollout.current()
     return require_pass([session_guards(r.production, r.guards, r.app)], "check_session_guards")
 
@@ -118,6 +129,8 @@ def check_session_guards() -> list[dict]:
 @task
 def take_backup() -> list[dict]:
     """pg_dump of production, read back with pg_restore --list; records the pre-batch schema."""
+    from gonogo import snapshot
+    from gonogo.schema import read_schema
     r = Rollout.current()
     with r.session("production") as conn:
         r.ti.xcom_push(key="pre_batch_schema", value=read_schema(conn).to_json())
@@ -129,6 +142,7 @@ def take_backup() -> list[dict]:
 
 @task
 def create_restore_point() -> list[dict]:
+    from gonogo.gates.restore_point import create_restore_point as restore_point
     r = Rollout.current()
     with r.session("production") as conn:
         return require_pass([restore_point(conn, r.batch.restore_point)], "create_restore_point")
@@ -137,6 +151,8 @@ def create_restore_point() -> list[dict]:
 @task
 def apply_migrations() -> list[dict]:
     """Each enabled migration on production, in order, validated after each; stops at a failure."""
+    from gonogo.errors import StepFailed
+    from gonogo.steps import apply_steps
     r = Rollout.current()
     with r.session("production") as conn:
         run = apply_steps(conn, list(r.batch.enabled_steps), phase="production", live_traffic=True,
@@ -150,6 +166,9 @@ def apply_migrations() -> list[dict]:
 def rollback_migrations() -> list[dict]:
     """Undo what this run applied, the failed step first, then the others in reverse;
     then prove the schema equals the pre-batch schema."""
+    from gonogo import slack
+    from gonogo.schema import Schema
+    from gonogo.steps import undo
     r = Rollout.current()
     if not (steps := r.steps_in_flight()):
         raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")
@@ -165,6 +184,7 @@ def rollback_migrations() -> list[dict]:
 @task
 def watch_window(applied: list) -> list[dict]:
     """Poll production until monitoring_hours have passed (holds a worker slot meanwhile)."""
+    from gonogo.watch import watch
     r = Rollout.current()
     seconds = float(r.params["monitoring_hours"]) * 3600
     return to_dicts(watch(r.production, r.batch, seconds=seconds, app=r.app, guards=r.guards,
@@ -174,6 +194,7 @@ def watch_window(applied: list) -> list[dict]:
 @task(trigger_rule=TriggerRule.ALL_DONE)
 def report_outcome() -> str:
     """Tell Slack how the rollout ended; fail the run unless it completed."""
+    from gonogo import outcome, slack
     r = Rollout.current()
     pull = r.ti.xcom_pull
     applied, watched = pull(task_ids="production.apply_migrations"), pull(task_ids="watch.watch_window")
@@ -194,40 +215,29 @@ with DAG(
     max_active_runs=1,
     tags=["gonogo", "postgresql", "migrations"],
     default_args={"retries": 0, "on_failure_callback": on_task_failure},
-    params={
-        "batch": Param("20250115_recipe_fixes", type="string", enum=available_batches() or None,
-                       title="Batch", description="Folder under include/batches/ to roll out."),
-        "production_conn_id": Param("gonogo_production", type="string", title="Production connection"),
-        "staging_conn_id": Param("gonogo_staging", type="string", title="Staging connection",
-                                 description="Airflow connection id of staging. Its database is DROPPED "
-                                             "and recreated from the production snapshot on every run."),
-        "monitoring_hours": Param(48.0, type="number", minimum=0, title="Watch window (hours)",
-                                  description="How long production is watched after the rollout."),
-        "lock_timeout": Param("2s", type="string", pattern=r"^[0-9]+(ms|s|min)?$", title="Lock timeout",
-                              description="lock_timeout of every production session (the seed's 2s)."),
-        "statement_timeout": Param("5min", type="string", pattern=r"^[0-9]+(ms|s|min|h)?$", title="Statement timeout"),
-        "slack_conn_id": Param("gonogo_slack", type="string", title="Slack connection"),
-        "slack_channel": Param("#db-rollouts", type="string", title="Slack channel"),
-    },
+    params=ROLLOUT_PARAMS,
 ) as dag:
     with TaskGroup("prepare"):
-        validated, taken = validate_batch(), take_snapshot()
+        validated, taken, linted = validate_batch(), take_snapshot(), lint_migrations()
         restored = restore_staging(taken)
 
     with TaskGroup("preflight"):
-        gates = [check_server_versions(), check_required_tables(), check_orphans(), check_monitoring()]
+        gates = [check.override(task_id=f"check_{gate.name}", doc_md=gate.doc)(gate.name) for gate in PREFLIGHT]
 
     with TaskGroup("dry_run"):
-        rehearsal = apply_on_staging()
+        baseline = capture_baseline()
+        applied_on_staging = apply_on_staging(baseline)
+        rehearsed = rehearse_rollbacks(baseline, applied_on_staging)
+        observed = compare_observability(baseline, rehearsed)
 
     with TaskGroup("decide"):
-        evaluated = evaluate_gates(gates, rehearsal)
+        evaluated = evaluate_gates([linted, *gates, applied_on_staging, rehearsed, observed])
         approve_rollout = RolloutApproval(
             task_id="approve_rollout",
             subject="Go/No-Go: roll batch {{ params.batch }} out to production?",
             body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",
-            defaults="Reject",
-            response_timeout=APPROVAL_TIMEOUT,
+            defaults="Reject",  # unanswered after a day: rejected
+            response_timeout=timedelta(hours=24),
         )
 
     with TaskGroup("production"):
@@ -239,7 +249,7 @@ with DAG(
     with TaskGroup("watch"):
         watched = watch_window(applied)
 
-    chain(validated, taken)
-    restored >> gates >> rehearsal
+    chain(validated, [taken, linted])
+    restored >> gates >> baseline
     chain(evaluated, approve_rollout, guards)
     [watched, rolled_back] >> report_outcome()

@@ -18,17 +18,12 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
 from gonogo.queries import Query, load_queries
 from gonogo.statements import (DbObject, SqlSyntaxError, Statement, created_objects, parse_script,
                                referenced_tables)
 
-SHIPPED_BATCHES = Path(__file__).resolve().parent.parent / "batches"
-
-
-def batches_dir() -> Path:
-    """GONOGO_BATCHES_DIR, or the batches shipped in include/batches."""
-    return Path(os.environ.get("GONOGO_BATCHES_DIR", SHIPPED_BATCHES))
 _SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
 
 
@@ -133,14 +128,6 @@ class Batch:
         files += [f for f in (self.integrity_checks, self.expected_schema) if f]
         files += [c.file for c in self.contracts]
         return {os.path.relpath(f.path, self.path): f.sha256 for f in files}
-
-
-def available_batches(root: Path | None = None) -> list[str]:
-    """Folder names under the batches directory that hold a manifest (cheap: no parsing)."""
-    root = Path(root or batches_dir())
-    if not root.is_dir():
-        return []
-    return sorted(p.parent.name for p in root.glob("*/manifest.yaml"))
 
 
 @functools.cache

@@ -8,28 +8,28 @@ provides one. Adding a gate = a module with its function + a line here.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gonogo.gates.extensions import extensions
-from gonogo.gates.monitoring import monitoring_enabled
-from gonogo.gates.orphan_integrity import orphan_integrity
-from gonogo.gates.privileges import privileges
-from gonogo.gates.required_tables import required_tables
-from gonogo.gates.schema_drift import schema_drift
-from gonogo.gates.server_versions import server_versions
-from gonogo.results import GateResult
+# Imported at DAG parse time: the gate modules (and the database driver) load only when a
+# gate runs.
 
 
 @dataclass(frozen=True)
 class Gate:
     name: str
     doc: str
-    run: Callable[..., "GateResult | list[GateResult]"]  # run(ctx)
+    run: Callable  # run(ctx) -> GateResult | list[GateResult]
 
 
-def _on(which: str, check: Callable, with_batch: bool = True) -> Callable:
+def _gate(module: str, function: str | None = None) -> Callable:
+    return getattr(importlib.import_module(f"gonogo.gates.{module}"), function or module)
+
+
+def _on(which: str, module: str, function: str | None = None, with_batch: bool = True) -> Callable:
     def run(ctx):
+        check = _gate(module, function)
         with ctx.session(which) as conn:
             return check(conn, ctx.batch) if with_batch else check(conn)
     return run
@@ -37,27 +37,27 @@ def _on(which: str, check: Callable, with_batch: bool = True) -> Callable:
 
 def _versions(ctx):
     with ctx.session("production") as prod, ctx.session("staging") as staging:
-        return server_versions(prod, staging)
+        return _gate("server_versions")(prod, staging)
 
 
 def _drift(ctx):
     with ctx.session("production") as prod:
-        return schema_drift(prod, ctx.staging, ctx.batch)
+        return _gate("schema_drift")(prod, ctx.staging, ctx.batch)
 
 
 PREFLIGHT = (
     Gate("server_versions", "Staging runs exactly production's server_version_num.", _versions),
     Gate("extensions", "Production has, or the batch may create, every extension its SQL needs.",
-         _on("production", extensions)),
+         _on("production", "extensions")),
     Gate("privileges", "The production role may do what each statement needs (from the catalog).",
-         _on("production", privileges)),
+         _on("production", "privileges")),
     Gate("schema_drift", "Production's live schema equals the batch's expected schema.", _drift),
     Gate("required_tables", "Every table the batch requires or touches exists on the staging copy.",
-         _on("staging", required_tables)),
+         _on("staging", "required_tables")),
     Gate("orphans", "No orphans for the foreign keys the batch adds, and its integrity checks are clean.",
-         _on("staging", orphan_integrity)),
+         _on("staging", "orphan_integrity")),
     Gate("monitoring", "pg_stat_statements is loaded and created on production.",
-         _on("production", monitoring_enabled, with_batch=False)),
+         _on("production", "monitoring", "monitoring_enabled", with_batch=False)),
 )
 
 

@@ -26,7 +26,7 @@ NOT_MEASURED, LATER, HUMAN, WINDOW = "not measured", "after approval", "human", 
 class Condition:
     text: str                 # the seed's Decision Gate line
     gates: tuple[str, ...]    # gate ids whose results are the evidence
-    phases: tuple[str, ...] = ("preflight", "dry_run")
+    phases: tuple[str, ...] = ("preflight", "dry_run", "rehearsal")
     note: str = ""            # shown when no result is there
 
 

@@ -14,7 +14,7 @@ import psycopg
 
 from gonogo import rowcounts
 from gonogo.batch import SqlFile, Step
-from gonogo.execute import Log, ScriptError, run_script
+from gonogo.execute import Log, ScriptError, ScriptRun, run_script
 from gonogo.gates.preconditions import preconditions
 from gonogo.problems import verify
 from gonogo.results import GateResult, Verdict, failures
@@ -23,6 +23,8 @@ from gonogo.sqlfile import query
 
 
 Progress = Callable[[list[str], "str | None"], None]
+# How a script is run: execute.run_script, or locktrace's tracer on staging; raises ScriptError.
+Runner = Callable[[psycopg.Connection, SqlFile, Log], "ScriptRun"]
 _PLURAL = {"index": "indexes", "constraint": "constraints", "trigger": "triggers",
            "function": "functions", "extension": "extensions"}
 
@@ -43,7 +45,7 @@ class BatchRun:
 
 def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live_traffic: bool,
                 log: Log = print, on_progress: Progress = lambda applied, current: None,
-                check_preconditions: bool = False) -> BatchRun:
+                check_preconditions: bool = False, runner: Runner = run_script) -> BatchRun:
     """Apply each step, then validate it; stop at the first step that fails either.
     on_progress(applied, current) is called before each step and once at the end, so that a
     crash in the middle of a step still leaves a record of which step was in flight."""
@@ -52,7 +54,7 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
         on_progress(list(run.applied), step.name)
         log(f"== {phase}: step {step.order} {step.name} ({step.kind})")
         results = apply_step(conn, step, phase=phase, live_traffic=live_traffic, log=log,
-                             check_preconditions=check_preconditions)
+                             check_preconditions=check_preconditions, runner=runner)
         run.results.extend(results)
         if failed := failures(results):
             run.failed_step = step.name
@@ -65,7 +67,8 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
 
 
 def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic: bool,
-               log: Log = print, check_preconditions: bool = False) -> list[GateResult]:
+               log: Log = print, check_preconditions: bool = False,
+               runner: Runner = run_script) -> list[GateResult]:
     """Apply one step and validate it. With check_preconditions, the data is first measured
     against what the step adds; if it does not allow the step, the step is not run."""
     if check_preconditions and (checked := preconditions(conn, step, phase=phase)):
@@ -79,7 +82,7 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
     before = rowcounts.count_rows(conn, tables)
     try:
         with _lock_timeout(conn, step.lock_timeout):
-            script = run_script(conn, step.forward, log)
+            script = runner(conn, step.forward, log)
     except ScriptError as exc:
         return [*pre, GateResult(
             gate="step_applied", title="Migration applied", phase=phase, subject=step.name,
@@ -130,7 +133,7 @@ def objects_valid(conn: psycopg.Connection, step: Step, *, phase: str) -> GateRe
 
 
 def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
-                   log: Log = print) -> BatchRun:
+                   log: Log = print, runner: Runner = run_script) -> BatchRun:
     """Run the rollbacks of `steps` in reverse order; stop at the first rollback that fails,
     since an earlier step's rollback may depend on the later one having been undone."""
     run = BatchRun()
@@ -138,7 +141,7 @@ def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
         log(f"== {phase}: rollback of step {step.order} {step.name}")
         try:
             with _lock_timeout(conn, step.lock_timeout):
-                script = run_script(conn, step.rollback, log)
+                script = runner(conn, step.rollback, log)
         except ScriptError as exc:
             run.failed_step = step.name
             run.error = str(exc)

@@ -11,10 +11,12 @@ import dataclasses
 import socket
 from dataclasses import dataclass, field
 
-import psycopg
-from psycopg.conninfo import make_conninfo
+from typing import TYPE_CHECKING
 
 from gonogo.errors import TargetError
+
+if TYPE_CHECKING:
+    import psycopg
 
 # libpq keeps application_name to NAMEDATALEN - 1 bytes.
 _APP_NAME_MAX = 63
@@ -67,6 +69,8 @@ class Target:
         return bool(_addresses(self.host) & _addresses(other.host)) or self.host == other.host
 
     def conninfo(self, **extra) -> str:
+        from psycopg.conninfo import make_conninfo  # psycopg loads when a session is opened, not at parse
+
         params = dict(host=self.host, port=self.port, dbname=self.dbname, user=self.user,
                       password=self.password, sslmode=self.sslmode, connect_timeout=10)
         params.update(extra)
@@ -85,6 +89,8 @@ class Target:
     def connect(self, app: str, guards: SessionGuards | None = SessionGuards(),
                 autocommit: bool = True) -> psycopg.Connection:
         """Open a session named `gonogo/<app>`, with the guards set from its first statement."""
+        import psycopg
+
         extra = {"application_name": f"gonogo/{app}"[:_APP_NAME_MAX]}
         if guards is not None:
             extra["options"] = guards.options()

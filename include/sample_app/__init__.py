@@ -158,6 +158,8 @@ def query_params(name: str, i: int, scale: float = 1.0) -> dict[str, Any]:
         "unread_notifications": {"user_id": 1 + _pick(i, 9, 10 * n)},
         "wholesale_orders_by_status": {"company_id": company_id,
                                        "status": ORDER_STATUSES[_pick(i, 10, len(ORDER_STATUSES))]},
+        "save_recipe": {"recipe_id": 1 + _pick(i, 11, 100 * n)},
+        "mark_notification_read": {"notification_id": 1 + _pick(i, 12, 400 * n)},
     }
     if name not in params:
         raise ValueError(f"unknown query {name!r}; known: {', '.join(params)}")

@@ -101,3 +101,17 @@ WHERE "companyId" = %(company_id)s
   AND "status" = %(status)s
 ORDER BY "orderDate" DESC
 LIMIT 50;
+
+-- name: save_recipe
+-- The recipe editor saves a recipe. A write: it takes ROW EXCLUSIVE, so a migration holding
+-- SHARE (blocks writes) makes it wait where the reads above would not. It writes the values
+-- the row already has, so the data stays as generated.
+UPDATE "Recipe"
+SET "updatedAt" = "updatedAt", "sellingPrice" = "sellingPrice"
+WHERE "id" = %(recipe_id)s;
+
+-- name: mark_notification_read
+-- Opening a notification (a write on another table, same idea as save_recipe).
+UPDATE "Notification"
+SET "read" = "read"
+WHERE "id" = %(notification_id)s;

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import logging
 
+from typing import TYPE_CHECKING
+
 from airflow.sdk import Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
-from slack_sdk.errors import SlackApiError
 
-from gonogo import slack
 from gonogo.errors import GatesFailed, StepFailed
 from gonogo.results import failures
 from gonogo_airflow.rollout import Rollout
+
+if TYPE_CHECKING:  # slack_sdk loads when a message is sent, not at DAG parse time
+    from gonogo.slack import Message
 
 log = logging.getLogger("gonogo")
 
@@ -20,9 +23,13 @@ class OutcomeReported(Exception):
     """Raised by a task that has already told Slack why it fails: no second message."""
 
 
-def send(rollout: Rollout, message: slack.Message) -> bool:
+def send(rollout: Rollout, message: Message) -> bool:
     """Post to the run's Slack channel; a missing connection or a Slack error is logged, not raised,
     so that telling Slack never stops a rollback."""
+    from slack_sdk.errors import SlackApiError
+
+    from gonogo import slack
+
     conn_id = rollout.params["slack_conn_id"]
     try:
         conn = Connection.get(conn_id)
@@ -41,6 +48,8 @@ def send(rollout: Rollout, message: slack.Message) -> bool:
 
 def on_task_failure(context) -> None:
     """Every task's failure callback: one Slack message saying what failed and why."""
+    from gonogo import slack
+
     rollout = Rollout.from_context(context)
     error = context.get("exception")
     if isinstance(error, OutcomeReported):

@@ -8,15 +8,20 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import quote
 
+from typing import TYPE_CHECKING
+
 from airflow.sdk import Connection, get_current_context
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from gonogo import artifacts
-from gonogo.batch import Batch, Step, load_batch
 from gonogo.errors import GonogoError, TargetError
-from gonogo.report import RunInfo
+from gonogo.preflight import preflight_gate
 from gonogo.results import to_dicts
 from gonogo.target import SessionGuards, Target
+
+if TYPE_CHECKING:  # at DAG parse time this module stays light: the batch is loaded in tasks
+    from gonogo.batch import Batch, Step
+    from gonogo.report import RunInfo
 
 log = logging.getLogger("gonogo")
 
@@ -57,6 +62,8 @@ class Rollout:
 
     @cached_property
     def batch(self) -> Batch:
+        from gonogo.batch import load_batch
+
         return load_batch(self.params["batch"])
 
     @cached_property
@@ -81,10 +88,9 @@ class Rollout:
         """A guarded session on production or staging, named after this run and task."""
         return getattr(self, which).connect(self.app, self.guards)
 
-    def check(self, which: str, gate, *args) -> list[dict]:
-        """Run a gate on a guarded session to production or staging; its results as dicts."""
-        with self.session(which) as conn:
-            results = gate(conn, *args)
+    def run_gate(self, name: str) -> list[dict]:
+        """One preflight gate of gonogo.preflight, against this run's targets; results as dicts."""
+        results = preflight_gate(name).run(self)
         return to_dicts(results if isinstance(results, list) else [results])
 
     def record_progress(self, applied: list[str], current: str | None) -> None:
@@ -115,6 +121,8 @@ class Rollout:
 
     @property
     def info(self) -> RunInfo:
+        from gonogo.report import RunInfo
+
         try:
             title = self.batch.title
         except GonogoError:  # a malformed batch must still be reportable

@@ -80,7 +80,7 @@ def test_median_run_is_the_median():
 
 def test_measure_keeps_the_median_of_real_runs_and_the_plan(conn, batch):
     samples = measure(conn, batch.queries, runs=3, keep_raw=True)
-    assert list(samples) == [q.name for q in batch.queries] and len(samples) == 10
+    assert list(samples) == [q.name for q in batch.queries] and len(samples) == 12
     for s in samples.values():
         assert s.error is None, s.error
         assert len(s.runs_ms) == 3 and s.execution_ms == sorted(s.runs_ms)[1]

@@ -1,0 +1,143 @@
+"""The dry run on the staging copy (the checklist's Phase 0) and its rollback rehearsal.
+
+1. baseline: the schema, the top queries' plans and an observability snapshot, before the batch.
+2. each enabled step in order, while the app's workload runs against staging and a sampler
+   watches its lock waits: preconditions, apply (every statement's locks traced), validate,
+   the lock budget, the longest wait, plans against the baseline, the contracts due by now.
+3. rehearsal: every applied step rolled back in reverse (traced too), the schema compared
+   with the baseline, then the batch applied again, so staging ends as production will.
+4. the observability snapshot again, as a diff with the baseline.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+
+import psycopg
+
+from gonogo import observe, plans
+from gonogo.batch import Batch, SqlFile
+from gonogo.execute import Log
+from gonogo.gates.contracts import contracts
+from gonogo.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script
+from gonogo.results import GateResult, Verdict, failures
+from gonogo.schema import Schema, compare, read_schema
+from gonogo.steps import apply_step, apply_steps, rollback_steps
+from gonogo.target import SessionGuards, Target
+from gonogo.workload import Workload
+
+PHASE, REHEARSAL = "dry_run", "rehearsal"
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """Staging before the batch; travels between tasks as JSON."""
+
+    schema: Schema
+    plans: dict
+    observed: dict
+
+    def to_json(self) -> dict:
+        return {"schema": self.schema.to_json(), "plans": self.plans, "observed": self.observed}
+
+    @classmethod
+    def from_json(cls, data: dict) -> Baseline:
+        return cls(Schema.from_json(data["schema"]), data["plans"], data["observed"])
+
+
+def capture_baseline(conn: psycopg.Connection, batch: Batch) -> Baseline:
+    measured = plans.measure(conn, batch.queries, runs=batch.thresholds.explain_runs) if batch.queries else {}
+    return Baseline(read_schema(conn), plans.to_dicts(measured), observe.snapshot(conn))
+
+
+class _Tracing:
+    """A step runner that traces every statement's locks and keeps the traces."""
+
+    def __init__(self, observer: Target):
+        self.observer, self.runs = observer, []
+
+    def __call__(self, conn: psycopg.Connection, script: SqlFile, log: Log) -> TracedRun:
+        run = trace_script(conn, script, observer=self.observer, log=log)
+        self.runs.append(run)
+        return run
+
+
+@contextlib.contextmanager
+def _app_traffic(staging: Target, batch: Batch, app: str):
+    """The app's top queries running on staging, and a sampler of their lock waits
+    (None when the batch declares no queries: then there is no wait to measure)."""
+    if not batch.queries:
+        yield None
+        return
+    with Workload(staging, batch.queries, clients=2, app=f"{app}/app") as load, \
+            WaitSampler(staging, watch_pids=lambda: load.pids) as waits:
+        yield waits
+
+
+def apply_all(staging: Target, batch: Batch, baseline: Baseline, *, app: str, guards: SessionGuards,
+              log: Log = print) -> list[GateResult]:
+    t = batch.thresholds
+    with staging.connect(app, guards) as conn:
+        results = contracts(conn, batch, [], phase=PHASE, subject="before the batch")
+        applied: list[str] = []
+        for step in batch.enabled_steps:
+            log(f"== dry run: step {step.order} {step.name}")
+            tracing = _Tracing(staging)
+            with _app_traffic(staging, batch, app) as waits:
+                step_results = apply_step(conn, step, phase=PHASE, live_traffic=False, log=log,
+                                          check_preconditions=True, runner=tracing)
+            results += step_results
+            if tracing.runs:
+                results.append(lock_budget(tracing.runs, budget_seconds=t.lock_budget_seconds,
+                                           phase=PHASE, subject=step.name))
+            if waits is not None:
+                results.append(lock_waits(waits, threshold_seconds=t.lock_wait_seconds, phase=PHASE,
+                                          subject=step.name, traced_runs=tracing.runs))
+            if failures(step_results):
+                log(f"!! dry run stops at {step.name}")
+                break
+            applied.append(step.name)
+            if batch.queries:
+                after = plans.measure(conn, batch.queries, runs=t.explain_runs)
+                results.append(plans.compare(baseline.plans, after, max_ratio=t.latency_ratio,
+                                             floor_ms=t.latency_floor_ms, phase=PHASE, subject=step.name))
+            results += contracts(conn, batch, applied, phase=PHASE, subject=step.name)
+    return results
+
+
+def rehearse_rollbacks(staging: Target, batch: Batch, baseline: Baseline, applied: list[str], *, app: str,
+                       guards: SessionGuards, log: Log = print) -> list[GateResult]:
+    """Seed 6, "Test rollback on staging first": roll back in reverse, compare, apply again."""
+    steps = [batch.step(name) for name in applied]
+    if not steps:
+        return []
+    tracing = _Tracing(staging)
+    with staging.connect(app, guards) as conn:
+        with _app_traffic(staging, batch, app) as waits:
+            run = rollback_steps(conn, steps, phase=REHEARSAL, log=log, runner=tracing)
+        results = [*run.results]
+        if tracing.runs:
+            results.append(lock_budget(tracing.runs, budget_seconds=batch.thresholds.lock_budget_seconds,
+                                       phase=REHEARSAL, subject="rollbacks"))
+        if waits is not None:
+            results.append(lock_waits(waits, threshold_seconds=batch.thresholds.lock_wait_seconds,
+                                      phase=REHEARSAL, subject="rollbacks", traced_runs=tracing.runs))
+        if not run.ok:
+            return results
+        results.append(compare(baseline.schema, read_schema(conn), gate="rollback_rehearsal",
+                               title="Rollbacks restore the pre-batch schema", phase=REHEARSAL,
+                               subject="after rolling back every step", expected_label="the baseline schema"))
+        again = apply_steps(conn, steps, phase=REHEARSAL, live_traffic=False, log=log)
+    results.append(GateResult(
+        gate="rollback_rehearsal", title="The batch applies again after its rollbacks", phase=REHEARSAL,
+        subject="applied again", verdict=Verdict.PASS if again.ok else Verdict.FAIL,
+        value=f"{len(again.applied)} of {len(steps)} steps re-applied", threshold=f"all {len(steps)}",
+        message="rolled back and applied again cleanly: a rollback on production can be followed by a "
+                "new attempt" if again.ok else again.error,
+        hint="" if again.ok else "a rollback leaves something behind that the forward step trips on"))
+    return results
+
+
+def compare_observability(conn: psycopg.Connection, baseline: Baseline) -> GateResult:
+    return observe.diff(baseline.observed, observe.snapshot(conn), phase=PHASE, subject="staging")

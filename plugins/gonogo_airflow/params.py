@@ -1,0 +1,26 @@
+"""The rollout's trigger form: what an operator chooses for a run."""
+
+from __future__ import annotations
+
+from airflow.sdk import Param
+
+from gonogo.batches import available_batches
+
+ROLLOUT_PARAMS = {
+    "batch": Param("20250115_recipe_fixes", type="string", enum=available_batches() or None,
+                   title="Batch", description="Folder under include/batches/ to roll out."),
+    "production_conn_id": Param("gonogo_production", type="string", title="Production connection",
+                                description="Airflow connection id of the production database."),
+    "staging_conn_id": Param("gonogo_staging", type="string", title="Staging connection",
+                             description="Airflow connection id of staging. Its database is DROPPED and "
+                                         "recreated from the production snapshot on every run."),
+    "monitoring_hours": Param(48.0, type="number", minimum=0, title="Watch window (hours)",
+                              description="How long production is watched after the rollout."),
+    "lock_timeout": Param("2s", type="string", pattern=r"^[0-9]+(ms|s|min)?$", title="Lock timeout",
+                          description="lock_timeout of every production session (the seed's 2s)."),
+    "statement_timeout": Param("5min", type="string", pattern=r"^[0-9]+(ms|s|min|h)?$",
+                               title="Statement timeout", description="statement_timeout of every session."),
+    "slack_conn_id": Param("gonogo_slack", type="string", title="Slack connection",
+                           description="Airflow Slack connection: the bot token as its password."),
+    "slack_channel": Param("#db-rollouts", type="string", title="Slack channel"),
+}
