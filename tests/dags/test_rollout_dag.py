@@ -90,6 +90,14 @@ def test_approved_rollout_migrates_production(rollout):
             "schema_drift", "extensions", "privileges", "preconditions", "observability"} <= gates
     for name in ("report.json", "report.md", "report.html"):
         assert stat.S_IMODE(os.stat(run_dir / name).st_mode) == 0o600
+    # the HTML report carries the evidence of this very run: every step, the locks the trace saw,
+    # the plans that changed, the lint finding on the trigger
+    page = (run_dir / "report.html").read_text()
+    for step in sample_app_batch_steps():
+        assert step in page
+    assert "SHARE ROW EXCLUSIVE" in page and "ACCESS EXCLUSIVE" in page
+    assert "Index Scan using idx_inventory_movement_history" in page
+    assert "create-trigger-lock" in page
     assert (run_dir / "backup" / "toc.dat").is_file()
     assert stat.S_IMODE(os.stat(run_dir / "backup").st_mode) & 0o077 == 0
 

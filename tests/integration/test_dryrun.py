@@ -1,0 +1,135 @@
+"""The dry run on a staging copy, end to end: the shipped batch passes with its evidence, and
+deliberately bad migrations fail the lock budget and the rollback rehearsal."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+import sample_app
+from gonogo import dryrun
+from gonogo.batch import load_batch
+from gonogo.results import Verdict, applied_steps, to_dicts
+from gonogo.target import SessionGuards
+from helpers import copy_batch
+
+GUARDS = SessionGuards()
+
+
+def quiet(_):
+    pass
+
+
+def by_gate(results, gate):
+    return [r for r in results if r.gate == gate]
+
+
+def run(target, batch):
+    with target.connect("tests") as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        baseline = dryrun.capture_baseline(conn, batch)
+    applied = dryrun.apply_all(target, batch, baseline, app="tests", guards=GUARDS, log=quiet)
+    rehearsed = dryrun.rehearse_rollbacks(target, batch, baseline, applied_steps(to_dicts(applied)),
+                                          app="tests", guards=GUARDS, log=quiet)
+    return applied, rehearsed
+
+
+def edit(folder, rel, old, new):
+    path = folder / rel
+    text = path.read_text()
+    assert old in text, (rel, old)
+    path.write_text(text.replace(old, new))
+
+
+def test_the_shipped_batch_passes_the_dry_run_with_its_evidence(staging_db):
+    sample_app.load(staging_db, scale=0.1)
+    batch = load_batch("20250115_recipe_fixes")
+    applied, rehearsed = run(staging_db, batch)
+    steps = [s.name for s in batch.enabled_steps]
+    assert applied_steps(to_dicts(applied)) == steps
+    for gate in ("lock_budget", "lock_waits", "query_latency", "step_applied", "objects_valid"):
+        assert [r.subject for r in by_gate(applied, gate)] == steps, gate
+        assert all(r.verdict is Verdict.PASS for r in by_gate(applied, gate)), gate
+    assert all(r.verdict is Verdict.PASS for r in by_gate(applied, "contract_tests"))
+    assert [r.verdict for r in by_gate(rehearsed, "rollback_rehearsal")] == [Verdict.PASS, Verdict.PASS]
+    assert len(by_gate(rehearsed, "rollback_applied")) == len(steps)
+    # the lock trace saw the locks a DBA expects: a brief ACCESS EXCLUSIVE for NOT VALID,
+    # SHARE UPDATE EXCLUSIVE (never an app-blocking mode) for the CONCURRENTLY builds
+    [checks] = [r for r in by_gate(applied, "lock_budget") if r.subject == steps[2]]
+    assert {("Recipe" in d["relation"], d["mode"]) for d in checks.details} >= {(True, "ACCESS EXCLUSIVE")}
+    [indexes] = [r for r in by_gate(applied, "lock_budget") if r.subject == steps[3]]
+    assert indexes.details and not [d for d in indexes.details if d["blocks_app"]]
+
+
+@pytest.fixture(scope="module")
+def scale_one(staging_cluster):
+    """The recipe app at scale 1 once, copied per test with CREATE DATABASE ... TEMPLATE."""
+    from helpers import create_database, drop_database
+
+    template = create_database(staging_cluster, "dryrun_template")
+    sample_app.load(template, scale=1.0)
+    with template.connect("tests", guards=None) as conn:  # a large table: SalesRecord x 10
+        conn.execute('INSERT INTO "SalesRecord" ("companyId", "recipeId", "date", "quantity", "revenue") '
+                     'SELECT "companyId", "recipeId", "date" + g * interval \'1 day\', "quantity", "revenue" '
+                     'FROM "SalesRecord", generate_series(1, 9) g')
+        conn.execute('VACUUM ANALYZE "SalesRecord"')
+    yield template
+    drop_database(staging_cluster, template.dbname)
+
+
+@pytest.fixture
+def big_staging(staging_cluster, scale_one):
+    from psycopg import sql
+
+    from helpers import drop_database
+
+    name = f"{scale_one.dbname}_copy"
+    with staging_cluster.target().connect("tests", guards=None) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
+                                                                      sql.Identifier(scale_one.dbname)))
+    yield staging_cluster.target(name, name="staging")
+    drop_database(staging_cluster, name)
+
+
+def test_an_index_built_without_concurrently_on_a_large_table_exceeds_the_lock_budget(big_staging, tmp_path):
+    """The seed's step 4 with one CONCURRENTLY left out: the index on the million-row SalesRecord
+    is built under SHARE, which blocks every write to the table for the whole build."""
+    folder = copy_batch(tmp_path)
+    edit(folder, "migrations/20250115150000_add_performance_indexes.sql",
+         "CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_sales_record_analytics",
+         "CREATE INDEX IF NOT EXISTS idx_sales_record_analytics")
+    manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
+    manifest["thresholds"].update(lock_budget_seconds=0.2)
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    batch = load_batch(folder.name, root=folder.parent)
+
+    applied, _ = run(big_staging, batch)
+
+    budget = {r.subject: r for r in by_gate(applied, "lock_budget")}
+    waits = {r.subject: r for r in by_gate(applied, "lock_waits")}
+    indexes = batch.steps[3].name
+    assert budget[indexes].verdict is Verdict.FAIL
+    assert 'SHARE on "SalesRecord"' in budget[indexes].message and "line 34" in budget[indexes].message
+    # every step written the safe way stays within the same budget
+    for step in batch.enabled_steps:
+        if step.name != indexes:
+            assert budget[step.name].verdict is Verdict.PASS, budget[step.name].message
+    # SHARE blocks writes, not reads: the app's reads of SalesRecord did not wait
+    assert waits[indexes].verdict is Verdict.PASS
+
+
+def test_a_rollback_that_forgets_an_index_fails_the_rehearsal(staging_db, tmp_path):
+    sample_app.load(staging_db, scale=0.05)
+    folder = copy_batch(tmp_path)
+    edit(folder, "rollbacks/20250115150000_add_performance_indexes_rollback.sql",
+         "DROP INDEX CONCURRENTLY IF EXISTS idx_notification_unread;\n", "")
+    batch = load_batch(folder.name, root=folder.parent)
+
+    _, rehearsed = run(staging_db, batch)
+
+    restored, again = by_gate(rehearsed, "rollback_rehearsal")
+    assert restored.verdict is Verdict.FAIL
+    assert [d["diff"] for d in restored.details] == [
+        next(d["diff"] for d in restored.details if "idx_notification_unread" in d["diff"])]
+    assert restored.details[0]["diff"].startswith("+ index public.idx_notification_unread")
+    assert again.verdict is Verdict.PASS  # IF NOT EXISTS: the leftover index does not stop a re-apply
