@@ -67,7 +67,11 @@ def main() -> int:
     for m in messages:
         print(f"   {m.get('channel')}: {m.get('text')}")
     run_dir = stack.artifacts / dag.dag_id
-    print(f"\n== results: reports and dumps under {run_dir}, Slack log {slack_log}")
+    reports = sorted(run_dir.glob("*/report.html"), key=lambda p: p.stat().st_mtime)
+    print(f"\n== results under {run_dir}:")
+    if reports:
+        print(f"   Go/No-Go report: {reports[-1]} (and report.md, report.json beside it)")
+    print(f"   snapshot and backup (pg_dump directories) beside it; Slack log {slack_log}")
     print(f"   finished in {time.monotonic() - started:.0f} s; clusters still running (make stop to stop them)")
     expected = "failed" if args.reject else "success"
     return 0 if str(dagrun.state) == expected else 1
