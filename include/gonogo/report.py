@@ -108,9 +108,11 @@ _STEP_COLUMNS = (("preconditions", "Data allows it"), ("step_applied", "Applied"
                  ("lock_waits", "App lock waits"), ("query_latency", "Query latency"),
                  ("contract_tests", "Contracts"))
 _SECTIONS = (
-    ("Locks taken by each migration and rollback", ("lock_budget", "lock_waits"), None,
+    ("Locks taken by each migration and rollback", ("lock_budget", "lock_waits"),
+     ["file", "line", "statement", "relation", "mode", "held_seconds", "blocks", "rewritten", "sampled"],
      "not traced in this run"),
-    ("Query plans before and after each migration", ("query_latency",), None, "no top queries declared"),
+    ("Query plans before and after each migration", ("query_latency",),
+     ["name", "before_ms", "after_ms", "ratio", "verdict", "scans", "error"], "no top queries declared"),
     ("Lint findings, with the fix for each", ("lint",),
      ["level", "rule", "source", "file", "line", "statement", "lock", "blocks", "message", "help"], "not linted"),
     ("Rollback rehearsal", ("rollback_rehearsal",), None, "not rehearsed in this run"),
