@@ -192,7 +192,8 @@ def test_a_blocking_migration_makes_the_app_wait_and_lock_waits_fail(conn, app_d
     assert sampler.longest_wait_seconds >= 1.0
     result = lock_waits(sampler, threshold_seconds=1.0, phase="dry_run", subject="blocking", traced_runs=[traced])
     assert result.verdict is Verdict.FAIL and result.gate == "lock_waits"
-    assert result.value.endswith('(ACCESS SHARE on "Recipe")')
+    # a read (ACCESS SHARE) or a write (ROW EXCLUSIVE) of the app, whichever waited longest
+    assert result.value.endswith(('(ACCESS SHARE on "Recipe")', '(ROW EXCLUSIVE on "Recipe")')), result.value
     assert f"blocked by pid {conn.info.backend_pid} (gonogo/tests/migration" in result.message
     assert 'blocking.sql line 2 (LOCK TABLE "Recipe" IN ACCESS EXCLUSIVE MODE)' in result.message
     assert result.details[0]["blocking_pids"] == [conn.info.backend_pid]
