@@ -14,18 +14,22 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
+from pglast import ast
+from pglast.enums import TransactionStmtKind
 from psycopg import pq
 
 from gonogo.batch import SqlFile
 from gonogo.errors import GonogoError
+from gonogo.indexes import builds_index_concurrently, recover_invalid_index
+from gonogo.retry import RetryPolicy, is_lock_timeout, patient
 from gonogo.statements import Statement
 
 Log = Callable[[str], None]
 Execute = Callable[[psycopg.Connection, Statement], None]
 
 _HINTS = {
-    "55P03": ("a lock could not be taken within lock_timeout: another session holds a conflicting "
-              "lock on the table (look in pg_locks / pg_stat_activity); retry when it ends"),
+    "55P03": ("a lock could not be taken within lock_timeout, on every attempt: another session holds a "
+              "conflicting lock on the table (look in pg_locks / pg_stat_activity); retry when it ends"),
     "57014": "the statement ran past statement_timeout; raise it for this step or run it off-peak",
     "23505": "duplicate rows block the unique constraint: remove them first (the preflight gates name them)",
     "23503": "rows reference missing parents: clean the orphans first (the orphan integrity gate names them)",
@@ -40,6 +44,7 @@ class StatementRun:
     summary: str
     seconds: float
     notices: list[str] = field(default_factory=list)
+    attempts: int = 1
 
 
 @dataclass
@@ -66,13 +71,22 @@ def execute_statement(conn: psycopg.Connection, statement: Statement) -> None:
 
 
 def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: None, *,
-               execute: Execute = execute_statement) -> ScriptRun:
+               execute: Execute = execute_statement, policy: RetryPolicy | None = None) -> ScriptRun:
     """Run the file statement by statement. `execute` sends one statement (the lock trace
     wraps it to watch its locks); whatever it raises is reported here, the one place a SQL
-    error becomes a ScriptError."""
+    error becomes a ScriptError.
+
+    With a retry policy, each statement runs under the policy's lock_timeout (its patient one
+    for CONCURRENTLY and VALIDATE), and a lock timeout is retried with backoff: a statement
+    on its own alone, a statement inside the file's BEGIN ... COMMIT with its whole block.
+    Before a CREATE INDEX CONCURRENTLY, an invalid leftover of that index is dropped.
+    """
     conn.autocommit = True
     run = ScriptRun(file=script.path.name)
     notices: list[str] = []
+    statements = script.statements
+    saved_timeout = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0] if policy else None
+    current_timeout = saved_timeout
 
     def on_notice(diag) -> None:
         notices.append(diag.message_primary or "")
@@ -80,32 +94,78 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
 
     conn.add_notice_handler(on_notice)
     try:
-        for statement in script.statements:
+        i, block_start, kept, attempt = 0, None, 0, 1
+        while i < len(statements):
+            statement = statements[i]
+            if _opens(statement):
+                block_start, kept = i, len(run.statements)
             log(f"  {script.path.name}:{statement.line}: {statement.summary()}")
             notices.clear()
             started = time.monotonic()
             try:
+                if policy:
+                    wanted = policy.patient_lock_timeout if patient(statement) else policy.lock_timeout
+                    if wanted != current_timeout:
+                        conn.execute("SELECT set_config('lock_timeout', %s, false)", [wanted])
+                        current_timeout = wanted
+                if index := builds_index_concurrently(statement):
+                    recover_invalid_index(conn, index, log)
                 execute(conn, statement)
             except psycopg.Error as exc:
-                if conn.info.transaction_status != pq.TransactionStatus.IDLE:
+                in_block = conn.info.transaction_status != pq.TransactionStatus.IDLE
+                if in_block:
                     conn.execute("ROLLBACK")
-                sqlstate = exc.sqlstate
-                primary = exc.diag.message_primary or str(exc).strip()
-                hint = _HINTS.get(sqlstate or "", exc.diag.message_hint or "")
-                message = (f"{script.path.name} line {statement.line} failed "
-                           f"(SQLSTATE {sqlstate}): {primary}"
-                           + (f" — {exc.diag.message_detail}" if exc.diag.message_detail else "")
-                           + (f". What to do: {hint}" if hint else ""))
-                raise ScriptError(message, run=run, line=statement.line, sqlstate=sqlstate) from exc
+                    current_timeout = None  # a SET inside the aborted block is undone with it
+                if policy and is_lock_timeout(exc) and attempt < policy.attempts:
+                    delay = policy.backoff(attempt)
+                    unit = f"the transaction at line {statements[block_start].line}" if in_block else f"line {statement.line}"
+                    log(f"    lock not available (attempt {attempt}/{policy.attempts}): {unit} again in "
+                        f"{delay:.2f} s; the app runs meanwhile")
+                    time.sleep(delay)
+                    attempt += 1
+                    if in_block:
+                        i, block_start = block_start, None
+                        del run.statements[kept:]
+                    continue
+                raise _script_error(script, statement, exc, run, attempts=attempt) from exc
             seconds = time.monotonic() - started
-            run.statements.append(StatementRun(statement.line, statement.summary(), seconds, list(notices)))
-            log(f"    done in {seconds:.3f} s")
+            run.statements.append(StatementRun(statement.line, statement.summary(), seconds, list(notices),
+                                               attempts=attempt))
+            log(f"    done in {seconds:.3f} s" + (f" after {attempt} attempts" if attempt > 1 else ""))
+            if _closes(statement):
+                block_start = None
+            if block_start is None:
+                attempt = 1
+            i += 1
     finally:
         conn.remove_notice_handler(on_notice)
+        if saved_timeout is not None and conn.info.transaction_status == pq.TransactionStatus.IDLE:
+            conn.execute("SELECT set_config('lock_timeout', %s, false)", [saved_timeout])
     if conn.info.transaction_status != pq.TransactionStatus.IDLE:
         conn.execute("ROLLBACK")
         raise ScriptError(f"{script.path.name} opens a transaction (BEGIN) and never commits it; "
                           f"it was rolled back. Add COMMIT at the end of the transaction.",
-                          run=run, line=script.statements[-1].line, sqlstate=None)
+                          run=run, line=statements[-1].line, sqlstate=None)
     return run
 
+
+def _opens(statement: Statement) -> bool:
+    return (isinstance(statement.node, ast.TransactionStmt)
+            and statement.node.kind in (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START))
+
+
+def _closes(statement: Statement) -> bool:
+    return (isinstance(statement.node, ast.TransactionStmt)
+            and statement.node.kind in (TransactionStmtKind.TRANS_STMT_COMMIT, TransactionStmtKind.TRANS_STMT_ROLLBACK))
+
+
+def _script_error(script: SqlFile, statement: Statement, exc: psycopg.Error, run: ScriptRun,
+                  attempts: int) -> ScriptError:
+    sqlstate = exc.sqlstate
+    primary = exc.diag.message_primary or str(exc).strip()
+    hint = _HINTS.get(sqlstate or "", exc.diag.message_hint or "")
+    tries = f" after {attempts} attempts" if attempts > 1 else ""
+    message = (f"{script.path.name} line {statement.line} failed{tries} (SQLSTATE {sqlstate}): {primary}"
+               + (f" — {exc.diag.message_detail}" if exc.diag.message_detail else "")
+               + (f". What to do: {hint}" if hint else ""))
+    return ScriptError(message, run=run, line=statement.line, sqlstate=sqlstate)

@@ -42,6 +42,7 @@ from gonogo.batch import SqlFile
 from gonogo.errors import GonogoError
 from gonogo.execute import Log, execute_statement, run_script
 from gonogo.results import GateResult, Verdict
+from gonogo.retry import RetryPolicy
 from gonogo.sqlfile import query
 from gonogo.statements import Statement
 from gonogo.target import Target
@@ -153,14 +154,15 @@ def _ends_transactions(tree) -> bool:
     return False
 
 
-def trace_script(conn: psycopg.Connection, script: SqlFile, *, observer: Target, log: Log = print) -> TracedRun:
+def trace_script(conn: psycopg.Connection, script: SqlFile, *, observer: Target, log: Log = print,
+                 policy: RetryPolicy | None = None) -> TracedRun:
     """Run a migration file as run_script does, recording each statement's locks and rewrites.
     observer: the same database, for the session that samples statements which cannot run in
     a transaction block (opened only if the file has one). A failing statement raises the
     same ScriptError as run_script, and the session is left usable."""
     tracer = _Tracer(conn, observer, log)
     try:
-        run = run_script(conn, script, log, execute=tracer.execute)
+        run = run_script(conn, script, log, execute=tracer.execute, policy=policy)
     finally:
         tracer.close()
     for trace, ran in zip(tracer.traces, run.statements):

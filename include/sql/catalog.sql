@@ -156,3 +156,11 @@ SELECT c.relname,
        pg_get_userbyid(c.relowner) AS owner
   FROM pg_class c
  WHERE c.oid = to_regclass(quote_ident(%(table)s));
+
+-- name: index_state
+-- An index of the search path by name: its schema and whether it is valid and ready.
+SELECT n.nspname, i.indisvalid AND i.indisready
+  FROM pg_class c
+  JOIN pg_index i ON i.indexrelid = c.oid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE c.relname = %(name)s AND pg_table_is_visible(c.oid);
