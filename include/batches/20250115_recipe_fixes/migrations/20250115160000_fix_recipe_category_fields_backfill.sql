@@ -1,7 +1,7 @@
 -- Migration 5: map the legacy text Recipe.category onto Recipe."categoryId".
 --
 -- Order matters: the dual-write trigger goes in first, so every write the app makes while
--- the backfill runs is mapped too; then the backfill catches up on the existing rows.
+-- the backfill runs is mapped too; then the backfill runner catches up on the existing rows.
 -- Mapping is deterministic: Category with the recipe's companyId and name = category.
 -- CREATE TRIGGER holds SHARE ROW EXCLUSIVE on "Recipe" for milliseconds (under lock_timeout).
 
@@ -31,35 +31,13 @@ CREATE OR REPLACE TRIGGER sync_recipe_category_trigger
     BEFORE INSERT OR UPDATE OF "category", "categoryId" ON "Recipe"
     FOR EACH ROW EXECUTE FUNCTION sync_recipe_category();
 
--- Backfill in batches of 1000 rows, each committed on its own, so no row lock is held for
--- long and the app's writes interleave. Only rows that can be mapped are selected, so the
--- loop ends; rows that cannot be mapped are counted and left for the gate to report.
+-- The backfill itself is not in this file: gonogo's backfill runner (manifest: backfill) maps the
+-- existing rows next, in short transactions of 1000 rows each, resumable, each batch proven to
+-- change nothing but "categoryId" (backfill/20250115160000_fix_recipe_category_fields_backfill_batch.sql).
 DO $$
 DECLARE
-    to_map     bigint;
-    unmappable bigint;
-    batch      bigint;
-    done       bigint := 0;
+    to_map bigint;
 BEGIN
     SELECT count(*) INTO to_map FROM "Recipe" WHERE "category" IS NOT NULL AND "categoryId" IS NULL;
     RAISE NOTICE 'before backfill: % recipes with a category and no categoryId', to_map;
-    LOOP
-        UPDATE "Recipe" r
-           SET "categoryId" = c."id"
-          FROM "Category" c
-         WHERE r."id" IN (SELECT r2."id"
-                            FROM "Recipe" r2
-                            JOIN "Category" c2 ON c2."companyId" = r2."companyId" AND c2."name" = r2."category"
-                           WHERE r2."categoryId" IS NULL
-                           ORDER BY r2."id"
-                           LIMIT 1000)
-           AND c."companyId" = r."companyId" AND c."name" = r."category";
-        GET DIAGNOSTICS batch = ROW_COUNT;
-        EXIT WHEN batch = 0;
-        done := done + batch;
-        COMMIT;
-        RAISE NOTICE 'backfill: % of % mapped', done, to_map;
-    END LOOP;
-    SELECT count(*) INTO unmappable FROM "Recipe" WHERE "category" IS NOT NULL AND "categoryId" IS NULL;
-    RAISE NOTICE 'after backfill: % mapped, % with a category and no categoryId', done, unmappable;
 END $$;
