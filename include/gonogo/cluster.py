@@ -17,11 +17,12 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gonogo.errors import SetupError
+from gonogo.errors import GonogoError, SetupError
 
 if TYPE_CHECKING:  # stdlib-only at import: the harness runs without the venv too
     from gonogo.target import Target
@@ -177,6 +178,86 @@ class LocalCluster:
         self.stop()
         shutil.rmtree(self.root, ignore_errors=True)
 
+    # -- point-in-time recovery ------------------------------------------------------------------
+
+    def base_backup(self, dest: Path) -> Path:
+        """A plain-format pg_basebackup of the running cluster into dest (new or empty).
+
+        -X none: the WAL comes from the archive, as in a real PITR, so the drill proves the
+        archive holds everything from the backup's start on; and without WAL in the backup
+        pg_basebackup returns only once the backup's last segment is archived, so backup and
+        archive are consistent when this returns.
+        """
+        dest = Path(dest)
+        if dest.exists() and any(dest.iterdir()):
+            raise SetupError(f"base backup destination {dest} is not empty")
+        dest.mkdir(parents=True, exist_ok=True)
+        dest.chmod(0o700)
+        if account := _server_account():
+            os.chown(dest, account.pw_uid, account.pw_gid)
+        self._run(["pg_basebackup", "-h", "127.0.0.1", "-p", str(self.port), "-U", self.SUPERUSER,
+                   "--no-password", "-D", str(dest), "-F", "plain", "-X", "none",
+                   "--checkpoint=fast", "--no-sync"],
+                  env={"PGPASSWORD": self.password, "PGCONNECT_TIMEOUT": "10"})
+        return dest
+
+    @classmethod
+    def recover(cls, base: Path, name: str, base_backup: Path, *, archive_dir: Path,
+                restore_point: str, password: str, timeout: float = 120.0) -> LocalCluster:
+        """A new cluster at base/name: a copy of base_backup, recovered with the WAL of
+        archive_dir up to restore_point and promoted. password is the source cluster's (the
+        backup carries its roles). The new cluster does not archive, so it never writes into
+        the source's archive. Raises SetupError with the server log when recovery fails."""
+        from gonogo.pitr import recovery_settings, render
+
+        cluster = cls(name=name, base=Path(base), port=free_port(), password=password, archive=False)
+        if cluster.root.exists():
+            raise SetupError(f"{cluster.root} exists already: remove it or pick another name")
+        cluster.root.mkdir(parents=True)
+        shutil.copytree(base_backup, cluster.data_dir, symlinks=True)
+        cluster.data_dir.chmod(0o700)
+        if account := _server_account():
+            for path in (cluster.root, *_tree(cluster.data_dir)):
+                os.chown(path, account.pw_uid, account.pw_gid, follow_symlinks=False)
+        # postgresql.auto.conf is read last; start() rewrites gonogo.conf with this cluster's
+        # port and socket directory and without the source's archive_command.
+        auto = cluster.data_dir / "postgresql.auto.conf"
+        settings = recovery_settings(restore_point, archive_dir=archive_dir, action="promote")
+        existing = auto.read_text() if auto.exists() else ""
+        cluster._write_as_server(auto, existing + "# gonogo: recovery to a restore point\n" + render(settings))
+        cluster._write_as_server(cluster.data_dir / "recovery.signal", "")
+        cluster._save()
+        try:
+            cluster.start()
+            cluster._wait_promoted(timeout)
+        except BaseException:
+            cluster.stop()  # no server left behind; the directory and its log stay for a look
+            raise
+        if f'recovery stopping at restore point "{restore_point}"' not in cluster.log_file.read_text(errors="replace"):
+            cluster.stop()
+            raise SetupError(f"cluster {name} was promoted, but its log does not say it stopped at "
+                             f"restore point {restore_point!r}: {cluster._log_tail()}")
+        return cluster
+
+    def _wait_promoted(self, timeout: float) -> None:
+        """Poll pg_is_in_recovery() until the server has reached its target and promoted."""
+        import psycopg
+
+        deadline = time.monotonic() + timeout
+        while True:
+            if not self.is_running():
+                raise SetupError(f"cluster {self.name} stopped during recovery: {self._log_tail()}")
+            try:
+                with self.target().connect("cluster/recover", guards=None) as conn:
+                    if not conn.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                        return
+            except (GonogoError, psycopg.OperationalError):
+                pass  # not accepting connections yet, or restarting them while it promotes
+            if time.monotonic() > deadline:
+                raise SetupError(f"cluster {self.name} still in recovery after {timeout:.0f} s: "
+                                 f"{self._log_tail()}")
+            time.sleep(0.2)
+
     # -- internals ----------------------------------------------------------------------------
 
     def _initdb(self) -> None:
@@ -240,15 +321,25 @@ class LocalCluster:
         except OSError:
             return ""
 
-    def _run(self, argv: list[str], check: bool = True) -> subprocess.CompletedProcess:
+    def _run(self, argv: list[str], check: bool = True,
+             env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
         argv = [str(find_bindir() / argv[0]), *argv[1:]]
         if _server_account():
-            argv = [runuser(), "-u", SERVER_USER, "--", *argv]
+            argv = [runuser(), "-u", SERVER_USER, "--", *argv]  # runuser keeps the environment
         # The server must not inherit our working directory if the server user cannot enter it.
-        result = subprocess.run(argv, capture_output=True, text=True, cwd="/")
+        result = subprocess.run(argv, capture_output=True, text=True, cwd="/",
+                                env=None if env is None else {**os.environ, **env})
         if check and result.returncode != 0:
             raise SetupError(f"{' '.join(argv)} failed: {result.stderr.strip() or result.stdout.strip()}")
         return result
+
+
+def _tree(root: Path) -> list[Path]:
+    """root and every directory and file below it."""
+    paths = [root]
+    for parent, dirs, files in os.walk(root):
+        paths.extend(Path(parent) / entry for entry in (*dirs, *files))
+    return paths
 
 
 def stop_all(base: Path) -> list[str]:
