@@ -19,11 +19,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from airflow.sdk import DAG, TaskGroup, TriggerRule, chain, task
-from airflow.sdk.exceptions import AirflowSkipException
 
 from gonogo.preflight import PREFLIGHT
-from gonogo.results import failures, from_dicts, require_pass, to_dicts
-from gonogo_airflow.approval import RolloutApproval
+from gonogo.results import failures, from_dicts, to_dicts
+from gonogo_airflow.approval import FailureDecision, RolloutApproval
 from gonogo_airflow.notify import OutcomeReported, on_task_failure, send
 from gonogo_airflow.params import ROLLOUT_PARAMS
 from gonogo_airflow.rollout import Rollout
@@ -50,9 +49,7 @@ def lint_migrations() -> list[dict]:
 def take_snapshot() -> dict:
     """pg_dump of production (directory format, parallel jobs) into the run's artifacts."""
     from gonogo import snapshot
-    r = Rollout.current()
-    return snapshot.dump(r.production, r.folder / "snapshot", log=log.info, app=r.app,
-                         lock_wait_timeout=r.guards.lock_timeout).to_dict()
+    return snapshot.take_snapshot(Rollout.current().ctx, log=log.info).to_dict()
 
 
 @task
@@ -73,9 +70,7 @@ def check(gate: str) -> list[dict]:
 def capture_baseline() -> dict:
     """The staging copy before the batch: schema, top queries' plans, observability snapshot."""
     from gonogo import dryrun
-    r = Rollout.current()
-    with r.session("staging") as conn:
-        return dryrun.capture_baseline(conn, r.batch).to_json()
+    return dryrun.capture_baseline(Rollout.current().ctx).to_json()
 
 
 @task
@@ -83,9 +78,7 @@ def apply_on_staging(baseline: dict) -> list[dict]:
     """Each enabled migration in order while the app's queries run: preconditions, locks traced,
     validation, lock budget and waits, plans against the baseline, contract tests."""
     from gonogo import dryrun
-    r = Rollout.current()
-    return to_dicts(dryrun.apply_all(r.staging, r.batch, dryrun.Baseline.from_json(baseline), app=r.app,
-                                     guards=r.guards, log=log.info))
+    return to_dicts(dryrun.apply_all(Rollout.current().ctx, dryrun.Baseline.from_json(baseline), log=log.info))
 
 
 @task
@@ -93,88 +86,77 @@ def rehearse_rollbacks(baseline: dict, applied: list) -> list[dict]:
     """Roll every applied step back in reverse (traced), compare with the baseline, apply again."""
     from gonogo import dryrun
     from gonogo.results import applied_steps
-    r = Rollout.current()
-    return to_dicts(dryrun.rehearse_rollbacks(r.staging, r.batch, dryrun.Baseline.from_json(baseline),
-                                              applied_steps(applied), app=r.app, guards=r.guards, log=log.info))
+    return to_dicts(dryrun.rehearse_rollbacks(Rollout.current().ctx, dryrun.Baseline.from_json(baseline),
+                                              applied_steps(applied), log=log.info))
 
 
 @task
 def compare_observability(baseline: dict, rehearsed: list) -> list[dict]:
+    """Observability snapshot of staging after the dry run, as a diff with the baseline."""
     from gonogo import dryrun
-    r = Rollout.current()
-    with r.session("staging") as conn:
-        return to_dicts([dryrun.compare_observability(conn, dryrun.Baseline.from_json(baseline))])
+    return to_dicts([dryrun.compare_observability(Rollout.current().ctx, dryrun.Baseline.from_json(baseline))])
 
 
 @task
 def evaluate_gates(evidence: list) -> str:
     """Write the Go/No-Go report; any FAIL stops the run here (Slack names the gates)."""
-    from gonogo.errors import GatesFailed
-    from gonogo.report import approval_markdown, write_reports
+    from gonogo.report import go_no_go
     r = Rollout.current()
-    results = from_dicts(evidence)
-    write_reports(r.folder, r.info, r.batch, results)
-    if failures(results):
-        raise GatesFailed(results)
-    return approval_markdown(r.info, r.batch, results)
+    return go_no_go(r.folder, r.info, r.batch, from_dicts(evidence))
+
+
+@task
+def record_approval() -> dict:
+    """The approver's decision into production's audit trail."""
+    from gonogo import production
+    r = Rollout.current()
+    return production.record_decision(r.ctx, "approve", r.decision("decide.approve_rollout"))
 
 
 @task
 def check_session_guards() -> list[dict]:
-    from gonogo.gates.session_guards import session_guards
-    r = Rollout.current()
-    return require_pass([session_guards(r.production, r.guards, r.app)], "check_session_guards")
+    """Production sessions carry the timeouts; no other rollout holds this database."""
+    from gonogo import production
+    return production.check_guards(Rollout.current().ctx)
 
 
 @task
 def take_backup() -> list[dict]:
-    """pg_dump of production, read back with pg_restore --list; records the pre-batch schema."""
-    from gonogo import snapshot
-    from gonogo.schema import read_schema
+    """pg_dump of production, read back with pg_restore --list; keeps the pre-batch schema."""
+    from gonogo import production
     r = Rollout.current()
-    with r.session("production") as conn:
-        r.ti.xcom_push(key="pre_batch_schema", value=read_schema(conn).to_json())
-        tables = snapshot.table_names(conn)
-    taken = snapshot.dump(r.production, r.folder / "backup", log=log.info, app=r.app,
-                          lock_wait_timeout=r.guards.lock_timeout)
-    return require_pass([snapshot.verify_dump(taken, tables, phase="production")], "take_backup")
+    results, pre_batch = production.backup(r.ctx, log=log.info)
+    r.ti.xcom_push(key="pre_batch_schema", value=pre_batch)
+    return results
 
 
 @task
 def create_restore_point() -> list[dict]:
-    from gonogo.gates.restore_point import create_restore_point as restore_point
-    r = Rollout.current()
-    with r.session("production") as conn:
-        return require_pass([restore_point(conn, r.batch.restore_point)], "create_restore_point")
+    """pg_create_restore_point, its WAL confirmed archived; name and LSN into the history."""
+    from gonogo import production
+    return production.restore_point(Rollout.current().ctx)
 
 
 @task
 def apply_migrations() -> list[dict]:
-    """Each enabled migration on production, in order, validated after each; stops at a failure."""
+    """Each enabled migration in order, under the rollout lock and the lock timeout with retries,
+    validated after each; skips what is applied, refuses an edited file, stops at a failure."""
+    from gonogo import production
     from gonogo.errors import StepFailed
-    from gonogo.steps import apply_steps
-    r = Rollout.current()
-    with r.session("production") as conn:
-        run = apply_steps(conn, list(r.batch.enabled_steps), phase="production", live_traffic=True,
-                          log=log.info, on_progress=r.record_progress)
+    run = production.apply(Rollout.current().ctx, log=log.info)
     if not run.ok:
         raise StepFailed(run.error, step=run.failed_step, results=run.results)
     return to_dicts(run.results)
 
 
-@task(trigger_rule=TriggerRule.ONE_FAILED)
+@task
 def rollback_migrations() -> list[dict]:
-    """Undo what this run applied, the failed step first, then the others in reverse;
+    """Undo what this run applied, the step in flight first, then the others in reverse;
     then prove the schema equals the pre-batch schema."""
-    from gonogo import slack
-    from gonogo.schema import Schema
-    from gonogo.steps import undo
+    from gonogo import production, slack
     r = Rollout.current()
-    if not (steps := r.steps_in_flight()):
-        raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")
-    pre_batch = Schema.from_json(r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema"))
-    with r.session("production") as conn:
-        results = undo(conn, steps, pre_batch, phase="production", log=log.info)
+    pre_batch = r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema")
+    results = production.rollback(r.ctx, pre_batch, log=log.info)
     send(r, slack.rolled_back(r.info, results, r.task_url))
     if failures(results):
         raise OutcomeReported("rollback incomplete: " + "; ".join(f.message for f in failures(results)))
@@ -182,13 +164,19 @@ def rollback_migrations() -> list[dict]:
 
 
 @task
+def fix_forward() -> dict:
+    """On-call chose to fix forward: what applied stays, recorded; a new run resumes after it."""
+    from gonogo import production
+    r = Rollout.current()
+    return production.record_decision(r.ctx, "fix_forward", r.decision("production.decide_on_failure"))
+
+
+@task
 def watch_window(applied: list) -> list[dict]:
     """Poll production until monitoring_hours have passed (holds a worker slot meanwhile)."""
     from gonogo.watch import watch
     r = Rollout.current()
-    seconds = float(r.params["monitoring_hours"]) * 3600
-    return to_dicts(watch(r.production, r.batch, seconds=seconds, app=r.app, guards=r.guards,
-                          interval=min(60.0, max(seconds / 10, 0.5)), log=log.info))
+    return to_dicts(watch(r.ctx, hours=float(r.params["monitoring_hours"]), log=log.info))
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
@@ -199,7 +187,9 @@ def report_outcome() -> str:
     pull = r.ti.xcom_pull
     applied, watched = pull(task_ids="production.apply_migrations"), pull(task_ids="watch.watch_window")
     end = outcome.decide(gates_report=pull(task_ids="decide.evaluate_gates"), applied=applied, watched=watched,
-                         approval=pull(task_ids="decide.approve_rollout", key="decision"))
+                         approval=r.decision("decide.approve_rollout"), on_failure=r.decision("production.decide_on_failure"))
+    if end.kind == "rejected":
+        outcome.record_rejection(r.ctx, r.decision("decide.approve_rollout"))
     if message := slack.for_outcome(r.info, end, applied, watched):
         send(r, message)
     if not end.ok:
@@ -241,15 +231,21 @@ with DAG(
         )
 
     with TaskGroup("production"):
-        guards = check_session_guards()
+        approved = record_approval()
         applied = apply_migrations()
-        rolled_back = rollback_migrations()
-        chain(guards, take_backup(), create_restore_point(), applied, rolled_back)
+        decide_on_failure = FailureDecision(
+            task_id="decide_on_failure", trigger_rule=TriggerRule.ONE_FAILED,
+            subject="A production step of {{ params.batch }} failed: roll back or fix forward?",
+            body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",
+            rollback_task="production.rollback_migrations", fix_forward_task="production.fix_forward")
+        rolled_back, fixing = rollback_migrations(), fix_forward()
+        chain(approved, check_session_guards(), take_backup(), create_restore_point(), applied, decide_on_failure,
+              [rolled_back, fixing])
 
     with TaskGroup("watch"):
         watched = watch_window(applied)
 
     chain(validated, [taken, linted])
     restored >> gates >> baseline
-    chain(evaluated, approve_rollout, guards)
-    [watched, rolled_back] >> report_outcome()
+    chain(evaluated, approve_rollout, approved)
+    [watched, rolled_back, fixing] >> report_outcome()

@@ -28,8 +28,9 @@ def drop_database(cluster: LocalCluster, dbname: str) -> None:
 
 def pg_dump_schema(target) -> str:
     """pg_dump --schema-only: an oracle for "the schema is exactly as before" that shares no
-    code with gonogo's own catalog reader."""
-    out = subprocess.run([str(find_bindir() / "pg_dump"), "--schema-only", "--no-owner"],
+    code with gonogo's own catalog reader. gonogo's bookkeeping schema (its history and audit
+    trail, written even for a rejected rollout) is not the app's schema and is left out."""
+    out = subprocess.run([str(find_bindir() / "pg_dump"), "--schema-only", "--no-owner", "--exclude-schema=gonogo"],
                          env={**os.environ, **target.libpq_env()}, capture_output=True, text=True, check=True)
     # \restrict / \unrestrict carry a random key per dump (pg_dump 15.14+): not schema
     return "\n".join(line for line in out.stdout.splitlines() if not line.startswith(("\\restrict", "\\unrestrict")))

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import jsonschema
 import yaml
+from pglast.parser import ParseError, scan
 
 from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
@@ -63,6 +64,24 @@ class Contract:
 
 
 @dataclass(frozen=True)
+class Backfill:
+    """A batched backfill of one column, run after the step's file (gonogo.backfill): `batch`
+    holds one UPDATE of `table` that sets only `column`, for the rows with
+    %(from_key)s < `key` <= %(to_key)s; `query` is that file as psycopg sends it."""
+
+    table: str
+    key: str
+    column: str
+    batch: SqlFile
+    query: str = field(repr=False)
+    batch_size: int = 1000
+    pause_ms: int = 20
+
+
+BACKFILL_PARAMETERS = ("from_key", "to_key")
+
+
+@dataclass(frozen=True)
 class Step:
     order: int
     kind: str
@@ -73,6 +92,8 @@ class Step:
     enabled: bool = True
     disabled_reason: str = ""
     lock_timeout: str | None = None
+    backfill: Backfill | None = None
+    batch_id: str = ""  # the batch it belongs to (where its history and backfill progress live)
 
     @property
     def name(self) -> str:
@@ -83,7 +104,9 @@ class Step:
         return created_objects(list(self.forward.statements))
 
     def tables(self) -> set[str]:
-        return referenced_tables(list(self.forward.statements))
+        """The tables the step's file and its backfill's batch file touch."""
+        backfill = list(self.backfill.batch.statements) if self.backfill else []
+        return referenced_tables([*self.forward.statements, *backfill])
 
 
 @dataclass(frozen=True)
@@ -99,6 +122,7 @@ class Batch:
     queries: tuple[Query, ...] = ()
     contracts: tuple[Contract, ...] = ()
     thresholds: Thresholds = Thresholds()
+    on_failure: str = "rollback"
 
     @property
     def enabled_steps(self) -> tuple[Step, ...]:
@@ -125,6 +149,7 @@ class Batch:
     def checksums(self) -> dict[str, str]:
         """sha256 of every file the batch runs, keyed by its path relative to the batch folder."""
         files = [f for s in self.steps for f in (s.forward, s.rollback, s.verify, s.precheck) if f]
+        files += [s.backfill.batch for s in self.steps if s.backfill]
         files += [f for f in (self.integrity_checks, self.expected_schema) if f]
         files += [c.file for c in self.contracts]
         return {os.path.relpath(f.path, self.path): f.sha256 for f in files}
@@ -176,6 +201,15 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
             return None
         return found
 
+    def backfill(raw: dict, what: str) -> Backfill | None:
+        path = (folder / raw["batch"]).resolve()
+        if not path.is_file():
+            problems.append(f"{what}: {raw['batch']} does not exist")
+            return None
+        found, wrong = _read_backfill(raw, path)
+        problems.extend(f"{what}: {raw['batch']} {w}" for w in wrong)
+        return found
+
     steps: list[Step] = []
     orders = [s["order"] for s in manifest["steps"]]
     if orders != sorted(set(orders)):
@@ -186,13 +220,15 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
         rollback = sql_file(raw["rollback"], f"{what} rollback")
         verify = query_file(raw["verify"], f"{what} verify") if "verify" in raw else None
         precheck = query_file(raw["precheck"], f"{what} precheck") if "precheck" in raw else None
+        backfilled = backfill(raw["backfill"], f"{what} backfill") if "backfill" in raw else None
         if raw.get("enabled", True) is False and not raw.get("disabled_reason"):
             problems.append(f"{what} is disabled: say why in disabled_reason")
         if forward and rollback:
             steps.append(Step(order=raw["order"], kind=raw["kind"], forward=forward, rollback=rollback,
                               verify=verify, precheck=precheck, enabled=raw.get("enabled", True),
                               disabled_reason=raw.get("disabled_reason", ""),
-                              lock_timeout=raw.get("lock_timeout")))
+                              lock_timeout=raw.get("lock_timeout"), backfill=backfilled,
+                              batch_id=manifest["id"]))
     names = [s.name for s in steps]
     if len(names) != len(set(names)):
         problems.append("two steps use the same migration file")
@@ -222,7 +258,8 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                  restore_point=manifest.get("restore_point", f"gonogo_pre_{manifest['id']}")[:63],
                  required_tables=tuple(manifest.get("required_tables", ())),
                  integrity_checks=checks, expected_schema=expected, queries=queries,
-                 contracts=tuple(contracts), thresholds=Thresholds(**manifest.get("thresholds", {})))
+                 contracts=tuple(contracts), thresholds=Thresholds(**manifest.get("thresholds", {})),
+                 on_failure=manifest.get("on_failure", "rollback"))
 
 
 def _read_manifest(path: Path) -> dict:
@@ -244,3 +281,74 @@ def _where(error: jsonschema.ValidationError) -> str:
     for item in error.absolute_path:
         parts.append(f"[{item}]" if isinstance(item, int) else f".{item}")
     return "".join(parts)
+
+
+def _read_backfill(raw: dict, path: Path) -> tuple[Backfill | None, list[str]]:
+    """A step's batched backfill, or what is wrong with its batch file: it must be one UPDATE
+    of the table that sets only the column, bound to %(from_key)s and %(to_key)s."""
+    text = path.read_bytes().decode()  # as on disk: the checksum is of the file's bytes
+    table, key, column = raw["table"], raw["key"], raw["column"]
+    found = _bound_parameters(text)
+    names = {name for name, _start, _end in found}
+    wrong = []
+    if missing := [n for n in BACKFILL_PARAMETERS if n not in names]:
+        wrong.append(f"has no {' and no '.join(f'%({n})s' for n in missing)}: the runner binds each batch's key "
+                     f'range to %(from_key)s and %(to_key)s; write one UPDATE "{table}" SET "{column}" = ... WHERE '
+                     f'"{key}" > %(from_key)s AND "{key}" <= %(to_key)s AND ...')
+    if unknown := sorted(names - set(BACKFILL_PARAMETERS)):
+        wrong.append(f"uses {', '.join(f'%({n})s' for n in unknown)}: only %(from_key)s and %(to_key)s are bound")
+    try:
+        statements = parse_script(_with_positional_parameters(text, found))
+    except SqlSyntaxError as exc:
+        return None, [*wrong, str(exc)]
+    kinds = [s.kind for s in statements]
+    if kinds != ["UpdateStmt"]:
+        wrong.append(f"must hold exactly one UPDATE (each batch runs it once, in a transaction of its own), "
+                     f"found {', '.join(kinds) or 'no statement'}")
+    elif (updated := statements[0].node.relation.relname) != table:
+        wrong.append(f'updates "{updated}", not the backfill\'s table "{table}"')
+    elif (set_columns := [t.name for t in statements[0].node.targetList]) != [column]:
+        listed = ", ".join(f'"{c}"' for c in set_columns)
+        wrong.append(f'sets {listed}; it may set only "{column}": every other column is proven unchanged '
+                     f"after each batch")
+    if wrong:
+        return None, wrong
+    return Backfill(table=table, key=key, column=column,
+                    batch=SqlFile(path=path, text=text, statements=tuple(statements)),
+                    query=_as_psycopg_query(text, found), batch_size=raw.get("batch_size", 1000),
+                    pause_ms=raw.get("pause_ms", 20)), []
+
+
+def _bound_parameters(text: str) -> list[tuple[str, int, int]]:
+    """(name, start, end) of every %(name)s in the SQL, found with PostgreSQL's own scanner, so
+    one inside a comment or a string literal is not taken for a parameter."""
+    try:
+        tokens = scan(text)
+    except ParseError:
+        return []  # parse_script reports it, with the line
+    found = []
+    for percent, opening, name, closing, s in zip(tokens, tokens[1:], tokens[2:], tokens[3:], tokens[4:]):
+        if (text[percent.end] == "%" and text[opening.start] == "(" and text[closing.start] == ")"
+                and text[s.start: s.end + 1] == "s"
+                and percent.end + 1 == opening.start and opening.end + 1 == name.start
+                and name.end + 1 == closing.start and closing.end + 1 == s.start):
+            found.append((text[name.start: name.end + 1], percent.end, s.end + 1))
+    return found
+
+
+def _with_positional_parameters(text: str, found: list[tuple[str, int, int]]) -> str:
+    """The SQL with each %(name)s as $n, as the server sees it: what pglast can parse."""
+    for name, start, end in reversed(found):
+        number = BACKFILL_PARAMETERS.index(name) + 1 if name in BACKFILL_PARAMETERS else len(BACKFILL_PARAMETERS) + 1
+        text = text[:start] + f"${number}" + text[end:]
+    return text
+
+
+def _as_psycopg_query(text: str, found: list[tuple[str, int, int]]) -> str:
+    """The SQL as psycopg must be given it: the parameters kept, every other % doubled (a
+    "100 %" in a comment would otherwise be read as a placeholder)."""
+    parts, position = [], 0
+    for _name, start, end in found:
+        parts += [text[position:start].replace("%", "%%"), text[start:end]]
+        position = end
+    return "".join(parts) + text[position:].replace("%", "%%")

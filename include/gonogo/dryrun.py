@@ -16,15 +16,16 @@ from dataclasses import dataclass
 
 import psycopg
 
-from gonogo import observe, plans
+from gonogo import history, observe, plans
 from gonogo.batch import Batch, SqlFile
+from gonogo.context import RunContext
 from gonogo.execute import Log
 from gonogo.gates.contracts import contracts
 from gonogo.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script
 from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
 from gonogo.steps import apply_step, apply_steps, rollback_steps
-from gonogo.target import SessionGuards, Target
+from gonogo.target import Target
 from gonogo.workload import Workload
 
 PHASE, REHEARSAL = "dry_run", "rehearsal"
@@ -37,18 +38,24 @@ class Baseline:
     schema: Schema
     plans: dict
     observed: dict
+    in_flux: frozenset[str] = frozenset()  # objects of steps a crash or failure left half-done
 
     def to_json(self) -> dict:
-        return {"schema": self.schema.to_json(), "plans": self.plans, "observed": self.observed}
+        return {"schema": self.schema.to_json(), "plans": self.plans, "observed": self.observed,
+                "in_flux": sorted(self.in_flux)}
 
     @classmethod
     def from_json(cls, data: dict) -> Baseline:
-        return cls(Schema.from_json(data["schema"]), data["plans"], data["observed"])
+        return cls(Schema.from_json(data["schema"]), data["plans"], data["observed"],
+                   frozenset(data.get("in_flux", ())))
 
 
-def capture_baseline(conn: psycopg.Connection, batch: Batch) -> Baseline:
-    measured = plans.measure(conn, batch.queries, runs=batch.thresholds.explain_runs) if batch.queries else {}
-    return Baseline(read_schema(conn), plans.to_dicts(measured), observe.snapshot(conn))
+def capture_baseline(ctx: RunContext) -> Baseline:
+    batch = ctx.batch
+    with ctx.session("staging") as conn:
+        measured = plans.measure(conn, batch.queries, runs=batch.thresholds.explain_runs) if batch.queries else {}
+        return Baseline(read_schema(conn), plans.to_dicts(measured), observe.snapshot(conn),
+                        history.in_flux(conn, batch))
 
 
 class _Tracing:
@@ -57,8 +64,8 @@ class _Tracing:
     def __init__(self, observer: Target):
         self.observer, self.runs = observer, []
 
-    def __call__(self, conn: psycopg.Connection, script: SqlFile, log: Log) -> TracedRun:
-        run = trace_script(conn, script, observer=self.observer, log=log)
+    def __call__(self, conn: psycopg.Connection, script: SqlFile, log: Log, policy=None) -> TracedRun:
+        run = trace_script(conn, script, observer=self.observer, log=log, policy=policy)
         self.runs.append(run)
         return run
 
@@ -75,18 +82,29 @@ def _app_traffic(staging: Target, batch: Batch, app: str):
         yield waits
 
 
-def apply_all(staging: Target, batch: Batch, baseline: Baseline, *, app: str, guards: SessionGuards,
-              log: Log = print) -> list[GateResult]:
-    t = batch.thresholds
-    with staging.connect(app, guards) as conn:
-        results = contracts(conn, batch, [], phase=PHASE, subject="before the batch")
+def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[GateResult]:
+    staging, batch, app, t = ctx.staging, ctx.batch, ctx.app, ctx.batch.thresholds
+    with ctx.session("staging") as conn:
+        # The staging copy carries production's history: steps production has applied are
+        # applied here too, and are neither applied again nor rolled back in the rehearsal.
+        recorded = history.read(conn, batch.id)
+        done = [s.name for s in batch.enabled_steps if history.decide_quietly(s, recorded.get(s.name)) == history.SKIP]
+        results = contracts(conn, batch, done, phase=PHASE, subject="before the batch")
         applied: list[str] = []
         for step in batch.enabled_steps:
+            if step.name in done:
+                log(f"== dry run: step {step.order} {step.name} already applied on production: skipped")
+                results.append(GateResult(
+                    gate="step_skipped", title="Migration applied before", phase=PHASE, subject=step.name,
+                    verdict=Verdict.PASS, value=f"already applied by run {recorded[step.name].run_id}",
+                    threshold="every statement succeeds", message="applied on production before: not rehearsed again"))
+                continue
             log(f"== dry run: step {step.order} {step.name}")
             tracing = _Tracing(staging)
             with _app_traffic(staging, batch, app) as waits:
                 step_results = apply_step(conn, step, phase=PHASE, live_traffic=False, log=log,
-                                          check_preconditions=True, runner=tracing)
+                                          check_preconditions=True, runner=tracing, policy=ctx.policy,
+                                          run_id=ctx.run_id)
             results += step_results
             if tracing.runs:
                 results.append(lock_budget(tracing.runs, budget_seconds=t.lock_budget_seconds,
@@ -102,20 +120,20 @@ def apply_all(staging: Target, batch: Batch, baseline: Baseline, *, app: str, gu
                 after = plans.measure(conn, batch.queries, runs=t.explain_runs)
                 results.append(plans.compare(baseline.plans, after, max_ratio=t.latency_ratio,
                                              floor_ms=t.latency_floor_ms, phase=PHASE, subject=step.name))
-            results += contracts(conn, batch, applied, phase=PHASE, subject=step.name)
+            results += contracts(conn, batch, [*done, *applied], phase=PHASE, subject=step.name)
     return results
 
 
-def rehearse_rollbacks(staging: Target, batch: Batch, baseline: Baseline, applied: list[str], *, app: str,
-                       guards: SessionGuards, log: Log = print) -> list[GateResult]:
+def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], log: Log = print) -> list[GateResult]:
     """Seed 6, "Test rollback on staging first": roll back in reverse, compare, apply again."""
+    staging, batch = ctx.staging, ctx.batch
     steps = [batch.step(name) for name in applied]
     if not steps:
         return []
     tracing = _Tracing(staging)
-    with staging.connect(app, guards) as conn:
-        with _app_traffic(staging, batch, app) as waits:
-            run = rollback_steps(conn, steps, phase=REHEARSAL, log=log, runner=tracing)
+    with ctx.session("staging") as conn:
+        with _app_traffic(staging, batch, ctx.app) as waits:
+            run = rollback_steps(conn, steps, phase=REHEARSAL, log=log, runner=tracing, policy=ctx.policy)
         results = [*run.results]
         if tracing.runs:
             results.append(lock_budget(tracing.runs, budget_seconds=batch.thresholds.lock_budget_seconds,
@@ -127,8 +145,9 @@ def rehearse_rollbacks(staging: Target, batch: Batch, baseline: Baseline, applie
             return results
         results.append(compare(baseline.schema, read_schema(conn), gate="rollback_rehearsal",
                                title="Rollbacks restore the pre-batch schema", phase=REHEARSAL,
-                               subject="after rolling back every step", expected_label="the baseline schema"))
-        again = apply_steps(conn, steps, phase=REHEARSAL, live_traffic=False, log=log)
+                               subject="after rolling back every step", expected_label="the baseline schema",
+                               ignore=baseline.in_flux))
+        again = apply_steps(conn, steps, phase=REHEARSAL, live_traffic=False, log=log, policy=ctx.policy)
     results.append(GateResult(
         gate="rollback_rehearsal", title="The batch applies again after its rollbacks", phase=REHEARSAL,
         subject="applied again", verdict=Verdict.PASS if again.ok else Verdict.FAIL,
@@ -139,5 +158,6 @@ def rehearse_rollbacks(staging: Target, batch: Batch, baseline: Baseline, applie
     return results
 
 
-def compare_observability(conn: psycopg.Connection, baseline: Baseline) -> GateResult:
-    return observe.diff(baseline.observed, observe.snapshot(conn), phase=PHASE, subject="staging")
+def compare_observability(ctx: RunContext, baseline: Baseline) -> GateResult:
+    with ctx.session("staging") as conn:
+        return observe.diff(baseline.observed, observe.snapshot(conn), phase=PHASE, subject="staging")

@@ -42,6 +42,7 @@ DECISION_GATE = (
     Condition("All FKs validated (no NOT VALID constraints remaining)", ("objects_valid",)),
     Condition("All indexes valid and ready", ("objects_valid",)),
     Condition("Migrations apply cleanly on the staging copy", ("step_applied",)),
+    Condition("No applied migration edited since it ran", ("history",)),
     Condition("Lock-safety audit of the SQL (static lint)", ("lint",)),
     Condition("Rollback procedures tested on staging", ("rollback_rehearsal",)),
     Condition("Staging runs production's PostgreSQL version", ("server_versions",)),
@@ -100,9 +101,9 @@ def evaluate(results: list[GateResult]) -> list[dict]:
 
 
 # What the approval body shows per step (the full report has every result).
-_STEP_SUMMARY = ("step_applied", "lock_budget", "query_latency", "contract_tests")
+_STEP_SUMMARY = ("step_skipped", "step_applied", "lock_budget", "query_latency", "contract_tests")
 # Columns of the report's step table: (gate id, heading).
-_STEP_COLUMNS = (("preconditions", "Data allows it"), ("step_applied", "Applied"),
+_STEP_COLUMNS = (("step_skipped", "Applied before"), ("preconditions", "Data allows it"), ("step_applied", "Applied"),
                  ("objects_valid", "Objects valid"), ("step_verified", "Verified"),
                  ("row_counts_unchanged", "Row counts"), ("lock_budget", "Longest lock"),
                  ("lock_waits", "App lock waits"), ("query_latency", "Query latency"),
@@ -225,3 +226,14 @@ def write_reports(folder: Path, info: RunInfo, batch: Batch, results: list[GateR
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def go_no_go(folder: Path, info: RunInfo, batch: Batch, results: list[GateResult]) -> str:
+    """Write the report; raise GatesFailed on any FAIL (the run stops before the approval);
+    otherwise return the approval body."""
+    from gonogo.errors import GatesFailed
+
+    write_reports(folder, info, batch, results)
+    if any(r.failed for r in results):
+        raise GatesFailed(results)
+    return approval_markdown(info, batch, results)

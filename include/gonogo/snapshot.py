@@ -157,3 +157,9 @@ def _run(argv: list[str], target: Target, log: Log, what: str, app: str) -> None
 def table_names(conn) -> list[str]:
     """"schema.table" of every user table, unquoted, as pg_restore --list names them."""
     return [f"{schema}.{name}" for schema, name in conn.execute(query("catalog.sql", "user_tables"))]
+
+
+def take_snapshot(ctx, log: Log = print) -> Dump:
+    """Production's snapshot for the rehearsal, into the run's artifacts (ctx: a RunContext)."""
+    return dump(ctx.production, ctx.folder / "snapshot", log=log, app=ctx.app,
+                lock_wait_timeout=ctx.guards.lock_timeout)

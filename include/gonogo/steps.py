@@ -6,15 +6,19 @@ phase name and whether the app writes meanwhile (live_traffic) differ.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import psycopg
 
-from gonogo import rowcounts
-from gonogo.batch import SqlFile, Step
+from gonogo import history, rowcounts
+from gonogo.backfill import forget as forget_backfill
+from gonogo.backfill import run_backfill
+from gonogo.batch import Batch, SqlFile, Step
+from gonogo.errors import StepFailed
 from gonogo.execute import Log, ScriptError, ScriptRun, run_script
+from gonogo.retry import RetryPolicy
 from gonogo.gates.preconditions import preconditions
 from gonogo.problems import verify
 from gonogo.results import GateResult, Verdict, failures
@@ -24,7 +28,16 @@ from gonogo.sqlfile import query
 
 Progress = Callable[[list[str], "str | None"], None]
 # How a script is run: execute.run_script, or locktrace's tracer on staging; raises ScriptError.
-Runner = Callable[[psycopg.Connection, SqlFile, Log], "ScriptRun"]
+# Called as runner(conn, script, log, policy=...).
+Runner = Callable[..., "ScriptRun"]
+
+
+@dataclass(frozen=True)
+class Ledger:
+    """Where applying and rolling back record themselves: gonogo's history in the database."""
+
+    batch: Batch
+    run_id: str
 _PLURAL = {"index": "indexes", "constraint": "constraints", "trigger": "triggers",
            "function": "functions", "extension": "extensions"}
 
@@ -34,7 +47,8 @@ class BatchRun:
     """What happened to a list of steps: results, the steps applied, the one that failed."""
 
     results: list[GateResult] = field(default_factory=list)
-    applied: list[str] = field(default_factory=list)
+    applied: list[str] = field(default_factory=list)   # by this run
+    skipped: list[str] = field(default_factory=list)   # applied before, from the same file
     failed_step: str | None = None
     error: str | None = None
 
@@ -45,30 +59,76 @@ class BatchRun:
 
 def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live_traffic: bool,
                 log: Log = print, on_progress: Progress = lambda applied, current: None,
-                check_preconditions: bool = False, runner: Runner = run_script) -> BatchRun:
+                check_preconditions: bool = False, runner: Runner = run_script,
+                ledger: Ledger | None = None, policy: RetryPolicy | None = None) -> BatchRun:
     """Apply each step, then validate it; stop at the first step that fails either.
-    on_progress(applied, current) is called before each step and once at the end, so that a
-    crash in the middle of a step still leaves a record of which step was in flight."""
+
+    With a ledger, gonogo's history decides: a step applied before from the same file is
+    skipped, one whose file was edited since is refused, and each step is recorded as running,
+    then applied or failed — so a re-run resumes where a crash or a failure stopped.
+    on_progress(applied, current) is called before each step and once at the end."""
     run = BatchRun()
+    recorded = {}
+    if ledger:
+        history.ensure(conn)
+        recorded = history.read(conn, ledger.batch.id)
     for step in steps:
+        if ledger:
+            try:
+                decision = history.decide(step, recorded.get(step.name))
+            except StepFailed as exc:
+                return _stop(run, step, [GateResult(
+                    gate="history", title="Applied migrations unchanged", phase=phase, subject=step.name,
+                    verdict=Verdict.FAIL, value="file edited after it was applied",
+                    threshold="sha256 equal to the one recorded when it ran", message=str(exc),
+                    hint="restore the original file; put the change in a new migration")], log)
+            if decision == history.SKIP:
+                done = recorded[step.name]
+                log(f"== {phase}: step {step.order} {step.name} already applied by run {done.run_id}: skipped")
+                run.skipped.append(step.name)
+                run.results.append(GateResult(
+                    gate="step_skipped", title="Migration applied before", phase=phase, subject=step.name,
+                    verdict=Verdict.PASS, value=f"already applied by run {done.run_id}",
+                    threshold="every statement succeeds",
+                    message=f"skipped: applied at {done.finished_at} from this very file (sha256 {done.sha256[:12]}…)"))
+                continue
+            history.start(conn, ledger.batch, step, ledger.run_id)
         on_progress(list(run.applied), step.name)
         log(f"== {phase}: step {step.order} {step.name} ({step.kind})")
         results = apply_step(conn, step, phase=phase, live_traffic=live_traffic, log=log,
-                             check_preconditions=check_preconditions, runner=runner)
+                             check_preconditions=check_preconditions, runner=runner, policy=policy,
+                             run_id=ledger.run_id if ledger else "gonogo")
+        if ledger:
+            history.finish(conn, ledger.batch, step, ledger.run_id, "failed" if failures(results) else "applied",
+                           detail={"results": [f"{r.gate}: {r.verdict.value} {r.value}" for r in results]})
+        if failures(results):
+            return _stop(run, step, results, log)
         run.results.extend(results)
-        if failed := failures(results):
-            run.failed_step = step.name
-            run.error = f"step {step.name}: " + "; ".join(f"{r.title}: {r.message}" for r in failed)
-            log(f"!! {run.error}")
-            return run
         run.applied.append(step.name)
     on_progress(list(run.applied), None)
     return run
 
 
+def _stop(run: BatchRun, step: Step, results: list[GateResult], log: Log) -> BatchRun:
+    run.results.extend(results)
+    run.failed_step = step.name
+    run.error = f"step {step.name}: " + "; ".join(f"{r.title}: {r.message}" for r in failures(results))
+    log(f"!! {run.error}")
+    return run
+
+
+def policy_for(conn: psycopg.Connection, step: Step, policy: RetryPolicy | None) -> RetryPolicy:
+    """The step's retry policy: the run's, or without one the session's lock_timeout and no
+    retries; a step's own lock_timeout (manifest) overrides either."""
+    if policy is None:
+        current = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
+        policy = RetryPolicy(lock_timeout=current, patient_lock_timeout=current, attempts=1)
+    return dataclasses.replace(policy, lock_timeout=step.lock_timeout) if step.lock_timeout else policy
+
+
 def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic: bool,
-               log: Log = print, check_preconditions: bool = False,
-               runner: Runner = run_script) -> list[GateResult]:
+               log: Log = print, check_preconditions: bool = False, runner: Runner = run_script,
+               policy: RetryPolicy | None = None, run_id: str = "gonogo") -> list[GateResult]:
     """Apply one step and validate it. With check_preconditions, the data is first measured
     against what the step adds; if it does not allow the step, the step is not run."""
     if check_preconditions and (checked := preconditions(conn, step, phase=phase)):
@@ -81,8 +141,7 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
     tables = step.tables()  # the step can only lose rows of the tables it touches
     before = rowcounts.count_rows(conn, tables)
     try:
-        with _lock_timeout(conn, step.lock_timeout):
-            script = runner(conn, step.forward, log)
+        script = runner(conn, step.forward, log, policy=policy_for(conn, step, policy))
     except ScriptError as exc:
         return [*pre, GateResult(
             gate="step_applied", title="Migration applied", phase=phase, subject=step.name,
@@ -96,7 +155,12 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
         threshold="every statement succeeds",
         message=f"{step.forward.path.name} ran to the end",
         details=[{"line": s.line, "statement": s.summary, "seconds": round(s.seconds, 3),
-                  "notices": s.notices} for s in script.statements])]
+                  "notices": s.notices, "attempts": getattr(s, "attempts", 1)} for s in script.statements])]
+    if step.backfill:  # the file installed what keeps new rows in step; now the existing ones
+        results.append(run_backfill(conn, step, run_id=run_id, policy=policy_for(conn, step, policy), log=log,
+                                    phase=phase))
+        if results[-1].failed:
+            return results
     results.append(objects_valid(conn, step, phase=phase))
     if step.verify:
         results.append(verify(conn, step.verify, phase=phase, subject=step.name))
@@ -133,15 +197,15 @@ def objects_valid(conn: psycopg.Connection, step: Step, *, phase: str) -> GateRe
 
 
 def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
-                   log: Log = print, runner: Runner = run_script) -> BatchRun:
+                   log: Log = print, runner: Runner = run_script, ledger: Ledger | None = None,
+                   policy: RetryPolicy | None = None) -> BatchRun:
     """Run the rollbacks of `steps` in reverse order; stop at the first rollback that fails,
     since an earlier step's rollback may depend on the later one having been undone."""
     run = BatchRun()
     for step in reversed(steps):
         log(f"== {phase}: rollback of step {step.order} {step.name}")
         try:
-            with _lock_timeout(conn, step.lock_timeout):
-                script = runner(conn, step.rollback, log)
+            script = runner(conn, step.rollback, log, policy=policy_for(conn, step, policy))
         except ScriptError as exc:
             run.failed_step = step.name
             run.error = str(exc)
@@ -151,6 +215,10 @@ def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
                 message=str(exc), hint="finish this rollback by hand, or recover to the restore point (PITR)"))
             log(f"!! {run.error}")
             return run
+        if step.backfill:  # a later apply must walk the whole range again: the trigger was gone
+            forget_backfill(conn, step)
+        if ledger:
+            history.finish(conn, ledger.batch, step, ledger.run_id, "rolled_back")
         run.applied.append(step.name)
         run.results.append(GateResult(
             gate="rollback_applied", title="Rollback applied", phase=phase, subject=step.name,
@@ -160,22 +228,10 @@ def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
 
 
 def undo(conn: psycopg.Connection, steps: list[Step], pre_batch: Schema, *, phase: str,
-         log: Log = print) -> list[GateResult]:
-    """Roll `steps` back in reverse, then prove the schema equals the pre-batch schema."""
-    run = rollback_steps(conn, steps, phase=phase, log=log)
+         log: Log = print, ledger: Ledger | None = None, policy: RetryPolicy | None = None,
+         in_flux: frozenset[str] = frozenset()) -> list[GateResult]:
+    """Roll `steps` back in reverse, then prove the schema equals the pre-batch schema (leaving
+    out what steps in flux before the run had half-created)."""
+    run = rollback_steps(conn, steps, phase=phase, log=log, ledger=ledger, policy=policy)
     return [*run.results, compare(pre_batch, read_schema(conn), gate="schema_restored",
-                                  title="Schema back to the pre-batch schema", phase=phase)]
-
-
-@contextmanager
-def _lock_timeout(conn: psycopg.Connection, value: str | None):
-    """A step's own lock_timeout for the duration of the step, then the session's again."""
-    if not value:
-        yield
-        return
-    saved = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0]
-    conn.execute("SELECT set_config('lock_timeout', %s, false)", [value])
-    try:
-        yield
-    finally:
-        conn.execute("SELECT set_config('lock_timeout', %s, false)", [saved])
+                                  title="Schema back to the pre-batch schema", phase=phase, ignore=in_flux)]

@@ -11,16 +11,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from gonogo.batch import Batch
+from gonogo.context import RunContext
 from gonogo.results import GateResult, Verdict
 from gonogo.sqlfile import query
-from gonogo.target import SessionGuards, Target
 
 Log = Callable[[str], None]
 
 
-def watch(target: Target, batch: Batch, *, seconds: float, app: str, guards: SessionGuards,
-          interval: float = 60.0, log: Log = print, sleep: Callable[[float], None] = time.sleep) -> list[GateResult]:
+def watch(ctx: RunContext, *, hours: float, log: Log = print,
+          sleep: Callable[[float], None] = time.sleep) -> list[GateResult]:
+    """Poll every minute (a tenth of a short window) until `hours` have passed."""
+    target, batch, app, guards = ctx.production, ctx.batch, ctx.app, ctx.guards
+    seconds = hours * 3600
+    interval = min(60.0, max(seconds / 10, 0.5))
     tables = batch.tables_needed()
     deadline = time.monotonic() + seconds
     polls, invalid_seen, most_waiting, longest_wait = 0, {}, 0, 0.0

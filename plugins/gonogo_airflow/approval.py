@@ -1,20 +1,60 @@
-"""The approval task: Airflow's ApprovalOperator, with the decision kept in XCom either way."""
+"""The human decisions of a rollout, as Airflow HITL operators whose answer is kept in XCom
+under the key "decision" whichever way it goes (the stock operators skip downstream by raising,
+so their return value is lost on the branch not taken)."""
 
 from __future__ import annotations
 
-from airflow.providers.standard.operators.hitl import ApprovalOperator
+from datetime import timedelta
+
+from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLBranchOperator
+from airflow.sdk.exceptions import AirflowSkipException
+
+
+def _keep(context, event) -> None:
+    if "error" not in event:
+        context["ti"].xcom_push(key="decision", value={
+            "chosen_options": list(event["chosen_options"]),
+            "responded_by_user": event.get("responded_by_user"),
+            "responded_at": str(event.get("responded_at")),
+        })
 
 
 class RolloutApproval(ApprovalOperator):
-    """On Reject the stock operator skips downstream by raising before it returns, so its return
-    value never reaches XCom; the decision is pushed under the key "decision" first, so that the
-    end of the run can report who rejected (or approved) and when."""
+    """Go/No-Go: Approve or Reject, with the evidence in the body."""
 
     def execute_complete(self, context, event):
-        if "error" not in event:
-            context["ti"].xcom_push(key="decision", value={
-                "chosen_options": list(event["chosen_options"]),
-                "responded_by_user": event.get("responded_by_user"),
-                "responded_at": str(event.get("responded_at")),
-            })
+        _keep(context, event)
+        return super().execute_complete(context, event)
+
+
+class FailureDecision(HITLBranchOperator):
+    """A production step failed: on-call chooses to roll back what this run applied or to fix
+    forward. The default on timeout is the batch's `on_failure`; the timeout is the run's
+    failure_decision_minutes. Skipped when nothing ran on production (nothing to decide)."""
+
+    ROLL_BACK, FIX_FORWARD = "Roll back", "Fix forward"
+
+    def __init__(self, *, rollback_task: str, fix_forward_task: str, **kwargs):
+        super().__init__(options=[self.ROLL_BACK, self.FIX_FORWARD],
+                         options_mapping={self.ROLL_BACK: rollback_task, self.FIX_FORWARD: fix_forward_task},
+                         **kwargs)
+
+    def execute(self, context):
+        from gonogo import production
+        from gonogo_airflow.rollout import Rollout
+
+        ti = context["ti"]
+        applied = ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=["production.apply_migrations"],
+                                  states=["failed"])
+        if not applied:  # the failure came before production was touched: nothing to decide
+            raise AirflowSkipException("apply_migrations did not run: nothing to roll back")
+        r = Rollout.from_context(context)
+        if not production.in_flight(r.ctx):
+            raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")
+        self.defaults = [self.FIX_FORWARD if r.batch.on_failure == "fix_forward" else self.ROLL_BACK]
+        self.response_timeout = timedelta(minutes=int(r.params["failure_decision_minutes"]))
+        return super().execute(context)
+
+    def execute_complete(self, context, event):
+        _keep(context, event)
         return super().execute_complete(context, event)

@@ -69,10 +69,12 @@ class Approver:
     """Answers pending approvals of one DAG from a background thread, through the REST API.
 
     before_answer(detail) runs first (tests use it to change production between the
-    snapshot and the apply); choice is "Approve" or "Reject".
+    snapshot and the apply). choice: one option for every question ("Approve", "Reject"), or
+    {task_id: option} — e.g. {"decide.approve_rollout": "Approve",
+    "production.decide_on_failure": "Fix forward"}; a question not in it is left unanswered.
     """
 
-    def __init__(self, dag_id: str, choice: str, before_answer: Callable[[dict], None] | None = None,
+    def __init__(self, dag_id: str, choice: str | dict[str, str], before_answer: Callable[[dict], None] | None = None,
                  label: str = "approver"):
         from airflow.api_fastapi.app import create_app
         from airflow.models import import_all_models
@@ -108,14 +110,18 @@ class Approver:
 
     def _answer(self, detail: dict) -> None:
         ti = detail["task_instance"]
-        if self.before_answer:
+        choice = self.choice.get(ti["task_id"]) if isinstance(self.choice, dict) else self.choice
+        if choice is None:
+            return
+        if self.before_answer and ti["task_id"].endswith("approve_rollout"):
             self.before_answer(detail)
         url = (f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
                f"{ti['task_id']}/{ti['map_index']}/hitlDetails")
-        response = self.client.patch(url, json={"chosen_options": [self.choice]})
+        response = self.client.patch(url, json={"chosen_options": [choice]})
         if response.status_code != 200:
             self.errors.append(f"{response.status_code}: {response.text}")
             return
-        self.answered.append({"run_id": ti["dag_run_id"], "choice": self.choice, "at": time.time(),
-                              "body": detail.get("body") or ""})
-        print(f"[{self.label}] answered {self.choice} for {ti['dag_run_id']}/{ti['task_id']}", flush=True)
+        self.answered.append({"run_id": ti["dag_run_id"], "task_id": ti["task_id"], "choice": choice,
+                              "at": time.time(), "body": detail.get("body") or "",
+                              "defaults": detail.get("defaults")})
+        print(f"[{self.label}] answered {choice} for {ti['dag_run_id']}/{ti['task_id']}", flush=True)

@@ -18,6 +18,12 @@ ROLLOUT_PARAMS = {
                               description="How long production is watched after the rollout."),
     "lock_timeout": Param("2s", type="string", pattern=r"^[0-9]+(ms|s|min)?$", title="Lock timeout",
                           description="lock_timeout of every production session (the seed's 2s)."),
+    "lock_retries": Param(8, type="integer", minimum=1, maximum=50, title="Lock retries",
+                          description="Attempts per statement (or per BEGIN..COMMIT block) when its lock is "
+                                      "not available within the lock timeout; backoff with jitter in between."),
+    "failure_decision_minutes": Param(30, type="integer", minimum=1, title="On-call decision timeout (minutes)",
+                                      description="When a production step fails, on-call chooses roll back or "
+                                                  "fix forward; unanswered by then, the batch's on_failure applies."),
     "statement_timeout": Param("5min", type="string", pattern=r"^[0-9]+(ms|s|min|h)?$",
                                title="Statement timeout", description="statement_timeout of every session."),
     "slack_conn_id": Param("gonogo_slack", type="string", title="Slack connection",

@@ -20,8 +20,10 @@ from gonogo.results import to_dicts
 from gonogo.target import SessionGuards, Target
 
 if TYPE_CHECKING:  # at DAG parse time this module stays light: the batch is loaded in tasks
-    from gonogo.batch import Batch, Step
+    from gonogo.batch import Batch
+    from gonogo.context import RunContext
     from gonogo.report import RunInfo
+    from gonogo.retry import RetryPolicy
 
 log = logging.getLogger("gonogo")
 
@@ -93,16 +95,24 @@ class Rollout:
         results = preflight_gate(name).run(self)
         return to_dicts(results if isinstance(results, list) else [results])
 
-    def record_progress(self, applied: list[str], current: str | None) -> None:
-        """apply_migrations' progress, kept in XCom before each step so that a crash mid-step
-        still tells rollback_migrations which step was in flight."""
-        self.ti.xcom_push(key="progress", value={"applied": applied, "current": current})
+    @property
+    def policy(self) -> RetryPolicy:
+        """Lock timeout per attempt and retries for every production statement (gonogo.retry)."""
+        from gonogo.retry import RetryPolicy
 
-    def steps_in_flight(self) -> list[Step]:
-        """The steps this run's apply_migrations applied or was applying, in order."""
-        progress = self.ti.xcom_pull(task_ids="production.apply_migrations", key="progress") or {}
-        names = [*progress.get("applied", []), progress.get("current")]
-        return [self.batch.step(name) for name in names if name]
+        return RetryPolicy(lock_timeout=self.params["lock_timeout"], attempts=int(self.params["lock_retries"]))
+
+    @cached_property
+    def ctx(self) -> RunContext:
+        """The library's view of this task: gonogo.context.RunContext."""
+        from gonogo.context import RunContext
+
+        return RunContext(batch=self.batch, production=self.production, staging=self.staging, run_id=self.run_id,
+                          app=self.app, folder=self.folder, guards=self.guards, policy=self.policy)
+
+    def decision(self, task_id: str) -> dict:
+        """What a human (or a timeout) chose in a HITL task of this run: chosen_options, user."""
+        return self.ti.xcom_pull(task_ids=task_id, key="decision") or {}
 
     @cached_property
     def folder(self) -> Path:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 import sample_app
-from gonogo.batch import SHIPPED_BATCHES
+from gonogo import history
+from gonogo.batch import SHIPPED_BATCHES, load_batch
 from helpers import body, headers, pg_dump_schema, states
 
 pytestmark = pytest.mark.timeout(300)
@@ -64,6 +65,22 @@ def test_approved_rollout_migrates_production(rollout):
     with env.production.connect("tests", guards=None) as conn:  # the cleanup stays disabled
         assert conn.execute("SELECT count(*) FROM information_schema.columns "
                             "WHERE table_name = 'Recipe' AND column_name = 'category'").fetchone()[0] == 1
+
+    # The audit trail in production: who approved, the backup, the restore point with its LSN
+    # (named per run), every step applied from the file with the sha256 the history keeps.
+    with env.production.connect("tests", guards=None) as conn:
+        events = history.events(conn, "20250115_recipe_fixes")
+        recorded = history.read(conn, "20250115_recipe_fixes")
+        archived = conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0]
+    kinds = [e["event"] for e in events]
+    assert kinds[:3] == ["approve", "backup", "restore_point"]
+    assert events[0]["username"] and events[0]["run_id"] == dagrun.run_id
+    point = events[2]["detail"]
+    assert point["name"].startswith("pre_fix_batch_production_20250115__") and point["lsn"]
+    assert archived >= point["walfile"]
+    assert kinds.count("applied") == len(sample_app_batch_steps())
+    assert {name: (a.status, a.sha256) for name, a in recorded.items()} == {
+        s.name: ("applied", s.forward.sha256) for s in load_batch("20250115_recipe_fixes").enabled_steps}
 
     # The approver saw every step of the dry run in the approval body.
     assert len(env.answered) == 1
@@ -158,12 +175,18 @@ def test_failed_production_step_rolls_back_to_the_pre_batch_schema(rollout):
         with env.production.connect("tests", guards=None) as conn:
             sample_app.inject_defects(conn, ["unmapped_categories"])
 
-    dagrun = env.run("Approve", before_answer=production_changes_after_the_snapshot)
+    dagrun = env.run({"decide.approve_rollout": "Approve", "production.decide_on_failure": "Roll back"},
+                     before_answer=production_changes_after_the_snapshot)
 
     ti = states(dagrun)
     assert str(dagrun.state) == "failed"
     assert ti["production.apply_migrations"] == "failed"
+    assert ti["production.decide_on_failure"] == "success"
+    assert ti["production.fix_forward"] == "skipped"
     assert ti["production.rollback_migrations"] == "success"
+    # on-call was asked, and an unanswered question would have taken the batch's on_failure
+    [asked] = [a for a in env.answered if a["task_id"] == "production.decide_on_failure"]
+    assert asked["defaults"] == ["Roll back"]
     assert ti["watch.watch_window"] == "upstream_failed"
     assert pg_dump_schema(env.production) == schema_before
     texts = [m["text"] for m in env.slack.messages]
@@ -173,6 +196,48 @@ def test_failed_production_step_rolls_back_to_the_pre_batch_schema(rollout):
     # The rollback message lists each step undone, the failed one first, then in reverse.
     undone = [s for s in reversed(sample_app_batch_steps()[:5]) if s in body(rolled_back)]
     assert undone == list(reversed(sample_app_batch_steps()[:5]))
+
+
+def test_fix_forward_keeps_what_applied_and_a_new_run_resumes_after_it(rollout):
+    env = rollout()
+    unmapped = []
+
+    def production_changes_after_the_snapshot(detail):
+        with env.production.connect("tests", guards=None) as conn:
+            sample_app.inject_defects(conn, ["unmapped_categories"])
+            unmapped.extend(r[0] for r in conn.execute(
+                'SELECT id FROM "Recipe" r WHERE category IS NOT NULL AND NOT EXISTS (SELECT 1 FROM "Category" c '
+                'WHERE c."companyId" = r."companyId" AND c.name = r.category)'))
+
+    first = env.run({"decide.approve_rollout": "Approve", "production.decide_on_failure": "Fix forward"},
+                    before_answer=production_changes_after_the_snapshot)
+
+    ti = states(first)
+    assert str(first.state) == "failed"  # not complete: fixing forward is still a failed rollout
+    assert ti["production.fix_forward"] == "success" and ti["production.rollback_migrations"] == "skipped"
+    steps = sample_app_batch_steps()
+    with env.production.connect("tests", guards=None) as conn:
+        recorded = history.read(conn, "20250115_recipe_fixes")
+        events = [e["event"] for e in history.events(conn, "20250115_recipe_fixes")]
+    assert {name: a.status for name, a in recorded.items()} == {
+        **{name: "applied" for name in steps[:4]}, steps[4]: "failed"}
+    assert "fix_forward" in events and "approve" in events and "restore_point" in events
+
+    # the fix: the recipes whose category names no Category get one that exists
+    with env.production.connect("tests", guards=None) as conn:
+        conn.execute('UPDATE "Recipe" SET category = NULL WHERE id = ANY(%s)', [unmapped])
+    env.slack.clear()
+
+    second = env.run("Approve")
+
+    assert str(second.state) == "success", states(second)
+    with env.production.connect("tests", guards=None) as conn:
+        recorded = history.read(conn, "20250115_recipe_fixes")
+        by_run = {name: a.run_id for name, a in recorded.items()}
+    assert {a.status for a in recorded.values()} == {"applied"}
+    assert by_run[steps[0]] == first.run_id and by_run[steps[5]] == second.run_id  # resumed, not redone
+    [summary] = env.slack.messages
+    assert steps[0] not in body(summary) and steps[4] in body(summary)  # the summary names what this run applied
 
 
 def test_unreachable_production_fails_with_a_clear_message(rollout, monkeypatch):

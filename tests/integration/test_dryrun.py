@@ -3,12 +3,15 @@ deliberately bad migrations fail the lock budget and the rollback rehearsal."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import yaml
 
 import sample_app
 from gonogo import dryrun
 from gonogo.batch import load_batch
+from gonogo.context import RunContext
 from gonogo.results import Verdict, applied_steps, to_dicts
 from gonogo.target import SessionGuards
 from helpers import copy_batch
@@ -27,10 +30,11 @@ def by_gate(results, gate):
 def run(target, batch):
     with target.connect("tests") as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-        baseline = dryrun.capture_baseline(conn, batch)
-    applied = dryrun.apply_all(target, batch, baseline, app="tests", guards=GUARDS, log=quiet)
-    rehearsed = dryrun.rehearse_rollbacks(target, batch, baseline, applied_steps(to_dicts(applied)),
-                                          app="tests", guards=GUARDS, log=quiet)
+    ctx = RunContext(batch=batch, production=target, staging=target, run_id="tests", app="tests",
+                     folder=Path("/nonexistent"), guards=GUARDS)
+    baseline = dryrun.capture_baseline(ctx)
+    applied = dryrun.apply_all(ctx, baseline, log=quiet)
+    rehearsed = dryrun.rehearse_rollbacks(ctx, baseline, applied_steps(to_dicts(applied)), log=quiet)
     return applied, rehearsed
 
 

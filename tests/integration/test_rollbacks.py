@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 import sample_app
+from gonogo import history
 from gonogo.batch import load_batch
 from gonogo.schema import diff, read_schema
 from gonogo.steps import apply_steps, rollback_steps
@@ -67,6 +68,7 @@ def column_order_free(dump: str, table: str) -> str:
 @pytest.fixture
 def loaded(prod_db, prod_conn):
     sample_app.load(prod_db, scale=SCALE)
+    history.ensure(prod_conn)  # gonogo's own schema (the backfill's progress) is there before, as in a run
     return prod_db, prod_conn
 
 

@@ -61,9 +61,11 @@ def test_every_step_has_its_own_rollback_file(batch):
 def test_checksums_are_sha256_of_the_file_bytes(batch):
     checksums = batch.checksums()
     files = [f for s in batch.steps for f in (s.forward, s.rollback, s.verify, s.precheck) if f]
+    files += [s.backfill.batch for s in batch.steps if s.backfill]
     files += [batch.integrity_checks, batch.expected_schema, *(c.file for c in batch.contracts)]
-    # 7 forward, 7 rollback, 1 verify, 1 precheck, integrity checks, expected schema, 6 contracts
-    assert len(checksums) == len(files) == 24
+    # 7 forward, 7 rollback, 1 verify, 1 precheck, 1 backfill batch, integrity checks, expected
+    # schema, 6 contracts
+    assert len(checksums) == len(files) == 25
     for rel, digest in checksums.items():
         assert digest == hashlib.sha256((SHIPPED / rel).read_bytes()).hexdigest(), rel
 
@@ -190,3 +192,85 @@ def test_checksum_is_of_the_bytes_on_disk_also_with_crlf_line_ends(copy):
     rel = f"migrations/{path.name}"
     assert batch.checksums()[rel] == hashlib.sha256(path.read_bytes()).hexdigest()
     assert [s.line for s in batch.steps[5].forward.statements] == [5, 14]
+
+
+# -- the backfill of a step --------------------------------------------------------------------
+
+BACKFILL_BATCH = "backfill/20250115160000_fix_recipe_category_fields_backfill_batch.sql"
+
+
+def test_the_backfill_step_names_its_table_key_column_and_batch_file(batch):
+    [step] = [s for s in batch.steps if s.backfill]
+    assert step.order == 5 and step.kind == "backfill"
+    spec = step.backfill
+    assert (spec.table, spec.key, spec.column) == ("Recipe", "id", "categoryId")
+    assert (spec.batch_size, spec.pause_ms) == (1000, 20)
+    assert spec.batch.path == SHIPPED / BACKFILL_BATCH
+    assert [s.kind for s in spec.batch.statements] == ["UpdateStmt"]
+    assert "%(from_key)s" in spec.query and "%(to_key)s" in spec.query
+    # the step's file keeps the dual-write trigger; its backfill loop moved to the batch file
+    assert [s.kind for s in step.forward.statements] == ["CreateFunctionStmt", "CreateTrigStmt", "DoStmt"]
+    assert not any(n.__class__.__name__ == "UpdateStmt" for s in step.forward.statements for n in s.nodes())
+
+
+def _break_backfill(copy: Path, sql: str | None = None, drop: tuple[str, ...] = (), **changes) -> str:
+    """The refusal of a copy whose step 5 has another batch file, or backfill fields dropped or changed."""
+    if sql is not None:
+        (copy / BACKFILL_BATCH).write_text(sql)
+    if drop or changes:
+        manifest = _manifest(copy)
+        fields = manifest["steps"][4]["backfill"]
+        fields.update(changes)
+        for name in drop:
+            del fields[name]
+        _write_manifest(copy, manifest)
+    return _refused(copy)
+
+
+WHERE = 'WHERE r."id" > %(from_key)s AND r."id" <= %(to_key)s AND c."name" = r."category"'
+MAPS = f'UPDATE "Recipe" r SET "categoryId" = c."id" FROM "Category" c {WHERE}'
+WHAT = f"step 5 (20250115160000_fix_recipe_category_fields_backfill.sql) backfill: {BACKFILL_BATCH}"
+
+
+@pytest.mark.parametrize(("sql", "expected"), [
+    (f"{MAPS};\n{MAPS};", "must hold exactly one UPDATE (each batch runs it once, in a transaction of its own), "
+                          "found UpdateStmt, UpdateStmt"),
+    ("SELECT 1 WHERE %(from_key)s < %(to_key)s;", "must hold exactly one UPDATE"),
+    (f'UPDATE "Category" c SET "name" = c."name" FROM "Recipe" r {WHERE};',
+     'updates "Category", not the backfill\'s table "Recipe"'),
+    (f'UPDATE "Recipe" r SET "categoryId" = c."id", "updatedAt" = now() FROM "Category" c {WHERE};',
+     'sets "categoryId", "updatedAt"; it may set only "categoryId": every other column is proven unchanged'),
+    (MAPS.replace("%(from_key)s", "0") + ";", "has no %(from_key)s: the runner binds each batch's key range to "
+     '%(from_key)s and %(to_key)s; write one UPDATE "Recipe" SET "categoryId" = ... WHERE "id" > %(from_key)s AND '
+     '"id" <= %(to_key)s AND ...'),
+    (MAPS.replace("%(from_key)s", "0").replace("%(to_key)s", "1000") + ";", "has no %(from_key)s and no %(to_key)s"),
+    (MAPS.replace("%(to_key)s", "%(upto)s") + ";", "uses %(upto)s: only %(from_key)s and %(to_key)s are bound"),
+    # found by PostgreSQL's scanner: a parameter in a comment or a string is not one
+    ("-- r.\"id\" > %(from_key)s\n" + MAPS.replace('r."id" > %(from_key)s', "r.\"name\" <> '%(from_key)s'") + ";",
+     "has no %(from_key)s"),
+    (MAPS.replace("SET", "SETT") + ";", "line 1: syntax error at or near"),
+], ids=["two statements", "not an update", "another table", "another column", "no from_key",
+        "no parameters", "unknown parameter", "parameter in a comment", "syntax error"])
+def test_a_bad_backfill_batch_file_is_refused(copy, sql, expected):
+    message = _break_backfill(copy, sql)
+    assert f"{WHAT} {expected}" in message, message
+
+
+def test_the_backfill_batch_file_must_exist(copy):
+    (copy / BACKFILL_BATCH).unlink()
+    assert f"{WHAT} does not exist" in _refused(copy)
+
+
+def test_backfill_fields_are_checked_against_the_manifest_format(copy):
+    message = _break_backfill(copy, drop=("key",), batch_size=0, pause="20ms")
+    assert "manifest.steps[4].backfill: 'key' is a required property" in message
+    assert "manifest.steps[4].backfill.batch_size: 0 is less than the minimum of 1" in message
+    assert "manifest.steps[4].backfill: Additional properties are not allowed ('pause' was unexpected)" in message
+
+
+def test_a_percent_sign_in_a_comment_is_sent_as_it_is(copy):
+    (copy / BACKFILL_BATCH).write_text(f"-- maps 100 % of the rows\n{MAPS};\n")
+    spec = load_batch(BATCH_ID, root=copy.parent).steps[4].backfill
+    assert spec.query.startswith("-- maps 100 %% of the rows\n")  # psycopg sends "100 %"
+    assert spec.query.count("%(from_key)s") == spec.query.count("%(to_key)s") == 1
+

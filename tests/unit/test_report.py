@@ -139,3 +139,16 @@ def test_html_report_puts_the_verdict_first_and_escapes_what_it_shows(tmp_path):
     body = "".join(parsed.text)
     assert all(c.text in body for c in DECISION_GATE)
     assert body.index("Decision Gate") < body.index("Every result")
+
+
+def test_schema_diff_leaves_out_only_the_objects_in_flux():
+    from gonogo.schema import Schema, diff
+
+    before = Schema((("table", 'public."Recipe"', "r"),))
+    after = Schema((("table", 'public."Recipe"', "r"),
+                    ("function", "public.sync_recipe_category()", "md5"),
+                    ("trigger", 'public."Recipe".sync_recipe_category_trigger', "def"),
+                    ("index", "public.idx_other", "def")))
+    in_flux = frozenset({"sync_recipe_category", "sync_recipe_category_trigger"})
+    assert diff(before, after, in_flux) == ["+ index public.idx_other: def"]
+    assert len(diff(before, after)) == 3

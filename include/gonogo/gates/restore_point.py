@@ -7,8 +7,12 @@ import time
 
 import psycopg
 
+from gonogo.pitr import procedure
 from gonogo.results import GateResult, Verdict
 from gonogo.sqlfile import query
+
+
+_RESTORE_HINT = "the command that copies a WAL file from your archive, e.g. cp /archive/%f %p"
 
 
 def create_restore_point(conn: psycopg.Connection, name: str, archive_wait: float = 30.0) -> GateResult:
@@ -34,6 +38,7 @@ def create_restore_point(conn: psycopg.Connection, name: str, archive_wait: floa
         archived, failed, last_failed = conn.execute(query("catalog.sql", "archiver_state")).fetchone()
         if archived and archived >= walfile:
             details["archived"] = archived
+            details["pitr_procedure"] = procedure(name, lsn, restore_command_hint=_RESTORE_HINT)
             return _result(Verdict.PASS, details, f"WAL {walfile} is archived: recovery_target_name = "
                            f"'{name}' recovers to just before the batch", "")
         if time.monotonic() > deadline:

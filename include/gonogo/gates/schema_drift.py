@@ -14,15 +14,17 @@ import secrets
 import psycopg
 from psycopg import sql
 
-from gonogo.batch import Batch
+from gonogo import history
+from gonogo.batch import Batch, Step
 from gonogo.execute import run_script
 from gonogo.results import GateResult
 from gonogo.schema import Schema, compare, read_schema
 from gonogo.target import Target
 
 
-def expected_schema(scratch_server: Target, batch: Batch) -> Schema:
-    """The batch's expected_schema DDL, built in a throwaway database and read back."""
+def expected_schema(scratch_server: Target, batch: Batch, applied: list[Step] = ()) -> Schema:
+    """The batch's expected_schema DDL, plus the steps already applied, built in a throwaway
+    database and read back."""
     name = f"gonogo_expected_{secrets.token_hex(4)}"
     admin = scratch_server.with_dbname("postgres")
     with admin.connect("schema_drift", guards=None) as conn:
@@ -30,6 +32,8 @@ def expected_schema(scratch_server: Target, batch: Batch) -> Schema:
     try:
         with scratch_server.with_dbname(name).connect("schema_drift", guards=None) as conn:
             run_script(conn, batch.expected_schema, log=lambda _: None)
+            for step in applied:
+                run_script(conn, step.forward, log=lambda _: None)
             return read_schema(conn)
     finally:
         with admin.connect("schema_drift", guards=None) as conn:
@@ -45,11 +49,15 @@ def schema_drift(production: psycopg.Connection, scratch_server: Target, batch: 
     """Nothing when the batch ships no expected schema: an absent gate, never a PASS."""
     if batch.expected_schema is None:
         return []
-    want = _without_extensions(expected_schema(scratch_server, batch))
+    recorded = history.read(production, batch.id)
+    applied = [s for s in batch.enabled_steps if history.decide_quietly(s, recorded.get(s.name)) == history.SKIP]
+    want = _without_extensions(expected_schema(scratch_server, batch, applied))
     have = _without_extensions(read_schema(production))
+    label = f"{batch.expected_schema.path.name} (the batch's expected schema)"
+    if applied:
+        label += f" with the {len(applied)} steps production's history says are applied"
     result = compare(want, have, gate="schema_drift", title="No schema drift", phase=phase,
-                     subject="production", expected_label=f"{batch.expected_schema.path.name} (the batch's "
-                                                          f"expected schema)")
+                     subject="production", expected_label=label, ignore=history.in_flux(production, batch))
     if result.failed:
         result = dataclasses.replace(result, hint=(
             "production is not the schema this batch was written for: '-' lines are missing on "

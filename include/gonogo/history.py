@@ -1,0 +1,112 @@
+"""gonogo's history in each database it changes: the state of every step of every batch
+(with the sha256 of the file it ran), an append-only events table as the audit trail, and the
+progress of batched backfills. Like Flyway's or Sqitch's tables, in a schema of its own.
+
+What it decides: a step already applied from the same file is skipped; one applied from a
+file that has changed since is refused (a migration that ran is never edited: write a new
+one); a step left 'running' or 'failed' by a crash is run again (steps are idempotent).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import psycopg
+
+from gonogo.batch import Batch, Step
+from gonogo.errors import StepFailed
+from gonogo.sqlfile import query, split_statements
+
+SKIP, RUN = "skip", "run"
+
+
+@dataclass(frozen=True)
+class Applied:
+    step: str
+    sha256: str
+    status: str
+    run_id: str
+    finished_at: str | None
+
+
+def ensure(conn: psycopg.Connection) -> None:
+    """Create the gonogo schema and its tables if missing (idempotent)."""
+    for statement in split_statements(query("history.sql", "create")):
+        conn.execute(statement)
+
+
+def read(conn: psycopg.Connection, batch_id: str) -> dict[str, Applied]:
+    """{step: its recorded state}; empty where gonogo never ran."""
+    if not conn.execute(query("history.sql", "exists")).fetchone()[0]:
+        return {}
+    rows = conn.execute(query("history.sql", "steps"), {"batch": batch_id}).fetchall()
+    return {step: Applied(step, sha, status, run_id, str(finished) if finished else None)
+            for step, sha, status, run_id, _started, finished in rows}
+
+
+def decide(step: Step, recorded: Applied | None) -> str:
+    """SKIP a step applied from this very file, RUN anything else; refuse an edited one."""
+    if recorded is None or recorded.status in ("running", "failed", "rolled_back"):
+        return RUN
+    if recorded.sha256 != step.forward.sha256:
+        raise StepFailed(
+            f"{step.forward.path.name} was applied by run {recorded.run_id} ({recorded.finished_at}) from a "
+            f"file with sha256 {recorded.sha256}, but the file now has sha256 {step.forward.sha256}: it was "
+            f"edited after it ran. A migration that ran is never edited: restore the original file and put "
+            f"the change in a new migration.", step=step.name, before_changes=True)
+    return SKIP
+
+
+def decide_quietly(step: Step, recorded: Applied | None) -> str:
+    """decide(), with an edited file counted as not applied (the history gate reports it)."""
+    try:
+        return decide(step, recorded)
+    except StepFailed:
+        return RUN
+
+
+def start(conn: psycopg.Connection, batch: Batch, step: Step, run_id: str) -> None:
+    conn.execute(query("history.sql", "start_step"),
+                 {"batch": batch.id, "step": step.name, "sha256": step.forward.sha256, "run_id": run_id})
+    record(conn, run_id, batch.id, "apply", step=step.name, detail={"sha256": step.forward.sha256})
+
+
+def finish(conn: psycopg.Connection, batch: Batch, step: Step, run_id: str, status: str,
+           detail: dict | None = None) -> None:
+    conn.execute(query("history.sql", "finish_step"), {"batch": batch.id, "step": step.name, "status": status,
+                                                        "detail": json.dumps(detail or {})})
+    event = {"applied": "applied", "failed": "fail", "rolled_back": "rolled_back"}[status]
+    record(conn, run_id, batch.id, event, step=step.name, detail=detail)
+
+
+def record(conn: psycopg.Connection, run_id: str, batch_id: str, event: str, *, step: str | None = None,
+           username: str | None = None, detail: dict | None = None) -> None:
+    """Append one event to the audit trail."""
+    conn.execute(query("history.sql", "record_event"), {
+        "run_id": run_id, "batch": batch_id, "step": step, "event": event, "username": username,
+        "detail": json.dumps(detail or {}, default=str)})
+
+
+def events(conn: psycopg.Connection, batch_id: str) -> list[dict]:
+    if not conn.execute(query("history.sql", "exists")).fetchone()[0]:
+        return []
+    columns = ("at", "run_id", "batch", "step", "event", "username", "detail")
+    return [dict(zip(columns, row)) for row in conn.execute(query("history.sql", "events"), {"batch": batch_id})]
+
+
+def applied_by(conn: psycopg.Connection, batch_id: str, run_id: str) -> list[str]:
+    """The steps this run applied, or was applying or failed in, in the order it started them:
+    what a rollback of this run must undo (and nothing an earlier run applied)."""
+    if not conn.execute(query("history.sql", "exists")).fetchone()[0]:
+        return []
+    return [row[0] for row in conn.execute(query("history.sql", "applied_by"), {"batch": batch_id, "run_id": run_id})]
+
+
+def in_flux(conn: psycopg.Connection, batch: Batch) -> frozenset[str]:
+    """Names of the objects created by steps a crash or a failure left 'running' or 'failed':
+    they may be partly there. Schema comparisons leave them out; the step is run again."""
+    recorded = read(conn, batch.id)
+    return frozenset(o.name for step in batch.enabled_steps
+                     if (r := recorded.get(step.name)) and r.status in ("running", "failed")
+                     for o in step.creates())

@@ -1,0 +1,77 @@
+-- gonogo's bookkeeping in each database it changes, in its own schema (left out of every
+-- schema comparison): which step of which batch is applied, from which file (sha256), by
+-- which run; an append-only audit trail of events; and the progress of batched backfills.
+
+-- name: create
+CREATE SCHEMA IF NOT EXISTS gonogo;
+CREATE TABLE IF NOT EXISTS gonogo.history (
+    batch       text NOT NULL,
+    step        text NOT NULL,
+    sha256      text NOT NULL,
+    status      text NOT NULL CHECK (status IN ('running', 'applied', 'failed', 'rolled_back')),
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    run_id      text NOT NULL,
+    detail      jsonb NOT NULL DEFAULT '{}',
+    PRIMARY KEY (batch, step)
+);
+CREATE TABLE IF NOT EXISTS gonogo.events (
+    id       bigserial PRIMARY KEY,
+    at       timestamptz NOT NULL DEFAULT now(),
+    run_id   text NOT NULL,
+    batch    text NOT NULL,
+    step     text,
+    event    text NOT NULL CHECK (event IN ('apply', 'applied', 'skip', 'fail', 'rollback', 'rolled_back',
+                                            'approve', 'reject', 'restore_point', 'backup', 'fix_forward',
+                                            'recover_index', 'backfill')),
+    username text,
+    detail   jsonb NOT NULL DEFAULT '{}'
+);
+CREATE TABLE IF NOT EXISTS gonogo.backfill_progress (
+    batch      text NOT NULL,
+    step       text NOT NULL,
+    last_key   bigint NOT NULL,
+    upto_key   bigint NOT NULL,
+    rows_done  bigint NOT NULL DEFAULT 0,
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (batch, step)
+);
+
+-- name: steps
+SELECT step, sha256, status, run_id, started_at, finished_at FROM gonogo.history WHERE batch = %(batch)s;
+
+-- name: start_step
+INSERT INTO gonogo.history (batch, step, sha256, status, run_id)
+VALUES (%(batch)s, %(step)s, %(sha256)s, 'running', %(run_id)s)
+ON CONFLICT (batch, step) DO UPDATE
+   SET sha256 = EXCLUDED.sha256, status = 'running', run_id = EXCLUDED.run_id,
+       started_at = now(), finished_at = NULL, detail = '{}';
+
+-- name: finish_step
+UPDATE gonogo.history
+   SET status = %(status)s, finished_at = now(), detail = %(detail)s
+ WHERE batch = %(batch)s AND step = %(step)s;
+
+-- name: record_event
+INSERT INTO gonogo.events (run_id, batch, step, event, username, detail)
+VALUES (%(run_id)s, %(batch)s, %(step)s, %(event)s, %(username)s, %(detail)s);
+
+-- name: events
+SELECT at, run_id, batch, step, event, username, detail FROM gonogo.events
+ WHERE batch = %(batch)s ORDER BY id;
+
+-- name: exists
+SELECT to_regclass('gonogo.history') IS NOT NULL;
+
+-- name: applied_by
+-- The steps a run applied, was applying or failed in, in the order it started them.
+SELECT step FROM gonogo.history
+ WHERE batch = %(batch)s AND run_id = %(run_id)s AND status IN ('running', 'applied', 'failed')
+ ORDER BY started_at;
+
+-- name: rollout_lock_holder
+-- Who holds gonogo's rollout lock on this database.
+SELECT a.pid, a.application_name, a.backend_start, a.client_addr
+  FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+ WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND l.classid = %(classid)s AND l.objid = %(objid)s;

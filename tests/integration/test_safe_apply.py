@@ -1,0 +1,230 @@
+"""Safe apply on production, with real concurrent sessions: lock timeouts with retries while
+the app keeps querying, a blocker that outlasts the retries, an interrupted CONCURRENTLY
+build, an edited migration, a second rollout, and a crashed run that resumes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+
+import sample_app
+from gonogo import history, production, rollout_lock
+from gonogo.batch import load_batch
+from gonogo.context import RunContext
+from gonogo.errors import StepFailed
+from gonogo.retry import RetryPolicy
+from gonogo.schema import diff, read_schema
+from gonogo.target import SessionGuards
+from helpers import copy_batch
+
+BATCH = load_batch("20250115_recipe_fixes")
+STEP = {s.order: s for s in BATCH.steps}
+
+
+def quiet(_):
+    pass
+
+
+def context(target, batch=BATCH, run_id="run_1", policy=RetryPolicy(), tmp=Path("/nonexistent")) -> RunContext:
+    return RunContext(batch=batch, production=target, staging=target, run_id=run_id, app=f"{run_id}/tests",
+                      folder=tmp, guards=SessionGuards(lock_timeout=policy.lock_timeout), policy=policy)
+
+
+def only(batch, *orders):
+    """The batch with only these steps enabled (and the rest disabled, with a reason)."""
+    import dataclasses
+
+    return dataclasses.replace(batch, steps=tuple(
+        s if s.order in orders else dataclasses.replace(s, enabled=False, disabled_reason="not in this test")
+        for s in batch.steps))
+
+
+@pytest.fixture
+def app(prod_db):
+    sample_app.load(prod_db, scale=0.05)
+    return prod_db
+
+
+class Blocker:
+    """A session holding ACCESS SHARE on "Recipe" in an open transaction (a long report, say)."""
+
+    def __init__(self, target, seconds: float):
+        self.target, self.seconds = target, seconds
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.holding = threading.Event()
+
+    def _run(self):
+        with self.target.connect("tests/blocker", guards=None, autocommit=False) as conn:
+            conn.execute('SELECT count(*) FROM "Recipe"')
+            self.holding.set()
+            time.sleep(self.seconds)
+            conn.rollback()
+
+    def __enter__(self):
+        self.thread.start()
+        assert self.holding.wait(10)
+        return self
+
+    def __exit__(self, *exc):
+        self.thread.join()
+
+
+class AppReads:
+    """The app reading "Recipe" in a loop; records how long each read took."""
+
+    def __init__(self, target):
+        self.target, self.latencies, self.stop = target, [], threading.Event()
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        with self.target.connect("tests/app", guards=None) as conn:
+            while not self.stop.is_set():
+                started = time.monotonic()
+                conn.execute('SELECT "name" FROM "Recipe" WHERE "id" = 1').fetchall()
+                self.latencies.append(time.monotonic() - started)
+                time.sleep(0.01)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join()
+
+
+def test_a_blocked_step_retries_while_the_app_never_waits_longer_than_the_lock_timeout(app):
+    """Migration 3 needs ACCESS EXCLUSIVE on "Recipe" for a moment; a 2.5 s report holds it back.
+    Each attempt waits at most 250 ms (the app queues behind it only that long), backs off, and
+    the step succeeds once the report ends."""
+    ctx = context(app, only(BATCH, 3), policy=RetryPolicy(lock_timeout="250ms", attempts=30, first_backoff=0.1,
+                                                            max_backoff=0.4))
+    with AppReads(app) as reads, Blocker(app, seconds=2.5):
+        started = time.monotonic()
+        run = production.apply(ctx, log=quiet)
+        took = time.monotonic() - started
+    assert run.ok, run.error
+    applied = next(r for r in run.results if r.gate == "step_applied")
+    attempts = max(d.get("attempts", 1) for d in applied.details)
+    assert attempts > 1  # it had to retry
+    assert took >= 2.0    # and it only got through once the blocker was gone
+    # the app kept being served: no read waited anywhere near the blocker's 2.5 s
+    assert len(reads.latencies) > 20
+    assert max(reads.latencies) < 1.0, max(reads.latencies)
+
+
+def test_a_blocker_that_outlasts_the_retries_fails_the_step_cleanly_and_its_rollback_runs(app):
+    ctx = context(app, only(BATCH, 1, 3), policy=RetryPolicy(lock_timeout="100ms", attempts=3, first_backoff=0.05))
+    with app.connect("tests", guards=None) as conn:
+        before = read_schema(conn)
+    with Blocker(app, seconds=6):
+        run = production.apply(ctx, log=quiet)
+        assert not run.ok and run.failed_step == STEP[3].name
+        assert "55P03" in run.error and "after 3 attempts" in run.error
+    results = production.rollback(ctx, {"schema": before.to_json(), "in_flux": []}, log=quiet)
+    assert [r.subject for r in results if r.gate == "rollback_applied"] == [STEP[3].name, STEP[1].name]
+    with app.connect("tests", guards=None) as conn:
+        assert diff(before, read_schema(conn)) == []
+        steps = history.read(conn, BATCH.id)
+    assert {steps[STEP[1].name].status, steps[STEP[3].name].status} == {"rolled_back"}
+
+
+def test_an_index_build_killed_halfway_is_found_invalid_and_rebuilt(app):
+    with app.connect("tests", guards=None) as conn:  # SalesRecord large enough to kill mid-build
+        conn.execute('INSERT INTO "SalesRecord" ("companyId", "recipeId", "date", "quantity", "revenue") '
+                     'SELECT "companyId", "recipeId", "date" + g * interval \'1 day\', "quantity", "revenue" '
+                     'FROM "SalesRecord", generate_series(1, 150) g')
+    ctx = context(app, only(BATCH, 4))
+    killer_done = threading.Event()
+
+    def kill_the_build():
+        with app.connect("tests/killer", guards=None) as conn:
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                row = conn.execute("SELECT pid FROM pg_stat_progress_create_index "
+                                   "WHERE relid = '\"SalesRecord\"'::regclass").fetchone()
+                if row:
+                    conn.execute("SELECT pg_terminate_backend(%s)", [row[0]])
+                    break
+                time.sleep(0.01)
+        killer_done.set()
+
+    threading.Thread(target=kill_the_build, daemon=True).start()
+    with pytest.raises(psycopg.OperationalError):
+        production.apply(ctx, log=quiet)
+    assert killer_done.wait(60)
+    with app.connect("tests", guards=None) as conn:
+        valid = conn.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                             "WHERE c.relname = 'idx_sales_record_analytics'").fetchone()
+        assert valid == (False,)  # left behind, invalid; IF NOT EXISTS alone would keep it so
+        assert history.read(conn, BATCH.id)[STEP[4].name].status == "running"
+
+    lines = []
+    run = production.apply(ctx, log=lines.append)  # the re-run
+
+    assert run.ok, run.error
+    assert any("idx_sales_record_analytics exists but is INVALID" in line for line in lines)
+    with app.connect("tests", guards=None) as conn:
+        assert conn.execute("SELECT bool_and(i.indisvalid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                            "WHERE c.relname LIKE 'idx_%'").fetchone()[0] is True
+
+
+def test_an_applied_migration_edited_since_is_refused(app, tmp_path):
+    assert production.apply(context(app, only(BATCH, 1, 2)), log=quiet).ok
+    folder = copy_batch(tmp_path)
+    edited = folder / "migrations" / f"{STEP[2].name}.sql"
+    edited.write_text(edited.read_text() + "\n-- a quick fix, straight in the applied file\n")
+    batch = load_batch(folder.name, root=folder.parent)
+
+    run = production.apply(context(app, only(batch, 1, 2, 3), run_id="run_2"), log=quiet)
+
+    assert run.failed_step == STEP[2].name
+    [refused] = [r for r in run.results if r.gate == "history"]
+    assert edited.name in refused.message
+    assert STEP[2].forward.sha256 in refused.message and batch.step(STEP[2].name).forward.sha256 in refused.message
+    with app.connect("tests", guards=None) as conn:  # and nothing after it ran
+        assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'recipe_selling_price_positive'"
+                            ).fetchone()[0] == 0
+
+
+def test_a_second_rollout_is_refused_and_told_which_run_holds_the_database(app):
+    with app.connect("other_run_42/apply_migrations", guards=None) as other:
+        assert other.execute("SELECT pg_try_advisory_lock(%s, %s)",
+                             [rollout_lock.CLASSID, rollout_lock.OBJID]).fetchone()[0]
+        with pytest.raises(StepFailed) as refused:
+            production.apply(context(app), log=quiet)
+    assert "run other_run_42 (task apply_migrations)" in str(refused.value)
+    with app.connect("tests", guards=None) as conn:
+        assert history.read(conn, BATCH.id) == {}  # nothing was started
+
+
+def test_a_run_killed_mid_batch_resumes_where_it_stopped(app):
+    class Killed(BaseException):
+        pass
+
+    def crash_in_step_3(line):
+        if f"{STEP[3].name}.sql:" in line:
+            raise Killed()
+
+    ctx = context(app)
+    with pytest.raises(Killed):
+        production.apply(ctx, log=crash_in_step_3)
+    with app.connect("tests", guards=None) as conn:
+        recorded = history.read(conn, BATCH.id)
+    assert {name: a.status for name, a in recorded.items()} == {
+        STEP[1].name: "applied", STEP[2].name: "applied", STEP[3].name: "running"}
+
+    run = production.apply(context(app, run_id="run_2"), log=quiet)
+
+    assert run.ok, run.error
+    assert run.skipped == [STEP[1].name, STEP[2].name]
+    assert run.applied == [s.name for s in BATCH.enabled_steps][2:]
+    with app.connect("tests", guards=None) as conn:
+        statuses = {a.status for a in history.read(conn, BATCH.id).values()}
+        events = [e["event"] for e in history.events(conn, BATCH.id)]
+    assert statuses == {"applied"}
+    assert events.count("skip") == 0 and events.count("applied") == len(BATCH.enabled_steps)
