@@ -52,8 +52,10 @@ def main() -> int:
         dag = local.load_dag()
         choice = "Reject" if args.reject else "Approve"
         print(f"== running {dag.dag_id} with dag.test()")
-        print(f"   DEMO STAND-IN FOR A HUMAN: the approval will be answered '{choice}' automatically")
-        with local.Approver(dag.dag_id, choice, label="demo stand-in approver") as approver:
+        print(f"   DEMO STAND-IN FOR A HUMAN: the approval will be answered '{choice}' automatically;"
+              f" if a production step fails, on-call's question is answered 'Roll back'")
+        answers = {"decide.approve_rollout": choice, "production.decide_on_failure": "Roll back"}
+        with local.Approver(dag.dag_id, answers, label="demo stand-in") as approver:
             dagrun = dag.test(run_conf={"monitoring_hours": args.watch_minutes / 60})
         messages = slack.messages
 
