@@ -8,8 +8,9 @@
 4. **decide** — the Go/No-Go report; a FAIL stops here and tells Slack, else `approve_rollout` waits.
 5. **production** — timeouts, verified backup, restore point, each migration applied and validated;
    a failure rolls back what this run applied, in reverse.
-6. **watch** — production watched for `monitoring_hours`; **report_outcome** tells Slack how it
-   ended, and only a completed rollout ends green. Staging's database is **dropped and recreated**.
+6. **watch** — production's metrics against the pre-rollout baseline for `monitoring_hours` (no
+   worker slot held); an alarm asks on-call to roll back or fix forward. **report_outcome** tells
+   Slack how it ended; only a completed rollout ends green. Staging's database is **dropped and recreated**.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from gonogo_airflow.approval import FailureDecision, RolloutApproval
 from gonogo_airflow.notify import OutcomeReported, on_task_failure, send
 from gonogo_airflow.params import ROLLOUT_PARAMS
 from gonogo_airflow.rollout import Rollout
+from gonogo_airflow.watch import WatchWindow
 
 # Task bodies import the library where they use it: psycopg, pglast and slack_sdk load when a
 # task runs, not each time the scheduler parses this file.
@@ -102,6 +104,7 @@ def evaluate_gates(evidence: list) -> str:
     """Write the Go/No-Go report; any FAIL stops the run here (Slack names the gates)."""
     from gonogo.report import go_no_go
     r = Rollout.current()
+    r.ti.xcom_push(key="evidence", value=evidence)  # for the final report
     return go_no_go(r.folder, r.info, r.batch, from_dicts(evidence))
 
 
@@ -138,6 +141,13 @@ def create_restore_point() -> list[dict]:
 
 
 @task
+def capture_metrics_baseline() -> dict:
+    """The watch window's metrics read just before the batch: what "no worse" is measured against."""
+    from gonogo.watch import capture_baseline
+    return capture_baseline(Rollout.current().ctx)
+
+
+@task
 def apply_migrations() -> list[dict]:
     """Each enabled migration in order, under the rollout lock and the lock timeout with retries,
     validated after each; skips what is applied, refuses an edited file, stops at a failure."""
@@ -149,7 +159,7 @@ def apply_migrations() -> list[dict]:
     return to_dicts(run.results)
 
 
-@task
+@task(trigger_rule=TriggerRule.ONE_SUCCESS)
 def rollback_migrations() -> list[dict]:
     """Undo what this run applied, the step in flight first, then the others in reverse;
     then prove the schema equals the pre-batch schema."""
@@ -163,20 +173,13 @@ def rollback_migrations() -> list[dict]:
     return to_dicts(results)
 
 
-@task
+@task(trigger_rule=TriggerRule.ONE_SUCCESS)
 def fix_forward() -> dict:
     """On-call chose to fix forward: what applied stays, recorded; a new run resumes after it."""
     from gonogo import production
     r = Rollout.current()
-    return production.record_decision(r.ctx, "fix_forward", r.decision("production.decide_on_failure"))
-
-
-@task
-def watch_window(applied: list) -> list[dict]:
-    """Poll production until monitoring_hours have passed (holds a worker slot meanwhile)."""
-    from gonogo.watch import watch
-    r = Rollout.current()
-    return to_dicts(watch(r.ctx, hours=float(r.params["monitoring_hours"]), log=log.info))
+    decision = r.decision("production.decide_on_failure") or r.decision("watch.decide_after_watch")
+    return production.record_decision(r.ctx, "fix_forward", decision)
 
 
 @task(trigger_rule=TriggerRule.ALL_DONE)
@@ -187,7 +190,10 @@ def report_outcome() -> str:
     pull = r.ti.xcom_pull
     applied, watched = pull(task_ids="production.apply_migrations"), pull(task_ids="watch.watch_window")
     end = outcome.decide(gates_report=pull(task_ids="decide.evaluate_gates"), applied=applied, watched=watched,
-                         approval=r.decision("decide.approve_rollout"), on_failure=r.decision("production.decide_on_failure"))
+                         approval=r.decision("decide.approve_rollout"), on_failure=r.decision("production.decide_on_failure"),
+                         after_watch=r.decision("watch.decide_after_watch"),
+                         disabled_steps=[] if applied is None else [s.name for s in r.batch.steps if not s.enabled])
+    r.write_final_report(applied, watched)
     if end.kind == "rejected":
         outcome.record_rejection(r.ctx, r.decision("decide.approve_rollout"))
     if message := slack.for_outcome(r.info, end, applied, watched):
@@ -231,21 +237,25 @@ with DAG(
         )
 
     with TaskGroup("production"):
-        approved = record_approval()
-        applied = apply_migrations()
+        approved, applied = record_approval(), apply_migrations()
         decide_on_failure = FailureDecision(
-            task_id="decide_on_failure", trigger_rule=TriggerRule.ONE_FAILED,
+            task_id="decide_on_failure", trigger_rule=TriggerRule.ONE_FAILED, when="apply_failed",
             subject="A production step of {{ params.batch }} failed: roll back or fix forward?",
             body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",
             rollback_task="production.rollback_migrations", fix_forward_task="production.fix_forward")
         rolled_back, fixing = rollback_migrations(), fix_forward()
-        chain(approved, check_session_guards(), take_backup(), create_restore_point(), applied, decide_on_failure,
-              [rolled_back, fixing])
+        chain(approved, check_session_guards(), take_backup(), create_restore_point(), capture_metrics_baseline(),
+              applied, decide_on_failure, [rolled_back, fixing])
 
     with TaskGroup("watch"):
-        watched = watch_window(applied)
+        watch_window = WatchWindow(task_id="watch_window", baseline_task="production.capture_metrics_baseline")
+        decide_after_watch = FailureDecision(
+            task_id="decide_after_watch", when="watch_alarm",
+            subject="The watch window of {{ params.batch }} raised an alarm: roll back or fix forward?",
+            body="{{ ti.xcom_pull(task_ids='watch.watch_window') | tojson }}",
+            rollback_task="production.rollback_migrations", fix_forward_task="production.fix_forward")
 
     chain(validated, [taken, linted])
     restored >> gates >> baseline
     chain(evaluated, approve_rollout, approved)
-    [watched, rolled_back, fixing] >> report_outcome()
+    chain(applied, watch_window, decide_after_watch, [rolled_back, fixing], report_outcome())

@@ -55,7 +55,13 @@ def main() -> int:
         print(f"   DEMO STAND-IN FOR A HUMAN: the approval will be answered '{choice}' automatically;"
               f" if a production step fails, on-call's question is answered 'Roll back'")
         answers = {"decide.approve_rollout": choice, "production.decide_on_failure": "Roll back"}
-        with local.Approver(dag.dag_id, answers, label="demo stand-in") as approver:
+        from gonogo.batch import load_batch
+        from gonogo.workload import Workload
+
+        production, _ = stack.targets()
+        print("   the app keeps querying production (2 clients) for the whole run, as it would")
+        with Workload(production, load_batch("20250115_recipe_fixes").queries, clients=2, app="demo/app"), \
+                local.Approver(dag.dag_id, answers, label="demo stand-in") as approver:
             dagrun = dag.test(run_conf={"monitoring_hours": args.watch_minutes / 60})
         messages = slack.messages
 

@@ -8,6 +8,7 @@ naming the file and what to do.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import json
@@ -19,6 +20,7 @@ import jsonschema
 import yaml
 from pglast.parser import ParseError, scan
 
+from gonogo.analysis import Metric
 from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
 from gonogo.queries import Query, load_queries
@@ -48,6 +50,17 @@ class Thresholds:
     latency_ratio: float = 1.5
     latency_floor_ms: float = 2.0
     explain_runs: int = 5
+
+
+@dataclass(frozen=True)
+class WatchConfig:
+    """The manifest's `watch`: gonogo's default metrics or not, the poll interval, the errors in
+    a row that make the window inconclusive, and the batch's own metrics (gonogo.analysis.Metric)."""
+
+    defaults: bool = True
+    interval_seconds: float = 60.0
+    error_limit: int = 3
+    metrics: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -123,10 +136,28 @@ class Batch:
     contracts: tuple[Contract, ...] = ()
     thresholds: Thresholds = Thresholds()
     on_failure: str = "rollback"
+    watch: WatchConfig = WatchConfig()
 
     @property
     def enabled_steps(self) -> tuple[Step, ...]:
         return tuple(s for s in self.steps if s.enabled)
+
+    @property
+    def explicitly_enabled(self) -> tuple[Step, ...]:
+        """Steps the manifest disables that this run enables (with_enabled)."""
+        return tuple(s for s in self.steps if s.enabled and s.disabled_reason)
+
+    def with_enabled(self, names) -> Batch:
+        """This batch with manifest-disabled steps enabled for one run (the operator's explicit
+        choice, e.g. the seed's cleanup after a week of stable metrics)."""
+        names = list(names or ())
+        unknown = [n for n in names if n not in {s.name for s in self.steps if not s.enabled}]
+        if unknown:
+            disabled = ", ".join(s.name for s in self.steps if not s.enabled) or "none"
+            raise BatchError(f"enable_steps names {', '.join(unknown)}, which is not a disabled step of batch "
+                             f"{self.id} (disabled steps: {disabled})")
+        return dataclasses.replace(self, steps=tuple(
+            dataclasses.replace(s, enabled=True) if s.name in names else s for s in self.steps))
 
     def step(self, name: str) -> Step:
         for step in self.steps:
@@ -243,6 +274,13 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
             problems.append(f"contract {raw['file']}: after {raw['after']!r} is not a step of this batch")
         if found := sql_file(raw["file"], f"contract {Path(raw['file']).name}"):
             contracts.append(Contract(file=found, after=raw.get("after")))
+    watch_metrics = []
+    for raw in manifest.get("watch", {}).get("metrics", ()):
+        if found := query_file(raw["file"], f"watch metric {raw['name']}"):
+            watch_metrics.append(Metric(query=found.statements[0].sql,
+                                        **{k: v for k, v in raw.items() if k != "file"}))
+    watch = WatchConfig(**{**{k: v for k, v in manifest.get("watch", {}).items() if k != "metrics"},
+                           "metrics": tuple(watch_metrics)})
     queries: tuple[Query, ...] = ()
     if "top_queries" in manifest:
         try:
@@ -259,7 +297,7 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                  required_tables=tuple(manifest.get("required_tables", ())),
                  integrity_checks=checks, expected_schema=expected, queries=queries,
                  contracts=tuple(contracts), thresholds=Thresholds(**manifest.get("thresholds", {})),
-                 on_failure=manifest.get("on_failure", "rollback"))
+                 on_failure=manifest.get("on_failure", "rollback"), watch=watch)
 
 
 def _read_manifest(path: Path) -> dict:

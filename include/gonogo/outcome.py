@@ -3,46 +3,72 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from gonogo.results import failures, from_dicts
+
+FIX_FORWARD = ["Fix forward"]
 
 
 @dataclass(frozen=True)
 class Outcome:
     kind: str       # completed | stopped | rejected | rolled_back | fixing_forward | watch_alarm
     summary: str
-    already_told: bool  # Slack heard about it from the task that failed
+    already_told: bool  # Slack heard about it from the task that failed or raised the alarm
+    next_steps: str = ""
 
     @property
     def ok(self) -> bool:
         return self.kind == "completed"
 
 
+def _who(decision: dict, default: str) -> str:
+    return (decision.get("responded_by_user") or {}).get("name") or default
+
+
 def decide(*, gates_report: str | None, approval: dict | None, applied: list[dict] | None,
-           watched: list[dict] | None, on_failure: dict | None = None) -> Outcome:
-    """Arguments are what the phases returned through XCom; None means the phase did not finish."""
+           watched: dict | None, on_failure: dict | None = None, after_watch: dict | None = None,
+           disabled_steps: list[str] = ()) -> Outcome:
+    """Arguments are what the phases returned through XCom; None means the phase did not finish.
+    on_failure / after_watch: on-call's answer after a failed step / a watch alarm."""
     if gates_report is None:
         return Outcome("stopped", "the rollout stopped before the approval: a gate failed or could "
                                   "not be measured (see decide.evaluate_gates and the report)", True)
     if not approval:
         return Outcome("stopped", "the approval step did not complete", True)
     if approval.get("chosen_options") != ["Approve"]:
-        who = (approval.get("responded_by_user") or {}).get("name") or "the approval timeout"
-        return Outcome("rejected", f"rejected by {who}: production untouched", False)
+        return Outcome("rejected", f"rejected by {_who(approval, 'the approval timeout')}: production untouched", False)
     if applied is None:
-        if on_failure and on_failure.get("chosen_options") == ["Fix forward"]:
-            who = (on_failure.get("responded_by_user") or {}).get("name") or "the decision timeout"
-            return Outcome("fixing_forward", f"a production step failed and {who} chose to fix forward: "
-                                             f"what applied stays; fix the cause and trigger again to resume", True)
-        return Outcome("rolled_back", "a production step failed; see rollback_migrations for what was "
-                                      "undone", True)
+        if on_failure and on_failure.get("chosen_options") == FIX_FORWARD:
+            return Outcome("fixing_forward", f"a production step failed and {_who(on_failure, 'the decision timeout')} "
+                                             f"chose to fix forward: what applied stays; fix the cause and trigger "
+                                             f"again to resume", True)
+        return Outcome("rolled_back", "a production step failed; see rollback_migrations for what was undone", True)
     if watched is None:
         return Outcome("watch_alarm", "the watch window did not complete", True)
-    if alarms := failures(from_dicts(watched)):
-        return Outcome("watch_alarm", "the watch window raised: " + "; ".join(
-            f"{r.title}: {r.message}" for r in alarms), False)
-    steps = {r.subject for r in from_dicts(applied) if r.subject}
-    return Outcome("completed", f"{len(steps)} steps applied, validated and watched", False)
+    if watched.get("status") != "passed":
+        what = "; ".join(f"{r.title}: {r.message}" for r in failures(from_dicts(watched.get("results"))))
+        if after_watch and after_watch.get("chosen_options") == FIX_FORWARD:
+            return Outcome("fixing_forward", f"the watch window was {watched['status']} ({what}) and "
+                                             f"{_who(after_watch, 'the decision timeout')} chose to fix forward", True)
+        if after_watch:
+            return Outcome("rolled_back", f"the watch window was {watched['status']} ({what}); rolled back", True)
+        return Outcome("watch_alarm", f"the watch window was {watched['status']}: {what}", True)
+    steps = {r.subject for r in from_dicts(applied) if r.subject and r.gate == "step_applied"}
+    return Outcome("completed", f"{len(steps)} steps applied, validated and watched", False,
+                   next_steps=_cleanup_note(watched, disabled_steps))
+
+
+def _cleanup_note(watched: dict, disabled_steps: list[str]) -> str:
+    """Seed, Next Steps: the disabled cleanup waits for a week of stable metrics."""
+    if not disabled_steps:
+        return ""
+    from gonogo.watch import cleanup_from
+
+    ended = datetime.fromisoformat(watched["ended_at"])
+    return (f"Still disabled: {', '.join(f'`{s}`' for s in disabled_steps)}. After a week of stable metrics it may "
+            f"be enabled from {cleanup_from(ended):%Y-%m-%d %H:%M} UTC: trigger the DAG with enable_steps naming "
+            f"it; it then goes through its own dry run and approval.")
 
 
 def record_rejection(ctx, decision: dict) -> None:

@@ -48,6 +48,8 @@ def _drift(ctx):
 PREFLIGHT = (
     Gate("history", "What production's gonogo history says: steps applied before, files edited since.",
          _on("production", "history_gate", "applied_history")),
+    Gate("enabled_steps", "A manifest-disabled step enabled for this run comes after a week of stable metrics.",
+         _on("production", "history_gate", "enabled_steps")),
     Gate("server_versions", "Staging runs exactly production's server_version_num.", _versions),
     Gate("extensions", "Production has, or the batch may create, every extension its SQL needs.",
          _on("production", "extensions")),

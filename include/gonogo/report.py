@@ -19,7 +19,7 @@ from gonogo.batch import Batch
 from gonogo.results import GateResult, Verdict, overall
 
 ICON = {Verdict.PASS: "✅", Verdict.WARN: "⚠️", Verdict.FAIL: "❌"}
-NOT_MEASURED, LATER, HUMAN, WINDOW = "not measured", "after approval", "human", "window"
+NOT_MEASURED, LATER, HUMAN, WINDOW, NOT_ENABLED = "not measured", "after approval", "human", "window", "not enabled"
 
 
 @dataclass(frozen=True)
@@ -43,6 +43,7 @@ DECISION_GATE = (
     Condition("All indexes valid and ready", ("objects_valid",)),
     Condition("Migrations apply cleanly on the staging copy", ("step_applied",)),
     Condition("No applied migration edited since it ran", ("history",)),
+    Condition("Cleanup enabled only after a week of stable metrics", ("enabled_steps",), note=NOT_ENABLED),
     Condition("Lock-safety audit of the SQL (static lint)", ("lint",)),
     Condition("Rollback procedures tested on staging", ("rollback_rehearsal",)),
     Condition("Staging runs production's PostgreSQL version", ("server_versions",)),
@@ -53,6 +54,7 @@ DECISION_GATE = (
     Condition("Low-traffic window scheduled", (), note=WINDOW),
     Condition("Backup created", ("backup_verified",), phases=("production",), note=LATER),
     Condition("Restore point created", ("restore_point",), phases=("production",), note=LATER),
+    Condition("Production healthy through the watch window", ("watch_metric",), phases=("watch",), note=LATER),
 )
 
 _NOTES = {
@@ -60,6 +62,7 @@ _NOTES = {
     LATER: "taken after approval, before the first migration; the rollout stops if it fails",
     HUMAN: "your decision: approving this task is the sign-off",
     WINDOW: "your decision: approve when the traffic is low; the apply starts right after",
+    NOT_ENABLED: "no disabled step is enabled in this run",
 }
 
 
@@ -118,6 +121,8 @@ _SECTIONS = (
      ["level", "rule", "source", "file", "line", "statement", "lock", "blocks", "message", "help"], "not linted"),
     ("Rollback rehearsal", ("rollback_rehearsal",), None, "not rehearsed in this run"),
     ("Observability before and after the dry run", ("observability",), None, "not captured in this run"),
+    ("Watch window: production's metrics against the pre-rollout baseline", ("watch_metric",), None,
+     "the watch window comes after the approval"),
 )
 
 
@@ -129,7 +134,9 @@ def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) ->
     """The approval task's body: verdict first, the Decision Gate, then the dry run per step."""
     verdict = overall(results)
     counts = {v: sum(1 for r in results if r.verdict is v) for v in Verdict}
-    lines = [
+    enabled = [f"- ⚠️ **This run ENABLES the disabled step `{s.name}`** — disabled because: {s.disabled_reason}"
+               for s in batch.explicitly_enabled]
+    lines = [*enabled, *([""] if enabled else []),
         f"### {ICON[verdict]} Measured gates: **{verdict.value}** "
         f"({counts[Verdict.PASS]} pass, {counts[Verdict.WARN]} warn, {counts[Verdict.FAIL]} fail)",
         "",

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from slack_sdk import WebClient
 
 from gonogo.report import ICON, RunInfo
-from gonogo.results import GateResult, applied_steps, failures, from_dicts
+from gonogo.results import GateResult, applied_steps, from_dicts
 
 _MAX_LINES = 10
 
@@ -86,18 +86,34 @@ def rolled_back(info: RunInfo, results: list[GateResult], task_url: str = "") ->
                     head + "\n\n" + "\n".join(lines), info, task_url)
 
 
-def completed(info: RunInfo, results: list[GateResult], steps: list[str], task_url: str = "") -> Message:
+def completed(info: RunInfo, results: list[GateResult], steps: list[str], task_url: str = "",
+              watched: list[GateResult] = (), next_steps: str = "") -> Message:
     warn = [r for r in results if r.verdict.value != "PASS"]
-    body = (f"*Rollout complete:* {len(steps)} steps applied and validated on production.\n"
+    body = (f"*Rollout complete:* {len(steps)} steps applied and validated on production"
+            + (", and the watch window passed." if watched else ".") + "\n"
             + "\n".join(f"• `{s}`" for s in steps)
+            + (f"\n\n*Watch window*\n{watch_summary(list(watched))}" if watched else "")
+            + (f"\n{next_steps}" if next_steps else "")
             + ("\n\nTo look at:\n" + "\n".join(_result_line(r) for r in warn[:_MAX_LINES]) if warn else ""))
     return _message("✅ gonogo: rollout complete", body, info, task_url)
 
 
-def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "") -> Message:
-    body = ("*Watch window alarm* after the rollout. Decide: fix forward or roll back.\n\n"
+def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "", inconclusive: bool = False) -> Message:
+    head = ("*Watch window inconclusive:* a metric could not be measured, so the rollout cannot be called "
+            "healthy." if inconclusive else "*Watch window alarm* after the rollout.")
+    body = (head + " On-call decides next: roll back or fix forward (the Required Actions of the run).\n\n"
             + "\n".join(_result_line(r) for r in failed[:_MAX_LINES]))
-    return _message("🚨 gonogo: watch window alarm", body, info, task_url)
+    title = "❓ gonogo: watch window inconclusive" if inconclusive else "🚨 gonogo: watch window alarm"
+    return _message(title, body, info, task_url)
+
+
+def watch_summary(results: list[GateResult]) -> str:
+    """The window's metrics as a small table (mrkdwn has no tables: a code block keeps columns)."""
+    rows = [(r.verdict.value, r.title[:38], r.value[:40]) for r in results]
+    if not rows:
+        return "_no metric was watched_"
+    width = max(len(t) for _, t, _ in rows)
+    return "```" + "\n".join(f"{v:<4}  {t:<{width}}  {val}" for v, t, val in rows) + "```"
 
 
 def task_failed(info: RunInfo, task: str, error: str, task_url: str = "") -> Message:
@@ -105,14 +121,13 @@ def task_failed(info: RunInfo, task: str, error: str, task_url: str = "") -> Mes
     return _message("🚨 gonogo: task failed", body, info, task_url)
 
 
-def for_outcome(info: RunInfo, end, applied: list | None, watched: list | None) -> Message | None:
+def for_outcome(info: RunInfo, end, applied: list | None, watched: dict | None) -> Message | None:
     """The message that reports how a rollout ended, or None when a failing task already told."""
     if end.kind == "rejected":
         return rejected(info, end.summary, info.run_url)
     if end.ok:
-        return completed(info, from_dicts([applied, watched]), applied_steps(applied), info.run_url)
-    if not end.already_told:
-        return watch_alarm(info, failures(from_dicts(watched)), info.run_url)
+        return completed(info, from_dicts(applied), applied_steps(applied), info.run_url,
+                         watched=from_dicts((watched or {}).get("results")), next_steps=end.next_steps)
     return None
 
 

@@ -1,69 +1,138 @@
-"""The watch window after a rollout: production polled until the window closes.
+"""The watch window after a rollout (seed: "Monitor for 24-48 hours"): production's metrics
+against the baseline read just before the batch, until the window closes, an alarm is raised
+or the analysis turns inconclusive.
 
-What this version measures: objects on the batch's tables staying valid (an index or
-constraint gone invalid is a FAIL), deadlocks during the window, and sessions waiting on
-locks at each poll. Each poll opens its own guarded session, so a 48-hour window never
-holds a connection.
+The default metrics, derived from the batch: each top query's mean time per call
+(pg_stat_statements, against its mean before the rollout), the rollback ratio and deadlocks
+(pg_stat_database), sessions waiting on locks, invalid indexes on the batch's tables (must stay
+0), whether each index the batch created gets used, and dead-tuple growth on the touched tables.
+A batch adds its own in the manifest's `watch.metrics`.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta, timezone
 
+import psycopg
+
+from gonogo.analysis import ALARM, INCONCLUSIVE, Analysis, Metric, read
+from gonogo.batch import Batch
 from gonogo.context import RunContext
-from gonogo.results import GateResult, Verdict
+from gonogo.results import GateResult
 from gonogo.sqlfile import query
+from gonogo.target import SessionGuards, Target
 
 Log = Callable[[str], None]
+STABLE_DAYS_BEFORE_CLEANUP = 7  # seed, Next Steps: "Wait 1 week of stable production metrics"
 
 
-def watch(ctx: RunContext, *, hours: float, log: Log = print,
-          sleep: Callable[[float], None] = time.sleep) -> list[GateResult]:
-    """Poll every minute (a tenth of a short window) until `hours` have passed."""
-    target, batch, app, guards = ctx.production, ctx.batch, ctx.app, ctx.guards
-    seconds = hours * 3600
-    interval = min(60.0, max(seconds / 10, 0.5))
+def metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
+    """The batch's metrics: gonogo's defaults (unless the manifest turns them off) plus its own."""
+    config = batch.watch
+    found = default_metrics(conn, batch) if config.defaults else []
+    return found + list(config.metrics)
+
+
+def default_metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
+    t = batch.thresholds
     tables = batch.tables_needed()
-    deadline = time.monotonic() + seconds
-    polls, invalid_seen, most_waiting, longest_wait = 0, {}, 0, 0.0
-    first = last = None
-    while True:
-        with target.connect(app, guards) as conn:
-            counters = conn.execute(query("catalog.sql", "database_counters")).fetchone()
-            first = first or counters
-            last = counters
-            for kind, name, table in conn.execute(query("catalog.sql", "invalid_objects"), {"tables": tables}):
-                invalid_seen.setdefault(f"{kind} {name} on {table}", polls)
-            waiting, longest = conn.execute(query("catalog.sql", "lock_waiters")).fetchone()
-        polls += 1
-        most_waiting, longest_wait = max(most_waiting, waiting), max(longest_wait, float(longest))
-        left = deadline - time.monotonic()
-        log(f"watch: poll {polls}, {len(invalid_seen)} invalid objects, {waiting} sessions waiting on locks, "
-            f"{max(left, 0) / 3600:.2f} h left")
-        if left <= 0:
-            break
-        sleep(min(interval, left))
-    deadlocks = last[2] - first[2]
-    window = f"{polls} polls over {seconds / 3600:.2f} h"
-    return [
-        GateResult(gate="watch_objects_valid", title="Indexes and constraints stay valid", phase="watch",
-                   verdict=Verdict.PASS if not invalid_seen else Verdict.FAIL,
-                   value=f"{len(invalid_seen)} invalid objects", threshold="0", subject=window,
-                   message=("every index and constraint on the batch's tables stayed valid" if not invalid_seen
-                            else "invalid: " + ", ".join(invalid_seen)),
-                   hint="" if not invalid_seen else "rebuild the invalid index (REINDEX CONCURRENTLY) or "
-                                                    "decide to roll back",
-                   details=[{"object": k, "first_seen_at_poll": v} for k, v in invalid_seen.items()]),
-        GateResult(gate="watch_deadlocks", title="No new deadlocks", phase="watch", subject=window,
-                   verdict=Verdict.PASS if deadlocks == 0 else Verdict.WARN,
-                   value=f"{deadlocks} deadlocks", threshold="0",
-                   message=f"pg_stat_database counted {deadlocks} deadlocks during the window",
-                   hint="" if not deadlocks else "read the server log for the deadlocked statements"),
-        GateResult(gate="watch_lock_waits", title="No sessions waiting on locks", phase="watch", subject=window,
-                   verdict=Verdict.PASS if most_waiting == 0 else Verdict.WARN,
-                   value=f"at most {most_waiting} waiting, longest {longest_wait:.1f} s", threshold="0 waiting",
-                   message=("no session of the database waited on a lock at any poll" if not most_waiting
-                            else f"up to {most_waiting} sessions waited on locks at a poll"),
-                   hint="" if not most_waiting else "look at pg_locks / pg_blocking_pids for the blockers"),
+    found = []
+    for q in batch.queries:
+        queryid = _query_id(conn, q.sql, q.params)
+        if queryid is not None:
+            found.append(Metric(f"query_ms:{q.name}", f"Mean time of {q.name}", query("metrics.sql", "query_time"),
+                                {"queryid": queryid}, kind="ratio", unit=" ms", max_ratio=t.latency_ratio,
+                                floor=t.latency_floor_ms, failure_limit=2))
+    found += [
+        Metric("rollback_ratio", "Rollbacks per transaction", query("metrics.sql", "rollback_ratio"),
+               kind="ratio", max_ratio=2.0, floor=0.01, failure_limit=2),
+        Metric("deadlocks", "Deadlocks since the rollout", query("metrics.sql", "deadlocks"), kind="delta", max=0),
+        Metric("lock_waits", "Sessions waiting on a lock for over 1 s", query("metrics.sql", "lock_waits"),
+               max=2, failure_limit=2),
+        Metric("invalid_indexes", "Invalid indexes on the batch's tables", query("metrics.sql", "invalid_indexes"),
+               {"tables": tables}, max=0),
     ]
+    for step in batch.enabled_steps:
+        for obj in step.creates():
+            if obj.kind == "index":
+                found.append(Metric(f"index_used:{obj.name}", f"{obj.name} is used", query("metrics.sql", "index_scans"),
+                                    {"index": obj.name}, kind="delta", min=1, severity="warn", after_fraction=0.5))
+    for table in tables:
+        found.append(Metric(f"dead_tuples:{table}", f"Dead tuples in {table}", query("metrics.sql", "dead_tuple_pct"),
+                            {"table": table}, unit=" %", max_increase=20, severity="warn", failure_limit=2))
+    return found
+
+
+def _query_id(conn: psycopg.Connection, sql: str, params: dict) -> int | None:
+    """pg_stat_statements' id of a top query, from EXPLAIN VERBOSE (needs compute_query_id)."""
+    try:
+        plan = conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + sql, params or None, prepare=False).fetchone()[0]
+    except psycopg.Error:
+        conn.rollback()
+        return None
+    return plan[0].get("Query Identifier")
+
+
+def capture_baseline(ctx: RunContext) -> dict:
+    """The metrics and their readings just before the batch touches production (JSON-able)."""
+    with ctx.session("production") as conn:
+        found = metrics(conn, ctx.batch)
+        readings = read(conn, found)
+    return {"metrics": [m.to_dict() for m in found], "readings": readings,
+            "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+
+
+def interval_for(seconds: float, batch: Batch) -> float:
+    """The batch's interval, but at least ten polls in a short window."""
+    return max(0.5, min(batch.watch.interval_seconds, seconds / 10))
+
+
+def poll(target: Target, app: str, guards: SessionGuards, found: list[Metric]) -> dict:
+    """One reading of every metric, each poll in its own guarded session (a 48-hour window never
+    holds a connection); a session that cannot be opened is an error for every metric."""
+    try:
+        with target.connect(app, guards) as conn:
+            return read(conn, found)
+    except Exception as exc:  # noqa: BLE001 - an unreachable database is a reading error, not a crash
+        return {m.name: f"{type(exc).__name__}: {exc}" for m in found}
+
+
+def run_window(ctx: RunContext, baseline: dict, *, hours: float, log: Log = print,
+               sleep: Callable[[float], None] = time.sleep) -> tuple[str, list[GateResult]]:
+    """The whole window in this process (the deferrable trigger in plugins/ runs the same
+    analysis without holding a worker slot): returns the outcome and one result per metric."""
+    found = [Metric.from_dict(m) for m in baseline["metrics"]]
+    seconds = hours * 3600
+    analysis = Analysis(found, baseline["readings"], window_seconds=seconds, error_limit=ctx.batch.watch.error_limit)
+    started, interval = time.monotonic(), interval_for(seconds, ctx.batch)
+    while True:
+        sleep(min(interval, max(0.0, seconds - (time.monotonic() - started))))
+        status = analysis.observe(poll(ctx.production, ctx.app, ctx.guards, found), time.monotonic() - started)
+        log(progress(analysis, seconds))
+        if status in (ALARM, INCONCLUSIVE):
+            return status, analysis.results()
+        if time.monotonic() - started >= seconds:
+            return analysis.finish(), analysis.results()
+
+
+def progress(analysis: Analysis, seconds: float) -> str:
+    """One line for the task log: how far the window is, and what is breaching."""
+    left = max(0.0, seconds - analysis.elapsed)
+    failing = [m.name for m in analysis.metrics if analysis.states[m.name].breaches]
+    return (f"watch: {duration(analysis.elapsed)} of {duration(seconds)}, {duration(left)} left; "
+            f"{len(analysis.metrics)} metrics, status {analysis.status}"
+            + (f"; breaches in {', '.join(failing)}" if failing else ""))
+
+
+def duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
+def cleanup_from(ended_at: datetime) -> datetime:
+    """When a disabled cleanup step may be enabled: a week of stable metrics after the window."""
+    return ended_at + timedelta(days=STABLE_DAYS_BEFORE_CLEANUP)
+

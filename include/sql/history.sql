@@ -23,7 +23,8 @@ CREATE TABLE IF NOT EXISTS gonogo.events (
     step     text,
     event    text NOT NULL CHECK (event IN ('apply', 'applied', 'skip', 'fail', 'rollback', 'rolled_back',
                                             'approve', 'reject', 'restore_point', 'backup', 'fix_forward',
-                                            'recover_index', 'backfill')),
+                                            'recover_index', 'backfill', 'watch_passed', 'watch_alarm',
+                                            'watch_inconclusive')),
     username text,
     detail   jsonb NOT NULL DEFAULT '{}'
 );

@@ -28,26 +28,31 @@ class RolloutApproval(ApprovalOperator):
 
 
 class FailureDecision(HITLBranchOperator):
-    """A production step failed: on-call chooses to roll back what this run applied or to fix
-    forward. The default on timeout is the batch's `on_failure`; the timeout is the run's
-    failure_decision_minutes. Skipped when nothing ran on production (nothing to decide)."""
+    """Something went wrong on production: on-call chooses to roll back what this run applied or
+    to fix forward. `when`: "apply_failed" (a step failed) or "watch_alarm" (the watch window
+    raised an alarm or was inconclusive); skipped otherwise, and when nothing ran on production.
+    The default on timeout is the batch's `on_failure`; the timeout, failure_decision_minutes."""
 
     ROLL_BACK, FIX_FORWARD = "Roll back", "Fix forward"
 
-    def __init__(self, *, rollback_task: str, fix_forward_task: str, **kwargs):
+    def __init__(self, *, when: str, rollback_task: str, fix_forward_task: str, **kwargs):
         super().__init__(options=[self.ROLL_BACK, self.FIX_FORWARD],
                          options_mapping={self.ROLL_BACK: rollback_task, self.FIX_FORWARD: fix_forward_task},
                          **kwargs)
+        self.when = when
 
     def execute(self, context):
         from gonogo import production
         from gonogo_airflow.rollout import Rollout
 
         ti = context["ti"]
-        applied = ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=["production.apply_migrations"],
-                                  states=["failed"])
-        if not applied:  # the failure came before production was touched: nothing to decide
-            raise AirflowSkipException("apply_migrations did not run: nothing to roll back")
+        if self.when == "apply_failed":
+            failed = ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=["production.apply_migrations"],
+                                     states=["failed"])
+            if not failed:  # the failure came before production was touched: nothing to decide
+                raise AirflowSkipException("apply_migrations did not run: nothing to roll back")
+        elif (ti.xcom_pull(task_ids="watch.watch_window") or {}).get("status") == "passed":
+            raise AirflowSkipException("the watch window passed: nothing to decide")
         r = Rollout.from_context(context)
         if not production.in_flight(r.ctx):
             raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")

@@ -107,12 +107,17 @@ class Approver:
                     self._answer(detail)
             except Exception as exc:  # keep answering; the caller reads .errors
                 self.errors.append(repr(exc))
+                print(f"[{self.label}] error while answering: {exc!r}", flush=True)
 
     def _answer(self, detail: dict) -> None:
         ti = detail["task_instance"]
         choice = self.choice.get(ti["task_id"]) if isinstance(self.choice, dict) else self.choice
-        if choice is None:
-            return
+        if choice not in detail.get("options", [choice]):
+            # A question nobody expected: answer with its default so the run ends, and say so.
+            expected = choice
+            choice = (detail.get("defaults") or detail.get("options") or [None])[0]
+            self.errors.append(f"unexpected question {ti['task_id']} ({detail.get('subject')}): expected answer "
+                               f"{expected!r} is not an option; answered its default {choice!r}")
         if self.before_answer and ti["task_id"].endswith("approve_rollout"):
             self.before_answer(detail)
         url = (f"/api/v2/dags/{ti['dag_id']}/dagRuns/{ti['dag_run_id']}/taskInstances/"
@@ -120,6 +125,7 @@ class Approver:
         response = self.client.patch(url, json={"chosen_options": [choice]})
         if response.status_code != 200:
             self.errors.append(f"{response.status_code}: {response.text}")
+            print(f"[{self.label}] answer refused: {response.status_code} {response.text}", flush=True)
             return
         self.answered.append({"run_id": ti["dag_run_id"], "task_id": ti["task_id"], "choice": choice,
                               "at": time.time(), "body": detail.get("body") or "",

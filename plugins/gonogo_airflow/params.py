@@ -17,15 +17,23 @@ ROLLOUT_PARAMS = {
     "monitoring_hours": Param(48.0, type="number", minimum=0, title="Watch window (hours)",
                               description="How long production is watched after the rollout."),
     "lock_timeout": Param("2s", type="string", pattern=r"^[0-9]+(ms|s|min)?$", title="Lock timeout",
-                          description="lock_timeout of every production session (the seed's 2s)."),
-    "lock_retries": Param(8, type="integer", minimum=1, maximum=50, title="Lock retries",
+                          description="lock_timeout of every session (the seed's 2s): the ceiling for any wait."),
+    "lock_attempt_timeout": Param("200ms", type="string", pattern=r"^[0-9]+(ms|s|min)?$",
+                                  title="Lock timeout per attempt",
+                                  description="How long a migration statement that blocks the app may wait for "
+                                              "its lock before it gives up and retries: the app's worst wait."),
+    "lock_retries": Param(20, type="integer", minimum=1, maximum=100, title="Lock retries",
                           description="Attempts per statement (or per BEGIN..COMMIT block) when its lock is "
-                                      "not available within the lock timeout; backoff with jitter in between."),
+                                      "not available within the attempt's timeout; backoff with jitter in between."),
     "failure_decision_minutes": Param(30, type="integer", minimum=1, title="On-call decision timeout (minutes)",
                                       description="When a production step fails, on-call chooses roll back or "
                                                   "fix forward; unanswered by then, the batch's on_failure applies."),
     "statement_timeout": Param("5min", type="string", pattern=r"^[0-9]+(ms|s|min|h)?$",
                                title="Statement timeout", description="statement_timeout of every session."),
+    "enable_steps": Param([], type="array", items={"type": "string"}, title="Enable disabled steps",
+                          description="Steps the manifest disables to run in this rollout (e.g. the cleanup), "
+                                      "allowed a week after a clean watch window; they get their own dry run "
+                                      "and approval."),
     "slack_conn_id": Param("gonogo_slack", type="string", title="Slack connection",
                            description="Airflow Slack connection: the bot token as its password."),
     "slack_channel": Param("#db-rollouts", type="string", title="Slack channel"),

@@ -66,7 +66,7 @@ class Rollout:
     def batch(self) -> Batch:
         from gonogo.batch import load_batch
 
-        return load_batch(self.params["batch"])
+        return load_batch(self.params["batch"]).with_enabled(self.params.get("enable_steps"))
 
     @cached_property
     def production(self) -> Target:
@@ -100,7 +100,7 @@ class Rollout:
         """Lock timeout per attempt and retries for every production statement (gonogo.retry)."""
         from gonogo.retry import RetryPolicy
 
-        return RetryPolicy(lock_timeout=self.params["lock_timeout"], attempts=int(self.params["lock_retries"]))
+        return RetryPolicy(lock_timeout=self.params["lock_attempt_timeout"], attempts=int(self.params["lock_retries"]))
 
     @cached_property
     def ctx(self) -> RunContext:
@@ -109,6 +109,20 @@ class Rollout:
 
         return RunContext(batch=self.batch, production=self.production, staging=self.staging, run_id=self.run_id,
                           app=self.app, folder=self.folder, guards=self.guards, policy=self.policy)
+
+    def write_final_report(self, applied: list | None, watched: dict | None) -> None:
+        """The report once the rollout has ended: the evidence the approver saw, then what
+        production did and what the watch window measured (the same files, rewritten)."""
+        from gonogo.report import write_reports
+        from gonogo.results import from_dicts
+
+        evidence = self.ti.xcom_pull(task_ids="decide.evaluate_gates", key="evidence")
+        if evidence is None:
+            return  # stopped before the report was first written, or it already says why
+        production = [self.ti.xcom_pull(task_ids=f"production.{task}") for task in
+                      ("check_session_guards", "take_backup", "create_restore_point", "rollback_migrations")]
+        write_reports(self.folder, self.info, self.batch,
+                      from_dicts([evidence, *production, applied, (watched or {}).get("results")]))
 
     def decision(self, task_id: str) -> dict:
         """What a human (or a timeout) chose in a HITL task of this run: chosen_options, user."""

@@ -8,11 +8,14 @@ from pathlib import Path
 import pytest
 
 import sample_app
+from gonogo.batch import load_batch
 from gonogo.local_slack import LocalSlack
+from gonogo.workload import Workload
 from gonogo.target import Target
 from gonogo_airflow import local
 
 SCALE = 0.1
+BATCH = load_batch("20250115_recipe_fixes")
 
 
 @pytest.fixture(scope="session")
@@ -30,10 +33,13 @@ class Rollout:
     artifacts: Path
     answered: list = field(default_factory=list)
 
-    def run(self, choice: str = "Approve", before_answer=None, **conf):
-        """dag.test() of one run; the approval is answered `choice` from a background thread."""
+    def run(self, choice="Approve", before_answer=None, **conf):
+        """dag.test() of one run while the app keeps querying production; questions are answered
+        from a background thread: `choice` for the approval, or {task_id: option}."""
         conf = {"monitoring_hours": 0.001, **conf}  # a 3.6 s watch window
-        with local.Approver(self.dag.dag_id, choice, before_answer) as approver:
+        answers = {"decide.approve_rollout": choice} if isinstance(choice, str) else choice
+        with Workload(self.production, BATCH.queries, clients=1, app="tests/app"), \
+                local.Approver(self.dag.dag_id, answers, before_answer) as approver:
             dagrun = self.dag.test(run_conf=conf)
         assert not approver.errors, approver.errors
         self.answered = approver.answered
@@ -45,9 +51,9 @@ def rollout(rollout_dag, make_database, monkeypatch, tmp_path):
     """A production database with the recipe app at a small scale, an empty staging database,
     a local Slack, and the Airflow connections pointing at them."""
 
-    def make(defects=()) -> Rollout:
+    def make(defects=(), scale: float = SCALE) -> Rollout:
         production = make_database("production", "rollout")
-        sample_app.load(production, scale=SCALE, defects=defects)
+        sample_app.load(production, scale=scale, defects=defects)
         with production.connect("tests", guards=None) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         staging = make_database("staging", "rollout_staging")

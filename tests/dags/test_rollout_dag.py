@@ -10,6 +10,8 @@ import shutil
 import stat
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -97,14 +99,16 @@ def test_approved_rollout_migrates_production(rollout):
     run_dir = next((env.artifacts / "gonogo_rollout").iterdir())
     report = json.loads((run_dir / "report.json").read_text())
     assert report["verdict"] in ("PASS", "WARN")  # warnings are for the approver, not a stop
-    # Every condition of the seed's Decision Gate was measured, except what is a human's call or
-    # happens after the approval (backup, restore point).
+    # The final report: every condition of the seed's Decision Gate was measured — through the
+    # backup, the restore point and the watch window — except a human's calls and the cleanup
+    # this run did not enable.
     unmeasured = {row["condition"] for row in report["decision_gate"] if row["verdict"] is None}
-    assert unmeasured == {"Team reviewed and approved", "Low-traffic window scheduled", "Backup created",
-                          "Restore point created"}
+    assert unmeasured == {"Team reviewed and approved", "Low-traffic window scheduled",
+                          "Cleanup enabled only after a week of stable metrics"}
     gates = {r["gate"] for r in report["results"]}
     assert {"lint", "lock_budget", "lock_waits", "query_latency", "contract_tests", "rollback_rehearsal",
-            "schema_drift", "extensions", "privileges", "preconditions", "observability"} <= gates
+            "schema_drift", "extensions", "privileges", "preconditions", "observability", "backup_verified",
+            "restore_point", "watch_metric"} <= gates
     for name in ("report.json", "report.md", "report.html"):
         assert stat.S_IMODE(os.stat(run_dir / name).st_mode) == 0o600
     # the HTML report carries the evidence of this very run: every step, the locks the trace saw,
@@ -238,6 +242,58 @@ def test_fix_forward_keeps_what_applied_and_a_new_run_resumes_after_it(rollout):
     assert by_run[steps[0]] == first.run_id and by_run[steps[5]] == second.run_id  # resumed, not redone
     [summary] = env.slack.messages
     assert steps[0] not in body(summary) and steps[4] in body(summary)  # the summary names what this run applied
+
+
+def test_a_watch_window_alarm_asks_on_call_and_rolls_back(rollout):
+    """The batch is applied; halfway through the watch window two app sessions deadlock. The
+    window raises the alarm (deadlocks: none tolerated), on-call answers Roll back, and the
+    rollback brings production back to the pre-batch schema. (A latency regression raising the
+    alarm is tests/integration/test_watch.py: there the baseline already had the dropped index.)"""
+    env = rollout()
+    schema_before = pg_dump_schema(env.production)
+    steps = sample_app_batch_steps()
+
+    def deadlock_once_the_batch_is_applied():
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            with env.production.connect("tests/dba", guards=None) as conn:
+                recorded = history.read(conn, "20250115_recipe_fixes")
+            if len(recorded) == len(steps) and {a.status for a in recorded.values()} == {"applied"}:
+                break
+            time.sleep(0.3)
+        time.sleep(3)  # into the window
+        barrier = threading.Barrier(2)
+
+        def session(first, second):
+            with env.production.connect("tests/app-session", guards=None, autocommit=False) as conn:
+                try:
+                    conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [first])
+                    barrier.wait()
+                    conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [second])
+                    conn.commit()
+                except Exception:  # one of the two is the deadlock victim
+                    conn.rollback()
+
+        sessions = [threading.Thread(target=session, args=args) for args in ((1, 2), (2, 1))]
+        for t in sessions:
+            t.start()
+        for t in sessions:
+            t.join()
+
+    threading.Thread(target=deadlock_once_the_batch_is_applied, daemon=True).start()
+    dagrun = env.run({"decide.approve_rollout": "Approve", "watch.decide_after_watch": "Roll back"},
+                     monitoring_hours=30 / 3600)
+
+    ti = states(dagrun)
+    assert str(dagrun.state) == "failed"
+    assert ti["watch.watch_window"] == "success" and ti["watch.decide_after_watch"] == "success"
+    assert ti["production.rollback_migrations"] == "success" and ti["production.fix_forward"] == "skipped"
+    assert pg_dump_schema(env.production) == schema_before
+    alarm = next(m for m in env.slack.messages if "watch window alarm" in m["text"])
+    assert "Deadlocks since the rollout" in body(alarm) and "threshold ≤ 0" in body(alarm)
+    with env.production.connect("tests", guards=None) as conn:
+        events = [e["event"] for e in history.events(conn, "20250115_recipe_fixes")]
+    assert "watch_alarm" in events and "rollback" in events
 
 
 def test_unreachable_production_fails_with_a_clear_message(rollout, monkeypatch):

@@ -36,7 +36,7 @@ CASES = {
                     [], ERROR),
     "rolled_back": (slack.rolled_back(INFO, [ROLLBACK]), [ROLLBACK], "Rolled back."),
     "completed": (slack.completed(INFO, [ROLLBACK, LOCKS], ["step_1", "step_2"]), [LOCKS], "`step_2`"),
-    "watch_alarm": (slack.watch_alarm(INFO, [LOCKS]), [LOCKS], "fix forward or roll back"),
+    "watch_alarm": (slack.watch_alarm(INFO, [LOCKS]), [LOCKS], "roll back or fix forward"),
     "task_failed": (slack.task_failed(INFO, "take_snapshot", "pg_dump failed (exit 1)"), [], "pg_dump failed (exit 1)"),
 }
 

@@ -17,8 +17,9 @@ def result(gate: str, verdict: Verdict, subject: str = "", phase: str = "product
 
 APPLIED = [result("step_applied", Verdict.PASS, "step_1"), result("objects_valid", Verdict.PASS, "step_1"),
            result("step_applied", Verdict.PASS, "step_2"), result("session_guards", Verdict.PASS)]
-WATCHED = [result("watch_objects_valid", Verdict.PASS, phase="watch"),
-           result("watch_deadlocks", Verdict.WARN, phase="watch")]
+WATCH_RESULTS = [result("watch_objects_valid", Verdict.PASS, phase="watch"),
+                 result("watch_deadlocks", Verdict.WARN, phase="watch")]
+WATCHED = {"status": "passed", "ended_at": "2026-11-24T06:00:00+00:00", "results": WATCH_RESULTS}
 
 
 def test_no_gates_report_means_stopped_before_the_approval():
@@ -51,7 +52,8 @@ def test_no_applied_results_after_approval_means_rolled_back():
 
 
 def test_watch_failure_is_an_alarm_naming_what_failed():
-    watched = [*WATCHED, result("watch_lock_waits", Verdict.FAIL, phase="watch")]
+    watched = {**WATCHED, "status": "alarm",
+               "results": [*WATCH_RESULTS, result("watch_lock_waits", Verdict.FAIL, phase="watch")]}
     outcome = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=watched)
     assert outcome.kind == "watch_alarm" and not outcome.ok
     assert "Watch lock waits: watch_lock_waits measured FAIL" in outcome.summary
@@ -67,3 +69,26 @@ def test_all_good_is_completed_and_counts_the_steps():
     outcome = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=WATCHED)
     assert outcome.kind == "completed" and outcome.ok
     assert outcome.summary.startswith("2 steps applied")
+
+
+def test_inconclusive_watch_is_an_alarm_not_a_pass():
+    outcome = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED,
+                     watched={**WATCHED, "status": "inconclusive"})
+    assert outcome.kind == "watch_alarm" and not outcome.ok and "inconclusive" in outcome.summary
+
+
+def test_on_call_answer_after_a_watch_alarm_decides_the_outcome():
+    alarm = {**WATCHED, "status": "alarm", "results": [result("watch_lock_waits", Verdict.FAIL, phase="watch")]}
+    fix = {"chosen_options": ["Fix forward"], "responded_by_user": {"name": "sam"}}
+    forward = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=alarm, after_watch=fix)
+    back = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=alarm,
+                  after_watch={"chosen_options": ["Roll back"]})
+    assert forward.kind == "fixing_forward" and "sam" in forward.summary
+    assert back.kind == "rolled_back"
+
+
+def test_completed_names_when_a_disabled_step_may_be_enabled():
+    outcome = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=WATCHED,
+                     disabled_steps=["20250115170000_cleanup"])
+    assert outcome.kind == "completed"
+    assert "`20250115170000_cleanup`" in outcome.next_steps and "2026-12-01 06:00" in outcome.next_steps

@@ -1,0 +1,139 @@
+"""The watch window's analysis on real clusters, windows of seconds: a clean window passes, an
+index dropped halfway is caught as a latency regression, a metric that keeps failing ends
+inconclusive — never green."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from psycopg import sql
+
+import sample_app
+from gonogo.analysis import ALARM, INCONCLUSIVE, PASSED, Analysis, Metric
+from gonogo.batch import WatchConfig, load_batch
+from gonogo.context import RunContext
+from gonogo.results import Verdict
+from gonogo.steps import apply_steps
+from gonogo.watch import capture_baseline, cleanup_from, run_window
+from gonogo.workload import Workload
+from helpers import create_database, drop_database
+
+BATCH = dataclasses.replace(load_batch("20250115_recipe_fixes"), watch=WatchConfig(interval_seconds=1.0))
+
+
+def quiet(_):
+    pass
+
+
+@pytest.fixture(scope="module")
+def migrated(prod_cluster):
+    """The recipe app at scale 1 with the batch applied: sales analytics served by its index."""
+    target = create_database(prod_cluster, "watch_template")
+    sample_app.load(target, scale=1.0)
+    with target.connect("tests", guards=None) as conn:
+        assert apply_steps(conn, list(BATCH.enabled_steps), phase="production", live_traffic=False, log=quiet).ok
+    yield target
+    drop_database(prod_cluster, target.dbname)
+
+
+@pytest.fixture
+def production(prod_cluster, migrated):
+    name = f"{migrated.dbname}_copy"
+    with prod_cluster.target().connect("tests", guards=None) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(migrated.dbname)))
+    target = prod_cluster.target(name, name="production")
+    with target.connect("tests", guards=None) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        conn.execute("SELECT pg_stat_statements_reset()")
+    yield target
+    drop_database(prod_cluster, name)
+
+
+def context(target, batch=BATCH) -> RunContext:
+    return RunContext(batch=batch, production=target, staging=target, run_id="watch", app="watch/tests",
+                      folder=Path("/nonexistent"))
+
+
+def traffic(target):
+    return Workload(target, BATCH.queries, clients=2, app="tests/app")
+
+
+def test_a_clean_window_passes(production):
+    ctx = context(production)
+    with traffic(production):
+        time.sleep(2)  # the app's own baseline, before the window
+        baseline = capture_baseline(ctx)
+        status, results = run_window(ctx, baseline, hours=6 / 3600, log=quiet)
+    assert status == PASSED
+    by_name = {r.subject: r for r in results}
+    assert by_name["query_ms:sales_analytics"].verdict is Verdict.PASS
+    assert by_name["invalid_indexes"].verdict is Verdict.PASS and by_name["deadlocks"].verdict is Verdict.PASS
+    assert not [r for r in results if r.verdict is Verdict.FAIL]
+    # every fail-severity metric was measured, not merely absent
+    assert all(r.details for r in results)
+
+
+def test_an_index_dropped_halfway_is_a_latency_regression_that_raises_the_alarm(production):
+    ctx = context(production)
+
+    def drop_the_index():
+        time.sleep(4)
+        with production.connect("tests/dba", guards=None) as conn:
+            conn.execute("DROP INDEX CONCURRENTLY idx_sales_record_analytics")
+
+    with traffic(production):
+        time.sleep(2)
+        baseline = capture_baseline(ctx)
+        threading.Thread(target=drop_the_index, daemon=True).start()
+        started = time.monotonic()
+        status, results = run_window(ctx, baseline, hours=30 / 3600, log=quiet)
+        took = time.monotonic() - started
+    assert status == ALARM
+    assert took < 29  # it did not wait for the end of the window
+    [slow] = [r for r in results if r.subject == "query_ms:sales_analytics"]
+    assert slow.verdict is Verdict.FAIL and "breached" in slow.message
+    assert "baseline" in slow.value and "×" in slow.threshold
+    breaching = [d for d in slow.details if d["note"] == "breach"]
+    assert len(breaching) == 3  # failure_limit 2: the third breach fails it
+
+
+def test_a_metric_that_keeps_failing_ends_inconclusive_not_green(production):
+    broken = Metric("orders_backlog", "Orders waiting", "SELECT count(*) FROM \"NoSuchTable\"", max=100)
+    # Only the broken metric: a default one breaching first (a loaded machine slows queries) is an alarm.
+    batch = dataclasses.replace(BATCH, watch=WatchConfig(defaults=False, interval_seconds=0.5, error_limit=3,
+                                                         metrics=(broken,)))
+    ctx = context(production, batch)
+    with traffic(production):
+        baseline = capture_baseline(ctx)
+        status, results = run_window(ctx, baseline, hours=20 / 3600, log=quiet)
+    assert status == INCONCLUSIVE
+    [failing] = [r for r in results if r.subject == "orders_backlog"]
+    assert failing.verdict is Verdict.FAIL and failing.message.startswith("inconclusive")
+    assert "NoSuchTable" in failing.message
+
+
+def test_the_analysis_rules():
+    gauge = Metric("g", "gauge", "", max=1)
+    ratio = Metric("r", "ratio", "", kind="ratio", max_ratio=2.0, floor=1.0, failure_limit=1)
+    quiet_query = Metric("q", "never called", "", kind="ratio", max_ratio=2.0)
+    analysis = Analysis([gauge, ratio, quiet_query], {"g": (0.0,), "r": (10.0, 10.0), "q": (5.0, 1.0)},
+                        window_seconds=10, error_limit=2)
+    analysis.observe({"g": (1.0,), "r": (40.0, 20.0), "q": (5.0, 1.0)}, 1)   # r: 3 ms/call vs 1: breach 1
+    assert analysis.status == "running"
+    analysis.observe({"g": (0.0,), "r": (80.0, 30.0), "q": (5.0, 1.0)}, 2)   # r: 4 ms/call: breach 2 > limit 1
+    assert analysis.status == ALARM
+    ok = Analysis([quiet_query], {"q": (5.0, 1.0)}, window_seconds=10)
+    ok.observe({"q": (5.0, 1.0)}, 5)
+    assert ok.finish() == PASSED
+    [no_data] = ok.results()
+    assert no_data.verdict is Verdict.WARN  # nothing measured is never a PASS
+
+
+def test_the_cleanup_waits_a_week_after_the_window():
+    ended = datetime(2025, 1, 20, 12, 0, tzinfo=timezone.utc)
+    assert cleanup_from(ended) == datetime(2025, 1, 27, 12, 0, tzinfo=timezone.utc)
