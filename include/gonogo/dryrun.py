@@ -118,6 +118,8 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
             applied.append(step.name)
             if batch.queries:
                 after = plans.measure(conn, batch.queries, runs=t.explain_runs)
+                after = plans.confirm(conn, batch.queries, baseline.plans, after, runs=t.explain_runs,
+                                      max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms, log=log)
                 results.append(plans.compare(baseline.plans, after, max_ratio=t.latency_ratio,
                                              floor_ms=t.latency_floor_ms, phase=PHASE, subject=step.name))
             results += contracts(conn, batch, [*done, *applied], phase=PHASE, subject=step.name)
