@@ -59,8 +59,9 @@ def main() -> int:
         from gonogo.workload import Workload
 
         production, _ = stack.targets()
-        print("   the app keeps querying production (2 clients) for the whole run, as it would")
-        with Workload(production, load_batch("20250115_recipe_fixes").queries, clients=2, app="demo/app"), \
+        print("   the app keeps querying production (2 clients, 0.2 s between rounds) for the whole run, as it would")
+        with Workload(production, load_batch("20250115_recipe_fixes").queries, clients=2, app="demo/app",
+                      think_seconds=0.2), \
                 local.Approver(dag.dag_id, answers, label="demo stand-in") as approver:
             dagrun = dag.test(run_conf={"monitoring_hours": args.watch_minutes / 60})
         messages = slack.messages

@@ -114,12 +114,15 @@ class Workload:
     None (the default) sends the queries as the app does, so that a lock wait lasts as long as
     the app would wait. application_name replaces gonogo/<app> where the traffic stands for
     another program. Client c runs its i-th round with params(query, i * clients + c).
+    think_seconds: each client's pause after a round. 0 hammers the server, which is what a test
+    of lock waits wants; an app in the background of a whole run wants a pause, or it takes the
+    cores that the measurements on the same machine need.
     """
 
     def __init__(self, target: Target | str, queries: Sequence[Query], clients: int = 2,
                  app: str = "workload", *, guards: SessionGuards | None = None,
                  application_name: str | None = None, rounds: int | None = None,
-                 params: Params | None = None):
+                 params: Params | None = None, think_seconds: float = 0.0):
         if clients < 1:
             raise ValueError("clients must be at least 1")
         if not queries:
@@ -127,6 +130,7 @@ class Workload:
         self.queries = tuple(queries)
         self.clients = clients
         self.rounds = rounds
+        self.think_seconds = think_seconds
         self._params: Params = params or (lambda query, _i: query.params)
         self._connect = _connector(target, app, application_name, guards)
         self._stop = threading.Event()
@@ -222,6 +226,8 @@ class Workload:
                     if error is not None and (conn is None or conn.closed):
                         self._stop.wait(0.05)  # the server is unreachable: do not spin
                 round_ += 1
+                if self.think_seconds:
+                    self._stop.wait(self.think_seconds)
         finally:
             self._ready[number].set()
             with self._lock:

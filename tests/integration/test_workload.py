@@ -70,3 +70,13 @@ def test_errors_are_counted_not_raised(staging_db):
     stats = workload.stats
     assert stats.calls == stats.errors == 6
     assert all("does not exist" in q.first_error for q in stats.queries.values())
+
+
+def test_think_time_pauses_each_client_between_rounds_and_stop_cuts_it_short(app_db):
+    with Workload(app_db, QUERIES, clients=2, think_seconds=3600) as workload:
+        while sum(q.calls for q in workload.stats.queries.values()) < 2 * len(QUERIES):
+            time.sleep(0.02)
+        time.sleep(0.5)
+        calls = {name: q.calls for name, q in workload.stats.queries.items()}
+    # one round per client, then each waits: no query ran a third time
+    assert set(calls.values()) == {2}
