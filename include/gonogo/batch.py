@@ -209,7 +209,8 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
     def sql_file(rel: str, what: str) -> SqlFile | None:
         path = (folder / rel).resolve()
         if not path.is_file():
-            problems.append(f"{what}: {rel} does not exist")
+            problems.append(f"{what}: {rel} does not exist; create it, or correct the path in manifest.yaml "
+                            f"(relative to the batch folder)")
             return None
         text = path.read_bytes().decode()  # as on disk: the checksum is of the file's bytes
         try:

@@ -1,0 +1,138 @@
+"""The sub-commands of python -m gonogo (gonogo.cli builds the parser): each takes the parsed
+arguments, prints text or JSON, and returns the exit code.
+
+lint and plan import the batch loader where they run: it pulls in pglast, psycopg and
+jsonschema (0.4 s), which --help and new-batch do not need.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from gonogo import scaffold
+from gonogo.batches import batches_dir
+
+if TYPE_CHECKING:
+    from gonogo.batch import Batch
+    from gonogo.batch_plan import FilePlan, StepPlan
+
+LINT_FAILED = 1
+_STATEMENT_WIDTH = 56
+
+
+def lint(args: argparse.Namespace) -> int:
+    from gonogo.lint import ERROR, WARNING, lint_batch
+    from gonogo.results import overall
+
+    batch = load(args)
+    results = lint_batch(batch)
+    findings = [{"step": r.subject, **d, "path": shown(batch.path / d["file"])} for r in results for d in r.details]
+    levels = [f["level"] for f in findings]
+    verdict = overall(results).value
+    summary = {"steps": len(results), "files": 2 * len(results), "findings": len(findings),
+               "errors": levels.count(ERROR), "warnings": levels.count(WARNING), "verdict": verdict}
+    if args.format == "json":
+        _print_json({"batch": batch.id, "path": str(batch.path), "summary": summary, "findings": findings,
+                     "steps": [{"step": r.subject, "verdict": r.verdict.value, "value": r.value,
+                                "message": r.message, "hint": r.hint} for r in results]})
+    else:
+        for f in findings:
+            print(f"{f['path']}:{f['line']}: {f['level']} [{f['rule']}] {f['message']}. Hint: {f['help']}")
+        print(f"{batch.id}: {_n(summary['steps'], 'step')}, {_n(summary['files'], 'file')}, "
+              f"{_n(summary['findings'], 'finding')} ({_n(summary['errors'], 'error')}, "
+              f"{_n(summary['warnings'], 'warning')}): {verdict}"
+              + ("; the DAG's lint gate stops the rollout on an error" if summary["errors"] else ""))
+    return LINT_FAILED if summary["errors"] else 0
+
+
+def plan(args: argparse.Namespace) -> int:
+    from gonogo.batch_plan import plan_batch
+
+    batch = load(args).with_enabled(args.enable)
+    steps = plan_batch(batch)
+    blocking = [s for step in steps if step.enabled for s in step.blocking]
+    summary = {"steps": len(steps), "enabled": sum(s.enabled for s in steps),
+               "statements_blocking_app": len(blocking),
+               "steps_blocking_app": [s.name for s in steps if s.enabled and s.blocking]}
+    if args.format == "json":
+        _print_json({"batch": batch.id, "title": batch.title, "path": str(batch.path),
+                     "summary": summary, "steps": [s.to_dict() for s in steps]})
+        return 0
+    print(f"{batch.id}: {batch.title}")
+    print(f"{summary['enabled']} of {_n(summary['steps'], 'step')} enabled: the DAG applies them in this "
+          f"order, each file top to bottom; a rollback runs only to undo its step.")
+    print("Each statement: its line, the table lock it takes, the table, and what of the app's work waits "
+          "while it is held ('!').")
+    for step in steps:
+        print()
+        _print_step(step)
+    print()
+    print(f"Locks the app waits for: {_n(len(blocking), 'statement')} in "
+          f"{_n(len(summary['steps_blocking_app']), 'enabled step')}. gonogo's lock_timeout bounds the wait "
+          f"for each; the dry run on staging measures how long each is held.")
+    return 0
+
+
+def new_batch(args: argparse.Namespace) -> int:
+    folder = scaffold.new_batch(args.name, (args.batches_dir or batches_dir()).resolve())
+    print(f"Created batch {folder.name} in {shown(folder)}:")
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        print(f"  {path.relative_to(folder)}")
+    named = folder.name if folder.parent == batches_dir().resolve() else shown(folder)
+    print("Write the migration and its rollback (their comments say how), then check them:")
+    print(f"  python -m gonogo lint {named}")
+    print(f"  python -m gonogo plan {named}")
+    return 0
+
+
+def load(args: argparse.Namespace) -> Batch:
+    """The batch BATCH names: a name under the batches directory first, else a folder path."""
+    from gonogo.batch import load_batch
+
+    root = (args.batches_dir or batches_dir()).resolve()
+    given = Path(args.batch)
+    if not (root / args.batch / "manifest.yaml").is_file() and (given.is_dir() or len(given.parts) > 1):
+        folder = given.resolve()
+        return load_batch(folder.name, folder.parent)
+    return load_batch(args.batch, root)
+
+
+def shown(path: Path) -> str:
+    """A path as the author would type it: relative to the working directory when under it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
+def _n(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _print_json(document: dict) -> None:
+    print(json.dumps(document, indent=2))
+
+
+def _print_step(step: StepPlan) -> None:
+    print(f"{step.order}. {step.name} ({step.kind})")
+    if not step.enabled:
+        print(f"   DISABLED: {' '.join(step.disabled_reason.split())} Not applied unless enabled "
+              f"(the DAG's enable_steps; plan --enable {step.name}).")
+    _print_file("migration", step.migration)
+    if step.backfill:
+        _print_file("backfill", step.backfill, f"after the migration: {step.backfill_note}")
+    for label, file in (("precheck", step.precheck), ("verify", step.verify)):
+        if file:
+            print(f"   {label:<10} {file}")
+    _print_file("rollback", step.rollback)
+
+
+def _print_file(label: str, plan: FilePlan, note: str = "") -> None:
+    print(f"   {label:<10} {plan.file}" + (f" ({note})" if note else ""))
+    for s in plan.statements:
+        table = s.table or ("(index's table)" if s.index else "")
+        waits = f"{s.app_waits_for} wait" if s.blocks_app else ""
+        statement = s.statement if len(s.statement) <= _STATEMENT_WIDTH else s.statement[:_STATEMENT_WIDTH - 1] + "…"
+        print(f"   {'!' if s.blocks_app else ' '} {s.line:>4}  {s.lock or 'no table lock':<22}  {table:<18}  "
+              f"{waits:<21}  {statement}")

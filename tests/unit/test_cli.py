@@ -1,0 +1,211 @@
+"""python -m gonogo, run as a migration author runs it: a subprocess, its exit code, stdout and
+stderr. Against the shipped batch, broken copies of it, and a freshly scaffolded batch.
+
+Real squawk and pglast, no database: lint and plan read files only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from gonogo.batch import SHIPPED_BATCHES, load_batch
+from gonogo.lint import lint_batch
+from helpers import copy_batch
+
+BATCH_ID = "20250115_recipe_fixes"
+REPO = SHIPPED_BATCHES.parent.parent
+INDEXES = "migrations/20250115150000_add_performance_indexes.sql"
+CLEANUP = "20250115160002_fix_recipe_category_fields_cleanup"
+
+
+def gonogo(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    [done] = gonogo_together(args, env=env)
+    return done
+
+
+def gonogo_together(*invocations: tuple[str, ...], env: dict | None = None) -> list[subprocess.CompletedProcess]:
+    """Independent invocations, run side by side (each spends its half second importing)."""
+    environ = {k: v for k, v in os.environ.items() if k != "GONOGO_BATCHES_DIR"}
+    started = [subprocess.Popen([sys.executable, "-m", "gonogo", *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, cwd=REPO, env={**environ, **(env or {})})
+               for args in invocations]
+    outputs = [p.communicate(timeout=120) for p in started]
+    return [subprocess.CompletedProcess(p.args, p.returncode, *out) for p, out in zip(started, outputs)]
+
+
+def refused(done: subprocess.CompletedProcess) -> str:
+    """A usage or batch error: exit 2, nothing on stdout, one message on stderr, no traceback."""
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stdout == ""
+    assert "Traceback" not in done.stderr
+    return done.stderr
+
+
+# -- lint ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped_lint():
+    return gonogo_together(("lint", BATCH_ID), ("lint", BATCH_ID, "--format", "json"))
+
+
+def test_lint_reports_what_the_dags_lint_gate_finds(shipped_lint):
+    text, as_json = shipped_lint
+    assert text.returncode == as_json.returncode == 0, text.stderr + as_json.stderr  # warnings only
+    document = json.loads(as_json.stdout)
+    gate = [(r.subject, d["file"], d["line"], d["rule"], d["level"], d["help"])
+            for r in lint_batch(load_batch(BATCH_ID)) for d in r.details]
+    assert gate, "the shipped batch has warnings (CREATE TRIGGER's lock, the disabled cleanup's drops)"
+    assert [(f["step"], f["file"], f["line"], f["rule"], f["level"], f["help"]) for f in document["findings"]] == gate
+    assert document["summary"] == {"steps": 7, "files": 14, "findings": len(gate), "errors": 0,
+                                   "warnings": len(gate), "verdict": "WARN"}
+    lines = text.stdout.splitlines()
+    for step, file, line, rule, level, help_text in gate:
+        # file:line relative to the working directory, so an editor or CI annotation can open it
+        assert any(out.startswith(f"include/batches/{BATCH_ID}/{file}:{line}: {level} [{rule}] ")
+                   and out.endswith(help_text) for out in lines), (file, line, rule)
+    assert lines[-1].endswith(f"0 errors, {len(gate)} warnings): WARN")
+
+
+def test_lint_exits_1_on_an_error_and_names_file_line_and_fix(tmp_path):
+    batch = copy_batch(tmp_path)
+    migration = batch / INDEXES
+    migration.write_text(migration.read_text().replace("CREATE INDEX CONCURRENTLY IF NOT EXISTS idx_recipe_name_trgm",
+                                                       "CREATE INDEX IF NOT EXISTS idx_recipe_name_trgm"))
+    done, text = gonogo_together(("lint", str(batch), "--format", "json"),  # BATCH as a folder path
+                                 ("lint", BATCH_ID, "--batches-dir", str(batch.parent)))  # as a name
+    assert done.returncode == 1, done.stderr
+    document = json.loads(done.stdout)
+    assert document["summary"]["verdict"] == "FAIL" and document["summary"]["errors"] >= 1
+    errors = [f for f in document["findings"] if f["level"] == "error"]
+    assert {(f["file"], f["line"], f["lock"]) for f in errors} == {(INDEXES, 21, "SHARE")}
+    assert all("concurrently" in f["help"].lower() for f in errors)
+
+    assert text.returncode == 1
+    assert f"{batch / INDEXES}:21: error [" in text.stdout
+    assert text.stdout.rstrip().endswith("stops the rollout on an error")
+
+
+def test_lint_of_an_unknown_batch_lists_the_known_ones():
+    message = refused(gonogo("lint", "20990101_nothing"))
+    assert "20990101_nothing" in message and f"known batches: {BATCH_ID}" in message
+
+
+def test_lint_refuses_a_malformed_manifest(tmp_path):
+    batch = copy_batch(tmp_path)
+    manifest = yaml.safe_load((batch / "manifest.yaml").read_text())
+    manifest["steps"][3]["kind"] = "magic"
+    (batch / "manifest.yaml").write_text(yaml.safe_dump(manifest))
+    message = refused(gonogo("lint", BATCH_ID, env={"GONOGO_BATCHES_DIR": str(batch.parent)}))
+    assert "manifest.schema.json" in message and "manifest.steps[3].kind" in message
+
+
+# -- plan ----------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def shipped_plan():
+    text, as_json = gonogo_together(("plan", BATCH_ID), ("plan", BATCH_ID, "--format", "json"))
+    assert text.returncode == as_json.returncode == 0, text.stderr + as_json.stderr
+    return text.stdout, json.loads(as_json.stdout)
+
+
+def test_plan_lists_the_steps_in_the_dags_order_with_their_files(shipped_plan):
+    _text, document = shipped_plan
+    batch = load_batch(BATCH_ID)
+    steps = document["steps"]
+    assert [(s["order"], s["name"], s["kind"], s["enabled"]) for s in steps] == [
+        (s.order, s.name, s.kind, s.enabled) for s in batch.steps]
+    assert [(s["migration"]["file"], s["rollback"]["file"]) for s in steps] == [
+        (str(s.forward.path.relative_to(batch.path)), str(s.rollback.path.relative_to(batch.path)))
+        for s in batch.steps]
+    cleanup = steps[-1]
+    assert cleanup["enabled"] is False and cleanup["disabled_reason"] == batch.steps[-1].disabled_reason
+    assert document["summary"]["enabled"] == 6
+
+
+def test_plan_flags_the_locks_that_make_the_app_wait(shipped_plan):
+    text, document = shipped_plan
+    by_name = {s["name"]: s for s in document["steps"]}
+    checks = by_name["20250115140000_add_check_constraints"]["migration"]["statements"]
+    adds = [s for s in checks if "ADD CONSTRAINT" in s["statement"]]
+    validates = [s for s in checks if "VALIDATE CONSTRAINT" in s["statement"]]
+    assert adds and all(s["lock"] == "ACCESS EXCLUSIVE" and s["blocks_app"]
+                        and s["app_waits_for"] == "reads and writes" for s in adds)
+    assert validates and all(s["lock"] == "SHARE UPDATE EXCLUSIVE" and not s["blocks_app"] for s in validates)
+    assert {s["table"] for s in adds} == {"Recipe", "Ingredient", "RecipeItem"}
+
+    indexes = by_name["20250115150000_add_performance_indexes"]
+    assert not indexes["blocks_app"]  # every index is built CONCURRENTLY
+    backfill = by_name["20250115160000_fix_recipe_category_fields_backfill"]["backfill"]
+    assert [(s["lock"], s["table"], s["blocks_app"]) for s in backfill["statements"]] == [
+        ("ROW EXCLUSIVE", "Recipe", False)]
+
+    files = [f for s in document["steps"] for f in (s["migration"], s["rollback"], s["backfill"]) if f]
+    flagged = sum(st["blocks_app"] for f in files for st in f["statements"])
+    assert flagged and sum(line.startswith("   !") for line in text.splitlines()) == flagged
+    assert f"DISABLED: {' '.join(by_name[CLEANUP]['disabled_reason'].split())}" in text
+
+
+def test_plan_enable_plans_a_disabled_step_as_the_dags_enable_steps_does():
+    done, wrong = gonogo_together(("plan", BATCH_ID, "--format", "json", "--enable", CLEANUP),
+                                  ("plan", BATCH_ID, "--enable", "20250115120000_add_composite_unique_constraints"))
+    assert done.returncode == 0, done.stderr
+    document = json.loads(done.stdout)
+    assert document["summary"]["enabled"] == 7 and CLEANUP in document["summary"]["steps_blocking_app"]
+    message = refused(wrong)
+    assert f"disabled steps: {CLEANUP}" in message
+
+
+# -- new-batch -----------------------------------------------------------------------------------
+
+def test_new_batch_scaffolds_a_batch_that_lint_plan_and_the_loader_accept(tmp_path):
+    root = tmp_path / "batches"
+    root.mkdir()
+    done = gonogo("new-batch", "recipe_tags", "--batches-dir", str(root))
+    assert done.returncode == 0, done.stderr
+    [folder] = root.iterdir()
+    assert folder.name[:8].isdigit() and folder.name.endswith("_recipe_tags")
+
+    batch = load_batch(folder.name, root)  # manifest valid against the schema, every file present
+    [step] = batch.steps
+    assert step.name == f"{folder.name[:8]}120000_recipe_tags" and step.enabled
+    assert step.rollback.path == folder / "rollbacks" / f"{step.name}_rollback.sql"
+    assert f"python -m gonogo lint {folder}" in done.stdout
+
+    linted, planned = gonogo_together(("lint", folder.name, "--batches-dir", str(root), "--format", "json"),
+                                      ("plan", str(folder)))
+    assert linted.returncode == 0, linted.stderr
+    assert json.loads(linted.stdout)["summary"]["verdict"] == "PASS"
+    assert planned.returncode == 0, planned.stderr
+    assert f"1. {step.name} (schema)" in planned.stdout
+
+    manifest = (folder / "manifest.yaml").read_text()
+    message = refused(gonogo("new-batch", folder.name, "--batches-dir", str(root)))
+    assert "already exists" in message and (folder / "manifest.yaml").read_text() == manifest
+
+    step.rollback.path.unlink()
+    message = refused(gonogo("lint", str(folder)))
+    assert f"rollbacks/{step.name}_rollback.sql does not exist" in message
+
+
+def test_new_batch_refuses_a_name_off_the_convention(tmp_path):
+    for name in ("Recipe-Tags", "20251399_recipe_tags"):
+        message = refused(gonogo("new-batch", name, "--batches-dir", str(tmp_path)))
+        assert name in message and "YYYYMMDD" in message
+    assert not list(tmp_path.iterdir())
+
+
+def test_help_names_every_command():
+    done = gonogo("--help")
+    assert done.returncode == 0
+    listed = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("  ")]
+    assert [["lint", "BATCH"], ["plan", "BATCH"], ["new-batch", "NAME"]] == [c for c in listed if c[0] in
+                                                                            ("lint", "plan", "new-batch")]
+    for command in ("lint", "plan", "new-batch"):
+        assert gonogo(command, "--help").returncode == 0
+    assert "exit codes" in done.stdout
