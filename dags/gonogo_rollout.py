@@ -24,7 +24,7 @@ from airflow.sdk import DAG, TaskGroup, TriggerRule, chain, task
 from gonogo.preflight import PREFLIGHT
 from gonogo.results import failures, from_dicts, to_dicts
 from gonogo_airflow.approval import FailureDecision, RolloutApproval
-from gonogo_airflow.notify import OutcomeReported, on_task_failure, send
+from gonogo_airflow.notify import ApprovalNeeded, OutcomeReported, on_task_failure, send
 from gonogo_airflow.params import ROLLOUT_PARAMS
 from gonogo_airflow.rollout import Rollout
 from gonogo_airflow.watch import WatchWindow
@@ -234,6 +234,7 @@ with DAG(
             body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",
             defaults="Reject",  # unanswered after a day: rejected
             response_timeout=timedelta(hours=24),
+            notifiers=[ApprovalNeeded()],  # Slack, with the button to this page, when it starts waiting
         )
 
     with TaskGroup("production"):

@@ -14,10 +14,21 @@ def root() -> Path:
     return Path(os.environ.get("GONOGO_ARTIFACTS_DIR", PROJECT_DIR / "artifacts"))
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+def run_path(dag_id: str, run_id: str, base: Path | None = None) -> Path:
+    """artifacts/<dag_id>/<run_id>/, named safely: no separator or leading dot survives, so a
+    request for another run's folder cannot reach outside the artifacts root."""
+    def safe(name: str) -> str:
+        return _UNSAFE.sub("_", name).lstrip(".") or "_"
+
+    return Path(base or root()) / safe(dag_id) / safe(run_id)
+
+
 def run_dir(dag_id: str, run_id: str, base: Path | None = None) -> Path:
-    """artifacts/<dag_id>/<run_id>/ (made on first use, private to this OS user)."""
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "_", run_id)
-    path = Path(base or root()) / dag_id / safe
+    """run_path, made on first use, private to this OS user."""
+    path = run_path(dag_id, run_id, base)
     path.mkdir(parents=True, exist_ok=True, mode=0o700)
     return path
 

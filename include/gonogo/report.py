@@ -74,6 +74,7 @@ class RunInfo:
     batch_title: str
     run_url: str = ""
     report_path: str = ""
+    report_url: str = ""  # the HTML report as the Airflow plugin serves it
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -1,8 +1,9 @@
 """Slack messages for on-call, rendered from GateResults, sent with slack_sdk.
 
-One message per event: a failed gate (No-Go), a rejected rollout, a failed production
-step and its rollback, a completed rollout, and any task that fails unexpectedly.
-Each says what happened, where, the measured value against its threshold, and links.
+One message per event: a failed gate (No-Go), an approval waiting, a rejected rollout, a failed
+production step and its rollback, a watch-window alarm, a completed rollout, and any task that
+fails unexpectedly. Each says what happened, where, the measured value against its threshold,
+and has buttons: the task, the decision to take (approval page), the report, the run.
 """
 
 from __future__ import annotations
@@ -38,12 +39,15 @@ def _context(info: RunInfo) -> dict:
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(parts)}]}
 
 
-def _links(info: RunInfo, task_url: str = "") -> list[dict]:
-    buttons = [(label, url) for label, url in (("Open the task", task_url), ("Open the run", info.run_url)) if url]
-    if not buttons:
-        return []
-    return [{"type": "actions", "elements": [
-        {"type": "button", "text": {"type": "plain_text", "text": label}, "url": url} for label, url in buttons]}]
+def _links(info: RunInfo, task_url: str = "", decision: tuple[str, str] | None = None) -> list[dict]:
+    """Buttons: the task, the decision a human must take (the one styled as primary), the report,
+    the run. Only those with a URL."""
+    buttons = [{"type": "button", "text": {"type": "plain_text", "text": label}, "url": url}
+               for label, url in (("Open the task", task_url), decision or ("", ""),
+                                  ("Open the report", info.report_url), ("Open the run", info.run_url)) if url]
+    if decision and decision[1]:
+        buttons[1 if task_url else 0]["style"] = "primary"
+    return [{"type": "actions", "elements": buttons}] if buttons else []
 
 
 def _result_line(r: GateResult) -> str:
@@ -51,9 +55,10 @@ def _result_line(r: GateResult) -> str:
     return f"{ICON[r.verdict]} *{r.title}*{where}: {r.value} — threshold {r.threshold}\n      {r.message}"
 
 
-def _message(title: str, body: str, info: RunInfo, task_url: str = "") -> Message:
+def _message(title: str, body: str, info: RunInfo, task_url: str = "",
+             decision: tuple[str, str] | None = None) -> Message:
     return Message(text=f"{title}: {info.batch_id}",
-                   blocks=[_header(title), _section(body), *_links(info, task_url), _context(info)])
+                   blocks=[_header(title), _section(body), *_links(info, task_url, decision), _context(info)])
 
 
 def no_go(info: RunInfo, failed: list[GateResult], task_url: str = "") -> Message:
@@ -70,11 +75,25 @@ def rejected(info: RunInfo, by: str, task_url: str = "") -> Message:
     return _message("✋ gonogo: rollout rejected", body, info, task_url)
 
 
-def step_failed(info: RunInfo, step: str, error: str, task_url: str = "", before_changes: bool = False) -> Message:
+def approval_needed(info: RunInfo, results: list[GateResult], approval_url: str = "") -> Message:
+    """The rehearsal passed every gate: an approver must look at the evidence and decide."""
+    warn = [r for r in results if r.verdict.value == "WARN"]
+    body = (f"*Go on staging:* {len(results)} checks, none failed"
+            + (f", {len(warn)} to look at" if warn else "") + ". "
+            "Production is untouched until an approver says *Approve* in Airflow; unanswered, the run "
+            "is rejected when the approval times out."
+            + ("\n\nTo look at:\n" + "\n".join(_result_line(r) for r in warn[:_MAX_LINES]) if warn else ""))
+    return _message("🙋 gonogo: approval needed", body, info, decision=("Approve or reject", approval_url))
+
+
+def step_failed(info: RunInfo, step: str, error: str, task_url: str = "", before_changes: bool = False,
+                decision_url: str = "") -> Message:
     after = ("It failed before any change: no migration ran, production is untouched." if before_changes else
-             "Its rollback and the rollbacks of the steps already applied run next, in reverse.")
+             "On-call decides next: roll back what this run applied, in reverse, or fix forward. "
+             "Unanswered, the batch's default runs when the decision times out.")
     body = f"*Production step failed:* `{step}`\n```{error[:1500]}```\n{after}"
-    return _message("🚨 gonogo: production step failed", body, info, task_url)
+    return _message("🚨 gonogo: production step failed", body, info, task_url,
+                    None if before_changes else ("Roll back or fix forward", decision_url))
 
 
 def rolled_back(info: RunInfo, results: list[GateResult], task_url: str = "") -> Message:
@@ -98,13 +117,14 @@ def completed(info: RunInfo, results: list[GateResult], steps: list[str], task_u
     return _message("✅ gonogo: rollout complete", body, info, task_url)
 
 
-def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "", inconclusive: bool = False) -> Message:
+def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "", inconclusive: bool = False,
+                decision_url: str = "") -> Message:
     head = ("*Watch window inconclusive:* a metric could not be measured, so the rollout cannot be called "
             "healthy." if inconclusive else "*Watch window alarm* after the rollout.")
     body = (head + " On-call decides next: roll back or fix forward (the Required Actions of the run).\n\n"
             + "\n".join(_result_line(r) for r in failed[:_MAX_LINES]))
     title = "❓ gonogo: watch window inconclusive" if inconclusive else "🚨 gonogo: watch window alarm"
-    return _message(title, body, info, task_url)
+    return _message(title, body, info, task_url, ("Roll back or fix forward", decision_url))
 
 
 def watch_summary(results: list[GateResult]) -> str:

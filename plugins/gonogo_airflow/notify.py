@@ -6,11 +6,11 @@ import logging
 
 from typing import TYPE_CHECKING
 
-from airflow.sdk import Connection
+from airflow.sdk import BaseNotifier, Connection
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from gonogo.errors import GatesFailed, StepFailed
-from gonogo.results import failures
+from gonogo.results import failures, from_dicts
 from gonogo_airflow.rollout import Rollout
 
 if TYPE_CHECKING:  # slack_sdk loads when a message is sent, not at DAG parse time
@@ -58,7 +58,21 @@ def on_task_failure(context) -> None:
     if isinstance(error, GatesFailed):
         message = slack.no_go(info, failures(error.results), rollout.task_url)
     elif isinstance(error, StepFailed):
-        message = slack.step_failed(info, error.step, str(error), rollout.task_url, error.before_changes)
+        message = slack.step_failed(info, error.step, str(error), rollout.task_url, error.before_changes,
+                                    decision_url=rollout.decision_url("production.decide_on_failure"))
     else:
         message = slack.task_failed(info, rollout.task_id, f"{type(error).__name__}: {error}", rollout.task_url)
     send(rollout, message)
+
+
+class ApprovalNeeded(BaseNotifier):
+    """The approval task's notifier: fires once, when it starts waiting, with the button to the
+    approval page and the gates to look at."""
+
+    def notify(self, context) -> None:
+        from gonogo import slack
+
+        rollout = Rollout.from_context(context)
+        evidence = rollout.ti.xcom_pull(task_ids="decide.evaluate_gates", key="evidence")
+        send(rollout, slack.approval_needed(rollout.info, from_dicts(evidence),
+                                            rollout.decision_url(rollout.task_id)))

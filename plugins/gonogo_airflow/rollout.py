@@ -133,15 +133,27 @@ class Rollout:
         return artifacts.run_dir(self.dag_id, self.run_id)
 
     @property
-    def run_url(self) -> str:
+    def base_url(self) -> str:
         from airflow.configuration import conf
 
-        base = conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
-        return f"{base}/dags/{self.dag_id}/runs/{quote(self.run_id)}"
+        return conf.get("api", "base_url", fallback="http://localhost:8080").rstrip("/")
+
+    @property
+    def run_url(self) -> str:
+        return f"{self.base_url}/dags/{self.dag_id}/runs/{quote(self.run_id)}"
 
     @property
     def task_url(self) -> str:
         return f"{self.run_url}/tasks/{self.task_id}"
+
+    def decision_url(self, task_id: str) -> str:
+        """The page where a human answers a HITL task of this run (Approve / Reject, ...)."""
+        return f"{self.run_url}/tasks/{task_id}/required_actions"
+
+    @property
+    def report_url(self) -> str:
+        """The run's HTML report, served by the gonogo plugin (plugins/gonogo_plugin.py)."""
+        return f"{self.base_url}/gonogo/reports/{self.dag_id}/{quote(self.run_id)}"
 
     @property
     def info(self) -> RunInfo:
@@ -152,4 +164,5 @@ class Rollout:
         except GonogoError:  # a malformed batch must still be reportable
             title = "(batch does not load)"
         return RunInfo(dag_id=self.dag_id, run_id=self.run_id, batch_id=self.params["batch"],
-                       batch_title=title, run_url=self.run_url, report_path=str(self.folder / "report.md"))
+                       batch_title=title, run_url=self.run_url, report_path=str(self.folder / "report.md"),
+                       report_url=self.report_url)

@@ -93,5 +93,6 @@ class WatchWindow(BaseOperator):
                                                                                  if x["verdict"] == "FAIL"]})
         if event["status"] != "passed":
             send(r, slack.watch_alarm(r.info, failures(from_dicts(event["results"])), r.task_url,
-                                      inconclusive=event["status"] == "inconclusive"))
+                                      inconclusive=event["status"] == "inconclusive",
+                                      decision_url=r.decision_url("watch.decide_after_watch")))
         return event

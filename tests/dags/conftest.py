@@ -32,6 +32,7 @@ class Rollout:
     slack: LocalSlack
     artifacts: Path
     answered: list = field(default_factory=list)
+    api: object = None  # Airflow's API server app (TestClient) the last run was answered through
 
     def run(self, choice="Approve", before_answer=None, **conf):
         """dag.test() of one run while the app keeps querying production; questions are answered
@@ -42,7 +43,7 @@ class Rollout:
                 local.Approver(self.dag.dag_id, answers, before_answer) as approver:
             dagrun = self.dag.test(run_conf=conf)
         assert not approver.errors, approver.errors
-        self.answered = approver.answered
+        self.answered, self.api = approver.answered, approver.client
         return dagrun
 
 

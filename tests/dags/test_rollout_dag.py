@@ -13,6 +13,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -89,11 +90,19 @@ def test_approved_rollout_migrates_production(rollout):
     for step in sample_app_batch_steps():
         assert step in env.answered[0]["body"]
 
-    # One Slack message: the summary, naming each applied step.
-    assert len(env.slack.messages) == 1, headers(env.slack.messages)
-    summary = body(env.slack.messages[0])
+    # Two Slack messages: the approval waiting, with a button to its page and to the report;
+    # then the summary, naming each applied step.
+    assert len(env.slack.messages) == 2, headers(env.slack.messages)
+    asking, done = env.slack.messages
+    buttons = {b["text"]["text"]: b["url"] for b in asking["blocks"][2]["elements"]}
+    run_url = f"http://localhost:8080/dags/gonogo_rollout/runs/{quote(dagrun.run_id)}"
+    assert buttons["Approve or reject"] == f"{run_url}/tasks/decide.approve_rollout/required_actions"
+    summary = body(done)
     for step in sample_app_batch_steps():
         assert step in summary
+    # the report button leads to the report, served by the gonogo plugin in Airflow's API server
+    served = env.api.get(urlsplit(buttons["Open the report"]).path)
+    assert served.status_code == 200 and dagrun.run_id in served.text and "Go/No-Go" in served.text
 
     # Artifacts: report and backup, private to their owner.
     run_dir = next((env.artifacts / "gonogo_rollout").iterdir())
@@ -141,8 +150,8 @@ def test_rejected_rollout_leaves_production_untouched(rollout):
     assert ti["production.apply_migrations"] == "skipped"
     assert ti["production.take_backup"] == "skipped"
     assert pg_dump_schema(env.production) == schema_before
-    assert len(env.slack.messages) == 1
-    assert "reject" in env.slack.messages[0]["text"].lower()
+    assert len(env.slack.messages) == 2, headers(env.slack.messages)  # the approval waiting, the rejection
+    assert "reject" in env.slack.messages[1]["text"].lower()
 
 
 def test_failed_gate_stops_before_the_approval(rollout):
@@ -194,8 +203,8 @@ def test_failed_production_step_rolls_back_to_the_pre_batch_schema(rollout):
     assert ti["watch.watch_window"] == "upstream_failed"
     assert pg_dump_schema(env.production) == schema_before
     texts = [m["text"] for m in env.slack.messages]
-    assert len(texts) == 2, texts
-    failed, rolled_back = env.slack.messages
+    assert len(texts) == 3, texts
+    _, failed, rolled_back = env.slack.messages
     assert "20250115160000_fix_recipe_category_fields_backfill" in body(failed)
     # The rollback message lists each step undone, the failed one first, then in reverse.
     undone = [s for s in reversed(sample_app_batch_steps()[:5]) if s in body(rolled_back)]
@@ -240,7 +249,7 @@ def test_fix_forward_keeps_what_applied_and_a_new_run_resumes_after_it(rollout):
         by_run = {name: a.run_id for name, a in recorded.items()}
     assert {a.status for a in recorded.values()} == {"applied"}
     assert by_run[steps[0]] == first.run_id and by_run[steps[5]] == second.run_id  # resumed, not redone
-    [summary] = env.slack.messages
+    _, summary = env.slack.messages  # the approval waiting, the summary
     assert steps[0] not in body(summary) and steps[4] in body(summary)  # the summary names what this run applied
 
 

@@ -15,8 +15,10 @@ TOKEN = "xoxb-test-token"
 CHANNEL = "#db-oncall"
 INFO = RunInfo(dag_id="gonogo_rollout", run_id="manual__2025-01-15", batch_id="20250115_recipe_fixes",
                batch_title="Recipe fixes", run_url="http://airflow.local/dags/gonogo_rollout/runs/manual__2025-01-15",
-               report_path="/artifacts/gonogo_rollout/manual__2025-01-15/report.md")
+               report_path="/artifacts/gonogo_rollout/manual__2025-01-15/report.md",
+               report_url="http://airflow.local/gonogo/reports/gonogo_rollout/manual__2025-01-15")
 TASK_URL = "http://airflow.local/dags/gonogo_rollout/runs/manual__2025-01-15/tasks/apply_step"
+DECIDE_URL = "http://airflow.local/dags/gonogo_rollout/runs/manual__2025-01-15/tasks/decide/required_actions"
 
 ORPHANS = GateResult(gate="orphan_integrity", title="Orphans = 0", verdict=Verdict.FAIL, value="5 orphaned rows",
                      threshold="0 rows", message="RecipeItem.recipeId -> Recipe.id: 5 orphans", phase="preflight")
@@ -31,6 +33,7 @@ ERROR = "20250115120000_add_composite_unique_constraints.sql line 10 failed (SQL
 # builder -> (message, results whose value and threshold it must show, other text it must show)
 CASES = {
     "no_go": (slack.no_go(INFO, [ORPHANS]), [ORPHANS], "production is untouched"),
+    "approval_needed": (slack.approval_needed(INFO, [ROLLBACK, LOCKS], DECIDE_URL), [LOCKS], "Approve"),
     "rejected": (slack.rejected(INFO, "alex.dba"), [], "alex.dba"),
     "step_failed": (slack.step_failed(INFO, "20250115120000_add_composite_unique_constraints", ERROR, TASK_URL),
                     [], ERROR),
@@ -63,7 +66,7 @@ def test_message_arrives_with_token_channel_and_blocks(local_slack, name):
     assert received["token"] == TOKEN and received["channel"] == CHANNEL
     assert received["text"] == message.text and INFO.batch_id in received["text"]
     [header] = blocks_of(received, "header")
-    assert header["text"]["text"].startswith(("🛑", "✋", "🚨", "↩️", "✅")) and "gonogo" in header["text"]["text"]
+    assert header["text"]["text"].startswith(("🛑", "🙋", "✋", "🚨", "↩️", "✅")) and "gonogo" in header["text"]["text"]
     [section] = blocks_of(received, "section")
     body = section["text"]["text"]
     assert must_say in body
@@ -71,7 +74,7 @@ def test_message_arrives_with_token_channel_and_blocks(local_slack, name):
         assert result.value in body and f"threshold {result.threshold}" in body and result.message in body
     [actions] = blocks_of(received, "actions")
     buttons = {b["text"]["text"]: b["url"] for b in actions["elements"]}
-    assert buttons["Open the run"] == INFO.run_url
+    assert buttons["Open the run"] == INFO.run_url and buttons["Open the report"] == INFO.report_url
     [context] = blocks_of(received, "context")
     assert INFO.run_id in context["elements"][0]["text"]
 
@@ -89,7 +92,28 @@ def test_task_button_comes_first_when_there_is_a_task_url(local_slack):
     slack.post(CASES["step_failed"][0], token=TOKEN, channel=CHANNEL, base_url=local_slack.api_url)
     [actions] = blocks_of(local_slack.messages[0], "actions")
     assert [(b["text"]["text"], b["url"]) for b in actions["elements"]] == [
-        ("Open the task", TASK_URL), ("Open the run", INFO.run_url)]
+        ("Open the task", TASK_URL), ("Open the report", INFO.report_url), ("Open the run", INFO.run_url)]
+
+
+@pytest.mark.parametrize("message, label", [
+    (slack.approval_needed(INFO, [ROLLBACK], DECIDE_URL), "Approve or reject"),
+    (slack.step_failed(INFO, "step_1", ERROR, TASK_URL, decision_url=DECIDE_URL), "Roll back or fix forward"),
+    (slack.watch_alarm(INFO, [LOCKS], TASK_URL, decision_url=DECIDE_URL), "Roll back or fix forward")])
+def test_a_decision_waiting_gets_the_one_primary_button_to_its_page(local_slack, message, label):
+    local_slack.clear()
+    slack.post(message, token=TOKEN, channel=CHANNEL, base_url=local_slack.api_url)
+    [actions] = blocks_of(local_slack.messages[0], "actions")
+    primary = [b for b in actions["elements"] if b.get("style") == "primary"]
+    assert [(b["text"]["text"], b["url"]) for b in primary] == [(label, DECIDE_URL)]
+
+
+def test_a_step_that_failed_before_any_change_asks_no_decision(local_slack):
+    local_slack.clear()
+    message = slack.step_failed(INFO, "step_1", ERROR, TASK_URL, before_changes=True, decision_url=DECIDE_URL)
+    slack.post(message, token=TOKEN, channel=CHANNEL, base_url=local_slack.api_url)
+    [actions] = blocks_of(local_slack.messages[0], "actions")
+    assert DECIDE_URL not in [b["url"] for b in actions["elements"]]
+    assert "production is untouched" in blocks_of(local_slack.messages[0], "section")[0]["text"]["text"]
 
 
 def test_no_links_without_urls(local_slack):

@@ -1,0 +1,64 @@
+"""The gonogo plugin in Airflow's own API server (create_app, in-process): the run's report is
+served under /gonogo behind Airflow's auth, and the UI gets a "Go/No-Go report" tab."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gonogo import artifacts
+from gonogo.report import RunInfo, write_reports
+from gonogo.results import GateResult, Verdict
+
+DAG_ID, RUN_ID = "gonogo_rollout", "manual__2026-11-24T07:00:33.006090+00:00"
+RESULT = GateResult(gate="orphan_integrity", title="Orphans = 0", verdict=Verdict.FAIL, value="5 orphaned rows",
+                    threshold="0 rows", message="RecipeItem.recipeId -> Recipe.id: 5 orphans", phase="preflight")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def metadata_db():
+    from gonogo_airflow import local
+    local.migrate_metadata_db()
+
+
+def api(monkeypatch, tmp_path, *, all_admins: bool = True) -> TestClient:
+    from airflow.api_fastapi.app import create_app
+
+    monkeypatch.setenv("GONOGO_ARTIFACTS_DIR", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS", str(all_admins))
+    return TestClient(create_app("core"))
+
+
+def test_the_run_report_is_served_and_a_missing_one_says_when_it_comes(monkeypatch, tmp_path):
+    client = api(monkeypatch, tmp_path)
+    missing = client.get(f"/gonogo/reports/{DAG_ID}/{RUN_ID}")
+    assert missing.status_code == 404 and "decide.evaluate_gates" in missing.text
+
+    from gonogo.batch import load_batch
+    info = RunInfo(dag_id=DAG_ID, run_id=RUN_ID, batch_id="20250115_recipe_fixes", batch_title="Recipe fixes")
+    folder = artifacts.run_dir(DAG_ID, RUN_ID, tmp_path)
+    write_reports(folder, info, load_batch("20250115_recipe_fixes"), [RESULT])
+
+    served = client.get(f"/gonogo/reports/{DAG_ID}/{RUN_ID}")
+    assert served.status_code == 200 and served.headers["content-type"].startswith("text/html")
+    assert served.text == (folder / "report.html").read_text()
+    assert RESULT.value in served.text
+
+
+def test_the_report_is_not_served_without_a_login(monkeypatch, tmp_path):
+    client = api(monkeypatch, tmp_path, all_admins=False)
+    assert client.get(f"/gonogo/reports/{DAG_ID}/{RUN_ID}").status_code in (401, 403)
+
+
+@pytest.mark.parametrize("dag_id, run_id", [("..", "x"), (".", ".."), ("a", "../../etc/passwd")])
+def test_a_run_path_never_leaves_the_artifacts_root(tmp_path, dag_id, run_id):
+    path = artifacts.run_path(dag_id, run_id, tmp_path).resolve()
+    assert path.is_relative_to(tmp_path.resolve()) and path != tmp_path.resolve()
+
+
+def test_the_ui_gets_a_report_tab_on_every_run(monkeypatch, tmp_path):
+    plugins = api(monkeypatch, tmp_path).get("/api/v2/plugins").json()["plugins"]
+    [gonogo] = [p for p in plugins if p["name"] == "gonogo"]
+    [view] = gonogo["external_views"]
+    assert view["destination"] == "dag_run" and view["name"] == "Go/No-Go report"
+    assert view["href"] == "gonogo/reports/{DAG_ID}/{RUN_ID}"
