@@ -341,7 +341,7 @@ def test_malformed_batch_fails_before_production_is_read(rollout, monkeypatch, t
     assert missing.name in body(env.slack.messages[0])
 
 
-def test_dag_folder_has_no_import_errors():
+def test_dag_folder_has_no_import_errors(rollout_dag):  # rollout_dag: the metadata database is migrated
     airflow = Path(sys.executable).with_name("airflow")
     out = subprocess.run([str(airflow), "dags", "list-import-errors", "--local"],
                          capture_output=True, text=True, env=os.environ)
