@@ -193,7 +193,7 @@ def report_outcome() -> str:
                          approval=r.decision("decide.approve_rollout"), on_failure=r.decision("production.decide_on_failure"),
                          after_watch=r.decision("watch.decide_after_watch"),
                          disabled_steps=[] if applied is None else [s.name for s in r.batch.steps if not s.enabled])
-    r.write_final_report(applied, watched)
+    r.write_final_report(applied, watched, end)
     if end.kind == "rejected":
         outcome.record_rejection(r.ctx, r.decision("decide.approve_rollout"))
     if message := slack.for_outcome(r.info, end, applied, watched):

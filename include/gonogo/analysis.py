@@ -209,7 +209,7 @@ class Analysis:
                 hint="" if verdict is Verdict.PASS else (
                     "look at the metric's query against production; roll back or fix forward" if verdict is Verdict.FAIL
                     else "worth a look, not an alarm"),
-                details=[{"elapsed_s": t, "value": v, "note": n} for t, v, n in state.samples[-50:]]))
+                details=[{"elapsed_s": t, "value": v, "baseline": base, "note": n} for t, v, n in state.samples[-50:]]))
         return out
 
 

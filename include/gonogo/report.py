@@ -11,12 +11,17 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import jinja2
 
+from gonogo import report_sections as sections
 from gonogo.artifacts import write_private
 from gonogo.batch import Batch
 from gonogo.results import GateResult, Verdict, overall
+
+if TYPE_CHECKING:
+    from gonogo.outcome import Outcome
 
 ICON = {Verdict.PASS: "✅", Verdict.WARN: "⚠️", Verdict.FAIL: "❌"}
 NOT_MEASURED, LATER, HUMAN, WINDOW, NOT_ENABLED = "not measured", "after approval", "human", "window", "not enabled"
@@ -112,20 +117,6 @@ _STEP_COLUMNS = (("step_skipped", "Applied before"), ("preconditions", "Data all
                  ("row_counts_unchanged", "Row counts"), ("lock_budget", "Longest lock"),
                  ("lock_waits", "App lock waits"), ("query_latency", "Query latency"),
                  ("contract_tests", "Contracts"))
-_SECTIONS = (
-    ("Locks taken by each migration and rollback", ("lock_budget", "lock_waits"),
-     ["file", "line", "statement", "relation", "mode", "held_seconds", "blocks", "rewritten", "sampled"],
-     "not traced in this run"),
-    ("Query plans before and after each migration", ("query_latency",),
-     ["name", "before_ms", "after_ms", "ratio", "verdict", "scans", "error"], "no top queries declared"),
-    ("Lint findings, with the fix for each", ("lint",),
-     ["level", "rule", "source", "file", "line", "statement", "lock", "blocks", "message", "help"], "not linted"),
-    ("Rollback rehearsal", ("rollback_rehearsal",), None, "not rehearsed in this run"),
-    ("Observability before and after the dry run", ("observability",), None, "not captured in this run"),
-    ("Watch window: production's metrics against the pre-rollout baseline", ("watch_metric",), None,
-     "the watch window comes after the approval"),
-)
-
 
 def _icon(verdict: str | None) -> str:
     return ICON[Verdict(verdict)] if verdict else "⬜"
@@ -189,8 +180,9 @@ def full_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) -> str
     return "\n".join(lines)
 
 
-def html(info: RunInfo, batch: Batch, results: list[GateResult]) -> str:
-    """The report as one self-contained HTML page (Jinja2, autoescaped)."""
+def html(info: RunInfo, batch: Batch, results: list[GateResult], outcome: Outcome | None = None) -> str:
+    """The report as one self-contained HTML page (Jinja2, autoescaped): the verdict, the gates,
+    the locks per step, query latency as a chart, the lint findings; then every detail."""
     steps = []
     for step in batch.steps:
         own = [r for r in results if r.phase == "dry_run" and r.subject == step.name]
@@ -199,17 +191,16 @@ def html(info: RunInfo, batch: Batch, results: list[GateResult]) -> str:
             cells[r.gate] = f"{cells[r.gate]}; {r.value}" if r.gate in cells else r.value
         steps.append({"order": step.order, "name": step.name, "kind": step.kind, "enabled": step.enabled,
                       "verdict": overall(own).value if own else None, "cells": cells})
-    sections = [{"title": title, "columns": columns, "empty": empty,
-                 "results": [r for r in results if r.gate in gates]}
-                for title, gates, columns, empty in _SECTIONS]
     return _template().render(
         run=info, batch={"id": batch.id, "title": batch.title, "enabled": len(batch.enabled_steps),
                          "disabled": len(batch.steps) - len(batch.enabled_steps)},
-        generated_at=_now(), verdict=overall(results).value,
+        generated_at=_now(), banner=sections.banner(results, outcome),
         counts={v.value: sum(1 for r in results if r.verdict is v) for v in Verdict},
-        decision_gate=evaluate(results), steps=steps,
-        step_columns=[{"id": gate, "title": title} for gate, title in _STEP_COLUMNS],
-        sections=sections, results=results)
+        phases=sections.by_phase(results), decision_gate=evaluate(results),
+        locks=sections.lock_holds(results, batch.thresholds.lock_budget_seconds),
+        latency=sections.latency(batch, results), watch_latency=sections.watch_latency(results),
+        lint=sections.lint_findings(batch, results), steps=steps,
+        step_columns=[{"id": gate, "title": title} for gate, title in _STEP_COLUMNS], results=results)
 
 
 @functools.cache
@@ -220,14 +211,16 @@ def _template():
     return env.get_template("report.html.j2")
 
 
-def write_reports(folder: Path, info: RunInfo, batch: Batch, results: list[GateResult]) -> dict[str, str]:
-    """report.md, report.html and report.json in the run's artifacts folder (0600)."""
+def write_reports(folder: Path, info: RunInfo, batch: Batch, results: list[GateResult],
+                  outcome: Outcome | None = None) -> dict[str, str]:
+    """report.md, report.html and report.json in the run's artifacts folder (0600). outcome: how
+    the rollout ended, once it has (the HTML banner then shows it above the gates' verdict)."""
     payload = {"run": info.to_dict(), "batch": {"id": batch.id, "title": batch.title,
                                                 "checksums": batch.checksums()},
                "generated_at": _now(), "verdict": overall(results).value,
                "decision_gate": evaluate(results), "results": [r.to_dict() for r in results]}
     md = write_private(folder / "report.md", full_markdown(info, batch, results))
-    page = write_private(folder / "report.html", html(info, batch, results))
+    page = write_private(folder / "report.html", html(info, batch, results, outcome))
     js = write_private(folder / "report.json", json.dumps(payload, indent=2, default=str))
     return {"markdown": str(md), "html": str(page), "json": str(js)}
 

@@ -110,9 +110,10 @@ class Rollout:
         return RunContext(batch=self.batch, production=self.production, staging=self.staging, run_id=self.run_id,
                           app=self.app, folder=self.folder, guards=self.guards, policy=self.policy)
 
-    def write_final_report(self, applied: list | None, watched: dict | None) -> None:
-        """The report once the rollout has ended: the evidence the approver saw, then what
-        production did and what the watch window measured (the same files, rewritten)."""
+    def write_final_report(self, applied: list | None, watched: dict | None, end=None) -> None:
+        """The report once the rollout has ended: how it ended (`end`, an outcome.Outcome) over
+        the evidence the approver saw, then what production did and what the watch window
+        measured (the same files, rewritten)."""
         from gonogo.report import write_reports
         from gonogo.results import from_dicts
 
@@ -122,7 +123,7 @@ class Rollout:
         production = [self.ti.xcom_pull(task_ids=f"production.{task}") for task in
                       ("check_session_guards", "take_backup", "create_restore_point", "rollback_migrations")]
         write_reports(self.folder, self.info, self.batch,
-                      from_dicts([evidence, *production, applied, (watched or {}).get("results")]))
+                      from_dicts([evidence, *production, applied, (watched or {}).get("results")]), end)
 
     def decision(self, task_id: str) -> dict:
         """What a human (or a timeout) chose in a HITL task of this run: chosen_options, user."""

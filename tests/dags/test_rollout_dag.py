@@ -21,6 +21,7 @@ import sample_app
 from gonogo import history
 from gonogo.batch import SHIPPED_BATCHES, load_batch
 from helpers import body, headers, pg_dump_schema, states
+from report_page import ReportPage
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -103,6 +104,7 @@ def test_approved_rollout_migrates_production(rollout):
     # the report button leads to the report, served by the gonogo plugin in Airflow's API server
     served = env.api.get(urlsplit(buttons["Open the report"]).path)
     assert served.status_code == 200 and dagrun.run_id in served.text and "Go/No-Go" in served.text
+    assert ReportPage(served.text).word == "ROLLED OUT"  # the final report leads with the outcome
 
     # Artifacts: report and backup, private to their owner.
     run_dir = next((env.artifacts / "gonogo_rollout").iterdir())
@@ -152,6 +154,8 @@ def test_rejected_rollout_leaves_production_untouched(rollout):
     assert pg_dump_schema(env.production) == schema_before
     assert len(env.slack.messages) == 2, headers(env.slack.messages)  # the approval waiting, the rejection
     assert "reject" in env.slack.messages[1]["text"].lower()
+    [page] = (env.artifacts / "gonogo_rollout").glob("*/report.html")
+    assert ReportPage(page.read_text()).word == "REJECTED"
 
 
 def test_failed_gate_stops_before_the_approval(rollout):

@@ -137,3 +137,38 @@ def test_a_rollback_that_forgets_an_index_fails_the_rehearsal(staging_db, tmp_pa
         next(d["diff"] for d in restored.details if "idx_notification_unread" in d["diff"])]
     assert restored.details[0]["diff"].startswith("+ index public.idx_notification_unread")
     assert again.verdict is Verdict.PASS  # IF NOT EXISTS: the leftover index does not stop a re-apply
+
+
+def test_the_report_of_a_real_dry_run_reads_verdict_gates_locks_chart_lint(staging_db, tmp_path):
+    """The HTML report from a real dry run whose lock budget (1 ms) the DDL's brief locks exceed."""
+    from collections import Counter
+
+    from gonogo.lint import lint_batch
+    from gonogo.report import RunInfo, write_reports
+    from report_page import SECTIONS, ReportPage
+
+    sample_app.load(staging_db, scale=0.05)
+    folder = copy_batch(tmp_path)
+    manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
+    manifest["thresholds"].update(lock_budget_seconds=0.001)
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    batch = load_batch(folder.name, root=folder.parent)
+    applied, rehearsed = run(staging_db, batch)
+    results = [*lint_batch(batch), *applied, *rehearsed]
+
+    info = RunInfo(dag_id="gonogo_rollout", run_id="tests", batch_id=batch.id, batch_title=batch.title)
+    page = ReportPage(Path(write_reports(tmp_path, info, batch, results)["html"]).read_text())
+
+    assert page.sections == list(SECTIONS)  # verdict, gates, locks, chart, lint, details
+    assert page.word == "NO-GO"
+    over = {(r.subject, d["relation"]) for r in by_gate(results, "lock_budget") for d in r.details
+            if d["blocks_app"] and d["held_seconds"] > 0.001}
+    assert over and all(r.failed for r in by_gate(results, "lock_budget") if r.subject in {s for s, _ in over})
+    assert len(page.flagged_rows["locks"]) == len(over)  # one flagged row per step and relation
+    # before the batch and after the dry run: two bars per query, each query named on its axis
+    queries = [q.name for q in batch.queries]
+    latency = [bar.rsplit("--", 1)[1] for bar in page.bars if bar.startswith("bar--latency--")]
+    assert Counter(latency) == {name: 2 for name in queries}
+    assert set(queries) <= set(page.svg_texts)
+    assert list(page.not_measured) == ["latency"]  # only the watch window, which comes after production
+    assert len(page.not_measured["latency"]) == 1

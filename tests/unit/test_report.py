@@ -9,8 +9,9 @@ import stat
 import pytest
 
 from gonogo.batch import load_batch
-from gonogo.report import DECISION_GATE, RunInfo, approval_markdown, evaluate, write_reports
+from gonogo.report import DECISION_GATE, RunInfo, approval_markdown, evaluate, html, write_reports
 from gonogo.results import GateResult, Verdict, overall
+from report_page import SECTIONS, ReportPage
 
 BATCH = load_batch("20250115_recipe_fixes")
 INFO = RunInfo(dag_id="gonogo_rollout", run_id="manual__2025-01-15T10:00:00", batch_id=BATCH.id,
@@ -109,36 +110,93 @@ def test_write_reports_replaces_a_report_and_keeps_it_private(tmp_path):
 
 
 def test_html_report_puts_the_verdict_first_and_escapes_what_it_shows(tmp_path):
-    from html.parser import HTMLParser
+    from gonogo.lint import Finding
 
+    finding = Finding(rule="<kbd>rule</kbd>", source="gonogo", level="error", file="<u>f.sql</u>", line=1,
+                      statement="<i>DROP</i>", lock="ACCESS EXCLUSIVE", message="<em>risk</em>", help="<s>fix</s>")
     hostile = result("lint", Verdict.FAIL, subject=BATCH.steps[0].name, phase="preflight")
     hostile = GateResult(**{**hostile.to_dict(), "verdict": Verdict.FAIL, "message": "<script>alert(1)</script>",
-                            "details": [{"statement": "<i>DROP</i>", "lock": "ACCESS EXCLUSIVE"}]})
+                            "details": [finding.to_detail()]})
     write_reports(tmp_path, INFO, BATCH, [result("server_versions", Verdict.PASS, phase="preflight"), hostile])
-    page = (tmp_path / "report.html").read_text()
+    page = ReportPage((tmp_path / "report.html").read_text())
 
-    class Collect(HTMLParser):
-        def __init__(self):
-            super().__init__()
-            self.tags, self.text, self.verdict, self._in_verdict = [], [], None, False
+    assert not {"script", "i", "kbd", "u", "em", "s"} & page.tags  # shown as text, never run
+    assert "<script>alert(1)</script>" in page.body and "<u>f.sql</u>:1" in page.section_text["lint"]
+    assert page.sections == list(SECTIONS)
+    assert page.word == "NO-GO"
+    assert all(c.text in page.body for c in DECISION_GATE)
+    assert page.body.index("Decision Gate") < page.body.index("Every result")
 
-        def handle_starttag(self, tag, attrs):
-            self.tags.append(tag)
-            self._in_verdict = ("class", "verdict FAIL") in attrs
 
-        def handle_data(self, data):
-            self.text.append(data)
-            if self._in_verdict and self.verdict is None:
-                self.verdict = data.strip()
+def page_of(results: list[GateResult], **kwargs) -> ReportPage:
+    return ReportPage(html(INFO, BATCH, results, **kwargs))
 
-    parsed = Collect()
-    parsed.feed(page)
-    assert "script" not in parsed.tags and "i" not in parsed.tags  # shown as text, never run
-    assert "<script>alert(1)</script>" in "".join(parsed.text)
-    assert parsed.verdict == "FAIL"
-    body = "".join(parsed.text)
-    assert all(c.text in body for c in DECISION_GATE)
-    assert body.index("Decision Gate") < body.index("Every result")
+
+def test_the_banner_says_no_go_when_a_gate_fails_and_names_it():
+    passed = [result("server_versions", Verdict.PASS, phase="preflight"),
+              result("monitoring_enabled", Verdict.WARN, phase="preflight")]
+    failed = result("orphan_integrity", Verdict.FAIL, phase="preflight", value="3 orphaned rows")
+    assert page_of(passed).word == "GO"
+    page = page_of([*passed, failed])
+    assert page.word == "NO-GO"
+    banner = page.section_text["verdict"]
+    assert f"{failed.title}: {failed.value}" in banner and passed[1].title not in banner
+    assert page_of([]).word == "NO-GO"  # nothing measured is nothing to approve
+
+
+def test_once_the_rollout_ended_the_banner_shows_its_outcome_above_the_gates():
+    from gonogo.outcome import decide
+
+    end = decide(gates_report="body", approval={"chosen_options": ["Approve"]}, applied=None, watched=None)
+    page = page_of([result("server_versions", Verdict.PASS, phase="preflight")], outcome=end)
+    assert page.word == "ROLLED BACK"
+    banner = page.section_text["verdict"]
+    assert end.summary in banner and "Gates before the approval: GO" in banner
+
+
+def test_sections_without_data_say_not_measured_and_why():
+    page = page_of([result("server_versions", Verdict.PASS, phase="preflight")])
+    assert set(page.not_measured) == {"locks", "latency", "lint"}
+    assert len(page.not_measured["latency"]) == 2  # the dry run's queries and the watch window
+    assert all(line.startswith("not measured in this run (") for lines in page.not_measured.values()
+               for line in lines)
+    assert not page.bars and "svg" not in page.tags
+    assert not {"table", "svg"} & (page.section_tags["locks"] | page.section_tags["latency"]
+                                   | page.section_tags["lint"])  # never an empty table
+
+
+def test_the_watch_windows_query_latency_is_charted_against_its_baseline():
+    from collections import Counter
+
+    from gonogo.analysis import Analysis, Metric
+
+    queries = [q.name for q in BATCH.queries[:3]]
+    metrics = [Metric(f"query_ms:{name}", name, "SELECT 1", kind="ratio", unit=" ms", max_ratio=1.5, floor=2)
+               for name in queries] + [Metric("deadlocks", "Deadlocks", "SELECT 1", kind="delta", max=0)]
+    analysis = Analysis(metrics, {m.name: (100.0, 10.0) for m in metrics}, window_seconds=60)
+    analysis.observe({m.name: (130.0, 20.0) for m in metrics}, 30)  # total ms and calls, cumulative
+    analysis.observe({m.name: (200.0, 30.0) for m in metrics}, 60)
+    analysis.finish()
+    page = page_of(analysis.results())
+    watch = [bar.rsplit("--", 1)[1] for bar in page.bars if bar.startswith("bar--watch--")]
+    assert Counter(watch) == {name: 3 for name in queries}  # baseline, median and slowest interval
+    assert {"10 ms", "5 ms", "7 ms"} <= set(page.svg_texts)  # 100/10 before; 30/10 and 70/10 in the window
+    [missing] = page.not_measured["latency"]  # the dry run's chart, not the watch window's
+    assert "dry run" in missing and "watch" not in missing
+
+
+def test_lint_findings_show_where_and_the_fix_for_each():
+    from gonogo.lint import lint_batch
+
+    linted = lint_batch(BATCH)
+    findings = [d for r in linted for d in r.details]
+    assert findings  # the shipped batch has warnings (the trigger's lock, the disabled cleanup)
+    page = page_of(linted)
+    lint = page.section_text["lint"]
+    for d in findings:
+        assert f"{d['file']}:{d['line']}" in lint
+        assert d["rule"] in lint and d["help"] in lint
+    assert "lint" not in page.not_measured
 
 
 def test_schema_diff_leaves_out_only_the_objects_in_flux():
