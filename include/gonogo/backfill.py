@@ -24,7 +24,9 @@ nothing beyond the mapped column. The progress is committed with the batch, so a
 killed resumes after the last committed batch, and a finished one does nothing more.
 
 A batch that cannot get its locks within the session's lock_timeout (SQLSTATE 55P03) is
-retried whole with backoff (gonogo.retry). Progress goes to `log` every few batches.
+retried whole with backoff (gonogo.retry). Progress, rate and the time left go to `log` at
+every 10 % of the rows and in between every `log_every` seconds, so a slow backfill never looks
+hung and a 10-million-row one does not flood the log.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from psycopg import sql
 
 from gonogo import history
 from gonogo.batch import Backfill, Step
+from gonogo.progress import duration
 from gonogo.results import GateResult, Verdict
 from gonogo.retry import RetryPolicy, with_retries
 from gonogo.sqlfile import query
@@ -46,8 +49,7 @@ Log = Callable[[str], None]
 
 GATE, TITLE = "backfill", "Backfill batched, nothing lost"
 THRESHOLD = "every batch: same rows and same checksum of the untouched columns before and after"
-LOG_EVERY_BATCHES = 10
-LOG_EVERY_SECONDS = 10.0
+LOG_EVERY_SECONDS = 5.0
 _INTEGER_TYPES = ("smallint", "integer", "bigint")
 
 
@@ -113,7 +115,8 @@ class _Tally:
 
 
 def run_backfill(conn: psycopg.Connection, step: Step, *, run_id: str,
-                 policy: RetryPolicy = RetryPolicy(), log: Log = print, phase: str = "") -> GateResult:
+                 policy: RetryPolicy = RetryPolicy(), log: Log = print, phase: str = "",
+                 log_every: float = LOG_EVERY_SECONDS) -> GateResult:
     """Run the step's backfill to the end (or on from where an earlier run stopped), proving
     each batch changed nothing but the mapped column. Each batch commits on its own, so the
     session must not be inside a transaction. Exceptions raised by `log` are not caught: the
@@ -169,7 +172,7 @@ def run_backfill(conn: psycopg.Connection, step: Step, *, run_id: str,
         tally.lock_retries += 1
         log(line)
 
-    position, last_line = state.last_key, tally.started
+    position, last_line, logged_tenth = state.last_key, tally.started, _tenth(walked_before, total)
     while position < state.upto_key:
         try:
             done = with_retries(lambda: _one_batch(conn, spec, statements, where), policy,
@@ -201,10 +204,9 @@ def run_backfill(conn: psycopg.Connection, step: Step, *, run_id: str,
             break
         tally.done.append(done)
         position = done.to_key
-        now = time.monotonic()
-        if position >= state.upto_key or len(tally.done) % LOG_EVERY_BATCHES == 0 \
-                or now - last_line >= LOG_EVERY_SECONDS:
-            last_line = now
+        now, tenth = time.monotonic(), _tenth(walked_before + tally.rows, total)
+        if position >= state.upto_key or tenth > logged_tenth or now - last_line >= log_every:
+            last_line, logged_tenth = now, tenth
             log(_progress_line(label, tally, walked_before, total))
         if position < state.upto_key:
             time.sleep(spec.pause_ms / 1000)
@@ -284,9 +286,14 @@ def _progress_line(label: str, tally: _Tally, walked_before: int, total: int) ->
     rate = tally.rows / seconds if seconds > 0 else 0.0
     left = max(total - walked, 0)
     percent = 100.0 * walked / total if total else 100.0
-    eta = f"about {left / rate:.1f} s left" if rate and left else "done"
+    eta = f"about {duration(left / rate)} left" if rate and left else "done"
     return (f"    backfill {label}: {walked} of {total} rows ({percent:.0f} %), {tally.mapped} mapped in "
             f"{_batches(len(tally.done))}, {rate:.0f} rows/s, {eta}")
+
+
+def _tenth(walked: int, total: int) -> int:
+    """How many tenths of the range are walked: a progress line at each new one."""
+    return 10 * walked // total if total else 10
 
 
 def _batches(n: int) -> str:

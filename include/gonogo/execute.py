@@ -21,6 +21,7 @@ from psycopg import pq
 from gonogo.batch import SqlFile
 from gonogo.errors import GonogoError
 from gonogo.indexes import builds_index_concurrently, recover_invalid_index
+from gonogo.progress import index_build
 from gonogo.retry import RetryPolicy, is_lock_timeout, patient
 from gonogo.statements import Statement
 
@@ -79,7 +80,8 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
     With a retry policy, each statement runs under the policy's lock_timeout (its patient one
     for CONCURRENTLY and VALIDATE), and a lock timeout is retried with backoff: a statement
     on its own alone, a statement inside the file's BEGIN ... COMMIT with its whole block.
-    Before a CREATE INDEX CONCURRENTLY, an invalid leftover of that index is dropped.
+    Before a CREATE INDEX CONCURRENTLY, an invalid leftover of that index is dropped; an index
+    build that takes long logs its progress (gonogo.progress).
     """
     conn.autocommit = True
     run = ScriptRun(file=script.path.name)
@@ -110,7 +112,8 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
                         current_timeout = wanted
                 if index := builds_index_concurrently(statement):
                     recover_invalid_index(conn, index, log)
-                execute(conn, statement)
+                with index_build(conn, statement, log):
+                    execute(conn, statement)
             except psycopg.Error as exc:
                 in_block = conn.info.transaction_status != pq.TransactionStatus.IDLE
                 if in_block:

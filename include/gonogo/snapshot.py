@@ -12,7 +12,7 @@ import re
 import subprocess
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -20,13 +20,19 @@ from psycopg import sql
 
 from gonogo.cluster import find_bindir
 from gonogo.errors import TargetError
+from gonogo.progress import duration, megabytes, rate
 from gonogo.results import GateResult, Verdict
 from gonogo.sqlfile import query
-from gonogo.target import Target
+from gonogo.target import SessionGuards, Target
 
 Log = Callable[[str], None]
 # pg_restore --list: "<id>; <tableoid> <oid> TABLE DATA <schema> <name> <owner>"
-_TABLE_DATA = re.compile(r"^\d+; \d+ \d+ TABLE DATA (?P<schema>\S+) (?P<table>.+) (?P<owner>\S+)$")
+_TABLE_DATA = re.compile(r"^(?P<id>\d+); \d+ \d+ TABLE DATA (?P<schema>\S+) (?P<table>.+) (?P<owner>\S+)$")
+# --verbose names each table as its data is dumped or restored. With --jobs, workers write to
+# the same stderr and their "pg_dump: " prefixes can land on another's line, but a message
+# always ends its line: match at the end only.
+_DUMPING = re.compile(r'dumping contents of table "(?P<table>.+)"$')
+_RESTORING = re.compile(r'processing data for table "(?P<table>.+)"$')
 
 
 @dataclass(frozen=True)
@@ -53,21 +59,47 @@ def dump(target: Target, dest: Path, *, jobs: int = 2, log: Log = print, app: st
         raise TargetError(f"{dest} already exists; a dump never overwrites another")
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     started = time.monotonic()
+    tables = TableProgress.dumping(_table_sizes(target, app, lock_wait_timeout))
     _run(["pg_dump", "--format=directory", f"--jobs={jobs}", "--compress=1", "--verbose",
           f"--lock-wait-timeout={lock_wait_timeout}", "--no-password", f"--file={dest}"],
-         target, log, what=f"pg_dump of {target.describe()}", app=app)
-    size = sum(f.stat().st_size for f in dest.rglob("*") if f.is_file())
-    return Dump(path=dest, bytes=size, seconds=time.monotonic() - started)
+         target, log, what=f"pg_dump of {target.describe()}", app=app, tables=tables)
+    result = Dump(path=dest, bytes=sum(f.stat().st_size for f in dest.rglob("*") if f.is_file()),
+                  seconds=time.monotonic() - started)
+    data = sum(tables.sizes.get(t, 0) for t in tables.seen)
+    log(f"dumped {len(tables.seen)} tables ({megabytes(data)} of table data) into {megabytes(result.bytes)} "
+        f"in {duration(result.seconds)}: {rate(data, result.seconds)}")
+    return result
+
+
+def _table_sizes(target: Target, app: str, lock_wait_timeout: str) -> dict[str, int]:
+    """{"schema.table": bytes of data} of the tables pg_dump dumps; {} where it cannot be read
+    (pg_dump then reports why, or the lines go without sizes)."""
+    try:
+        with target.connect(app, SessionGuards(lock_timeout=lock_wait_timeout)) as conn:
+            return dict(conn.execute(query("progress_table_sizes.sql", "table_sizes")).fetchall())
+    except (TargetError, psycopg.Error):
+        return {}
+
+
+def _dumped_files(path: Path) -> dict[str, int]:
+    """{"schema.table": bytes of its data file in the dump} of every table with data in the dump."""
+    return {table: sum(f.stat().st_size for f in path.glob(f"{dump_id}.dat*"))
+            for table, dump_id in _table_data(path).items()}
 
 
 def dumped_tables(path: Path) -> list[str]:
     """schema.table of every table whose data is in the dump, read back with pg_restore --list."""
+    return sorted(_table_data(path))
+
+
+def _table_data(path: Path) -> dict[str, str]:
+    """{"schema.table": its dump id} of the dump's TABLE DATA entries (pg_restore --list)."""
     out = subprocess.run([str(find_bindir() / "pg_restore"), "--list", str(path)],
                          capture_output=True, text=True)
     if out.returncode != 0:
         raise TargetError(f"pg_restore cannot read the dump at {path}: {out.stderr.strip()}")
-    return sorted(f"{m['schema']}.{m['table']}" for line in out.stdout.splitlines()
-                  if (m := _TABLE_DATA.match(line)))
+    return {f"{m['schema']}.{m['table']}": m["id"] for line in out.stdout.splitlines()
+            if (m := _TABLE_DATA.match(line))}
 
 
 def verify_dump(result: Dump, expected_tables: list[str], *, phase: str,
@@ -109,9 +141,14 @@ def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int
         log(f"dropping and recreating database {staging.dbname} on {staging.host}:{staging.port}")
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    tables = TableProgress.restoring(_dumped_files(result.path))
+    restoring = time.monotonic()
     _run(["pg_restore", f"--jobs={jobs}", "--exit-on-error", "--verbose", "--no-password",
           f"--dbname={staging.dbname}", str(result.path)], staging, log,
-         what=f"pg_restore into {staging.describe()}", app="restore_staging")
+         what=f"pg_restore into {staging.describe()}", app="restore_staging", tables=tables)
+    seconds = time.monotonic() - restoring
+    log(f"restored {len(tables.seen)} tables from {megabytes(result.bytes)} of dump in {duration(seconds)}: "
+        f"{rate(result.bytes, seconds)}")
     with staging.connect("restore_staging", guards=None) as conn:
         conn.execute("ANALYZE")  # fresh statistics, as production has, before plans are compared
     return time.monotonic() - started
@@ -131,16 +168,47 @@ def _server_id_of(target: Target) -> int | None:
         return _server_id(conn) or -1  # unknown never equals staging's
 
 
-def _run(argv: list[str], target: Target, log: Log, what: str, app: str) -> None:
+@dataclass
+class TableProgress:
+    """Per-table progress from pg_dump / pg_restore --verbose output, read as it comes."""
+
+    verb: str
+    pattern: re.Pattern
+    sizes: dict[str, int]  # the tables to expect, with their size where known
+    of_size: str = ""      # what the size is the size of
+    seen: set[str] = field(default_factory=set)
+
+    @classmethod
+    def dumping(cls, sizes: dict[str, int]) -> TableProgress:
+        return cls("dumping", _DUMPING, sizes)
+
+    @classmethod
+    def restoring(cls, sizes: dict[str, int]) -> TableProgress:
+        return cls("restoring", _RESTORING, sizes, " compressed")
+
+    def line(self, output: str) -> str | None:
+        """The progress line for a line of output that starts a table's data, else None."""
+        m = self.pattern.search(output)
+        if m is None or m["table"] in self.seen:
+            return None
+        self.seen.add(m["table"])
+        of = f" of {len(self.sizes)}" if self.sizes else ""
+        size = f", {megabytes(self.sizes[m['table']])}{self.of_size}" if m["table"] in self.sizes else ""
+        return f"{self.verb} data for table {m['table']} ({len(self.seen)}{of}{size})"
+
+
+def _run(argv: list[str], target: Target, log: Log, what: str, app: str, tables: TableProgress) -> None:
     argv = [str(find_bindir() / argv[0]), *argv[1:]]
-    env = {**os.environ, **target.libpq_env(), "PGAPPNAME": f"gonogo/{app}"[:63]}
+    # LC_ALL=C: the verbose lines are parsed, in English whatever the machine's locale
+    env = {**os.environ, **target.libpq_env(), "PGAPPNAME": f"gonogo/{app}"[:63], "LC_ALL": "C"}
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, umask=0o077)
+                            text=True, errors="replace", umask=0o077)
     tail: list[str] = []
     for line in proc.stdout:
         line = line.rstrip()
-        # pg_dump/pg_restore --verbose name each table as they go: that is the progress
-        if "table" in line or "error" in line.lower():
+        if progress := tables.line(line):
+            log(progress)
+        elif "error" in line.lower() or "warning" in line.lower():
             log(line)
         tail = (tail + [line])[-8:]
     if proc.wait() != 0:

@@ -20,12 +20,14 @@ import psycopg
 from gonogo.analysis import ALARM, INCONCLUSIVE, Analysis, Metric, read
 from gonogo.batch import Batch
 from gonogo.context import RunContext
+from gonogo.progress import duration
 from gonogo.results import GateResult
 from gonogo.sqlfile import query
 from gonogo.target import SessionGuards, Target
 
 Log = Callable[[str], None]
 STABLE_DAYS_BEFORE_CLEANUP = 7  # seed, Next Steps: "Wait 1 week of stable production metrics"
+NAMED_IN_PROGRESS = 5  # metrics named in one progress line; the rest are counted
 
 
 def metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
@@ -107,6 +109,7 @@ def run_window(ctx: RunContext, baseline: dict, *, hours: float, log: Log = prin
     seconds = hours * 3600
     analysis = Analysis(found, baseline["readings"], window_seconds=seconds, error_limit=ctx.batch.watch.error_limit)
     started, interval = time.monotonic(), interval_for(seconds, ctx.batch)
+    log(opening(analysis, interval))
     while True:
         sleep(min(interval, max(0.0, seconds - (time.monotonic() - started))))
         status = analysis.observe(poll(ctx.production, ctx.app, ctx.guards, found), time.monotonic() - started)
@@ -117,19 +120,60 @@ def run_window(ctx: RunContext, baseline: dict, *, hours: float, log: Log = prin
             return analysis.finish(), analysis.results()
 
 
+def opening(analysis: Analysis, interval: float) -> str:
+    """The task log's first line of a window."""
+    return (f"watch: {len(analysis.metrics)} metrics against their baseline for "
+            f"{duration(analysis.window_seconds)}, read every {duration(interval)}")
+
+
 def progress(analysis: Analysis, seconds: float) -> str:
-    """One line for the task log: how far the window is, and what is breaching."""
-    left = max(0.0, seconds - analysis.elapsed)
-    failing = [m.name for m in analysis.metrics if analysis.states[m.name].breaches]
-    return (f"watch: {duration(analysis.elapsed)} of {duration(seconds)}, {duration(left)} left; "
-            f"{len(analysis.metrics)} metrics, status {analysis.status}"
-            + (f"; breaches in {', '.join(failing)}" if failing else ""))
+    """One line for the task log after each poll: how far the window is, and which metrics are
+    worse than their baseline or could not be read."""
+    left, count = max(0.0, seconds - analysis.elapsed), len(analysis.metrics)
+    worse, erroring = worse_than_baseline(analysis), erroring_metrics(analysis)
+    return (f"watch: {duration(analysis.elapsed)} of {duration(seconds)}, {duration(left)} left, status "
+            f"{analysis.status}, {count} metric{'' if count == 1 else 's'}; "
+            + (f"worse than baseline: {_some(worse)}" if worse else "none worse than baseline")
+            + (f"; not read: {_some(erroring)}" if erroring else ""))
 
 
-def duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+def worse_than_baseline(analysis: Analysis) -> list[str]:
+    """"name value (baseline b, n of m breaches so far)" of each metric whose last value is on
+    the failing side of its baseline, or that breached earlier in the window; most breaches first."""
+    found = []
+    for metric in analysis.metrics:
+        state, base = analysis.states[metric.name], analysis.baseline_value(metric)
+        last = state.samples[-1][1] if state.samples else None
+        worse = last is not None and base is not None and _worse(metric, last, base)
+        if worse or state.breaches:
+            now = f"{last:.4g}{metric.unit}" if last is not None else "no value"
+            baseline = f"{base:.4g}{metric.unit}" if base is not None else "none"
+            breaches = f", {state.breaches} of {metric.failure_limit + 1} breaches so far" if state.breaches else ""
+            found.append((-state.breaches, f"{metric.name} {now} (baseline {baseline}{breaches})"))
+    return [text for _, text in sorted(found, key=lambda item: item[0])]
+
+
+def erroring_metrics(analysis: Analysis) -> list[str]:
+    """"name (n in a row, inconclusive at m: error)" of each metric whose last reading failed."""
+    found = []
+    for metric in analysis.metrics:
+        state = analysis.states[metric.name]
+        if state.consecutive_errors:
+            found.append(f"{metric.name} ({state.consecutive_errors} in a row, inconclusive at "
+                         f"{analysis.error_limit}: {state.last_error})")
+    return found
+
+
+def _worse(metric: Metric, value: float, base: float) -> bool:
+    """On the side of the baseline the metric's condition fails on."""
+    if metric.max is not None or metric.max_ratio is not None or metric.max_increase is not None:
+        return value > base
+    return metric.min is not None and value < base
+
+
+def _some(items: list[str]) -> str:
+    more = len(items) - NAMED_IN_PROGRESS
+    return ", ".join(items[:NAMED_IN_PROGRESS]) + (f" and {more} more" if more > 0 else "")
 
 
 def cleanup_from(ended_at: datetime) -> datetime:

@@ -33,7 +33,7 @@ class WatchTrigger(BaseTrigger):
     async def run(self):
         from gonogo.analysis import ALARM, INCONCLUSIVE, Analysis, Metric
         from gonogo.target import SessionGuards
-        from gonogo.watch import poll, progress
+        from gonogo.watch import opening, poll, progress
         from gonogo_airflow.rollout import target_from_connection
 
         target = await asyncio.to_thread(target_from_connection, self.conn_id, "production")
@@ -42,6 +42,7 @@ class WatchTrigger(BaseTrigger):
         started, deadline = datetime.fromisoformat(self.started), datetime.fromisoformat(self.deadline)
         window = (deadline - started).total_seconds()
         analysis = Analysis(found, self.baseline["readings"], window_seconds=window, error_limit=self.error_limit)
+        self.log.info(opening(analysis, self.interval))  # the triggerer's log: the task log in Airflow 3
         while True:
             left = (deadline - datetime.now(timezone.utc)).total_seconds()
             await asyncio.sleep(max(0.0, min(self.interval, left)))

@@ -6,6 +6,7 @@ a change beyond the mapped column. Everything is checked with the tests' own SQL
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import re
 import threading
@@ -16,7 +17,7 @@ import pytest
 
 import sample_app
 from gonogo import history
-from gonogo.backfill import LOG_EVERY_BATCHES, read_progress, run_backfill
+from gonogo.backfill import LOG_EVERY_SECONDS, read_progress, run_backfill
 from gonogo.batch import load_batch
 from gonogo.execute import run_script
 from gonogo.problems import verify
@@ -47,9 +48,10 @@ def sized(batch_size: int, pause_ms: int = 0):
                                                                    pause_ms=pause_ms))
 
 
-def backfill(conn, step=STEP, *, log=None, policy=FAST, run_id="tests"):
+def backfill(conn, step=STEP, *, log=None, policy=FAST, run_id="tests", log_every=math.inf):
+    """log_every: by default a progress line at every 10 % only, whatever the machine's speed."""
     return run_backfill(conn, step, run_id=run_id, policy=policy, log=Lines() if log is None else log,
-                        phase="dry_run")
+                        phase="dry_run", log_every=log_every)
 
 
 def prepare(target, conn, scale: float = SCALE) -> int:
@@ -98,11 +100,11 @@ def test_maps_every_recipe_in_batches_and_changes_nothing_else(prod_db, prod_con
     assert others(prod_conn) == before  # every row still there, every other column as it was
     assert verify(prod_conn, STEP.verify, phase="dry_run", subject=STEP.name).verdict is Verdict.PASS
 
-    # progress in the log: a line every LOG_EVERY_BATCHES batches and one at the end
+    # progress in the log: a line at each 10 % of the rows (batches of 40 reach 10 % with the third)
     lines = log.progress()
-    assert len(lines) == 25 // LOG_EVERY_BATCHES + 1, log
-    assert lines[0].startswith(f"    backfill Recipe.categoryId: 400 of {recipes} rows (40 %), ")
-    assert re.search(r"mapped in 10 batches, \d+ rows/s, about \d+\.\d s left$", lines[0]), lines[0]
+    assert len(lines) == 10, log
+    assert lines[0].startswith(f"    backfill Recipe.categoryId: 120 of {recipes} rows (12 %), ")
+    assert re.search(r"mapped in 3 batches, \d+ rows/s, about \d+(\.\d)? (s|min|h) left$", lines[0]), lines[0]
     assert lines[-1].endswith("done") and f"{recipes} of {recipes} rows (100 %)" in lines[-1]
 
     # recorded: in the progress table (finished) and as an event in the audit trail
@@ -117,6 +119,36 @@ def test_maps_every_recipe_in_batches_and_changes_nothing_else(prod_db, prod_con
     assert again.value == f"nothing left: {to_map} rows mapped by an earlier run"
 
 
+def test_progress_lines_say_the_time_left_and_are_rate_limited(prod_db, prod_conn):
+    """200 batches of 5 rows: a line at each 10 % and at most one per LOG_EVERY_SECONDS in
+    between, not one per batch; each line but the last says the time left."""
+    prepare(prod_db, prod_conn)
+    log = Lines()
+    result = backfill(prod_conn, sized(5), log=log, log_every=LOG_EVERY_SECONDS)
+    assert result.verdict is Verdict.PASS, result.message
+    [details] = result.details
+    assert details["batches"] == 200
+    lines = log.progress()
+    assert 10 <= len(lines) <= 10 + details["seconds"] / LOG_EVERY_SECONDS + 1, log
+    percents = [int(re.search(r"\((\d+) %\)", line)[1]) for line in lines]
+    assert percents == sorted(percents) and percents[-1] == 100
+    assert all(any(10 * k <= p < 10 * (k + 1) for p in percents) for k in range(1, 11)), percents  # every tenth
+    assert all(re.search(r", \d+ rows/s, about \d+(\.\d)? (s|min|h) left$", line) for line in lines[:-1]), lines
+    assert lines[-1].endswith(", done")
+
+
+def test_a_tiny_interval_logs_every_batch_with_the_time_left(prod_db, prod_conn):
+    """log_every=0: a line after each of the 50 batches, not only at each 10 %."""
+    prepare(prod_db, prod_conn)
+    log = Lines()
+    result = backfill(prod_conn, sized(20), log=log, log_every=0)
+    assert result.details[0]["batches"] == 50
+    lines = log.progress()
+    assert len(lines) == 50, log
+    assert all(re.search(rf"\({2 * (i + 1)} %\), \d+ mapped in {i + 1} batch(es)?, \d+ rows/s, about .+ left$", line)
+               for i, line in enumerate(lines[:-1])), lines
+
+
 def test_an_interrupted_run_resumes_after_its_last_batch(prod_db, prod_conn):
     to_map = prepare(prod_db, prod_conn)
     recipes = prod_conn.execute('SELECT count(*) FROM "Recipe"').fetchone()[0]
@@ -128,9 +160,9 @@ def test_an_interrupted_run_resumes_after_its_last_batch(prod_db, prod_conn):
     with pytest.raises(KeyboardInterrupt):
         backfill(prod_conn, sized(20), log=stop_at_first_progress_line)
 
-    # LOG_EVERY_BATCHES batches of 20 rows committed, the rest untouched
+    # 5 batches of 20 rows (the first 10 %) committed, the rest untouched
     stopped = read_progress(prod_conn, STEP)
-    tenth = prod_conn.execute('SELECT "id" FROM "Recipe" ORDER BY "id" OFFSET 199 LIMIT 1').fetchone()[0]
+    tenth = prod_conn.execute('SELECT "id" FROM "Recipe" ORDER BY "id" OFFSET 99 LIMIT 1').fetchone()[0]
     assert stopped.last_key == tenth and not stopped.finished
     left = prod_conn.execute(UNMAPPED + ' AND "id" <= %s', [tenth]).fetchone()[0]
     assert left == 0
@@ -141,10 +173,10 @@ def test_an_interrupted_run_resumes_after_its_last_batch(prod_db, prod_conn):
     assert result.verdict is Verdict.PASS, result.message
     details = result.details[0]
     assert details["resumed_from"] == tenth
-    assert details["batches"] == 40 and details["rows"] == recipes - 200  # the done ranges are not walked again
+    assert details["batches"] == 45 and details["rows"] == recipes - 100  # the done ranges are not walked again
     assert details["rows_mapped"] == to_map - stopped.rows_done
-    assert log[0] == (f"  backfill Recipe.categoryId: resuming after id {tenth}: 200 of {recipes} rows done "
-                      f"before ({stopped.rows_done} mapped), {recipes - 200} to go")
+    assert log[0] == (f"  backfill Recipe.categoryId: resuming after id {tenth}: 100 of {recipes} rows done "
+                      f"before ({stopped.rows_done} mapped), {recipes - 100} to go")
     assert f"resumed after id {tenth}" in result.message
     assert prod_conn.execute(UNMAPPED).fetchone()[0] == 0 and mapped_right(prod_conn)
     assert read_progress(prod_conn, STEP).rows_done == to_map

@@ -3,6 +3,7 @@ and refusals that protect production."""
 
 from __future__ import annotations
 
+import re
 import stat
 
 import pytest
@@ -11,6 +12,7 @@ import sample_app
 from gonogo import snapshot
 from gonogo.cluster import free_port
 from gonogo.errors import TargetError
+from gonogo.progress import megabytes
 from gonogo.results import Verdict
 from gonogo.schema import diff, read_schema
 from gonogo.target import Target
@@ -20,6 +22,13 @@ SCALE = 0.05
 
 def quiet(_: str) -> None:
     pass
+
+
+class Lines(list):
+    """A log that keeps its lines."""
+
+    def __call__(self, line: str) -> None:
+        self.append(line)
 
 
 def no_access_for_others(path) -> bool:
@@ -129,3 +138,55 @@ def test_dump_with_a_wrong_password_says_why_without_any_password(prod_db, tmp_p
     message = str(caught.value)
     assert "password authentication failed" in message
     assert "not-the-password-3f9c" not in message and prod_db.password not in message
+
+
+# -- progress in the task log --------------------------------------------------------------------
+
+def per_table(lines: list[str], verb: str) -> list[tuple[str, int, int, str]]:
+    """(table, n, N, size) of each "<verb> data for table X (n of N, size)" line."""
+    found = [re.fullmatch(rf"{verb} data for table (\S+) \((\d+) of (\d+), ([\d.]+ [kM]?B)[a-z ]*\)", line)
+             for line in lines if line.startswith(f"{verb} data")]
+    assert all(found), lines
+    return [(m[1], int(m[2]), int(m[3]), m[4]) for m in found]
+
+
+def test_dump_and_restore_log_each_table_once_with_its_count_and_size(prod_db, staging_db, tmp_path):
+    """Two parallel jobs (the default) write to one stderr: still one line per table, counted 1..N."""
+    sample_app.load(prod_db, scale=SCALE)
+    with prod_db.connect("tests", guards=None) as conn:
+        tables = snapshot.table_names(conn)
+        sizes = dict(conn.execute("SELECT format('%s.%s', n.nspname, c.relname), pg_table_size(c.oid) "
+                                  "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+                                  "WHERE n.nspname = 'public' AND c.relkind = 'r'").fetchall())
+
+    dumping = Lines()
+    result = snapshot.dump(prod_db, tmp_path / "snapshot", log=dumping)
+    dumped = per_table(dumping, "dumping")
+    assert sorted(t for t, *_ in dumped) == tables
+    assert [n for _, n, _, _ in dumped] == list(range(1, len(tables) + 1))
+    assert {total for _, _, total, _ in dumped} == {len(tables)}
+    assert all(size == megabytes(sizes[table]) for table, _, _, size in dumped), dumped
+    assert re.fullmatch(rf"dumped {len(tables)} tables \([\d.]+ [kM]?B of table data\) into "
+                        rf"{re.escape(megabytes(result.bytes))} in [\d.]+ s: [\d.]+ MB/s", dumping[-1]), dumping[-1]
+    assert not [line for line in dumping if "reading" in line]  # pg_dump's other chatter stays out
+
+    restoring = Lines()
+    snapshot.restore_into(result, staging_db, production=prod_db, log=restoring)
+    restored = per_table(restoring, "restoring")
+    assert sorted(t for t, *_ in restored) == tables
+    assert [n for _, n, _, _ in restored] == list(range(1, len(tables) + 1))
+    assert all(line.endswith(" compressed)") for line in restoring if line.startswith("restoring data"))
+    assert restoring[-1].startswith(f"restored {len(tables)} tables from {megabytes(result.bytes)} of dump in ")
+
+
+def test_interleaved_worker_lines_count_each_table_once():
+    """Lines as pg_restore -j wrote them here: a worker's prefix landed on another's line."""
+    progress = snapshot.TableProgress.restoring({"public.A": 2_000_000, "public.B": 500})
+    output = ['pg_restore: processing data for table "public.A"',
+              "pg_restore:pg_restore:  finished item 3334 CONSTRAINT A A_pkey",
+              'processing data for table "public.B"',
+              "pg_restore: finished item 3513 TABLE DATA B",
+              'pg_restore: processing data for table "public.A"']
+    assert [line for text in output if (line := progress.line(text))] == [
+        "restoring data for table public.A (1 of 2, 2.0 MB compressed)",
+        "restoring data for table public.B (2 of 2, 500 B compressed)"]

@@ -5,6 +5,7 @@ inconclusive — never green."""
 from __future__ import annotations
 
 import dataclasses
+import re
 import threading
 import time
 from datetime import datetime, timezone
@@ -19,7 +20,7 @@ from gonogo.batch import WatchConfig, load_batch
 from gonogo.context import RunContext
 from gonogo.results import Verdict
 from gonogo.steps import apply_steps
-from gonogo.watch import capture_baseline, cleanup_from, run_window
+from gonogo.watch import capture_baseline, cleanup_from, progress, run_window, worse_than_baseline
 from gonogo.workload import Workload
 from helpers import create_database, drop_database
 
@@ -132,6 +133,52 @@ def test_the_analysis_rules():
     assert ok.finish() == PASSED
     [no_data] = ok.results()
     assert no_data.verdict is Verdict.WARN  # nothing measured is never a PASS
+
+
+def test_progress_names_the_metrics_worse_than_their_baseline():
+    latency = Metric("query_ms:q", "q", "", kind="ratio", unit=" ms", max_ratio=1.5, floor=2, failure_limit=2)
+    waits = Metric("lock_waits", "waits", "", max=2, failure_limit=2)
+    used = Metric("index_used:i", "i used", "", kind="delta", min=1, after_fraction=0.5)
+    rows = Metric("rows", "rows", "SELECT 1")
+    analysis = Analysis([latency, waits, used, rows], {"query_ms:q": (10.0, 10.0), "lock_waits": (0.0,),
+                                                       "index_used:i": (7.0,), "rows": (3.0,)},
+                        window_seconds=7200, error_limit=3)
+    analysis.observe({"query_ms:q": (50.0, 20.0), "lock_waits": (0.0,), "index_used:i": (9.0,),
+                      "rows": "relation \"nowhere\" does not exist"}, 600)
+    # q: 4 ms per call against 1 ms, a breach; nothing else worse (an index used more is better)
+    assert worse_than_baseline(analysis) == ["query_ms:q 4 ms (baseline 1 ms, 1 of 3 breaches so far)"]
+    analysis.observe({"query_ms:q": (60.0, 30.0), "lock_waits": (1.0,), "index_used:i": (9.0,), "rows": (3.0,)}, 1200)
+    # q back to 1 ms per call, its breach still counted; one session waiting: worse, not a breach
+    assert worse_than_baseline(analysis) == ["query_ms:q 1 ms (baseline 1 ms, 1 of 3 breaches so far)",
+                                             "lock_waits 1 (baseline 0)"]
+    assert progress(analysis, 7200) == (
+        "watch: 20 min of 2.0 h, 100 min left, status running, 4 metrics; worse than baseline: "
+        "query_ms:q 1 ms (baseline 1 ms, 1 of 3 breaches so far), lock_waits 1 (baseline 0)")
+    clean = Analysis([rows], {"rows": (3.0,)}, window_seconds=60)
+    clean.observe({"rows": "relation \"nowhere\" does not exist"}, 30)
+    assert progress(clean, 60) == ('watch: 30 s of 60 s, 30 s left, status running, 1 metric; none worse than '
+                                   'baseline; not read: rows (1 in a row, inconclusive at 3: relation "nowhere" '
+                                   'does not exist)')
+
+
+def test_a_short_window_logs_every_poll_with_the_time_left_and_what_got_worse(prod_db):
+    grows = Metric("rows_in_t", "Rows in t", "SELECT count(*) FROM t", max_increase=1000)
+    steady = Metric("tables", "Tables", "SELECT count(*) FROM pg_class WHERE relname = 't'", max=1)
+    batch = dataclasses.replace(BATCH, watch=WatchConfig(defaults=False, interval_seconds=1.0, metrics=(grows, steady)))
+    ctx = context(prod_db, batch)
+    with prod_db.connect("tests", guards=None) as conn:
+        conn.execute("CREATE TABLE t (a int)")
+        baseline = capture_baseline(ctx)
+        conn.execute("INSERT INTO t SELECT generate_series(1, 5)")  # after the baseline: worse, within the limit
+    log = []
+    status, results = run_window(ctx, baseline, hours=3 / 3600, log=log.append)
+    assert status == PASSED
+    assert log[0] == "watch: 2 metrics against their baseline for 3.0 s, read every 0.5 s"
+    polls = log[1:]
+    assert len(polls) == len(results[0].details) > 1, log  # one line per poll (a sample each), nothing else
+    for line in polls:
+        assert re.fullmatch(r"watch: [\d.]+ s of 3\.0 s, [\d.]+ s left, status running, 2 metrics; "
+                            r"worse than baseline: rows_in_t 5 \(baseline 0\)", line), line
 
 
 def test_the_cleanup_waits_a_week_after_the_window():
