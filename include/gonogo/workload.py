@@ -68,6 +68,17 @@ class QueryStats:
         return QueryStats(self.calls, self.errors, self.first_error, list(self.durations_ms))
 
 
+@dataclass(frozen=True)
+class Call:
+    """One execution, kept with keep_calls=True: started is its time.monotonic() at the start,
+    so it can be set against a window measured with the same clock."""
+
+    query: str
+    started: float
+    ms: float
+    error: str | None = None
+
+
 @dataclass
 class WorkloadStats:
     """Per-query stats of one run, and its totals."""
@@ -117,12 +128,14 @@ class Workload:
     think_seconds: each client's pause after a round. 0 hammers the server, which is what a test
     of lock waits wants; an app in the background of a whole run wants a pause, or it takes the
     cores that the measurements on the same machine need.
+    keep_calls: also keep every execution as a Call (Workload.calls), for a measurement that
+    needs the calls of one window rather than the whole run's stats.
     """
 
     def __init__(self, target: Target | str, queries: Sequence[Query], clients: int = 2,
                  app: str = "workload", *, guards: SessionGuards | None = None,
                  application_name: str | None = None, rounds: int | None = None,
-                 params: Params | None = None, think_seconds: float = 0.0):
+                 params: Params | None = None, think_seconds: float = 0.0, keep_calls: bool = False):
         if clients < 1:
             raise ValueError("clients must be at least 1")
         if not queries:
@@ -131,11 +144,13 @@ class Workload:
         self.clients = clients
         self.rounds = rounds
         self.think_seconds = think_seconds
+        self.keep_calls = keep_calls
         self._params: Params = params or (lambda query, _i: query.params)
         self._connect = _connector(target, app, application_name, guards)
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._stats = {q.name: QueryStats() for q in self.queries}
+        self._calls: list[Call] = []
         self._pids: set[int] = set()
         self._live: dict[int, psycopg.Connection] = {}
         self._ready = [threading.Event() for _ in range(clients)]
@@ -191,6 +206,12 @@ class Workload:
             return set(self._pids)
 
     @property
+    def calls(self) -> list[Call]:
+        """Every execution so far, in the order they ended (empty unless keep_calls)."""
+        with self._lock:
+            return list(self._calls)
+
+    @property
     def stats(self) -> WorkloadStats:
         """Per-query stats so far (or of the whole run once stopped)."""
         with self._lock:
@@ -208,7 +229,7 @@ class Workload:
                     if self._stop.is_set():
                         return
                     query = self.queries[(number + k) % count]
-                    began = time.perf_counter()
+                    began = time.monotonic()
                     error = None
                     try:
                         if conn is None or conn.closed:
@@ -221,8 +242,11 @@ class Workload:
                         if self._stop.is_set():
                             return  # cancelled on the way out: not something the app felt
                         error = str(exc).strip() or type(exc).__name__
+                    ms = (time.monotonic() - began) * 1000
                     with self._lock:
-                        self._stats[query.name].record((time.perf_counter() - began) * 1000, error)
+                        self._stats[query.name].record(ms, error)
+                        if self.keep_calls:
+                            self._calls.append(Call(query.name, began, ms, error))
                     if error is not None and (conn is None or conn.closed):
                         self._stop.wait(0.05)  # the server is unreachable: do not spin
                 round_ += 1

@@ -22,7 +22,7 @@ ROLLOUT_PARAMS = {
                                   title="Lock timeout per attempt",
                                   description="How long a migration statement that blocks the app may wait for "
                                               "its lock before it gives up and retries: the app's worst wait."),
-    "lock_retries": Param(20, type="integer", minimum=1, maximum=100, title="Lock retries",
+    "lock_retries": Param(60, type="integer", minimum=1, maximum=100, title="Lock retries",
                           description="Attempts per statement (or per BEGIN..COMMIT block) when its lock is "
                                       "not available within the attempt's timeout; backoff with jitter in between."),
     "failure_decision_minutes": Param(30, type="integer", minimum=1, title="On-call decision timeout (minutes)",

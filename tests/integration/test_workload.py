@@ -80,3 +80,21 @@ def test_think_time_pauses_each_client_between_rounds_and_stop_cuts_it_short(app
         calls = {name: q.calls for name, q in workload.stats.queries.items()}
     # one round per client, then each waits: no query ran a third time
     assert set(calls.values()) == {2}
+
+
+def test_keep_calls_records_each_execution_on_the_monotonic_clock(app_db):
+    before = time.monotonic()
+    with Workload(app_db, QUERIES[:2], clients=2, rounds=3, keep_calls=True) as workload:
+        assert workload.wait(30)
+    after = time.monotonic()
+    calls = workload.calls
+    assert len(calls) == workload.stats.calls == 12
+    assert {c.query for c in calls} == {q.name for q in QUERIES[:2]}
+    assert all(before <= c.started and c.started + c.ms / 1000 <= after and c.error is None for c in calls)
+    assert sorted(c.ms for c in calls) == sorted(ms for q in workload.stats.queries.values() for ms in q.durations_ms)
+
+
+def test_calls_are_not_kept_unless_asked(app_db):
+    with Workload(app_db, QUERIES[:1], clients=1, rounds=2) as workload:
+        assert workload.wait(30)
+    assert workload.stats.calls == 2 and workload.calls == []

@@ -204,7 +204,7 @@ def test_the_backfill_step_names_its_table_key_column_and_batch_file(batch):
     assert step.order == 5 and step.kind == "backfill"
     spec = step.backfill
     assert (spec.table, spec.key, spec.column) == ("Recipe", "id", "categoryId")
-    assert (spec.batch_size, spec.pause_ms) == (1000, 20)
+    assert (spec.batch_size, spec.pause_ms) == (500, 0)
     assert spec.batch.path == SHIPPED / BACKFILL_BATCH
     assert [s.kind for s in spec.batch.statements] == ["UpdateStmt"]
     assert "%(from_key)s" in spec.query and "%(to_key)s" in spec.query
