@@ -152,7 +152,7 @@ def confirm(conn: psycopg.Connection, queries, before, after: dict[str, PlanSamp
 
     def suspects() -> list:
         return [q for q in queries if q.name in kept and q.name in before
-                and _row(q.name, before[q.name], kept[q.name], max_ratio, floor_ms)["verdict"] == "regressed"]
+                and _row(q.name, before[q.name], kept[q.name], max_ratio, floor_ms)["verdict"] in ("regressed", SAME_WORK)]
 
     for _ in range(attempts):
         again = suspects()
@@ -186,6 +186,17 @@ def _ratio(before: float, after: float) -> float:
     return 1.0 if after <= 0 else float("inf")
 
 
+SAME_WORK = "slower, same work"
+
+
+def _more_work(before: PlanSample, after: PlanSample) -> bool:
+    """The plan changed or the query reads more pages (10 % and 8 pages of slack): it does more
+    work. Slower with the same plan over the same pages is the machine (a neighbour on the cores,
+    autovacuum), which no repetition rules out when it lasts: a WARN to read, not a No-Go."""
+    pages = before.shared_hit + before.shared_read
+    return before.plan_text() != after.plan_text() or after.shared_hit + after.shared_read > pages * 1.1 + 8
+
+
 def _row(name: str, before: PlanSample | None, after: PlanSample | None, max_ratio: float,
          floor_ms: float) -> dict[str, Any]:
     row: dict[str, Any] = {"name": name,
@@ -202,7 +213,7 @@ def _row(name: str, before: PlanSample | None, after: PlanSample | None, max_rat
         ratio = _ratio(b, a)
         row["ratio"] = round(ratio, 2)
         if a > b * max_ratio and a - b > floor_ms:
-            row["verdict"] = "regressed"
+            row["verdict"] = "regressed" if _more_work(before, after) else SAME_WORK
         elif a < b / max_ratio and b - a > floor_ms:
             row["verdict"] = "improved"
         else:
@@ -250,8 +261,9 @@ def _worst(rows: list[dict], max_ratio: float, floor_ms: float) -> dict | None:
 def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "dry_run",
             subject: str = "") -> GateResult:
     """The gate: FAIL when a top query got slower by more than `max_ratio` AND by more than
-    `floor_ms` milliseconds (median to median), or fails now and did not before; WARN when a
-    query could not be compared (failing before and after, or measured on one side only).
+    `floor_ms` milliseconds (median to median) while doing more work (another plan, more pages),
+    or fails now and did not before; WARN when a query could not be compared (failing before and
+    after, or measured on one side only) or got slower doing the same work.
     Takes PlanSamples or their dicts, as `measure` gives them or as they come back from XCom."""
     before, after = _as_samples(before), _as_samples(after)
     rows = [_row(name, before.get(name), after.get(name), max_ratio, floor_ms)
@@ -259,6 +271,7 @@ def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "d
     regressed = [r for r in rows if r["verdict"] == "regressed"]
     bad = [r for r in rows if r["verdict"] == "broken"] + regressed
     odd = [r for r in rows if r["verdict"] in ("still failing", "not measured")]
+    noisy = [r for r in rows if r["verdict"] == SAME_WORK]
     counts = (f"{len(regressed)} regressed, {sum(r['verdict'] == 'improved' for r in rows)} improved, "
               f"{sum(r['plan_changed'] for r in rows)} plans changed")
     if bad:
@@ -269,6 +282,10 @@ def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "d
         verdict = Verdict.WARN
         message = (f"no top query got slower, but {', '.join(r['name'] for r in odd)} could not be "
                    f"compared ({counts})")
+    elif noisy:
+        verdict = Verdict.WARN
+        slower = ", ".join(f"{r['name']} {_change(r)}" for r in noisy)
+        message = f"no top query does more work, but {slower} ran slower with the same plan over the same pages ({counts})"
     else:
         verdict, message = Verdict.PASS, f"no top query of {len(rows)} got slower ({counts})"
     worst = _worst(rows, max_ratio, floor_ms)
@@ -281,7 +298,7 @@ def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "d
     return GateResult(
         gate=GATE, title=TITLE, phase=phase, subject=subject, verdict=verdict, value=value,
         threshold=f"≤ {max_ratio:g}x or ≤ +{floor_ms:g} ms", message=message,
-        hint=_hint(odd[0] if verdict is Verdict.WARN else worst, verdict), details=rows)
+        hint=_hint((odd or noisy)[0] if verdict is Verdict.WARN else worst, verdict), details=rows)
 
 
 def _hint(worst: dict | None, verdict: Verdict) -> str:
@@ -295,6 +312,10 @@ def _hint(worst: dict | None, verdict: Verdict) -> str:
         return f"{worst['name']} failed before this step too ({worst['error']}): check the query and its parameters"
     if worst["verdict"] == "not measured":
         return f"{worst['name']} was measured only on one side: measure both with the same queries"
+    if worst["verdict"] == SAME_WORK:
+        return (f"{worst['name']} has the same plan ({worst['plan_after']}) and reads the same pages: the extra "
+                f"time is the staging machine, unless the step added a trigger or CHECK this query now runs; "
+                f"re-run the dry run on a quiet staging to be sure")
     lost = sorted(set(worst["indexes_used_before"]) - set(worst["indexes_used_after"]))
     plan = (f"its plan went from {worst['plan_before']} to {worst['plan_after']}" if worst["plan_changed"]
             else f"its plan is unchanged ({worst['plan_after']})")

@@ -170,8 +170,9 @@ def test_parameters_are_bound_and_a_query_without_any_gets_none(conn):
     assert samples["one_recipe"].plan_text() == "Index Scan: Index Scan using Recipe_pkey on Recipe"
 
 
-def _sample(name: str, ms: float, scans=(("Seq Scan", "Recipe", None),)) -> PlanSample:
-    return PlanSample(name, execution_ms=ms, planning_ms=0.1, runs_ms=(ms,), top_node="Limit", scans=scans)
+def _sample(name: str, ms: float, scans=(("Seq Scan", "Recipe", None),), pages: int = 100) -> PlanSample:
+    return PlanSample(name, execution_ms=ms, planning_ms=0.1, runs_ms=(ms,), top_node="Limit", scans=scans,
+                      shared_hit=pages)
 
 
 def test_the_floor_keeps_a_fast_query_from_failing_the_gate():
@@ -179,11 +180,19 @@ def test_the_floor_keeps_a_fast_query_from_failing_the_gate():
     tiny = compare(before, {"fast": _sample("fast", 0.075)}, max_ratio=1.5, floor_ms=2.0)
     assert tiny.verdict is Verdict.PASS and tiny.details[0]["ratio"] == 3.0
     assert tiny.details[0]["verdict"] == "same" and tiny.value == "slowest change 3.00x (+0.05 ms) on fast"
-    # the same ratio over the floor fails; over the floor within the ratio passes
-    assert compare({"q": _sample("q", 2.0)}, {"q": _sample("q", 6.0)}, max_ratio=1.5, floor_ms=2.0).failed
-    assert not compare({"q": _sample("q", 10.0)}, {"q": _sample("q", 14.0)}, max_ratio=1.5, floor_ms=2.0).failed
+    # the same ratio over the floor, reading 3x the pages, fails; over the floor within the ratio passes
+    assert compare({"q": _sample("q", 2.0)}, {"q": _sample("q", 6.0, pages=300)}, max_ratio=1.5, floor_ms=2.0).failed
+    assert not compare({"q": _sample("q", 10.0)}, {"q": _sample("q", 14.0, pages=300)}, max_ratio=1.5,
+                       floor_ms=2.0).failed
     # both thresholds are the caller's
-    assert compare(before, {"fast": _sample("fast", 0.075)}, max_ratio=1.5, floor_ms=0.01).failed
+    assert compare(before, {"fast": _sample("fast", 0.075, pages=300)}, max_ratio=1.5, floor_ms=0.01).failed
+
+
+def test_slower_with_the_same_plan_over_the_same_pages_warns_and_more_pages_fails():
+    same = compare({"q": _sample("q", 10.0)}, {"q": _sample("q", 20.0, pages=105)}, max_ratio=1.5, floor_ms=2.0)
+    assert same.verdict is Verdict.WARN and same.details[0]["verdict"] == "slower, same work"
+    more = compare({"q": _sample("q", 10.0)}, {"q": _sample("q", 20.0, pages=200)}, max_ratio=1.5, floor_ms=2.0)
+    assert more.verdict is Verdict.FAIL and more.details[0]["verdict"] == "regressed"
 
 
 def test_improvements_and_plan_changes_are_shown():
@@ -205,7 +214,9 @@ def test_a_slowdown_that_does_not_reproduce_is_measured_again_and_passes(conn, b
     before = measure(conn, queries)
     real = measure(conn, queries)["sales_analytics"]
     stalled = {"sales_analytics": PlanSample(**{**real.__dict__, "execution_ms": real.execution_ms * 3 + 5})}
-    assert gate(before, stalled, batch).verdict is Verdict.FAIL
+    # same plan, same pages: a WARN that names it, not a No-Go
+    noisy = gate(before, stalled, batch)
+    assert noisy.verdict is Verdict.WARN and "sales_analytics" in noisy.message and "same plan" in noisy.hint
     lines = []
 
     kept = plans.confirm(conn, queries, before, stalled, runs=5, max_ratio=batch.thresholds.latency_ratio,
