@@ -3,7 +3,8 @@ staging, the recipe app loaded into production, and the Airflow settings that po
 DAG at them. Used by `make demo` and `make ui`; `make stop` stops it all.
 
 Clusters live outside the checkout (the server's OS user may not be able to enter it),
-Airflow's home and the artifacts inside it, under .gonogo/ (git-ignored).
+Airflow's home and the artifacts inside it, under .gonogo/ (git-ignored). GONOGO_LOCAL_DIR and
+GONOGO_STATE_DIR move them (the browser test runs its own stack beside yours).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class LocalStack:
     def default(cls) -> LocalStack:
         tag = hashlib.sha256(str(PROJECT_DIR).encode()).hexdigest()[:8]
         base = Path(os.environ.get("GONOGO_LOCAL_DIR", f"/tmp/gonogo-local-{os.getuid()}-{tag}"))
-        return cls(base=base, state=PROJECT_DIR / ".gonogo")
+        return cls(base=base, state=Path(os.environ.get("GONOGO_STATE_DIR", PROJECT_DIR / ".gonogo")))
 
     @property
     def artifacts(self) -> Path:

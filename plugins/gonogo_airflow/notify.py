@@ -60,6 +60,9 @@ def on_task_failure(context) -> None:
     elif isinstance(error, StepFailed):
         message = slack.step_failed(info, error.step, str(error), rollout.task_url, error.before_changes,
                                     decision_url=rollout.decision_url("production.decide_on_failure"))
+    elif error is None:  # failed from outside its code: a user, a timeout, the scheduler
+        message = slack.task_failed(info, rollout.task_id, "marked failed without an error from its own code "
+                                    "(by a user, a timeout or the scheduler): its log says why", rollout.task_url)
     else:
         message = slack.task_failed(info, rollout.task_id, f"{type(error).__name__}: {error}", rollout.task_url)
     send(rollout, message)

@@ -1,0 +1,205 @@
+"""The operator's and the approver's whole job in a real headless Chromium, against the Airflow
+that `make ui` starts (scripts/ui.py, its own clusters and Airflow home): trigger from the form,
+read the Go/No-Go evidence on the approval page, click Approve or Reject, see how it ended.
+
+Screenshots of the Grid view, the approval page and the report go to docs/screenshots/ (the
+README shows them). Reject runs first: production is still at its pre-batch schema then.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from playwright import sync_api as playwright_api
+
+from gonogo.cluster import make_base_dir
+from gonogo_airflow.localstack import LocalStack
+from helpers import pg_dump_schema
+
+PROJECT = Path(__file__).resolve().parents[2]
+SHOTS = PROJECT / "docs" / "screenshots"
+DAG = "gonogo_rollout"
+BATCH = "20250115_recipe_fixes"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def chromium() -> str:
+    """Debian's chromium (and a colour emoji font, so the verdict icons show in the screenshots),
+    installed with apt-get when missing. Playwright's own browser download is not used: it needs
+    Playwright's CDN and a build for this distro."""
+    missing = [package for package, present in (
+        ("chromium", shutil.which("chromium")),
+        ("fonts-noto-color-emoji", Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf").is_file())) if not present]
+    if missing:
+        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+        for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
+            done = subprocess.run(sudo + argv, env=env, capture_output=True, text=True)
+            if done.returncode != 0:
+                pytest.fail(f"could not install {' '.join(missing)} ({' '.join(argv)}): {done.stderr[-800:]}\n"
+                            f"install them by hand: apt-get install {' '.join(missing)}")
+    return shutil.which("chromium") or pytest.fail("apt-get installed chromium but it is not on PATH")
+
+
+@pytest.fixture(scope="module")
+def ui(tmp_path_factory):
+    """`scripts/ui.py start` with its own clusters and state; stopped (and removed) afterwards."""
+    clusters, state = make_base_dir("gonogo-ui-test-"), tmp_path_factory.mktemp("ui-state")
+    env = {**os.environ, "GONOGO_LOCAL_DIR": str(clusters), "GONOGO_STATE_DIR": str(state)}
+    for key in [k for k in env if k.startswith(("AIRFLOW_", "AIRFLOW__"))]:
+        del env[key]  # the test session's in-process Airflow settings are not the UI's
+    ui_py = [sys.executable, str(PROJECT / "scripts" / "ui.py")]
+    try:
+        started = subprocess.run([*ui_py, "start"], env=env, capture_output=True, text=True, timeout=300)
+        found = re.search(r"Airflow UI: (http://127\.0\.0\.1:\d+)/dags/\S+\s+\(login (\S+) / (\S+)\)", started.stdout)
+        assert started.returncode == 0 and found, started.stdout + started.stderr
+        yield {"base": found[1], "user": found[2], "password": found[3],
+               "stack": LocalStack(base=clusters, state=state)}
+    finally:
+        subprocess.run([*ui_py, "stop"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(clusters, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser(ui):
+    with playwright_api.sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=chromium(), args=CHROMIUM_ARGS)
+        page = launched.new_page(viewport={"width": 1440, "height": 900})
+        page.goto(f"{ui['base']}/dags/{DAG}")
+        page.get_by_label("Username").fill(ui["user"])
+        page.get_by_label("Password").fill(ui["password"])
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_url(re.compile(rf".*/dags/{DAG}.*"))
+        yield page
+        launched.close()
+
+
+def api(page, base: str, path: str, **params) -> dict:
+    """Airflow's REST API with the browser's login cookie."""
+    response = page.request.get(f"{base}/api/v2{path}", params=params)
+    assert response.ok, f"{path}: {response.status} {response.text()}"
+    return response.json()
+
+
+def wait_for(what: str, check, timeout: float, every: float = 2.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if found := check():
+            return found
+        time.sleep(every)
+    pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
+
+
+def trigger(page, base: str, watch_hours: float) -> str:
+    """Trigger a run from the UI's form with the batch chosen in its select; returns the run id."""
+    before = {r["dag_run_id"] for r in api(page, base, f"/dags/{DAG}/dagRuns")["dag_runs"]}
+    page.goto(f"{base}/dags/{DAG}")
+    page.get_by_role("button", name="Trigger Dag").click()
+    page.locator("#element_batch").click()
+    page.get_by_role("option", name=BATCH, exact=True).click()
+    watch = page.get_by_role("spinbutton").first  # the form's first number: the watch window (hours)
+    assert watch.get_attribute("aria-valuenow") == "48"
+    watch.fill(str(watch_hours))
+    page.get_by_role("button", name="Trigger", exact=True).click()
+    return wait_for("the triggered run", lambda: next(
+        (r["dag_run_id"] for r in api(page, base, f"/dags/{DAG}/dagRuns")["dag_runs"] if r["dag_run_id"] not in before),
+        None), timeout=30, every=0.5)
+
+
+def open_approval(page, base: str, run_id: str) -> dict:
+    """Wait until the approval task asks, open its page; returns what it asks (its HITL detail)."""
+    detail = wait_for("the approval task to wait for an answer", lambda: next(
+        (d for d in api(page, base, "/dags/~/dagRuns/~/hitlDetails", dag_id_pattern=DAG,
+                        response_received=False)["hitl_details"]
+         if d["task_instance"]["dag_run_id"] == run_id), None), timeout=420)
+    # An answer within a second or two of the pause can reach the task before the scheduler has
+    # processed the pausing process's exit, and Airflow 3.3 then fails the resumed task ("state
+    # changed externally"): answer as a person would, after reading for a while.
+    time.sleep(10)
+    page.goto(f"{base}/dags/{DAG}/runs/{quote(run_id)}/tasks/decide.approve_rollout/required_actions")
+    page.get_by_role("button", name="Approve", exact=True).wait_for(timeout=60_000)
+    return detail
+
+
+def assert_shows_the_evidence(page, detail: dict) -> None:
+    """The approval page shows the Go/No-Go summary the DAG wrote: its headline verdict and each
+    Decision Gate condition with its verdict."""
+    body, shown = detail["body"], page.locator("body").inner_text()
+    headline = re.search(r"### (\S+) Measured gates: \*\*(\w+)\*\* \(([^)]*)\)", body)
+    assert headline and "Measured gates" in shown and headline[3] in shown, body[:400]
+    conditions = re.findall(r"^- \S+ \*\*([^*]+)\*\* — (.+)$", body, flags=re.M)
+    assert len(conditions) >= 6
+    for title, evidence in conditions:
+        assert title in shown and evidence.split("`")[0].strip() in shown, title
+
+
+def wait_for_end(page, base: str, run_id: str) -> str:
+    return wait_for("the run to end", lambda: (state := api(page, base, f"/dags/{DAG}/dagRuns/{quote(run_id)}")
+                                               ["state"]) in ("success", "failed") and state, timeout=480)
+
+
+def report_banner(page, base: str, run_id: str) -> str:
+    page.goto(f"{base}/gonogo/reports/{DAG}/{quote(run_id)}")
+    return page.locator(".banner .word").first.inner_text()
+
+
+def slack_headers(ui) -> list[str]:
+    import json
+    log = ui["stack"].artifacts / "slack-ui.jsonl"
+    return [json.loads(line)["text"] for line in log.read_text().splitlines()] if log.is_file() else []
+
+
+def test_reject_from_the_approval_page_leaves_production_untouched(ui, browser):
+    production, _ = ui["stack"].targets()
+    schema_before = pg_dump_schema(production)
+
+    run_id = trigger(browser, ui["base"], watch_hours=0.005)
+    detail = open_approval(browser, ui["base"], run_id)
+    assert_shows_the_evidence(browser, detail)
+    browser.get_by_role("button", name="Reject", exact=True).click()
+
+    assert wait_for_end(browser, ui["base"], run_id) == "failed"  # a rejection is not a quiet success
+    assert pg_dump_schema(production) == schema_before
+    assert report_banner(browser, ui["base"], run_id) == "REJECTED"
+    assert any("rollout rejected" in text for text in slack_headers(ui))
+
+
+def test_approve_from_the_approval_page_migrates_production(ui, browser):
+    production, _ = ui["stack"].targets()
+    run_id = trigger(browser, ui["base"], watch_hours=0.005)  # an 18 s watch window
+    detail = open_approval(browser, ui["base"], run_id)
+    assert_shows_the_evidence(browser, detail)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.screenshot(path=str(SHOTS / "approval-page.png"), full_page=True)
+    browser.get_by_role("button", name="Approve", exact=True).click()
+
+    assert wait_for_end(browser, ui["base"], run_id) == "success"
+    with production.connect("tests", guards=None) as conn:
+        applied = conn.execute("SELECT count(*) FROM gonogo.history WHERE batch = %s "
+                               "AND status = 'applied'", [BATCH]).fetchone()[0]
+        checks = conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'recipe_selling_price_positive' "
+                              "AND convalidated").fetchone()[0]
+    assert applied == 6 and checks == 1
+
+    browser.goto(f"{ui['base']}/dags/{DAG}/runs/{quote(run_id)}")
+    browser.get_by_text("report_outcome").first.wait_for()
+    browser.screenshot(path=str(SHOTS / "grid-view.png"))
+    browser.get_by_role("link", name="Go/No-Go report").or_(browser.get_by_role("tab", name="Go/No-Go report")) \
+        .first.click()
+    frame = browser.frame_locator("iframe").first
+    assert frame.locator(".banner .word").first.inner_text() == "ROLLED OUT"
+    browser.screenshot(path=str(SHOTS / "report-tab.png"))
+    assert report_banner(browser, ui["base"], run_id) == "ROLLED OUT"
+    browser.screenshot(path=str(SHOTS / "report.png"))
+    latency = browser.locator("#latency")
+    assert latency.locator("svg").count() >= 1  # the before/after chart is in the page
+    latency.screenshot(path=str(SHOTS / "report-latency.png"))
