@@ -115,10 +115,10 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
                 with index_build(conn, statement, log):
                     execute(conn, statement)
             except psycopg.Error as exc:
-                in_block = conn.info.transaction_status != pq.TransactionStatus.IDLE
-                if in_block:
+                if conn.info.transaction_status != pq.TransactionStatus.IDLE:  # the file's or a tracer's
                     conn.execute("ROLLBACK")
                     current_timeout = None  # a SET inside the aborted block is undone with it
+                in_block = block_start is not None
                 if policy and is_lock_timeout(exc) and attempt < policy.attempts:
                     delay = policy.backoff(attempt)
                     unit = f"the transaction at line {statements[block_start].line}" if in_block else f"line {statement.line}"

@@ -196,6 +196,7 @@ class _Tracer:
         self.log = log
         self.traces: list[StatementTrace] = []
         self._transaction: _FileTransaction | None = None
+        self._opened_at: int | None = None  # len(traces) when the file's open BEGIN ran
         self._observer_conn: psycopg.Connection | None = None
 
     def execute(self, conn: psycopg.Connection, statement: Statement) -> None:
@@ -218,6 +219,10 @@ class _Tracer:
         opens = (isinstance(statement.node, ast.TransactionStmt) and statement.node.kind in _OPENS
                  and self.conn.info.transaction_status == pq.TransactionStatus.IDLE)
         before = self._relations() if opens else None
+        if opens and self._opened_at is not None:
+            del self.traces[self._opened_at:]  # run_script retries a rolled-back block: trace it anew
+        if opens:
+            self._opened_at = len(self.traces)
         started = time.monotonic()
         execute_statement(self.conn, statement)
         ended = time.monotonic()
@@ -229,7 +234,7 @@ class _Tracer:
             for hold, began in self._transaction.holds.values():  # COMMIT or ROLLBACK released them
                 hold.held_seconds = ended - began
             self._log_holds((hold for hold, _ in self._transaction.holds.values()), "until COMMIT: ")
-            self._transaction = None
+            self._transaction, self._opened_at = None, None
 
     def _in_transaction(self, statement: Statement) -> None:
         transaction = self._transaction

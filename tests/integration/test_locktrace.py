@@ -225,3 +225,29 @@ def test_an_error_is_the_same_script_error_as_run_script(conn, app_db, tmp_path,
     assert conn.info.transaction_status == pq.TransactionStatus.IDLE
     assert conn.execute("SELECT count(*) FROM pg_locks WHERE pid = pg_backend_pid() "
                         "AND locktype = 'relation' AND relation = '\"Recipe\"'::regclass").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("text, lines, columns", [
+    ('ALTER TABLE "Recipe" ADD COLUMN traced_retry int;\n', [1], 1),
+    ('BEGIN;\nALTER TABLE "Category" ADD COLUMN traced_retry int;\n'
+     'ALTER TABLE "Recipe" ADD COLUMN traced_retry int;\nCOMMIT;\n', [1, 2, 3, 4], 2)])
+def test_a_lock_timeout_is_retried_under_the_trace_with_one_trace_per_statement(conn, app_db, tmp_path, text, lines,
+                                                                                 columns):
+    """The tracer runs a lone statement in its own transaction: a lock timeout there is still a
+    lone statement's retry, and a retried block is traced once, not once per attempt."""
+    import threading
+
+    from gonogo.retry import RetryPolicy
+
+    blocker = app_db.connect("tests/blocker", guards=None)
+    blocker.execute('BEGIN; SELECT 1 FROM "Recipe" LIMIT 1')  # ACCESS SHARE until it commits
+    release = threading.Timer(1.0, blocker.commit)
+    release.start()
+    try:
+        traced = trace_script(conn, script(tmp_path, text), observer=app_db, log=quiet,
+                              policy=RetryPolicy(lock_timeout="100ms", attempts=40, first_backoff=0.05, max_backoff=0.2))
+    finally:
+        release.join()
+        blocker.close()
+    assert [s.line for s in traced.statements] == lines
+    assert conn.execute("SELECT count(*) FROM pg_attribute WHERE attname = 'traced_retry'").fetchone()[0] == columns
