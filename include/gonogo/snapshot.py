@@ -33,6 +33,9 @@ _TABLE_DATA = re.compile(r"^(?P<id>\d+); \d+ \d+ TABLE DATA (?P<schema>\S+) (?P<
 # always ends its line: match at the end only.
 _DUMPING = re.compile(r'dumping contents of table "(?P<table>.+)"$')
 _RESTORING = re.compile(r'processing data for table "(?P<table>.+)"$')
+# Index and constraint builds dominate a restore and sort in maintenance_work_mem (64 MB by
+# default): PostgreSQL's "Populating a Database" advice, for the restore's sessions only.
+_RESTORE_SETTINGS = "-c maintenance_work_mem=256MB"
 
 
 @dataclass(frozen=True)
@@ -50,8 +53,9 @@ class Dump:
 
 
 def dump(target: Target, dest: Path, *, jobs: int = 2, log: Log = print, app: str = "dump",
-         lock_wait_timeout: str = "2s") -> Dump:
-    """pg_dump of the whole database into dest (a new directory).
+         lock_wait_timeout: str = "2s", compress: int = 1, sync: bool = True) -> Dump:
+    """pg_dump of the whole database into dest (a new directory), gzip level `compress` (0: none),
+    fsynced unless sync is False.
 
     pg_dump takes ACCESS SHARE on every table; waiting behind an exclusive lock it would make
     the app's queries queue behind it, so it gives up after lock_wait_timeout instead."""
@@ -60,7 +64,8 @@ def dump(target: Target, dest: Path, *, jobs: int = 2, log: Log = print, app: st
     dest.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     started = time.monotonic()
     tables = TableProgress.dumping(_table_sizes(target, app, lock_wait_timeout))
-    _run(["pg_dump", "--format=directory", f"--jobs={jobs}", "--compress=1", "--verbose",
+    _run(["pg_dump", "--format=directory", f"--jobs={jobs}", f"--compress={compress}", "--verbose",
+          *([] if sync else ["--no-sync"]),
           f"--lock-wait-timeout={lock_wait_timeout}", "--no-password", f"--file={dest}"],
          target, log, what=f"pg_dump of {target.describe()}", app=app, tables=tables)
     result = Dump(path=dest, bytes=sum(f.stat().st_size for f in dest.rglob("*") if f.is_file()),
@@ -124,9 +129,12 @@ def verify_dump(result: Dump, expected_tables: list[str], *, phase: str,
         details=[{"path": str(result.path), "bytes": result.bytes, "tables": len(tables)}])
 
 
-def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int = 2,
+def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int = 4,
                  log: Log = print) -> float:
-    """Drop and recreate the staging database, then pg_restore the dump into it."""
+    """Drop and recreate the staging database, then pg_restore the dump into it.
+
+    jobs: more than a 2-core machine's cores, because each job also waits on its reads and on the
+    server; measured in tests/bench/test_bench_clone.py."""
     if staging.same_database(production):
         raise TargetError(
             f"staging {staging.describe()} and production {production.describe()} are the same "
@@ -141,11 +149,12 @@ def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int
         log(f"dropping and recreating database {staging.dbname} on {staging.host}:{staging.port}")
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
         conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
-    tables = TableProgress.restoring(_dumped_files(result.path))
+    tables = TableProgress.restoring(_dumped_files(result.path), compressed=any(result.path.glob("*.dat.gz")))
     restoring = time.monotonic()
     _run(["pg_restore", f"--jobs={jobs}", "--exit-on-error", "--verbose", "--no-password",
           f"--dbname={staging.dbname}", str(result.path)], staging, log,
-         what=f"pg_restore into {staging.describe()}", app="restore_staging", tables=tables)
+         what=f"pg_restore into {staging.describe()}", app="restore_staging", tables=tables,
+         settings=_RESTORE_SETTINGS)
     seconds = time.monotonic() - restoring
     log(f"restored {len(tables.seen)} tables from {megabytes(result.bytes)} of dump in {duration(seconds)}: "
         f"{rate(result.bytes, seconds)}")
@@ -183,8 +192,8 @@ class TableProgress:
         return cls("dumping", _DUMPING, sizes)
 
     @classmethod
-    def restoring(cls, sizes: dict[str, int]) -> TableProgress:
-        return cls("restoring", _RESTORING, sizes, " compressed")
+    def restoring(cls, sizes: dict[str, int], compressed: bool = True) -> TableProgress:
+        return cls("restoring", _RESTORING, sizes, " compressed" if compressed else "")
 
     def line(self, output: str) -> str | None:
         """The progress line for a line of output that starts a table's data, else None."""
@@ -197,10 +206,14 @@ class TableProgress:
         return f"{self.verb} data for table {m['table']} ({len(self.seen)}{of}{size})"
 
 
-def _run(argv: list[str], target: Target, log: Log, what: str, app: str, tables: TableProgress) -> None:
+def _run(argv: list[str], target: Target, log: Log, what: str, app: str, tables: TableProgress,
+         settings: str = "") -> None:
+    """settings: server settings for the tool's sessions ("-c name=value ...", as PGOPTIONS)."""
     argv = [str(find_bindir() / argv[0]), *argv[1:]]
     # LC_ALL=C: the verbose lines are parsed, in English whatever the machine's locale
     env = {**os.environ, **target.libpq_env(), "PGAPPNAME": f"gonogo/{app}"[:63], "LC_ALL": "C"}
+    if settings:
+        env["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} {settings}".strip()
     proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, errors="replace", umask=0o077)
     tail: list[str] = []
@@ -228,6 +241,9 @@ def table_names(conn) -> list[str]:
 
 
 def take_snapshot(ctx, log: Log = print) -> Dump:
-    """Production's snapshot for the rehearsal, into the run's artifacts (ctx: a RunContext)."""
+    """Production's snapshot for the rehearsal, into the run's artifacts (ctx: a RunContext).
+
+    Unlike the backup it is read once, right away: gzip would cost more CPU
+    than the disk writes it saves, and an fsync protects nothing a new snapshot would not."""
     return dump(ctx.production, ctx.folder / "snapshot", log=log, app=ctx.app,
-                lock_wait_timeout=ctx.guards.lock_timeout)
+                lock_wait_timeout=ctx.guards.lock_timeout, compress=0, sync=False)

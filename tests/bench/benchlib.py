@@ -65,3 +65,8 @@ def table(name: str, title: str, header: Sequence[str], rows: Sequence[Sequence[
     print("\n" + text, flush=True)
     (out_dir() / f"{name}.md").write_text(text)
     return text
+
+
+def scales(default: str) -> list[float]:
+    """The recipe app's scales to measure: env BENCH_SCALES ("1,5,10") limits them while developing."""
+    return [float(s) for s in os.environ.get("BENCH_SCALES", default).split(",")]
