@@ -52,6 +52,18 @@ def test_compose_services_depend_only_on_services_that_exist():
         assert "shared_preload_libraries=pg_stat_statements" in services[name]["command"]
 
 
+def test_the_api_server_reads_the_reports_the_workers_write():
+    """The report tab (plugins/gonogo_plugin.py) serves files a worker wrote: same volume, same path."""
+    services = yaml.safe_load((PROJECT / "docker-compose.yaml").read_text())["services"]
+
+    def artifacts(name: str) -> tuple[str, str]:
+        folder = services[name]["environment"]["GONOGO_ARTIFACTS_DIR"]
+        [volume] = [v.split(":")[0] for v in services[name]["volumes"] if v.split(":")[1] == folder]
+        return folder, volume
+
+    assert artifacts("airflow-apiserver") == artifacts("airflow-worker")
+
+
 def test_image_installs_the_versions_requirements_pin():
     found = pins()
     dockerfile = (PROJECT / "Dockerfile").read_text()

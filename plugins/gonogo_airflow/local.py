@@ -65,6 +65,9 @@ def load_dag(dag_id: str = "gonogo_rollout"):
     return bag.get_dag(dag_id)
 
 
+ANSWER_AFTER_SECONDS = 2.0
+
+
 class Approver:
     """Answers pending approvals of one DAG from a background thread, through the REST API.
 
@@ -87,6 +90,7 @@ class Approver:
         self.dag_id, self.choice, self.before_answer, self.label = dag_id, choice, before_answer, label
         self.answered: list[dict] = []
         self.errors: list[str] = []
+        self._first_seen: dict[str, float] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True, name="gonogo-approver")
 
@@ -104,7 +108,13 @@ class Approver:
                 response = self.client.get("/api/v2/dags/~/dagRuns/~/hitlDetails",
                                            params={"dag_id_pattern": self.dag_id, "response_received": False})
                 for detail in response.json().get("hitl_details", []):
-                    self._answer(detail)
+                    ti = detail["task_instance"]
+                    seen = self._first_seen.setdefault(f"{ti['dag_run_id']}/{ti['task_id']}", time.monotonic())
+                    # Answered within a moment of its pause, a question can reach the task before
+                    # Airflow 3.3 has finished pausing it, and the run then hangs or fails the task:
+                    # answer as a person would, after a short read.
+                    if time.monotonic() - seen >= ANSWER_AFTER_SECONDS:
+                        self._answer(detail)
             except Exception as exc:  # keep answering; the caller reads .errors
                 self.errors.append(repr(exc))
                 print(f"[{self.label}] error while answering: {exc!r}", flush=True)
