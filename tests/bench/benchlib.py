@@ -21,10 +21,13 @@ from gonogo.cluster import find_bindir
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))  # repetitions of each method, medians reported
 
 
+# Read once: the DAG benchmark's fixtures point GONOGO_ARTIFACTS_DIR at a temporary folder.
+_OUT = Path(os.environ.get("BENCH_OUT", artifacts.root() / "bench"))
+
+
 def out_dir() -> Path:
-    path = Path(os.environ.get("BENCH_OUT", artifacts.root() / "bench"))
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    _OUT.mkdir(parents=True, exist_ok=True)
+    return _OUT
 
 
 def machine() -> str:
