@@ -13,6 +13,16 @@ from gonogo.cluster import LocalCluster, find_bindir
 _counter = itertools.count()
 
 
+def sql_file(tmp_path, text: str, name: str = "script.sql"):
+    """A migration file written to tmp_path and parsed, as gonogo.batch would hand it over."""
+    from gonogo.batch import SqlFile
+    from gonogo.statements import parse_script
+
+    path = tmp_path / name
+    path.write_text(text)
+    return SqlFile(path=path, text=text, statements=tuple(parse_script(text)))
+
+
 def create_database(cluster: LocalCluster, prefix: str, name: str | None = None):
     """A new, empty database on the cluster; returns its Target."""
     dbname = f"{prefix}_{os.getpid()}_{next(_counter)}"

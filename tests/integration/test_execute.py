@@ -2,21 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from psycopg import pq
 
-from gonogo.batch import SqlFile
 from gonogo.execute import ScriptError, run_script
-from gonogo.statements import parse_script
 from gonogo.target import SessionGuards
-
-
-def script(tmp_path: Path, text: str, name: str = "script.sql") -> SqlFile:
-    path = tmp_path / name
-    path.write_text(text)
-    return SqlFile(path=path, text=text, statements=tuple(parse_script(text)))
+from helpers import sql_file as script
 
 
 def exists(conn, relation: str) -> bool:

@@ -3,19 +3,19 @@ rewrites, the lock budget, the app's lock waits, and errors exactly as run_scrip
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 from psycopg import pq
 
 import sample_app
 from gonogo.backfill import run_backfill
-from gonogo.batch import SqlFile, load_batch
+from gonogo.batch import load_batch
 from gonogo.execute import ScriptError, run_script
 from gonogo.locktrace import WaitSampler, lock_budget, lock_waits, needs_autocommit, trace_script
 from gonogo.results import Verdict
 from gonogo.statements import parse_script
 from gonogo.workload import Workload
+from helpers import sql_file as script
 
 SCALE = 0.1
 BATCH = load_batch("20250115_recipe_fixes")
@@ -23,12 +23,6 @@ BATCH = load_batch("20250115_recipe_fixes")
 
 def quiet(_: str) -> None:
     pass
-
-
-def script(tmp_path: Path, text: str, name: str = "migration.sql") -> SqlFile:
-    path = tmp_path / name
-    path.write_text(text)
-    return SqlFile(path=path, text=text, statements=tuple(parse_script(text)))
 
 
 def relfilenode(conn, relation: str) -> int:

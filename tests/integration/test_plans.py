@@ -16,8 +16,7 @@ from gonogo.execute import run_script
 from gonogo.plans import PlanSample, compare, measure, median_run
 from gonogo.queries import Query
 from gonogo.results import Verdict
-from gonogo.statements import parse_script
-from helpers import create_database, drop_database
+from helpers import create_database, drop_database, sql_file
 
 SCALE = 1.0  # 50 companies: the sequential scans the batch's indexes replace cost milliseconds
 MIGRATION_4 = "20250115150000_add_performance_indexes"
@@ -55,9 +54,7 @@ def conn(recipe_db):
 
 
 def migration(tmp_path, name: str, text: str) -> SqlFile:
-    path = tmp_path / f"{name}.sql"
-    path.write_text(text)
-    return SqlFile(path=path, text=text, statements=tuple(parse_script(text)))
+    return sql_file(tmp_path, text, f"{name}.sql")
 
 
 def gate(before, after, batch):

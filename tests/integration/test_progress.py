@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import threading
 import time
-from pathlib import Path
 
 import pytest
 
-from gonogo.batch import SqlFile
 from gonogo.execute import ScriptError, run_script
 from gonogo.progress import describe_index_build
-from gonogo.statements import parse_script
+from helpers import sql_file as script
 
 PROGRESS_SESSIONS = "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'gonogo/%/progress'"
 
@@ -28,12 +26,6 @@ class Lines(list):
         self.append(line)
         if "phase '" in line:
             self.phase.set()
-
-
-def script(tmp_path: Path, text: str) -> SqlFile:
-    path = tmp_path / "index.sql"
-    path.write_text(text)
-    return SqlFile(path=path, text=text, statements=tuple(parse_script(text)))
 
 
 def gone(conn, deadline_seconds: float = 10.0) -> bool:
