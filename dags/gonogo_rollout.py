@@ -22,9 +22,10 @@ from pathlib import Path
 from airflow.sdk import DAG, TaskGroup, TriggerRule, chain, task
 
 from gonogo.preflight import PREFLIGHT
-from gonogo.results import failures, from_dicts, to_dicts
+from gonogo.results import from_dicts, to_dicts
+from gonogo_airflow import ending
 from gonogo_airflow.approval import FailureDecision, RolloutApproval
-from gonogo_airflow.notify import ApprovalNeeded, OutcomeReported, on_task_failure, send
+from gonogo_airflow.notify import ApprovalNeeded, on_task_failure
 from gonogo_airflow.params import ROLLOUT_PARAMS
 from gonogo_airflow.rollout import Rollout
 from gonogo_airflow.watch import WatchWindow
@@ -163,14 +164,7 @@ def apply_migrations() -> list[dict]:
 def rollback_migrations() -> list[dict]:
     """Undo what this run applied, the step in flight first, then the others in reverse;
     then prove the schema equals the pre-batch schema."""
-    from gonogo import production, slack
-    r = Rollout.current()
-    pre_batch = r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema")
-    results = production.rollback(r.ctx, pre_batch, log=log.info)
-    send(r, slack.rolled_back(r.info, results, r.task_url))
-    if failures(results):
-        raise OutcomeReported("rollback incomplete: " + "; ".join(f.message for f in failures(results)))
-    return to_dicts(results)
+    return ending.roll_back(Rollout.current(), log=log.info)
 
 
 @task(trigger_rule=TriggerRule.ONE_SUCCESS)
@@ -185,22 +179,7 @@ def fix_forward() -> dict:
 @task(trigger_rule=TriggerRule.ALL_DONE)
 def report_outcome() -> str:
     """Tell Slack how the rollout ended; fail the run unless it completed."""
-    from gonogo import outcome, slack
-    r = Rollout.current()
-    pull = r.ti.xcom_pull
-    applied, watched = pull(task_ids="production.apply_migrations"), pull(task_ids="watch.watch_window")
-    end = outcome.decide(gates_report=pull(task_ids="decide.evaluate_gates"), applied=applied, watched=watched,
-                         approval=r.decision("decide.approve_rollout"), on_failure=r.decision("production.decide_on_failure"),
-                         after_watch=r.decision("watch.decide_after_watch"),
-                         disabled_steps=[] if applied is None else [s.name for s in r.batch.steps if not s.enabled])
-    r.write_final_report(applied, watched, end)
-    if end.kind == "rejected":
-        outcome.record_rejection(r.ctx, r.decision("decide.approve_rollout"))
-    if message := slack.for_outcome(r.info, end, applied, watched):
-        send(r, message)
-    if not end.ok:
-        raise OutcomeReported(f"rollout {end.kind}: {end.summary}")
-    return end.summary
+    return ending.report_outcome(Rollout.current())
 
 
 with DAG(

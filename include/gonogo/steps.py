@@ -15,7 +15,7 @@ import psycopg
 from gonogo import history, rowcounts
 from gonogo.backfill import forget as forget_backfill
 from gonogo.backfill import run_backfill
-from gonogo.batch import Batch, SqlFile, Step
+from gonogo.batch import Batch, Step
 from gonogo.errors import StepFailed
 from gonogo.execute import Log, ScriptError, ScriptRun, run_script
 from gonogo.retry import RetryPolicy

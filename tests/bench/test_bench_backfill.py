@@ -26,7 +26,6 @@ from appdb import SLOW_MS, Felt, dag_defaults, felt, fresh_copy, loaded_app
 from gonogo import backfill
 from gonogo.batch import load_batch
 from gonogo.execute import run_script
-from gonogo.queries import Query
 from gonogo.results import Verdict
 from gonogo.target import SessionGuards, Target
 from gonogo.workload import Workload

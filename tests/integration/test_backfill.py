@@ -12,7 +12,6 @@ import re
 import threading
 import time
 
-import psycopg
 import pytest
 
 import sample_app
