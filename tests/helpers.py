@@ -23,11 +23,15 @@ def sql_file(tmp_path, text: str, name: str = "script.sql"):
     return SqlFile(path=path, text=text, statements=tuple(parse_script(text)))
 
 
-def create_database(cluster: LocalCluster, prefix: str, name: str | None = None):
-    """A new, empty database on the cluster; returns its Target."""
+def create_database(cluster: LocalCluster, prefix: str, name: str | None = None, template=None):
+    """A new database on the cluster, empty or a copy of `template` (a Target on the same
+    cluster, CREATE DATABASE ... TEMPLATE); returns its Target."""
     dbname = f"{prefix}_{os.getpid()}_{next(_counter)}"
+    statement = sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname))
+    if template is not None:
+        statement += sql.SQL(" TEMPLATE {}").format(sql.Identifier(template.dbname))
     with cluster.target().connect("tests", guards=None) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+        conn.execute(statement)
     return cluster.target(dbname, name=name or cluster.name)
 
 

@@ -4,13 +4,10 @@ DAG runs it by default, and what the app felt during a window of the run."""
 
 from __future__ import annotations
 
-import itertools
-import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from psycopg import sql
 
 import sample_app
 from gonogo.cluster import LocalCluster
@@ -21,7 +18,6 @@ from gonogo_airflow.rollout import Rollout
 from helpers import create_database, drop_database
 
 SLOW_MS = 300.0  # an app call slower than this is one a user notices
-_copies = itertools.count()
 
 
 @contextmanager
@@ -40,14 +36,11 @@ def loaded_app(cluster: LocalCluster, scale: float) -> Iterator[Target]:
 @contextmanager
 def fresh_copy(cluster: LocalCluster, template: Target) -> Iterator[Target]:
     """A new database with the template's rows, dropped at the end."""
-    dbname = f"bench_run_{os.getpid()}_{next(_copies)}"
-    with cluster.target().connect("bench/copy", guards=None) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(dbname),
-                                                                      sql.Identifier(template.dbname)))
+    copy = create_database(cluster, "bench_run", template=template)
     try:
-        yield cluster.target(dbname)
+        yield copy
     finally:
-        drop_database(cluster, dbname)
+        drop_database(cluster, copy.dbname)
 
 
 def dag_defaults() -> Rollout:

@@ -83,16 +83,11 @@ def scale_one(staging_cluster):
 
 @pytest.fixture
 def big_staging(staging_cluster, scale_one):
-    from psycopg import sql
+    from helpers import create_database, drop_database
 
-    from helpers import drop_database
-
-    name = f"{scale_one.dbname}_copy"
-    with staging_cluster.target().connect("tests", guards=None) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name),
-                                                                      sql.Identifier(scale_one.dbname)))
-    yield staging_cluster.target(name, name="staging")
-    drop_database(staging_cluster, name)
+    target = create_database(staging_cluster, "dryrun_copy", name="staging", template=scale_one)
+    yield target
+    drop_database(staging_cluster, target.dbname)
 
 
 def test_an_index_built_without_concurrently_on_a_large_table_exceeds_the_lock_budget(big_staging, tmp_path):

@@ -3,11 +3,8 @@ cluster, and the query_latency gate over what it measured."""
 
 from __future__ import annotations
 
-import itertools
-import os
 
 import pytest
-from psycopg import sql
 
 import sample_app
 from gonogo import plans
@@ -20,7 +17,6 @@ from helpers import create_database, drop_database, sql_file
 
 SCALE = 1.0  # 50 companies: the sequential scans the batch's indexes replace cost milliseconds
 MIGRATION_4 = "20250115150000_add_performance_indexes"
-_copies = itertools.count()
 
 
 @pytest.fixture(scope="module")
@@ -39,12 +35,9 @@ def loaded(prod_cluster):
 
 @pytest.fixture
 def recipe_db(prod_cluster, loaded):
-    dbname = f"plans_{os.getpid()}_{next(_copies)}"
-    with prod_cluster.target().connect("tests", guards=None) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(dbname),
-                                                                      sql.Identifier(loaded.dbname)))
-    yield prod_cluster.target(dbname)
-    drop_database(prod_cluster, dbname)
+    target = create_database(prod_cluster, "plans", template=loaded)
+    yield target
+    drop_database(prod_cluster, target.dbname)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
-from psycopg import sql
 
 import sample_app
 from gonogo.analysis import ALARM, INCONCLUSIVE, PASSED, Analysis, Metric
@@ -44,15 +43,12 @@ def migrated(prod_cluster):
 
 @pytest.fixture
 def production(prod_cluster, migrated):
-    name = f"{migrated.dbname}_copy"
-    with prod_cluster.target().connect("tests", guards=None) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(sql.Identifier(name), sql.Identifier(migrated.dbname)))
-    target = prod_cluster.target(name, name="production")
+    target = create_database(prod_cluster, "watch_copy", name="production", template=migrated)
     with target.connect("tests", guards=None) as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         conn.execute("SELECT pg_stat_statements_reset()")
     yield target
-    drop_database(prod_cluster, name)
+    drop_database(prod_cluster, target.dbname)
 
 
 def context(target, batch=BATCH) -> RunContext:
