@@ -13,14 +13,14 @@ from gonogo.cluster import LocalCluster, find_bindir
 _counter = itertools.count()
 
 
-def sql_file(tmp_path, text: str, name: str = "script.sql"):
-    """A migration file written to tmp_path and parsed, as gonogo.batch would hand it over."""
-    from gonogo.batch import SqlFile
-    from gonogo.statements import parse_script
+def sql_file(tmp_path, text: str, name: str = "script.sql", mode: str = "statements"):
+    """A migration file written to tmp_path and parsed, as gonogo.batch would hand it over;
+    mode: how it runs (gonogo.sqlfile: "statements" or "transaction")."""
+    from gonogo.sqlfile import read_sql_file
 
     path = tmp_path / name
     path.write_text(text)
-    return SqlFile(path=path, text=text, statements=tuple(parse_script(text)))
+    return read_sql_file(path, mode=mode)
 
 
 def create_database(cluster: LocalCluster, prefix: str, name: str | None = None, template=None):

@@ -98,7 +98,7 @@ def plan_step(step: Step, root) -> StepPlan:
         return os.path.relpath(sql_file.path, root) if sql_file else None
 
     def file_plan(sql_file: SqlFile, rollback: bool = False) -> FilePlan:
-        script = Script(sql_file.statements, file=rel(sql_file), step_kind=step.kind,
+        script = Script(sql_file.as_run, file=rel(sql_file), step_kind=step.kind,
                         step_enabled=step.enabled, rollback=rollback)
         return FilePlan(rel(sql_file), tuple(_statement_lock(u) for u in script.units))
 

@@ -14,16 +14,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import psycopg
-from pglast import ast
-from pglast.enums import TransactionStmtKind
 from psycopg import pq
 
-from gonogo.batch import SqlFile
 from gonogo.errors import GonogoError
 from gonogo.indexes import builds_index_concurrently, recover_invalid_index
 from gonogo.progress import index_build
 from gonogo.retry import RetryPolicy, is_lock_timeout, patient
-from gonogo.statements import Statement
+from gonogo.sqlfile import SqlFile
+from gonogo.statements import Statement, closes_transaction, commits_transaction, opens_transaction
 
 Log = Callable[[str], None]
 Execute = Callable[[psycopg.Connection, Statement], None]
@@ -72,21 +70,30 @@ def execute_statement(conn: psycopg.Connection, statement: Statement) -> None:
 
 
 def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: None, *,
-               execute: Execute = execute_statement, policy: RetryPolicy | None = None) -> ScriptRun:
-    """Run the file statement by statement. `execute` sends one statement (the lock trace
-    wraps it to watch its locks); whatever it raises is reported here, the one place a SQL
-    error becomes a ScriptError.
+               execute: Execute = execute_statement, policy: RetryPolicy | None = None,
+               before_commit: Callable[[psycopg.Connection], None] | None = None) -> ScriptRun:
+    """Run the file as its mode says (SqlFile.as_run): statement by statement, or in one
+    transaction. `execute` sends one statement (the lock trace wraps it to watch its locks);
+    whatever it raises is reported here, the one place a SQL error becomes a ScriptError.
 
     With a retry policy, each statement runs under the policy's lock_timeout (its patient one
     for CONCURRENTLY and VALIDATE), and a lock timeout is retried with backoff: a statement
-    on its own alone, a statement inside the file's BEGIN ... COMMIT with its whole block.
+    on its own alone, a statement inside a BEGIN ... COMMIT with its whole block.
     Before a CREATE INDEX CONCURRENTLY, an invalid leftover of that index is dropped; an index
     build that takes long logs its progress (gonogo.progress).
+
+    before_commit(conn) records the file as applied (gonogo's history, the migration tool's own
+    table): inside the file's last transaction, right before its COMMIT, when the file ends in
+    one — so a row there always means the file's changes committed with it — else after the
+    last statement.
     """
     conn.autocommit = True
     run = ScriptRun(file=script.path.name)
     notices: list[str] = []
-    statements = script.statements
+    statements = script.as_run
+    last = len(statements) - 1
+    ends_in_commit = bool(statements) and commits_transaction(statements[-1])
+    recorded = False
     saved_timeout = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0] if policy else None
     current_timeout = saved_timeout
 
@@ -99,7 +106,8 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
         i, block_start, kept, attempt = 0, None, 0, 1
         while i < len(statements):
             statement = statements[i]
-            if _opens(statement):
+            recording = False
+            if opens_transaction(statement):
                 block_start, kept = i, len(run.statements)
             log(f"  {script.path.name}:{statement.line}: {statement.summary()}")
             notices.clear()
@@ -110,6 +118,9 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
                     if wanted != current_timeout:
                         conn.execute("SELECT set_config('lock_timeout', %s, false)", [wanted])
                         current_timeout = wanted
+                recording = i == last and ends_in_commit and before_commit and block_start is not None
+                if recording:
+                    before_commit(conn)
                 if index := builds_index_concurrently(statement):
                     recover_invalid_index(conn, index, log)
                 with index_build(conn, statement, log):
@@ -132,10 +143,11 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
                     continue
                 raise _script_error(script, statement, exc, run, attempts=attempt) from exc
             seconds = time.monotonic() - started
+            recorded = recorded or bool(recording)
             run.statements.append(StatementRun(statement.line, statement.summary(), seconds, list(notices),
                                                attempts=attempt))
             log(f"    done in {seconds:.3f} s" + (f" after {attempt} attempts" if attempt > 1 else ""))
-            if _closes(statement):
+            if closes_transaction(statement):
                 block_start = None
             if block_start is None:
                 attempt = 1
@@ -149,17 +161,12 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
         raise ScriptError(f"{script.path.name} opens a transaction (BEGIN) and never commits it; "
                           f"it was rolled back. Add COMMIT at the end of the transaction.",
                           run=run, line=statements[-1].line, sqlstate=None)
+    if before_commit and not recorded:
+        try:
+            before_commit(conn)
+        except psycopg.Error as exc:
+            raise _script_error(script, statements[-1], exc, run, attempts=1) from exc
     return run
-
-
-def _opens(statement: Statement) -> bool:
-    return (isinstance(statement.node, ast.TransactionStmt)
-            and statement.node.kind in (TransactionStmtKind.TRANS_STMT_BEGIN, TransactionStmtKind.TRANS_STMT_START))
-
-
-def _closes(statement: Statement) -> bool:
-    return (isinstance(statement.node, ast.TransactionStmt)
-            and statement.node.kind in (TransactionStmtKind.TRANS_STMT_COMMIT, TransactionStmtKind.TRANS_STMT_ROLLBACK))
 
 
 def _script_error(script: SqlFile, statement: Statement, exc: psycopg.Error, run: ScriptRun,

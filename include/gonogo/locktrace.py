@@ -32,19 +32,17 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import pglast
 import psycopg
-from pglast import ast, enums
+from pglast import ast
 from psycopg import pq
 
 from gonogo import locks
-from gonogo.batch import SqlFile
+from gonogo.sqlfile import SqlFile, query
 from gonogo.errors import GonogoError
 from gonogo.execute import Log, execute_statement, run_script
 from gonogo.results import GateResult, Verdict
 from gonogo.retry import RetryPolicy
-from gonogo.sqlfile import query
-from gonogo.statements import Statement
+from gonogo.statements import Statement, needs_autocommit, opens_transaction
 from gonogo.target import Target
 
 LOCK_POLL_SECONDS = 0.005  # how often a statement outside a transaction block is sampled
@@ -53,12 +51,6 @@ WAIT_POLL_SECONDS = 0.02   # how often the app's sessions are checked for lock w
 # Run as written and untraced: they lock no relation, and SET TRANSACTION must be the first
 # statement of its transaction, so the tracer sends nothing around them.
 _UNTRACED = (ast.TransactionStmt, ast.VariableSetStmt, ast.VariableShowStmt)
-# Cannot run inside a transaction block (CALL: the procedure may COMMIT).
-_NO_TRANSACTION_BLOCK = (ast.CreatedbStmt, ast.DropdbStmt, ast.CreateTableSpaceStmt, ast.DropTableSpaceStmt,
-                         ast.AlterSystemStmt, ast.CreateSubscriptionStmt, ast.DropSubscriptionStmt, ast.CallStmt)
-_REINDEX_MANY = (enums.ReindexObjectType.REINDEX_OBJECT_SCHEMA, enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
-                 enums.ReindexObjectType.REINDEX_OBJECT_DATABASE)
-_OPENS = (enums.TransactionStmtKind.TRANS_STMT_BEGIN, enums.TransactionStmtKind.TRANS_STMT_START)
 # What the server says when a statement turns out not to run in a transaction block after
 # all: 25001 (CONCURRENTLY and the like), 2D000 (a COMMIT inside a procedure or DO block).
 _NOT_IN_BLOCK_SQLSTATES = {"25001", "2D000"}
@@ -74,6 +66,7 @@ class LockHold:
     sampled: bool = False  # seen by polling (at least this long), not read exactly
     blocks: str = ""       # what it blocks for the app, in plain words
     new: bool = False      # the relation did not exist before: nobody can wait for it
+    until_commit: bool = False  # taken inside a BEGIN ... COMMIT: held to its COMMIT, not its statement's end
 
     @property
     def blocks_app(self) -> bool:
@@ -120,6 +113,7 @@ class TracedRun:
             for hold in statement.locks:
                 rows.append({**base, "relation": hold.relation, "mode": hold.mode,
                              "held_seconds": round(hold.held_seconds, 3), "sampled": hold.sampled,
+                             "until_commit": hold.until_commit,
                              "blocks": hold.blocks, "blocks_app": hold.blocks_app,
                              "rewritten": hold.relation in statement.rewrites})
             locked = {hold.relation for hold in statement.locks}
@@ -130,39 +124,15 @@ class TracedRun:
         return rows
 
 
-def needs_autocommit(statement: Statement) -> bool:
-    """Whether a statement cannot run inside a transaction block, read from its parse tree."""
-    node = statement.node
-    if statement.concurrently or isinstance(node, _NO_TRANSACTION_BLOCK):
-        return True
-    if isinstance(node, ast.ReindexStmt):
-        return node.kind in _REINDEX_MANY or any(p.defname == "concurrently" for p in node.params or ())
-    if isinstance(node, ast.VacuumStmt):
-        return bool(node.is_vacuumcmd)  # VACUUM; ANALYZE alone runs in a transaction
-    if isinstance(node, ast.DoStmt):
-        return _ends_transactions(pglast.parse_plpgsql(statement.sql))
-    return False
-
-
-def _ends_transactions(tree) -> bool:
-    """Whether a PL/pgSQL parse tree holds a COMMIT or ROLLBACK."""
-    if isinstance(tree, dict):
-        return (any(key in tree for key in ("PLpgSQL_stmt_commit", "PLpgSQL_stmt_rollback"))
-                or any(_ends_transactions(value) for value in tree.values()))
-    if isinstance(tree, list):
-        return any(_ends_transactions(value) for value in tree)
-    return False
-
-
 def trace_script(conn: psycopg.Connection, script: SqlFile, *, observer: Target, log: Log = print,
-                 policy: RetryPolicy | None = None) -> TracedRun:
+                 policy: RetryPolicy | None = None, before_commit=None) -> TracedRun:
     """Run a migration file as run_script does, recording each statement's locks and rewrites.
     observer: the same database, for the session that samples statements which cannot run in
     a transaction block (opened only if the file has one). A failing statement raises the
     same ScriptError as run_script, and the session is left usable."""
     tracer = _Tracer(conn, observer, log)
     try:
-        run = run_script(conn, script, log, execute=tracer.execute, policy=policy)
+        run = run_script(conn, script, log, execute=tracer.execute, policy=policy, before_commit=before_commit)
     finally:
         tracer.close()
     for trace, ran in zip(tracer.traces, run.statements):
@@ -216,8 +186,7 @@ class _Tracer:
     # -- the four ways a statement runs -----------------------------------------------------------
 
     def _untraced(self, statement: Statement) -> None:
-        opens = (isinstance(statement.node, ast.TransactionStmt) and statement.node.kind in _OPENS
-                 and self.conn.info.transaction_status == pq.TransactionStatus.IDLE)
+        opens = opens_transaction(statement) and self.conn.info.transaction_status == pq.TransactionStatus.IDLE
         before = self._relations() if opens else None
         if opens and self._opened_at is not None:
             del self.traces[self._opened_at:]  # run_script retries a rolled-back block: trace it anew
@@ -247,6 +216,7 @@ class _Tracer:
         for oid, relation, mode, locktype in self._own_locks({**transaction.before, **transaction.last}):
             if (oid, mode) not in transaction.holds:
                 hold = _hold(relation, mode, locktype, 0.0, new=oid not in transaction.before)
+                hold.until_commit = True
                 transaction.holds[(oid, mode)] = (hold, started)
                 trace.locks.append(hold)
         transaction.last = after
@@ -399,7 +369,8 @@ def lock_budget(traced_runs: Sequence[TracedRun], *, budget_seconds: float, phas
 
 def _describe(run: TracedRun, statement: StatementTrace, hold: LockHold) -> str:
     return (f"{run.file} line {statement.line} ({statement.summary}) held {hold.mode} on {hold.relation} "
-            f"for {hold.held_seconds:.3f} s{' (sampled)' if hold.sampled else ''}, blocking {hold.blocks}")
+            f"for {hold.held_seconds:.3f} s{' (sampled)' if hold.sampled else ''}"
+            f"{', to the COMMIT of its transaction' if hold.until_commit else ''}, blocking {hold.blocks}")
 
 
 # -- what the app felt --------------------------------------------------------------------------

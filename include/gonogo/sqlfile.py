@@ -3,15 +3,113 @@
 Named queries use the yesql/aiosql convention: a `-- name: <id>` line opens a query
 that runs until the next such line. Statements are split with PostgreSQL's own parser
 (pglast), never by looking for semicolons.
+
+A migration file (SqlFile) also says how its statements run (its mode):
+
+- "statements": one at a time in autocommit, as `psql -f` runs a file; a BEGIN ... COMMIT the
+  file writes itself groups what it encloses.
+- "transaction": the whole file in one transaction, as Prisma, Flyway, Alembic, dbmate and
+  golang-migrate run theirs. A statement that cannot run in a transaction block
+  (CONCURRENTLY, VACUUM, ...) runs alone between two such transactions; a file that writes
+  its own BEGIN/COMMIT keeps them.
+
+`SqlFile.as_run` is the one list of statements the runner, the lock trace and the lint all
+read: in transaction mode it holds the BEGIN and COMMIT gonogo sends around the file
+(marked `implicit`), so each of them sees the same transactions.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pglast
+from pglast import ast, enums
+
+from gonogo.statements import Statement, needs_autocommit
+
+STATEMENTS, TRANSACTION = "statements", "transaction"
+MODES = (STATEMENTS, TRANSACTION)
+
+
+@dataclass(frozen=True)
+class SqlFile:
+    """A file of SQL as gonogo runs it: its path (for messages), its text as on disk (the
+    checksum is of these bytes), its statements, and how they run (mode)."""
+
+    path: Path
+    text: str = field(repr=False)
+    statements: tuple[Statement, ...] = field(repr=False)
+    mode: str = STATEMENTS
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.text.encode()).hexdigest()
+
+    @functools.cached_property
+    def as_run(self) -> tuple[Statement, ...]:
+        """The statements in the order and transactions they are sent (see the module doc)."""
+        if self.mode == STATEMENTS or any(s.is_transaction_control for s in self.statements):
+            return self.statements
+        return wrapped_in_transactions(self.statements)
+
+    @property
+    def one_transaction(self) -> bool:
+        """Whether gonogo wraps the file in a transaction of its own (transaction mode)."""
+        return any(s.implicit for s in self.as_run)
+
+
+def read_sql_file(path: Path, *, mode: str = STATEMENTS, text: str | None = None,
+                  first_line: int = 1) -> SqlFile:
+    """A migration file parsed with PostgreSQL's parser. text: a part of the file (a dbmate
+    section, say) that starts at first_line, so messages give the file's own line numbers.
+    Raises BatchError naming the file and line of what PostgreSQL would refuse."""
+    from gonogo.errors import BatchError
+    from gonogo.statements import SqlSyntaxError, parse_script
+
+    path = Path(path)
+    if text is None:
+        raw = path.read_bytes()
+        try:
+            text = raw.decode()  # as on disk: the checksum is of the file's bytes
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            raise BatchError(f"{path} line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the "
+                             f"file as UTF-8") from None
+    padded = "\n" * (first_line - 1) + text
+    try:
+        statements = parse_script(padded)
+    except SqlSyntaxError as exc:
+        raise BatchError(f"{path} {exc}") from None
+    return SqlFile(path=path, text=padded if first_line > 1 else text, statements=tuple(statements), mode=mode)
+
+
+def _control(kind: enums.TransactionStmtKind, sql: str, line: int) -> Statement:
+    return Statement(sql=sql, line=line, node=ast.TransactionStmt(kind=kind), implicit=True)
+
+
+def wrapped_in_transactions(statements: tuple[Statement, ...]) -> tuple[Statement, ...]:
+    """The statements inside BEGIN ... COMMIT, each statement that cannot run in a transaction
+    block alone between two of them."""
+    out: list[Statement] = []
+    open_at = None
+    for statement in statements:
+        if needs_autocommit(statement):
+            if open_at is not None:
+                out.append(_control(enums.TransactionStmtKind.TRANS_STMT_COMMIT, "COMMIT", statement.line))
+                open_at = None
+            out.append(statement)
+            continue
+        if open_at is None:
+            out.append(_control(enums.TransactionStmtKind.TRANS_STMT_BEGIN, "BEGIN", statement.line))
+            open_at = statement.line
+        out.append(statement)
+    if open_at is not None:
+        out.append(_control(enums.TransactionStmtKind.TRANS_STMT_COMMIT, "COMMIT", statements[-1].line))
+    return tuple(out)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _NAME_LINE = re.compile(r"^--\s*name:\s*(?P<name>[\w.-]+)\s*$", re.MULTILINE)

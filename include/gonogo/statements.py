@@ -39,6 +39,7 @@ class Statement:
     line: int  # 1-based line of the statement in its file
     node: ast.Node = field(repr=False, compare=False)
     inner: tuple[ast.Node, ...] = field(default=(), repr=False, compare=False)
+    implicit: bool = False  # a BEGIN/COMMIT gonogo sends around a file run in one transaction
 
     @property
     def kind(self) -> str:
@@ -57,8 +58,58 @@ class Statement:
         return self.inner if isinstance(self.node, ast.DoStmt) else (self.node,)
 
     def summary(self, width: int = 90) -> str:
+        if self.implicit:
+            return f"{self.sql} (the file runs in one transaction)"
         text = " ".join(self.sql.split())
         return text if len(text) <= width else text[: width - 1] + "…"
+
+
+_OPENS = (enums.TransactionStmtKind.TRANS_STMT_BEGIN, enums.TransactionStmtKind.TRANS_STMT_START)
+# PREPARE TRANSACTION ends the session's transaction block as COMMIT does.
+_CLOSES = (enums.TransactionStmtKind.TRANS_STMT_COMMIT, enums.TransactionStmtKind.TRANS_STMT_ROLLBACK,
+           enums.TransactionStmtKind.TRANS_STMT_PREPARE)
+# Cannot run inside a transaction block (CALL: the procedure may COMMIT).
+_NO_TRANSACTION_BLOCK = (ast.CreatedbStmt, ast.DropdbStmt, ast.CreateTableSpaceStmt, ast.DropTableSpaceStmt,
+                         ast.AlterSystemStmt, ast.CreateSubscriptionStmt, ast.DropSubscriptionStmt, ast.CallStmt)
+_REINDEX_MANY = (enums.ReindexObjectType.REINDEX_OBJECT_SCHEMA, enums.ReindexObjectType.REINDEX_OBJECT_SYSTEM,
+                 enums.ReindexObjectType.REINDEX_OBJECT_DATABASE)
+
+
+def opens_transaction(statement: Statement) -> bool:
+    return isinstance(statement.node, ast.TransactionStmt) and statement.node.kind in _OPENS
+
+
+def commits_transaction(statement: Statement) -> bool:
+    return (isinstance(statement.node, ast.TransactionStmt)
+            and statement.node.kind == enums.TransactionStmtKind.TRANS_STMT_COMMIT)
+
+
+def closes_transaction(statement: Statement) -> bool:
+    return isinstance(statement.node, ast.TransactionStmt) and statement.node.kind in _CLOSES
+
+
+def needs_autocommit(statement: Statement) -> bool:
+    """Whether a statement cannot run inside a transaction block, read from its parse tree."""
+    node = statement.node
+    if statement.concurrently or isinstance(node, _NO_TRANSACTION_BLOCK):
+        return True
+    if isinstance(node, ast.ReindexStmt):
+        return node.kind in _REINDEX_MANY or any(p.defname == "concurrently" for p in node.params or ())
+    if isinstance(node, ast.VacuumStmt):
+        return bool(node.is_vacuumcmd)  # VACUUM; ANALYZE alone runs in a transaction
+    if isinstance(node, ast.DoStmt):
+        return _ends_transactions(pglast.parse_plpgsql(statement.sql))
+    return False
+
+
+def _ends_transactions(tree) -> bool:
+    """Whether a PL/pgSQL parse tree holds a COMMIT or ROLLBACK."""
+    if isinstance(tree, dict):
+        return (any(key in tree for key in ("PLpgSQL_stmt_commit", "PLpgSQL_stmt_rollback"))
+                or any(_ends_transactions(value) for value in tree.values()))
+    if isinstance(tree, list):
+        return any(_ends_transactions(value) for value in tree)
+    return False
 
 
 def parse_script(sql: str) -> list[Statement]:
@@ -77,7 +128,10 @@ def parse_script(sql: str) -> list[Statement]:
         # stmt_location points at the end of the previous statement: skip comments and blanks
         offset = start + (len(sql[start: start + length]) - len(sql[start: start + length].lstrip()))
         line = sql.count("\n", 0, offset) + 1
-        inner = _do_block_statements(text) if isinstance(item.stmt, ast.DoStmt) else ()
+        try:
+            inner = _do_block_statements(text) if isinstance(item.stmt, ast.DoStmt) else ()
+        except pglast.parser.ParseError as exc:
+            raise SqlSyntaxError(f"line {line}: the DO block's body does not parse: {exc.args[0]}") from None
         statements.append(Statement(sql=_strip_leading_comments(text), line=line,
                                     node=item.stmt, inner=inner))
     return statements
@@ -189,5 +243,33 @@ def referenced_tables(statements: list[Statement]) -> set[str]:
 
 
 def created_tables(statements: list[Statement]) -> set[str]:
-    return {node.relation.relname for s in statements for node in s.nodes()
-            if isinstance(node, ast.CreateStmt)}
+    """Tables and views the statements create, or rename to: nobody can use them before."""
+    names = set()
+    for statement in statements:
+        for node in statement.nodes():
+            if isinstance(node, ast.CreateStmt):
+                names.add(node.relation.relname)
+            elif isinstance(node, ast.CreateTableAsStmt):
+                names.add(node.into.rel.relname)
+            elif isinstance(node, ast.ViewStmt):
+                names.add(node.view.relname)
+            elif isinstance(node, ast.RenameStmt) and node.renameType == enums.ObjectType.OBJECT_TABLE:
+                names.add(node.newname)
+    return names
+
+
+def added_columns(statements: list[Statement]) -> set[tuple[str, str]]:
+    """(table, column) of every column the statements add: ALTER TABLE ... ADD COLUMN, the
+    columns of a new table, and a column renamed to a new name."""
+    found = set()
+    for statement in statements:
+        for node in statement.nodes():
+            if isinstance(node, ast.CreateStmt):
+                found |= {(node.relation.relname, e.colname) for e in node.tableElts or ()
+                          if isinstance(e, ast.ColumnDef)}
+            elif isinstance(node, ast.AlterTableStmt):
+                found |= {(node.relation.relname, cmd.def_.colname) for cmd in node.cmds or ()
+                          if cmd.subtype == enums.AlterTableType.AT_AddColumn}
+            elif isinstance(node, ast.RenameStmt) and node.renameType == enums.ObjectType.OBJECT_COLUMN:
+                found.add((node.relation.relname, node.newname))
+    return found

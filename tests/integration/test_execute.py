@@ -101,3 +101,84 @@ def test_a_committed_block_persists(prod_conn, tmp_path):
     run = run_script(prod_conn, script(tmp_path, "BEGIN;\nCREATE TABLE done (a int);\nINSERT INTO done VALUES (1), (2);\nCOMMIT;\n"))
     assert len(run.statements) == 4
     assert prod_conn.execute("SELECT count(*) FROM done").fetchone()[0] == 2
+
+
+# -- a file run in one transaction (as Prisma, Flyway, Alembic run theirs) ------------------------
+
+def test_a_file_in_one_transaction_leaves_nothing_when_a_statement_fails(prod_conn, tmp_path):
+    sql_file = script(tmp_path, (
+        "CREATE TABLE first (a int);\n"
+        "INSERT INTO first VALUES (1);\n"
+        "SELECT 1 / 0;\n"), mode="transaction")
+    with pytest.raises(ScriptError) as caught:
+        run_script(prod_conn, sql_file)
+    assert caught.value.line == 3 and caught.value.sqlstate == "22012"
+    assert not exists(prod_conn, "first")  # statement by statement it would be there
+    assert prod_conn.info.transaction_status == pq.TransactionStatus.IDLE
+
+
+def test_what_records_the_file_commits_with_it_or_not_at_all(prod_conn, tmp_path):
+    """before_commit writes in the file's own transaction: a history row means the file's
+    changes committed, and a failure anywhere leaves neither."""
+    prod_conn.execute("CREATE TABLE ledger (name text)")
+
+    def record(conn):
+        conn.execute("INSERT INTO ledger VALUES ('applied')")
+        assert conn.info.transaction_status == pq.TransactionStatus.INTRANS  # inside the file's transaction
+
+    run_script(prod_conn, script(tmp_path, "CREATE TABLE good (a int);\n", mode="transaction"), before_commit=record)
+    assert exists(prod_conn, "good")
+    assert prod_conn.execute("SELECT count(*) FROM ledger").fetchone()[0] == 1
+
+    def record_then_fail(conn):
+        record(conn)
+        conn.execute("SELECT 1 / 0")
+
+    with pytest.raises(ScriptError):
+        run_script(prod_conn, script(tmp_path, "CREATE TABLE bad (a int);\n", "bad.sql", mode="transaction"),
+                   before_commit=record_then_fail)
+    assert not exists(prod_conn, "bad")
+    assert prod_conn.execute("SELECT count(*) FROM ledger").fetchone()[0] == 1
+
+
+def test_concurrently_runs_alone_between_the_files_transactions(prod_conn, tmp_path):
+    """CREATE INDEX CONCURRENTLY cannot run in a transaction block: the statements before it
+    commit, it runs alone, the rest run in a new transaction."""
+    sql_file = script(tmp_path, (
+        "CREATE TABLE t (a int);\n"
+        "CREATE INDEX CONCURRENTLY t_a ON t (a);\n"
+        "ALTER TABLE t ADD COLUMN b int;\n"
+        "SELECT 1 / 0;\n"), mode="transaction")
+    assert [s.sql for s in sql_file.as_run if s.implicit] == ["BEGIN", "COMMIT", "BEGIN", "COMMIT"]
+    with pytest.raises(ScriptError):
+        run_script(prod_conn, sql_file)
+    assert exists(prod_conn, "t") and exists(prod_conn, "t_a")  # committed before the failure
+    columns = prod_conn.execute("SELECT count(*) FROM information_schema.columns WHERE table_name = 't'").fetchone()[0]
+    assert columns == 1  # ADD COLUMN b was in the transaction that failed
+
+
+def test_a_lock_timeout_retries_the_whole_file_in_one_transaction(prod_db, tmp_path):
+    """A statement of a file run in one transaction times out on its lock: the whole file is
+    retried (its earlier statements rolled back with it), and applies once the holder is gone."""
+    import threading
+    import time
+
+    from gonogo.retry import RetryPolicy
+
+    with prod_db.connect("tests/setup", guards=None) as setup:
+        setup.execute("CREATE TABLE busy (a int)")
+        setup.execute("CREATE TABLE other (a int)")
+    sql_file = script(tmp_path, "ALTER TABLE other ADD COLUMN b int;\nALTER TABLE busy ADD COLUMN b int;\n",
+                      mode="transaction")
+    holder = prod_db.connect("tests/holder", guards=None, autocommit=False)
+    holder.execute("SELECT * FROM busy")
+    threading.Timer(0.8, holder.rollback).start()
+    started = time.monotonic()
+    with prod_db.connect("tests/runner") as runner:
+        run = run_script(runner, sql_file, policy=RetryPolicy(lock_timeout="100ms", attempts=30, first_backoff=0.05,
+                                                              max_backoff=0.2))
+        assert runner.execute("SELECT count(*) FROM information_schema.columns WHERE column_name = 'b'").fetchone()[0] == 2
+    holder.close()
+    assert time.monotonic() - started >= 0.8
+    assert max(s.attempts for s in run.statements) > 1
+    assert [s.line for s in run.statements] == [1, 1, 2, 2]  # BEGIN, line 1, line 2, COMMIT: once each

@@ -4,6 +4,8 @@ rewrites, the lock budget, the app's lock waits, and errors exactly as run_scrip
 from __future__ import annotations
 
 
+import time
+
 import pytest
 from psycopg import pq
 
@@ -42,8 +44,8 @@ def conn(app_db):
 
 
 def holds(traced, line: int) -> dict[tuple[str, str], object]:
-    statement = next(s for s in traced.statements if s.line == line)
-    return {(h.relation, h.mode): h for h in statement.locks}
+    """The locks the statement at `line` took (a BEGIN gonogo sends shares its line, and takes none)."""
+    return {(h.relation, h.mode): h for s in traced.statements if s.line == line for h in s.locks}
 
 
 # -- what each kind of statement locks -----------------------------------------------------------
@@ -245,3 +247,43 @@ def test_a_lock_timeout_is_retried_under_the_trace_with_one_trace_per_statement(
         blocker.close()
     assert [s.line for s in traced.statements] == lines
     assert conn.execute("SELECT count(*) FROM pg_attribute WHERE attname = 'traced_retry'").fetchone()[0] == columns
+
+
+# -- a file run in one transaction ----------------------------------------------------------------
+
+def test_in_one_transaction_a_lock_is_held_to_the_commit_as_pg_locks_shows(staging_db, tmp_path):
+    """Run in one transaction (as Prisma runs a migration.sql), the ALTER's ACCESS EXCLUSIVE
+    lasts through the slow statement after it: the trace says so, and pg_locks, read from
+    another session during that statement, agrees. Statement by statement it ends at once."""
+    import threading
+
+    with staging_db.connect("tests/setup", guards=None) as setup:
+        setup.execute("CREATE TABLE account (id int PRIMARY KEY, note text)")
+        setup.execute("INSERT INTO account SELECT g, 'x' FROM generate_series(1, 1000) g")
+    text = "ALTER TABLE account ADD COLUMN flag boolean;\nSELECT pg_sleep(0.4);\n"
+    seen = {}
+
+    def watch(pid_of):
+        with staging_db.connect("tests/observer", guards=None) as observer:
+            time.sleep(0.2)  # into the pg_sleep
+            seen["modes"] = [row[0] for row in observer.execute(
+                "SELECT mode FROM pg_locks WHERE relation = 'account'::regclass AND pid = %s AND granted",
+                [pid_of()])]
+
+    for mode, held_long in (("transaction", True), ("statements", False)):
+        with staging_db.connect("tests/migration") as conn:
+            if mode == "statements":
+                conn.execute("ALTER TABLE account DROP COLUMN flag")
+            watcher = threading.Thread(target=watch, args=(lambda: conn.info.backend_pid,))
+            watcher.start()
+            traced = trace_script(conn, script(tmp_path, text, f"{mode}.sql", mode=mode), observer=staging_db,
+                                  log=quiet)
+            watcher.join()
+        hold = holds(traced, 1)[("account", "ACCESS EXCLUSIVE")]
+        assert ("AccessExclusiveLock" in seen["modes"]) is held_long, (mode, seen)
+        assert (hold.held_seconds >= 0.4) is held_long, (mode, hold.held_seconds)
+        assert hold.until_commit is held_long
+        budget = lock_budget([traced], budget_seconds=0.3, phase="dry_run", subject=mode)
+        assert budget.failed is held_long
+        if held_long:
+            assert "to the COMMIT of its transaction" in budget.message

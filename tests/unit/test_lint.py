@@ -25,10 +25,10 @@ DETAIL_KEYS = {"rule", "source", "level", "file", "line", "statement", "lock", "
 
 
 def lint(tmp_path: Path, sql: str, *, kind: str = "constraint", enabled: bool = True,
-         rollback: bool = False) -> list[Finding]:
+         rollback: bool = False, mode: str = "statements") -> list[Finding]:
     path = tmp_path / "migration.sql"
     path.write_text(sql)
-    sql_file = SqlFile(path=path, text=sql, statements=tuple(parse_script(sql)))
+    sql_file = SqlFile(path=path, text=sql, statements=tuple(parse_script(sql)), mode=mode)
     return lint_file(sql_file, step_kind=kind, step_enabled=enabled, rollback=rollback)
 
 
@@ -66,7 +66,14 @@ ERR = {
     "constraint-without-not-valid": (do("SELECT 1",
                                         'ALTER TABLE "Recipe" ADD CONSTRAINT c CHECK ("yieldQuantity" > 0)'),
                                      "error", "ACCESS EXCLUSIVE", 4),
+    # run in one transaction (MODE below): the ALTER's lock is held through the UPDATE and the index build
+    "transaction-holds-lock": ('ALTER TABLE "Recipe" ADD COLUMN "slug" text;\n'
+                               'UPDATE "Recipe" SET "slug" = lower("name") WHERE "slug" IS NULL;\n'
+                               'CREATE INDEX "Recipe_slug_idx" ON "Recipe" ("slug");\n',
+                               "warning", "ACCESS EXCLUSIVE", 1),
 }
+# How a case's file runs (gonogo.sqlfile), where it is not statement by statement.
+MODE = {"transaction-holds-lock": "transaction"}
 
 
 def test_every_rule_has_an_err_case_and_its_module_function_and_id_share_a_name():
@@ -79,7 +86,7 @@ def test_every_rule_has_an_err_case_and_its_module_function_and_id_share_a_name(
 @pytest.mark.parametrize("rule", sorted(ERR))
 def test_rule_flags_its_known_bad_statement(tmp_path, rule):
     sql, level, lock, line = ERR[rule]
-    found = [f for f in lint(tmp_path, sql, kind="cutover") if f.rule == rule]
+    found = [f for f in lint(tmp_path, sql, kind="cutover", mode=MODE.get(rule, "statements")) if f.rule == rule]
     assert len(found) == 1, found
     finding = found[0]
     assert (finding.source, finding.level, finding.lock, finding.line) == ("gonogo", level, lock, line)
@@ -136,14 +143,35 @@ OK = {
         do('ALTER TABLE "Recipe" ADD CONSTRAINT c CHECK ("yieldQuantity" > 0) NOT VALID'),
         NEW_TABLE + "ALTER TABLE note ADD CONSTRAINT n_positive CHECK (n > 0);\n",
     ],
+    "transaction-holds-lock": [
+        'ALTER TABLE "Recipe" ADD COLUMN "slug" text;\n',  # nothing after it in the transaction
+        NEW_TABLE + "ALTER TABLE note ADD COLUMN m int;\nCREATE INDEX note_m ON note (m);\n",  # a new table
+        # a statement that cannot run in a transaction block runs alone: the ALTER's transaction ends before it
+        'ALTER TABLE "Recipe" ADD COLUMN "slug" text;\nCREATE INDEX CONCURRENTLY "Recipe_slug_idx" ON "Recipe" ("slug");\n',
+    ],
 }
 
 
 @pytest.mark.parametrize("rule,sql", [(rule, sql) for rule, cases in OK.items() for sql in cases])
 def test_rule_leaves_its_known_good_statement_alone(tmp_path, rule, sql):
-    found = lint(tmp_path, sql)
+    found = lint(tmp_path, sql, mode=MODE.get(rule, "statements"))
     assert rule not in rules(found)
     assert not [f for f in found if f.level == "error"], found
+
+
+def test_how_a_file_runs_decides_how_long_its_locks_are_held(tmp_path):
+    """The same file: statement by statement each lock ends with its statement; in one
+    transaction (as Prisma or Flyway run it) the ALTER's ACCESS EXCLUSIVE lasts to the COMMIT,
+    so squawk's finding on the index build names that lock, not the build's own SHARE."""
+    sql = ERR["transaction-holds-lock"][0]
+    alone = lint(tmp_path, sql)
+    together = lint(tmp_path, sql, mode="transaction")
+    assert "transaction-holds-lock" not in rules(alone)
+    [held] = [f for f in together if f.rule == "transaction-holds-lock"]
+    assert "lines 2–3" in held.message and "COMMIT" in held.message
+    squawk_on_index = {f.rule: f.lock for f in alone + together if f.line == 3 and f.source == "squawk"}
+    assert {f.lock for f in alone if f.line == 3 and f.source == "squawk"} == {"SHARE"}
+    assert {f.lock for f in together if f.line == 3 and f.source == "squawk"} == {"ACCESS EXCLUSIVE"}, squawk_on_index
 
 
 def test_a_where_that_restricts_nothing_is_a_whole_table_delete(tmp_path):

@@ -29,7 +29,7 @@ def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = 
               name: str | None = None) -> list[Finding]:
     """Findings in one migration (or, rollback=True, rollback) file, by line. `name` is how
     findings name the file (default: its file name)."""
-    script = Script(sql_file.statements, file=name or sql_file.path.name, step_kind=step_kind,
+    script = Script(sql_file.as_run, file=name or sql_file.path.name, step_kind=step_kind,
                     step_enabled=step_enabled, rollback=rollback)
     findings = squawk(script, sql_file.text)
     for rule in RULES:
@@ -80,11 +80,16 @@ def _count(findings, errors, warnings) -> str:
     return f"{n(len(findings), 'finding')} ({', '.join(parts)})"
 
 
+# Problems of their own, never the same as another finding on the statement: how long the
+# file's one transaction keeps the lock, not what the statement does.
+_SEPARATE = frozenset({"transaction-holds-lock"})
+
+
 def _one_per_problem(findings: list[Finding]) -> list[Finding]:
     """One finding per statement and lock: the most severe, squawk's on a tie (it comes first)."""
-    kept: dict[tuple[str, int, str], Finding] = {}
+    kept: dict[tuple, Finding] = {}
     for finding in findings:
-        key = (finding.file, finding.line, finding.lock)
+        key = (finding.file, finding.line, finding.lock, finding.rule if finding.rule in _SEPARATE else "")
         if key not in kept or finding.rank > kept[key].rank:
             kept[key] = finding
     return sorted(kept.values(), key=lambda f: (f.line, -f.rank))

@@ -1,8 +1,9 @@
 """A migration file as gonogo runs it, for the rules to read.
 
-gonogo runs a file statement by statement in autocommit (like psql -f): each statement is
-its own transaction, except between an explicit BEGIN and COMMIT, and a DO block runs as
-one transaction unless its body COMMITs. A Script lists every statement the file runs,
+The statements are the file's as they run (SqlFile.as_run): statement by statement in
+autocommit (like psql -f), each statement its own transaction except between a BEGIN and
+COMMIT — which gonogo sends around the whole file when the file runs in one transaction —
+and a DO block runs as one transaction unless its body COMMITs. A Script lists every statement the file runs,
 those inside DO blocks included (Statement.nodes()), each with its own line, the
 transaction it belongs to, and whether it sits in a DO-block loop that commits each round
 (a batched backfill).
@@ -20,11 +21,8 @@ from pglast.stream import RawStream
 from gonogo.lint.finding import Finding
 from gonogo.lint.lock_taken import lock_taken, node_table
 from gonogo.locks import strongest
-from gonogo.statements import Statement, created_tables
+from gonogo.statements import Statement, closes_transaction, created_tables, opens_transaction
 
-_OPEN = {enums.TransactionStmtKind.TRANS_STMT_BEGIN, enums.TransactionStmtKind.TRANS_STMT_START}
-_CLOSE = {enums.TransactionStmtKind.TRANS_STMT_COMMIT, enums.TransactionStmtKind.TRANS_STMT_ROLLBACK,
-          enums.TransactionStmtKind.TRANS_STMT_PREPARE}
 _LOOPS = {"PLpgSQL_stmt_loop", "PLpgSQL_stmt_while", "PLpgSQL_stmt_fori", "PLpgSQL_stmt_fors",
           "PLpgSQL_stmt_forc", "PLpgSQL_stmt_foreach_a", "PLpgSQL_stmt_dynfors"}
 _ENDS = {"PLpgSQL_stmt_commit", "PLpgSQL_stmt_rollback"}
@@ -67,6 +65,11 @@ class Script:
         self.rollback = rollback
 
     @property
+    def one_transaction(self) -> bool:
+        """The file runs in one transaction that gonogo opens around it (transaction mode)."""
+        return any(s.implicit for s in self.statements)
+
+    @property
     def disabled_cleanup(self) -> bool:
         """A cleanup step that stays disabled: it runs only with its own approval."""
         return self.step_kind == "cleanup" and not self.step_enabled
@@ -84,9 +87,9 @@ class Script:
         for statement in self.statements:
             node = statement.node
             if isinstance(node, ast.TransactionStmt):
-                if node.kind in _OPEN and not explicit:
+                if opens_transaction(statement) and not explicit:
                     transaction, explicit = transaction + 1, True
-                elif node.kind in _CLOSE:
+                elif closes_transaction(statement):
                     explicit = False
                 units.append(Unit(statement, node, statement.line, transaction))
                 continue
@@ -127,7 +130,7 @@ class Script:
         lines); a DO block is returned whole."""
         statement = None
         for candidate in self.statements:
-            if candidate.line <= line:
+            if candidate.line <= line and not candidate.implicit:
                 statement = candidate
         if statement is None:
             return None

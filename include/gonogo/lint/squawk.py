@@ -1,7 +1,7 @@
 """squawk (the squawk-cli package), run the way gonogo executes a migration.
 
-gonogo runs a file statement by statement in autocommit, like psql -f (execute.py), so
-squawk must not assume a transaction around the file; it lints for PostgreSQL 15; and the
+gonogo runs a file statement by statement in autocommit, like psql -f, or in one transaction
+(its mode, gonogo.sqlfile), and squawk is told which; it lints for PostgreSQL 15; and the
 rules that are noise for gonogo are excluded, each with its reason below. squawk runs once
 per file, on the file's text (the bytes gonogo checksummed), with its JSON reporter; each
 violation is mapped back to the statement gonogo runs at that line, and to the lock held
@@ -108,17 +108,19 @@ def squawk_binary() -> str:
                          "(pip install squawk-cli, in the environment gonogo runs in)")
 
 
-def squawk_command(*, rollback: bool) -> list[str]:
+def squawk_command(*, rollback: bool, one_transaction: bool = False) -> list[str]:
     excluded = sorted({**EXCLUDED_RULES, **(ROLLBACK_EXCLUDED_RULES if rollback else {})})
     return [squawk_binary(), "--reporter", "json", "--pg-version", PG_VERSION,
-            "--no-assume-in-transaction",     # autocommit per statement, like psql -f
+            # as the file runs: in one transaction gonogo opens, or statement by statement like psql -f
+            "--assume-in-transaction" if one_transaction else "--no-assume-in-transaction",
             "--config", os.devnull,           # no .squawk.toml found in a parent folder applies
             "--exclude", ",".join(excluded)]
 
 
 def squawk(script: Script, text: str) -> list[Finding]:
     """squawk's violations in one file, as findings on the statements gonogo runs."""
-    command = [*squawk_command(rollback=script.rollback), "--stdin-filepath", script.file]
+    command = [*squawk_command(rollback=script.rollback, one_transaction=script.one_transaction),
+               "--stdin-filepath", script.file]
     done = subprocess.run(command, input=text, capture_output=True, text=True, timeout=120)
     if done.returncode not in (0, 1):  # 1: violations found
         raise SquawkFailed(f"squawk failed on {script.file} (exit {done.returncode}): "
@@ -143,6 +145,8 @@ def _finding(script: Script, violation: dict) -> Finding | None:
         return None  # VALIDATE CONSTRAINT of a valid constraint is a no-op: it is already re-runnable
     if rule in NEW_TABLE_RULES and unit and unit.table in script.new_tables:
         return None
+    if rule == "ban-concurrent-index-creation-in-transaction" and script.one_transaction:
+        return None  # in a file run in one transaction, gonogo runs CONCURRENTLY alone (SqlFile.as_run)
     if rule == "syntax-error":
         level = WARNING
         message = (f"squawk cannot parse this statement ({violation['message']}), so its rules did "

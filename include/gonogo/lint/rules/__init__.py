@@ -14,6 +14,7 @@ from gonogo.lint.rules.drop_constraint import drop_constraint
 from gonogo.lint.rules.index_without_concurrently import index_without_concurrently
 from gonogo.lint.rules.not_valid_validate_same_transaction import not_valid_validate_same_transaction
 from gonogo.lint.rules.set_not_null import set_not_null
+from gonogo.lint.rules.transaction_holds_lock import transaction_holds_lock
 from gonogo.lint.rules.unbatched_update_delete import unbatched_update_delete
 
 RULES = [
@@ -27,4 +28,5 @@ RULES = [
     index_without_concurrently,
     constraint_builds_index,
     constraint_without_not_valid,
+    transaction_holds_lock,
 ]
