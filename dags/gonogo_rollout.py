@@ -37,8 +37,9 @@ log = logging.getLogger("gonogo")
 
 @task
 def validate_batch() -> dict:
-    """The whole batch checked before anything runs: manifest, files, SQL, a rollback per step."""
-    return Rollout.current().batch.summary()
+    """The whole batch checked before anything runs: manifest, files, SQL, a rollback per step;
+    from a migration tool, the migrations production's tool history has not applied."""
+    return Rollout.current().validated_batch()
 
 
 @task

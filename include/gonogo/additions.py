@@ -46,6 +46,7 @@ class Check:
     name: str
     table: str
     expression: str  # deparsed by pglast from the batch's own SQL
+    columns: tuple[str, ...] = ()  # the columns the expression reads
 
     def label(self) -> str:
         return f"{self.table}: CHECK ({self.expression})"
@@ -100,9 +101,25 @@ def unique_keys(statements: list[Statement]) -> list[UniqueKey]:
     return list(dict.fromkeys(keys))
 
 
+class _Columns(Visitor):
+    def __init__(self):
+        super().__init__()
+        self.names: list[str] = []
+
+    def visit_ColumnRef(self, ancestors, node):
+        if node.fields and isinstance(node.fields[-1], ast.String):
+            self.names.append(node.fields[-1].sval)
+
+
+def _columns_of(expression) -> tuple[str, ...]:
+    found = _Columns()
+    found(expression)
+    return tuple(dict.fromkeys(found.names))
+
+
 def checks(statements: list[Statement]) -> list[Check]:
     return list(dict.fromkeys(
-        Check(con.conname or f"{table}_check", table, RawStream()(con.raw_expr))
+        Check(con.conname or f"{table}_check", table, RawStream()(con.raw_expr), _columns_of(con.raw_expr))
         for table, con in _constraints(statements) if con.contype == _Con.CONSTR_CHECK))
 
 

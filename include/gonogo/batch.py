@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 import json
 import os
 from dataclasses import dataclass, field
@@ -24,21 +23,12 @@ from gonogo.analysis import Metric
 from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
 from gonogo.queries import Query, load_queries
-from gonogo.statements import (DbObject, SqlSyntaxError, Statement, created_objects, parse_script,
-                               referenced_tables)
+from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file
+from gonogo.statements import (DbObject, SqlSyntaxError, added_columns, created_objects, created_tables,
+                               parse_script, referenced_tables)
+from gonogo.tools import Migration, MigrationTool
 
 _SCHEMA_PATH = Path(__file__).with_name("manifest.schema.json")
-
-
-@dataclass(frozen=True)
-class SqlFile:
-    path: Path
-    text: str = field(repr=False)
-    statements: tuple[Statement, ...] = field(repr=False)
-
-    @property
-    def sha256(self) -> str:
-        return hashlib.sha256(self.text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -107,11 +97,34 @@ class Step:
     lock_timeout: str | None = None
     backfill: Backfill | None = None
     batch_id: str = ""  # the batch it belongs to (where its history and backfill progress live)
+    origin: Migration | None = None  # the migration tool's migration this step is (gonogo.tools)
+    rollback_drafted: bool = False   # the rollback is gonogo's draft (gonogo.drafts), not the team's
+    rollback_missing: tuple[str, ...] = ()  # statements no draft can undo: the team must write it
 
     @property
     def name(self) -> str:
-        """The migration's file name without .sql: what a DBA calls the step."""
-        return self.forward.path.stem
+        """What a DBA calls the step: the tool's name for the migration, or the file name
+        without .sql."""
+        return self.origin.name if self.origin else self.forward.path.stem
+
+    @property
+    def mode(self) -> str:
+        """How its file runs: statement by statement, or in one transaction (gonogo.sqlfile)."""
+        return self.forward.mode
+
+    @property
+    def runs_as(self) -> str:
+        """The mode in words, for the report."""
+        return "in one transaction" if self.forward.one_transaction else "statement by statement"
+
+    @property
+    def rollback_source(self) -> str:
+        """Who wrote the rollback, for the report: a draft is said to be one until reviewed."""
+        if self.rollback_drafted:
+            return "drafted by gonogo (review it)"
+        if self.origin and self.origin.down and self.origin.down.path == self.rollback.path:
+            return "the migration tool's down file"
+        return "written by the team"
 
     def creates(self) -> list[DbObject]:
         return created_objects(list(self.forward.statements))
@@ -137,6 +150,24 @@ class Batch:
     thresholds: Thresholds = Thresholds()
     on_failure: str = "rollback"
     watch: WatchConfig = WatchConfig()
+    tool: MigrationTool | None = None  # the team's migration tool the steps come from (gonogo.tools)
+    source: Path | None = None         # its migrations folder
+    applied_before: tuple[Migration, ...] = ()  # the tool's migrations the target has applied already
+
+    @property
+    def history_objects(self) -> tuple[str, ...]:
+        """Tables and schemas that keep migration history, not the app's schema: gonogo's own
+        and the tool's. Schema comparisons leave them out."""
+        return ("gonogo.", *(self.tool.history if self.tool else ()))
+
+    def require_rollbacks(self) -> None:
+        """Every step has a rollback to run: a step whose draft stopped names each statement
+        the team must write the rollback for."""
+        missing = [line for s in self.steps for line in s.rollback_missing]
+        if missing:
+            raise BatchError(f"batch {self.id}: {len(missing)} statements have no rollback gonogo can draft; "
+                             f"write the rollback of each step in rollbacks/<step>.sql of the batch folder "
+                             f"({self.path}):\n" + "\n".join(f"  - {m}" for m in missing))
 
     @property
     def enabled_steps(self) -> tuple[Step, ...]:
@@ -166,14 +197,33 @@ class Batch:
         raise BatchError(f"batch {self.id} has no step named {name!r}")
 
     def tables_needed(self) -> list[str]:
-        """The manifest's required tables plus every table the enabled steps touch."""
+        """The manifest's required tables plus every table the enabled steps touch, but for
+        those a step of the batch creates (they cannot be there before it)."""
         touched = set().union(*(s.tables() for s in self.enabled_steps))
-        return sorted(set(self.required_tables) | touched)
+        return sorted((set(self.required_tables) | touched) - set(self.created_tables()))
+
+    def created_tables(self) -> dict[str, str]:
+        """{table: the step that creates it (or renames a table to it)}, over the enabled steps."""
+        made: dict[str, str] = {}
+        for step in self.enabled_steps:
+            for table in created_tables(list(step.forward.statements)):
+                made.setdefault(table, step.name)
+        return made
+
+    def created_columns(self) -> dict[tuple[str, str], str]:
+        """{(table, column): the step that adds it}, over the enabled steps."""
+        made: dict[tuple[str, str], str] = {}
+        for step in self.enabled_steps:
+            for column in added_columns(list(step.forward.statements)):
+                made.setdefault(column, step.name)
+        return made
 
     def summary(self) -> dict:
         """What the batch will do, for the log and XCom: steps in order, disabled ones, checksums."""
         return {"id": self.id, "title": self.title,
+                "tool": self.tool.name if self.tool else None, "source": str(self.source) if self.source else None,
                 "steps": [{"order": s.order, "name": s.name, "kind": s.kind, "enabled": s.enabled,
+                           "runs": s.runs_as, "rollback": s.rollback_source,
                            "creates": [o.label() for o in s.creates()]} for s in self.steps],
                 "checksums": self.checksums()}
 
@@ -206,23 +256,22 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
     if manifest["id"] != folder.name:
         problems.append(f"id {manifest['id']!r} differs from the folder name {folder.name!r}; make them equal")
 
-    def sql_file(rel: str, what: str) -> SqlFile | None:
+    def sql_file(rel: str, what: str, mode: str = STATEMENTS) -> SqlFile | None:
         path = (folder / rel).resolve()
         if not path.is_file():
             problems.append(f"{what}: {rel} does not exist; create it, or correct the path in manifest.yaml "
                             f"(relative to the batch folder)")
             return None
-        text = path.read_bytes().decode()  # as on disk: the checksum is of the file's bytes
         try:
-            statements = parse_script(text)
-        except SqlSyntaxError as exc:
-            problems.append(f"{what}: {rel} {exc}")
+            found = read_sql_file(path, mode=mode)
+        except BatchError as exc:
+            problems.append(f"{what}: {exc}")
             return None
-        if not statements:
+        if not found.statements:
             problems.append(f"{what}: {rel} has no SQL statement (an intentional no-op rollback "
                             f"should say so in a comment and run e.g. SELECT 1)")
             return None
-        return SqlFile(path=path, text=text, statements=tuple(statements))
+        return found
 
     def query_file(rel: str, what: str) -> SqlFile | None:
         """A check: one SELECT whose rows are the problems found."""
@@ -243,13 +292,25 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
         return found
 
     steps: list[Step] = []
-    orders = [s["order"] for s in manifest["steps"]]
+    imported = None
+    if "source" in manifest:
+        from gonogo.imported import import_batch
+
+        try:
+            imported = import_batch(manifest["source"]["tool"], folder / manifest["source"]["path"],
+                                    batch_id=manifest["id"], title=manifest["title"], batch_folder=folder,
+                                    overrides=manifest.get("overrides"))
+            steps.extend(imported.steps)
+        except BatchError as exc:
+            problems.append(f"source: {exc}")
+    orders = [s["order"] for s in manifest.get("steps", ())]
     if orders != sorted(set(orders)):
         problems.append(f"step orders must be unique and ascending in the list, got {orders}")
-    for raw in manifest["steps"]:
+    for raw in manifest.get("steps", ()):
         what = f"step {raw['order']} ({Path(raw['file']).name})"
-        forward = sql_file(raw["file"], what)
-        rollback = sql_file(raw["rollback"], f"{what} rollback")
+        mode = raw.get("mode", manifest.get("mode", STATEMENTS))
+        forward = sql_file(raw["file"], what, mode)
+        rollback = sql_file(raw["rollback"], f"{what} rollback", mode)
         verify = query_file(raw["verify"], f"{what} verify") if "verify" in raw else None
         precheck = query_file(raw["precheck"], f"{what} precheck") if "precheck" in raw else None
         backfilled = backfill(raw["backfill"], f"{what} backfill") if "backfill" in raw else None
@@ -294,6 +355,7 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
         raise BatchError(f"batch {batch_id!r} ({manifest_path}) is not valid:\n"
                          + "\n".join(f"  - {p}" for p in problems))
     return Batch(id=manifest["id"], title=manifest["title"], path=folder, steps=tuple(steps),
+                 tool=imported.tool if imported else None, source=imported.source if imported else None,
                  restore_point=manifest.get("restore_point", f"gonogo_pre_{manifest['id']}")[:63],
                  required_tables=tuple(manifest.get("required_tables", ())),
                  integrity_checks=checks, expected_schema=expected, queries=queries,

@@ -24,7 +24,7 @@ from gonogo.gates.contracts import contracts
 from gonogo.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script
 from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
-from gonogo.steps import apply_step, apply_steps, rollback_steps
+from gonogo.steps import apply_step, apply_steps, recorder, rollback_steps
 from gonogo.target import Target
 from gonogo.workload import Workload
 
@@ -54,7 +54,7 @@ def capture_baseline(ctx: RunContext) -> Baseline:
     batch = ctx.batch
     with ctx.session("staging") as conn:
         measured = plans.measure(conn, batch.queries, runs=batch.thresholds.explain_runs) if batch.queries else {}
-        return Baseline(read_schema(conn), plans.to_dicts(measured), observe.snapshot(conn),
+        return Baseline(read_schema(conn, batch.history_objects), plans.to_dicts(measured), observe.snapshot(conn),
                         history.in_flux(conn, batch))
 
 
@@ -64,8 +64,9 @@ class _Tracing:
     def __init__(self, observer: Target):
         self.observer, self.runs = observer, []
 
-    def __call__(self, conn: psycopg.Connection, script: SqlFile, log: Log, policy=None) -> TracedRun:
-        run = trace_script(conn, script, observer=self.observer, log=log, policy=policy)
+    def __call__(self, conn: psycopg.Connection, script: SqlFile, log: Log, policy=None,
+                 before_commit=None) -> TracedRun:
+        run = trace_script(conn, script, observer=self.observer, log=log, policy=policy, before_commit=before_commit)
         self.runs.append(run)
         return run
 
@@ -104,7 +105,7 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
             with _app_traffic(staging, batch, app) as waits:
                 step_results = apply_step(conn, step, phase=PHASE, live_traffic=False, log=log,
                                           check_preconditions=True, runner=tracing, policy=ctx.policy,
-                                          run_id=ctx.run_id)
+                                          run_id=ctx.run_id, before_commit=recorder(batch, step), batch=batch)
             results += step_results
             if tracing.runs:
                 results.append(lock_budget(tracing.runs, budget_seconds=t.lock_budget_seconds,
@@ -135,7 +136,8 @@ def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], 
     tracing = _Tracing(staging)
     with ctx.session("staging") as conn:
         with _app_traffic(staging, batch, ctx.app) as waits:
-            run = rollback_steps(conn, steps, phase=REHEARSAL, log=log, runner=tracing, policy=ctx.policy)
+            run = rollback_steps(conn, steps, phase=REHEARSAL, log=log, runner=tracing, policy=ctx.policy,
+                                 batch=batch)
         results = [*run.results]
         if tracing.runs:
             results.append(lock_budget(tracing.runs, budget_seconds=batch.thresholds.lock_budget_seconds,
@@ -145,11 +147,12 @@ def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], 
                                       phase=REHEARSAL, subject="rollbacks", traced_runs=tracing.runs))
         if not run.ok:
             return results
-        results.append(compare(baseline.schema, read_schema(conn), gate="rollback_rehearsal",
+        results.append(compare(baseline.schema, read_schema(conn, batch.history_objects), gate="rollback_rehearsal",
                                title="Rollbacks restore the pre-batch schema", phase=REHEARSAL,
                                subject="after rolling back every step", expected_label="the baseline schema",
                                ignore=baseline.in_flux))
-        again = apply_steps(conn, steps, phase=REHEARSAL, live_traffic=False, log=log, policy=ctx.policy)
+        again = apply_steps(conn, steps, phase=REHEARSAL, live_traffic=False, log=log, policy=ctx.policy,
+                            batch=batch)
     results.append(GateResult(
         gate="rollback_rehearsal", title="The batch applies again after its rollbacks", phase=REHEARSAL,
         subject="applied again", verdict=Verdict.PASS if again.ok else Verdict.FAIL,

@@ -72,6 +72,12 @@ def start(conn: psycopg.Connection, batch: Batch, step: Step, run_id: str) -> No
     record(conn, run_id, batch.id, "apply", step=step.name, detail={"sha256": step.forward.sha256})
 
 
+def mark(conn: psycopg.Connection, batch: Batch, step: Step, status: str) -> None:
+    """The step's status alone, written inside the transaction of its file (no event: finish
+    records one once the step is validated)."""
+    conn.execute(query("history.sql", "mark_step"), {"batch": batch.id, "step": step.name, "status": status})
+
+
 def finish(conn: psycopg.Connection, batch: Batch, step: Step, run_id: str, status: str,
            detail: dict | None = None) -> None:
     conn.execute(query("history.sql", "finish_step"), {"batch": batch.id, "step": step.name, "status": status,

@@ -48,7 +48,7 @@ def backup(ctx: RunContext, log: Log = print) -> tuple[list[dict], dict]:
     """pg_dump of production read back with pg_restore --list, and the pre-batch schema (with
     the objects of steps a crash or failure left half-done, which a rollback comparison skips)."""
     with ctx.session("production") as conn:
-        pre_batch = {"schema": read_schema(conn).to_json(), "in_flux": sorted(history.in_flux(conn, ctx.batch))}
+        pre_batch = {"schema": read_schema(conn, ctx.batch.history_objects).to_json(), "in_flux": sorted(history.in_flux(conn, ctx.batch))}
         tables = snapshot.table_names(conn)
     taken = snapshot.dump(ctx.production, ctx.folder / "backup", log=log, app=ctx.app,
                           lock_wait_timeout=ctx.guards.lock_timeout)

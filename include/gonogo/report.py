@@ -148,7 +148,7 @@ def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) ->
             continue
         parts = "; ".join(f"{r.title.lower()}: {r.value}" for r in own
                           if r.gate in _STEP_SUMMARY or r.verdict is not Verdict.PASS)
-        lines.append(f"{step.order}. {ICON[overall(own)]} `{step.name}` — {parts}")
+        lines.append(f"{step.order}. {ICON[overall(own)]} `{step.name}` ({_how(step)}) — {parts}")
     disabled = [s for s in batch.steps if not s.enabled]
     if disabled:
         lines += ["", "**Disabled, not applied**", ""]
@@ -161,6 +161,11 @@ def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) ->
     if info.report_path:
         lines += ["", f"Full report: `{info.report_path}`"]
     return "\n".join(lines)
+
+
+def _how(step) -> str:
+    """How a step runs and who wrote its rollback, in a few words."""
+    return f"{step.runs_as}; rollback {step.rollback_source}"
 
 
 def full_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) -> str:
@@ -190,6 +195,7 @@ def html(info: RunInfo, batch: Batch, results: list[GateResult], outcome: Outcom
         for r in own:
             cells[r.gate] = f"{cells[r.gate]}; {r.value}" if r.gate in cells else r.value
         steps.append({"order": step.order, "name": step.name, "kind": step.kind, "enabled": step.enabled,
+                      "runs": step.runs_as, "rollback": step.rollback_source,
                       "verdict": overall(own).value if own else None, "cells": cells})
     return _template().render(
         run=info, batch={"id": batch.id, "title": batch.title, "enabled": len(batch.enabled_steps),

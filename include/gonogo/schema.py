@@ -32,8 +32,15 @@ class Schema:
         return cls(tuple(tuple(item) for item in data))
 
 
-def read_schema(conn: psycopg.Connection) -> Schema:
-    rows = conn.execute(query("catalog.sql", "schema_objects")).fetchall()
+HISTORY = ("gonogo.",)  # gonogo's own bookkeeping schema: never the app's
+
+
+def read_schema(conn: psycopg.Connection, leave_out: tuple[str, ...] = HISTORY) -> Schema:
+    """Every object of the app's schema. leave_out: migration history that is not the app's,
+    as "schema." (a whole schema) or "schema.table" (Batch.history_objects)."""
+    schemas = [item[:-1] for item in leave_out if item.endswith(".")]
+    tables = [item for item in leave_out if not item.endswith(".")]
+    rows = conn.execute(query("catalog.sql", "schema_objects"), {"schemas": schemas, "tables": tables}).fetchall()
     return Schema(tuple((kind, obj, definition) for kind, obj, definition in rows))
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
 import psycopg
 
@@ -22,13 +23,13 @@ from gonogo.retry import RetryPolicy
 from gonogo.gates.preconditions import preconditions
 from gonogo.problems import verify
 from gonogo.results import GateResult, Verdict, failures
-from gonogo.schema import Schema, compare, read_schema
+from gonogo.schema import HISTORY, Schema, compare, read_schema
 from gonogo.sqlfile import query
 
 
 Progress = Callable[[list[str], "str | None"], None]
 # How a script is run: execute.run_script, or locktrace's tracer on staging; raises ScriptError.
-# Called as runner(conn, script, log, policy=...).
+# Called as runner(conn, script, log, policy=..., before_commit=...).
 Runner = Callable[..., "ScriptRun"]
 
 
@@ -38,6 +39,24 @@ class Ledger:
 
     batch: Batch
     run_id: str
+
+
+def recorder(batch: Batch, step: Step, *, ledger: Ledger | None = None,
+             undo: bool = False) -> Callable[[psycopg.Connection], None]:
+    """What the step's file writes in its own transaction (execute.run_script's before_commit),
+    so that a row in a history always means the file's changes committed: gonogo's history
+    (with a ledger) and the migration tool's own row (forgotten again by a rollback)."""
+    started = datetime.now(timezone.utc)
+
+    def write(conn: psycopg.Connection) -> None:
+        if ledger:
+            history.mark(conn, batch, step, "rolled_back" if undo else "applied")
+        if batch.tool and step.origin:
+            if undo:
+                batch.tool.forget(conn, step.origin)
+            else:
+                batch.tool.record(conn, step.origin, started=started)
+    return write
 _PLURAL = {"index": "indexes", "constraint": "constraints", "trigger": "triggers",
            "function": "functions", "extension": "extensions"}
 
@@ -60,14 +79,17 @@ class BatchRun:
 def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live_traffic: bool,
                 log: Log = print, on_progress: Progress = lambda applied, current: None,
                 check_preconditions: bool = False, runner: Runner = run_script,
-                ledger: Ledger | None = None, policy: RetryPolicy | None = None) -> BatchRun:
+                ledger: Ledger | None = None, policy: RetryPolicy | None = None,
+                batch: Batch | None = None) -> BatchRun:
     """Apply each step, then validate it; stop at the first step that fails either.
 
     With a ledger, gonogo's history decides: a step applied before from the same file is
     skipped, one whose file was edited since is refused, and each step is recorded as running,
     then applied or failed — so a re-run resumes where a crash or a failure stopped.
-    on_progress(applied, current) is called before each step and once at the end."""
+    on_progress(applied, current) is called before each step and once at the end. Each step
+    records itself in the histories (the ledger's batch, else `batch`) in its own transaction."""
     run = BatchRun()
+    owner = ledger.batch if ledger else batch
     recorded = {}
     if ledger:
         history.ensure(conn)
@@ -97,7 +119,8 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
         log(f"== {phase}: step {step.order} {step.name} ({step.kind})")
         results = apply_step(conn, step, phase=phase, live_traffic=live_traffic, log=log,
                              check_preconditions=check_preconditions, runner=runner, policy=policy,
-                             run_id=ledger.run_id if ledger else "gonogo")
+                             run_id=ledger.run_id if ledger else "gonogo",
+                             before_commit=recorder(owner, step, ledger=ledger) if owner else None)
         if ledger:
             history.finish(conn, ledger.batch, step, ledger.run_id, "failed" if failures(results) else "applied",
                            detail={"results": [f"{r.gate}: {r.verdict.value} {r.value}" for r in results]})
@@ -128,10 +151,14 @@ def policy_for(conn: psycopg.Connection, step: Step, policy: RetryPolicy | None)
 
 def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic: bool,
                log: Log = print, check_preconditions: bool = False, runner: Runner = run_script,
-               policy: RetryPolicy | None = None, run_id: str = "gonogo") -> list[GateResult]:
+               policy: RetryPolicy | None = None, run_id: str = "gonogo",
+               before_commit: Callable[[psycopg.Connection], None] | None = None,
+               batch: Batch | None = None) -> list[GateResult]:
     """Apply one step and validate it. With check_preconditions, the data is first measured
-    against what the step adds; if it does not allow the step, the step is not run."""
-    if check_preconditions and (checked := preconditions(conn, step, phase=phase)):
+    against what the step adds (and, given its batch, the foreign keys preflight left to it);
+    if it does not allow the step, the step is not run.
+    before_commit: what the file's transaction records with it (recorder)."""
+    if check_preconditions and (checked := preconditions(conn, step, phase=phase, batch=batch)):
         if checked.failed:
             log(f"!! {checked.message}")
             return [checked]
@@ -141,7 +168,7 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
     tables = step.tables()  # the step can only lose rows of the tables it touches
     before = rowcounts.count_rows(conn, tables)
     try:
-        script = runner(conn, step.forward, log, policy=policy_for(conn, step, policy))
+        script = runner(conn, step.forward, log, policy=policy_for(conn, step, policy), before_commit=before_commit)
     except ScriptError as exc:
         return [*pre, GateResult(
             gate="step_applied", title="Migration applied", phase=phase, subject=step.name,
@@ -198,14 +225,18 @@ def objects_valid(conn: psycopg.Connection, step: Step, *, phase: str) -> GateRe
 
 def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
                    log: Log = print, runner: Runner = run_script, ledger: Ledger | None = None,
-                   policy: RetryPolicy | None = None) -> BatchRun:
+                   policy: RetryPolicy | None = None, batch: Batch | None = None) -> BatchRun:
     """Run the rollbacks of `steps` in reverse order; stop at the first rollback that fails,
-    since an earlier step's rollback may depend on the later one having been undone."""
+    since an earlier step's rollback may depend on the later one having been undone. Each
+    rollback forgets its step in the histories (the ledger's batch, else `batch`) in its own
+    transaction."""
     run = BatchRun()
+    owner = ledger.batch if ledger else batch
     for step in reversed(steps):
         log(f"== {phase}: rollback of step {step.order} {step.name}")
         try:
-            script = runner(conn, step.rollback, log, policy=policy_for(conn, step, policy))
+            script = runner(conn, step.rollback, log, policy=policy_for(conn, step, policy),
+                            before_commit=recorder(owner, step, ledger=ledger, undo=True) if owner else None)
         except ScriptError as exc:
             run.failed_step = step.name
             run.error = str(exc)
@@ -233,5 +264,6 @@ def undo(conn: psycopg.Connection, steps: list[Step], pre_batch: Schema, *, phas
     """Roll `steps` back in reverse, then prove the schema equals the pre-batch schema (leaving
     out what steps in flux before the run had half-created)."""
     run = rollback_steps(conn, steps, phase=phase, log=log, ledger=ledger, policy=policy)
-    return [*run.results, compare(pre_batch, read_schema(conn), gate="schema_restored",
+    leave_out = ledger.batch.history_objects if ledger else HISTORY
+    return [*run.results, compare(pre_batch, read_schema(conn, leave_out), gate="schema_restored",
                                   title="Schema back to the pre-batch schema", phase=phase, ignore=in_flux)]

@@ -4,21 +4,32 @@
 -- (pg_stat_statements' views, say) are left out: the extension line stands for them.
 
 -- name: schema_objects
+-- %(schemas)s and %(tables)s ('schema.table'): migration history (gonogo's, the tool's), not the
+-- app's schema; an index, constraint or trigger of such a table goes with it.
 WITH rels AS (
     SELECT c.oid, c.relname, c.relkind, n.nspname
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'gonogo')
-       AND n.nspname NOT LIKE 'pg_toast%' AND n.nspname NOT LIKE 'pg_temp%'
+     WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname <> ALL(%(schemas)s)
+       AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%'
+       AND format('%%s.%%s', n.nspname, c.relname) <> ALL(%(tables)s)
        AND NOT EXISTS (SELECT 1 FROM pg_depend d
                         WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'e')
+       AND NOT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+                         JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                        WHERE i.indexrelid = c.oid
+                          AND (format('%%s.%%s', tn.nspname, t.relname) = ANY(%(tables)s) OR tn.nspname = ANY(%(schemas)s)))
+       AND NOT EXISTS (SELECT 1 FROM pg_depend d JOIN pg_class t ON t.oid = d.refobjid
+                         JOIN pg_namespace tn ON tn.oid = t.relnamespace
+                        WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid AND d.deptype = 'a'
+                          AND c.relkind = 'S' AND format('%%s.%%s', tn.nspname, t.relname) = ANY(%(tables)s))
 )
-SELECT 'table' AS kind, format('%I.%I', nspname, relname) AS object, relkind::text AS definition
+SELECT 'table' AS kind, format('%%I.%%I', nspname, relname) AS object, relkind::text AS definition
   FROM rels WHERE relkind IN ('r', 'p', 'v', 'm', 'f')
 UNION ALL
-SELECT 'sequence', format('%I.%I', nspname, relname), ''
+SELECT 'sequence', format('%%I.%%I', nspname, relname), ''
   FROM rels WHERE relkind = 'S'
 UNION ALL
-SELECT 'column', format('%I.%I.%I', r.nspname, r.relname, a.attname),
+SELECT 'column', format('%%I.%%I.%%I', r.nspname, r.relname, a.attname),
        format_type(a.atttypid, a.atttypmod)
        || CASE WHEN a.attnotnull THEN ' NOT NULL' ELSE '' END
        || coalesce(' DEFAULT ' || pg_get_expr(d.adbin, d.adrelid), '')
@@ -27,29 +38,44 @@ SELECT 'column', format('%I.%I.%I', r.nspname, r.relname, a.attname),
   LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
  WHERE r.relkind IN ('r', 'p', 'v', 'm', 'f')
 UNION ALL
-SELECT 'constraint', format('%I.%I.%I', r.nspname, r.relname, con.conname),
+SELECT 'constraint', format('%%I.%%I.%%I', r.nspname, r.relname, con.conname),
        pg_get_constraintdef(con.oid)
        || CASE WHEN con.convalidated THEN '' ELSE ' [NOT VALID]' END
   FROM pg_constraint con JOIN rels r ON r.oid = con.conrelid
 UNION ALL
-SELECT 'index', format('%I.%I', r.nspname, r.relname),
+SELECT 'index', format('%%I.%%I', r.nspname, r.relname),
        pg_get_indexdef(i.indexrelid)
        || CASE WHEN i.indisvalid THEN '' ELSE ' [INVALID]' END
   FROM pg_index i JOIN rels r ON r.oid = i.indexrelid
 UNION ALL
-SELECT 'trigger', format('%I.%I.%I', r.nspname, r.relname, t.tgname),
+SELECT 'trigger', format('%%I.%%I.%%I', r.nspname, r.relname, t.tgname),
        pg_get_triggerdef(t.oid)
        || CASE t.tgenabled WHEN 'D' THEN ' [DISABLED]' ELSE '' END
   FROM pg_trigger t JOIN rels r ON r.oid = t.tgrelid
  WHERE NOT t.tgisinternal
 UNION ALL
-SELECT 'function', format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+SELECT 'function', format('%%I.%%I(%%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
        md5(pg_get_functiondef(p.oid))
   FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname NOT IN ('pg_catalog', 'information_schema', 'gonogo')
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname <> ALL(%(schemas)s)
    AND p.prokind IN ('f', 'p')
    AND NOT EXISTS (SELECT 1 FROM pg_depend d
                     WHERE d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.deptype = 'e')
+UNION ALL
+SELECT 'type', format('%%I.%%I', n.nspname, t.typname),
+       CASE t.typtype
+            WHEN 'e' THEN 'ENUM (' || (SELECT string_agg(quote_literal(e.enumlabel), ', ' ORDER BY e.enumsortorder)
+                                         FROM pg_enum e WHERE e.enumtypid = t.oid) || ')'
+            WHEN 'd' THEN 'DOMAIN ' || format_type(t.typbasetype, t.typtypmod)
+                          || CASE WHEN t.typnotnull THEN ' NOT NULL' ELSE '' END
+            ELSE 'COMPOSITE' END
+  FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+ WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname <> ALL(%(schemas)s)
+   AND n.nspname NOT LIKE 'pg_toast%%' AND n.nspname NOT LIKE 'pg_temp%%'
+   AND (t.typtype IN ('e', 'd')
+        OR (t.typtype = 'c' AND (SELECT relkind FROM pg_class WHERE oid = t.typrelid) = 'c'))
+   AND NOT EXISTS (SELECT 1 FROM pg_depend d
+                    WHERE d.classid = 'pg_type'::regclass AND d.objid = t.oid AND d.deptype = 'e')
 UNION ALL
 SELECT 'extension', extname, extversion
   FROM pg_extension

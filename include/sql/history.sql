@@ -53,6 +53,9 @@ UPDATE gonogo.history
    SET status = %(status)s, finished_at = now(), detail = %(detail)s
  WHERE batch = %(batch)s AND step = %(step)s;
 
+-- name: mark_step
+UPDATE gonogo.history SET status = %(status)s WHERE batch = %(batch)s AND step = %(step)s;
+
 -- name: record_event
 INSERT INTO gonogo.events (run_id, batch, step, event, username, detail)
 VALUES (%(run_id)s, %(batch)s, %(step)s, %(event)s, %(username)s, %(detail)s);

@@ -5,10 +5,20 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from gonogo.batches import available_batches
+from gonogo.tools import NAMES as MIGRATION_TOOLS
+
+_BATCHES = available_batches()
 
 ROLLOUT_PARAMS = {
-    "batch": Param("20250115_recipe_fixes", type="string", enum=available_batches() or None,
-                   title="Batch", description="Folder under include/batches/ to roll out."),
+    "batch": Param(_BATCHES[0] if _BATCHES else "", type="string", examples=_BATCHES or None,
+                   title="Batch", description="A batch folder under the batches directory (GONOGO_BATCHES_DIR, "
+                                              "else include/batches/). Not used when a migration tool is chosen."),
+    "migration_tool": Param("", type="string", enum=["", *MIGRATION_TOOLS], title="Import from a migration tool",
+                            description="Roll out the migrations of your tool's folder as they are: only those "
+                                        "production's tool history has not applied. Empty: use the batch above."),
+    "migrations_folder": Param("", type="string", title="Migrations folder",
+                               description="The tool's migrations folder on the workers, e.g. "
+                                           "/srv/app/prisma/migrations (with a migration tool above)."),
     "production_conn_id": Param("gonogo_production", type="string", title="Production connection",
                                 description="Airflow connection id of the production database."),
     "staging_conn_id": Param("gonogo_staging", type="string", title="Staging connection",

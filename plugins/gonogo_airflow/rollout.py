@@ -14,7 +14,7 @@ from airflow.sdk import Connection, get_current_context
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from gonogo import artifacts
-from gonogo.errors import GonogoError, TargetError
+from gonogo.errors import BatchError, GonogoError, TargetError
 from gonogo.preflight import preflight_gate
 from gonogo.results import to_dicts
 from gonogo.target import SessionGuards, Target
@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # at DAG parse time this module stays light: the batch is loa
     from gonogo.retry import RetryPolicy
 
 log = logging.getLogger("gonogo")
+VALIDATE_BATCH = "prepare.validate_batch"
 
 
 def target_from_connection(conn_id: str, name: str) -> Target:
@@ -64,9 +65,42 @@ class Rollout:
 
     @cached_property
     def batch(self) -> Batch:
-        from gonogo.batch import load_batch
+        """The run's batch. From a migration tool, the migrations production had not applied
+        when prepare.validate_batch looked (`pinned`): every task of the run sees the same steps."""
+        from gonogo.imported import pinned
 
-        return load_batch(self.params["batch"]).with_enabled(self.params.get("enable_steps"))
+        batch = self.loaded_batch
+        found = None if self.task_id == VALIDATE_BATCH else self.ti.xcom_pull(task_ids=VALIDATE_BATCH)
+        if batch.tool is None or not found:
+            return batch
+        return pinned(batch, found["pending"], found["applied_before"])
+
+    @cached_property
+    def loaded_batch(self) -> Batch:
+        """The batch as the params name it, every migration of a tool folder in it."""
+        from gonogo.batch import load_batch
+        from gonogo.imported import import_batch
+
+        if self.params.get("migration_tool"):
+            if not self.params.get("migrations_folder"):
+                raise BatchError(f"migration_tool is {self.params['migration_tool']!r} but migrations_folder is "
+                                 f"empty: give the folder that holds its migrations")
+            batch = import_batch(self.params["migration_tool"], Path(self.params["migrations_folder"]))
+        else:
+            batch = load_batch(self.params["batch"])
+        return batch.with_enabled(self.params.get("enable_steps"))
+
+    def validated_batch(self) -> dict:
+        """The whole batch checked before anything else runs; from a migration tool, only what
+        production's tool history has not applied, the rest the schema production should have."""
+        from gonogo.imported import pending
+
+        batch = self.loaded_batch
+        if batch.tool is not None:
+            with self.session("production") as conn:
+                batch = pending(batch, conn)
+        return {**batch.summary(), "pending": [s.name for s in batch.steps],
+                "applied_before": [m.name for m in batch.applied_before]}
 
     @cached_property
     def production(self) -> Target:
@@ -164,6 +198,10 @@ class Rollout:
             title = self.batch.title
         except GonogoError:  # a malformed batch must still be reportable
             title = "(batch does not load)"
-        return RunInfo(dag_id=self.dag_id, run_id=self.run_id, batch_id=self.params["batch"],
+        try:
+            batch_id = self.batch.id
+        except GonogoError:
+            batch_id = self.params["batch"]
+        return RunInfo(dag_id=self.dag_id, run_id=self.run_id, batch_id=batch_id,
                        batch_title=title, run_url=self.run_url, report_path=str(self.folder / "report.md"),
                        report_url=self.report_url)

@@ -11,18 +11,32 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from gonogo.additions import checks, unique_keys
-from gonogo.batch import Step
+from gonogo.additions import checks, foreign_keys, unique_keys
+from gonogo.batch import Batch, Step
 from gonogo.problems import problems, size
 from gonogo.results import GateResult, Verdict
 from gonogo.sqlfile import query
+from gonogo.statements import added_columns, created_tables
 
 
-def preconditions(conn: psycopg.Connection, step: Step, *, phase: str) -> GateResult | None:
-    """None when the step adds nothing whose data can be checked beforehand."""
+def preconditions(conn: psycopg.Connection, step: Step, *, phase: str, batch: Batch | None = None) -> GateResult | None:
+    """None when the step adds nothing whose data can be checked beforehand. A key or CHECK on
+    a table or column the step itself creates has no rows yet: nothing to measure. With the
+    batch: the foreign keys the preflight orphans gate could not measure (they involve a table
+    or column an earlier step creates) are measured here, right before their step."""
     statements = list(step.forward.statements)
-    rows = [*(_duplicates(conn, key) for key in unique_keys(statements)),
-            *(_violations(conn, check) for check in checks(statements))]
+    new_tables, new_columns = created_tables(statements), added_columns(statements)
+
+    def existing(table: str, columns) -> bool:
+        return table not in new_tables and not any((table, c) in new_columns for c in columns)
+
+    rows = [*(_duplicates(conn, key) for key in unique_keys(statements) if existing(key.table, key.columns)),
+            *(_violations(conn, check) for check in checks(statements) if existing(check.table, check.columns))]
+    if batch is not None:
+        from gonogo.gates.orphan_integrity import deferred, orphans
+
+        rows += [_as_precondition(orphans(conn, fk)) for fk in foreign_keys(statements)
+                 if deferred(fk, batch) and existing(fk.table, fk.columns) and fk.ref_table not in new_tables]
     if step.precheck:
         found = problems(conn, step.precheck)
         rows.append({"check": step.precheck.path.name, "table": ", ".join(sorted({str(p.get("table", "")) for p in found} - {""})),
@@ -40,6 +54,12 @@ def preconditions(conn: psycopg.Connection, step: Step, *, phase: str) -> GateRe
                            for r in bad[:4]) if bad else f"all {len(rows)} checks find no offending row"),
         hint="" if not bad else "fix or remove the offending rows first; the step would fail on them",
         details=rows)
+
+
+def _as_precondition(row: dict) -> dict:
+    """An orphans row of the orphan_integrity gate as a precondition row."""
+    return {"check": f"foreign key {row['constraint']}", "table": row["table"], "count": row["orphans"],
+            "examples": [f"key {k}" for k in row["example_keys"]]}
 
 
 def example_key(conn: psycopg.Connection, table: str, alias: str | None = None) -> sql.Composable:

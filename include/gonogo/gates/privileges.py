@@ -10,7 +10,6 @@ from gonogo.additions import privileges_needed
 from gonogo.batch import Batch
 from gonogo.results import GateResult, Verdict
 from gonogo.sqlfile import query
-from gonogo.statements import created_tables
 
 _TABLE_NEEDS = {"own", "references", "select", "insert", "update", "delete", "trigger"}
 
@@ -18,14 +17,17 @@ _TABLE_NEEDS = {"own", "references", "select", "insert", "update", "delete", "tr
 def privileges(conn: psycopg.Connection, batch: Batch, *, phase: str = "preflight") -> GateResult:
     role = conn.execute("SELECT current_user").fetchone()[0]
     # a table the batch itself creates does not exist yet, and will be the role's own
-    created = created_tables([s for step in batch.enabled_steps for s in step.forward.statements])
+    created = batch.created_tables()
     rows, problems = [], []
     for step in batch.enabled_steps:
         for need in privileges_needed(list(step.forward.statements)):
-            ok, detail = _check(conn, need)
+            if need.kind in _TABLE_NEEDS and need.object in created:
+                ok, detail = True, f"created by {created[need.object]}: the role will own it"
+            else:
+                ok, detail = _check(conn, need)
             rows.append({"step": step.name, "line": need.line, "needs": need.kind, "on": need.object,
                          "ok": ok, "detail": detail})
-            if not ok and need.object not in created:
+            if not ok:
                 problems.append(f"{step.name} line {need.line}: {need.kind} on {need.object} ({detail})")
     problems = list(dict.fromkeys(problems))
     return GateResult(

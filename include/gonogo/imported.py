@@ -1,0 +1,140 @@
+"""A batch made from the team's migration tool folder (gonogo.tools), files used as they are.
+
+    batch = import_batch("prisma", Path("prisma/migrations"))     # every migration, in order
+    batch = pending(batch, production_conn)                        # only what production lacks
+
+Each migration is a step: its file as the tool runs it (one transaction, or statement by
+statement), its rollback the team's own (`rollbacks/<step>.sql` in the batch folder, or a
+manifest override), else the tool's down/undo/revert file, else gonogo's draft
+(gonogo.drafts), marked drafted. A step's kind is read from what its SQL does.
+
+`pending` reads the tool's history on a database: the migrations applied there leave the
+batch (and become the schema production should have: `applied_before`), a migration the
+tool marks failed or dirty, or one edited after it ran, stops the import with what to do.
+A run pins the pending list it found once (`pinned`), so every later task of the run sees
+the same steps even after production has applied them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from pathlib import Path
+
+from pglast import ast
+
+from gonogo import tools
+from gonogo.batch import Batch, Step
+from gonogo.drafts import NoDraft, draft_rollback
+from gonogo.errors import BatchError
+from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file
+from gonogo.tools import Migration, MigrationTool
+
+# manifest override keys that replace what the import found for one step
+OVERRIDE_KEYS = ("rollback", "verify", "precheck", "kind", "lock_timeout", "enabled", "disabled_reason", "mode",
+                 "rollback_drafted")
+
+
+def import_batch(tool_name: str, folder: Path, *, batch_id: str | None = None, title: str | None = None,
+                 batch_folder: Path | None = None, overrides: dict | None = None) -> Batch:
+    """Every migration of the tool's folder as a step, in the tool's order. batch_folder: the
+    gonogo batch folder around it (hand-written rollbacks, verify files); overrides: the
+    manifest's per-step settings, by step name."""
+    tool = tools.get(tool_name)
+    folder = Path(folder).resolve()
+    if not folder.is_dir():
+        raise BatchError(f"{folder}: no such folder. Give the folder that holds the {tool.name} migrations "
+                         f"({tool.layout})")
+    migrations = tool.migrations(folder)
+    overrides = dict(overrides or {})
+    names = {m.name for m in migrations}
+    if unknown := sorted(set(overrides) - names):
+        raise BatchError(f"overrides name {', '.join(unknown)}, which is not a migration in {folder}")
+    home = Path(batch_folder or folder)
+    steps = tuple(_step(tool, m, order, home, overrides.get(m.name, {}), batch_id or default_id(tool, folder))
+                  for order, m in enumerate(migrations, start=1))
+    return Batch(id=batch_id or default_id(tool, folder), title=title or f"{tool.name} migrations in {folder}",
+                 path=home, steps=steps, restore_point=f"gonogo_pre_{batch_id or default_id(tool, folder)}"[:63],
+                 tool=tool, source=folder)
+
+
+def default_id(tool: MigrationTool, folder: Path) -> str:
+    """A stable batch id for a tool folder given without a manifest: where gonogo's history
+    keeps its steps."""
+    parts = [tool.name, *Path(folder).resolve().parts[-2:]]
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))[:100]
+
+
+def pending(batch: Batch, conn) -> Batch:
+    """The batch without the migrations the database's tool history records as applied (those
+    become applied_before); stops on a failed, dirty or edited migration, and on a pending step
+    whose rollback the team must write."""
+    if batch.tool is None:
+        return batch
+    migrations = [s.origin for s in batch.steps]
+    done, _ = tools.split(batch.tool, migrations, batch.tool.applied(conn))
+    return pinned(batch, [s.name for s in batch.steps if s.origin not in done], [m.name for m in done])
+
+
+def pinned(batch: Batch, steps: list[str], applied: list[str]) -> Batch:
+    """The batch with exactly these steps pending and these migrations applied before, as a
+    run found them once."""
+    if batch.tool is None:
+        return batch
+    by_name = {s.name: s for s in batch.steps}
+    if lost := [n for n in [*steps, *applied] if n not in by_name]:
+        raise BatchError(f"{', '.join(lost)} left {batch.source} during the run: put the folder back as it was")
+    kept = tuple(by_name[n] for n in steps)
+    result = dataclasses.replace(batch, steps=kept, applied_before=tuple(by_name[n].origin for n in applied))
+    result.require_rollbacks()
+    return result
+
+
+def _step(tool: MigrationTool, migration: Migration, order: int, home: Path, override: dict,
+          batch_id: str) -> Step:
+    up = migration.up
+    if "mode" in override:
+        up = dataclasses.replace(up, mode=override["mode"])
+    rollback, drafted, missing = _rollback(migration, up, home, override)
+    return Step(order=order, kind=override.get("kind") or kind_of(up), forward=up, rollback=rollback,
+                verify=_query_file(home, override.get("verify")), precheck=_query_file(home, override.get("precheck")),
+                enabled=override.get("enabled", True), disabled_reason=override.get("disabled_reason", ""),
+                lock_timeout=override.get("lock_timeout"), batch_id=batch_id, origin=migration,
+                rollback_drafted=drafted, rollback_missing=missing)
+
+
+def _rollback(migration: Migration, up: SqlFile, home: Path,
+              override: dict) -> tuple[SqlFile, bool, tuple[str, ...]]:
+    """(rollback, drafted?, statements nobody can undo yet)."""
+    written = home / override["rollback"] if "rollback" in override else home / "rollbacks" / f"{migration.name}.sql"
+    if written.is_file():
+        return read_sql_file(written, mode=up.mode), bool(override.get("rollback_drafted")), ()
+    if "rollback" in override:
+        raise BatchError(f"{migration.name}: rollback {override['rollback']} does not exist in {home}")
+    if migration.down is not None:
+        return dataclasses.replace(migration.down, mode=up.mode if "mode" in override else migration.down.mode), \
+            False, ()
+    path = home / "rollbacks" / f"{migration.name}.sql"
+    try:
+        return draft_rollback(up, path), True, ()
+    except NoDraft as exc:
+        placeholder = SqlFile(path=path, text="", statements=(), mode=STATEMENTS)
+        return placeholder, False, tuple(str(m) for m in exc.missing)
+
+
+def _query_file(home: Path, rel: str | None) -> SqlFile | None:
+    return read_sql_file(home / rel) if rel else None
+
+
+def kind_of(up: SqlFile) -> str:
+    """index, constraint or backfill when every statement is that; schema otherwise."""
+    nodes = [n for s in up.statements if not s.is_transaction_control for n in s.nodes()]
+    if nodes and all(isinstance(n, ast.IndexStmt) for n in nodes):
+        return "index"
+    if nodes and all(isinstance(n, ast.AlterTableStmt) and all(c.subtype.name in ("AT_AddConstraint",
+                                                                                   "AT_ValidateConstraint")
+                                                               for c in n.cmds or ()) for n in nodes):
+        return "constraint"
+    if any(isinstance(n, (ast.UpdateStmt, ast.DeleteStmt)) for n in nodes):
+        return "backfill"
+    return "schema"
