@@ -93,31 +93,12 @@ def top_statements(production_conn: psycopg.Connection, *, limit: int = 10) -> l
                           f"shared_preload_libraries = 'pg_stat_statements')")
     schema, has_info, has_toplevel = view
     since, seconds, source = _window(production_conn, schema, has_info)
-    ranked = _ranked(production_conn, schema, has_toplevel)
-    if hidden := sum(text == "<insufficient privilege>" for _, text, *_ in ranked):
-        raise NotMeasured(f"pg_stat_statements hides {hidden} statements of other roles from "
-                          f"{production_conn.info.user}: grant it pg_read_all_stats")
-    candidates = []
-    for queryid, text, calls, total_ms, rows in ranked:
-        try:
-            candidates.append((read_statement(text), queryid, text, calls, total_ms, rows))
-        except ValueError:
-            continue  # not one SELECT, INSERT, UPDATE or DELETE (EXPLAIN, SET, DDL) or unparsable
-    apps = _app_relations(production_conn, {r for c in candidates for r in c[0].relations})
-    found = []
-    for statement, queryid, text, calls, total_ms, rows in candidates:
-        if not statement.relations or not all(apps[r] for r in statement.relations):
-            continue  # catalogs, gonogo's schema, temporary tables, pg_stat_statements itself
-        if _gonogos_count(production_conn, text, statement):
-            continue
-        found.append(Found(
-            name=_name(statement, queryid), queryid=queryid, text=text, verb=statement.verb,
-            writes=statement.writes, relations=statement.relations, calls=calls, total_ms=total_ms,
-            mean_ms=total_ms / calls, rows=rows, rate=calls / seconds if seconds > 0 else 0.0,
-            since=since, since_source=source))
-        if len(found) == limit:
-            break
-    return found
+    apps = _apps(production_conn, _ranked(production_conn, schema, has_toplevel))
+    return [Found(name=_name(statement, queryid), queryid=queryid, text=text, verb=statement.verb,
+                  writes=statement.writes, relations=statement.relations, calls=calls, total_ms=total_ms,
+                  mean_ms=total_ms / calls, rows=rows, rate=calls / seconds if seconds > 0 else 0.0,
+                  since=since, since_source=source)
+            for statement, (queryid, text, calls, total_ms, rows) in apps[:limit]]
 
 
 def with_parameters(found: Sequence[Found], staging_conn: psycopg.Connection, *,
@@ -152,16 +133,37 @@ def _ranked(conn: psycopg.Connection, schema: str, has_toplevel: bool) -> list[t
         statements=sql.Identifier(schema, "pg_stat_statements"),
         toplevel=sql.SQL("toplevel" if has_toplevel else "true"))
     try:
-        return conn.execute(statement, {"scan": _SCAN}).fetchall()
+        ranked = conn.execute(statement, {"scan": _SCAN}).fetchall()
     except psycopg.errors.ObjectNotInPrerequisiteState as exc:  # installed, but not preloaded
         raise NotMeasured(f"pg_stat_statements cannot be read: {exc.diag.message_primary}") from None
+    if hidden := sum(text == "<insufficient privilege>" for _, text, *_ in ranked):
+        raise NotMeasured(f"pg_stat_statements hides {hidden} statements of other roles from "
+                          f"{conn.info.user}: grant it pg_read_all_stats")
+    return ranked
 
 
-def _app_relations(conn: psycopg.Connection, relations: set[Relation]) -> dict[Relation, bool]:
+def _apps(conn: psycopg.Connection, ranked: list[tuple]) -> list[tuple[Statement, tuple]]:
+    """The app's statements among the ranked rows, in rank order, each with its row."""
+    parsed = []
+    for row in ranked:
+        try:
+            parsed.append((read_statement(row[1]), row))
+        except ValueError:
+            continue  # not one SELECT, INSERT, UPDATE or DELETE (EXPLAIN, SET, DDL), or unparsable
+    resolved = _resolved(conn, {r for statement, _ in parsed for r in statement.relations})
+    # no table (SELECT set_config(...)), or one not the app's (catalogs, gonogo's schema,
+    # temporary tables, pg_stat_statements itself), or gonogo's own row count: not the app
+    return [(statement, row) for statement, row in parsed
+            if statement.relations and all(resolved[r][2] for r in statement.relations)
+            and not _gonogos_count(conn, row[1], statement)]
+
+
+def _resolved(conn: psycopg.Connection, relations: set[Relation]) -> dict[Relation, tuple[int | None, str | None, bool]]:
+    """{relation: (oid, schema, is the app's)}, as the session resolves each name."""
     listed = sorted(relations, key=lambda r: (r[0] or "", r[1]))
-    rows = conn.execute(query(_SQL, "app_relations"),
+    rows = conn.execute(query(_SQL, "relations"),
                         {"schemas": [s for s, _ in listed], "names": [n for _, n in listed]}).fetchall()
-    return {(schema, name): is_app for schema, name, is_app in rows}
+    return {(schema, name): (oid, nspname, is_app) for schema, name, oid, nspname, is_app in rows}
 
 
 def _gonogos_count(conn: psycopg.Connection, text: str, statement: Statement) -> bool:
@@ -186,12 +188,17 @@ class _Catalog:
 
     def __init__(self, conn: psycopg.Connection):
         self.conn = conn
-        self._tables: dict[Relation, list[tuple]] = {}
+        self._tables: dict[Relation, tuple[str | None, list[tuple]]] = {}
 
     def _rows(self, relation: Relation) -> list[tuple]:
+        return self._table(relation)[1]
+
+    def _table(self, relation: Relation) -> tuple[str | None, list[tuple]]:
+        """(schema, column rows) of the table the name resolves to on staging; (None, []) if none."""
         if relation not in self._tables:
-            self._tables[relation] = self.conn.execute(
-                query(_SQL, "table_columns"), {"schema": relation[0], "name": relation[1]}).fetchall()
+            oid, schema, _ = _resolved(self.conn, {relation})[relation]
+            columns = self.conn.execute(query(_SQL, "table_columns"), {"oid": oid}).fetchall() if oid else []
+            self._tables[relation] = (schema, columns)
         return self._tables[relation]
 
     def columns(self, relation: Relation) -> list[str]:
@@ -205,10 +212,10 @@ class _Catalog:
         return rows[0][2] if rows else 0
 
     def table(self, relation: Relation) -> sql.Identifier:
-        rows = self._rows(relation)
+        schema, rows = self._table(relation)
         if not rows:
             raise _NoValue(f"table {'.'.join(filter(None, relation))} does not exist on staging")
-        return sql.Identifier(rows[0][3], relation[1])
+        return sql.Identifier(schema, relation[1])
 
 
 def _parameterized(conn: psycopg.Connection, catalog: _Catalog, found: Found, sample: int) -> Query:
@@ -319,7 +326,7 @@ class _Sample:
     def others(self, use: Use, value: Any, count: int) -> list:
         """`value` and up to count - 1 other sampled values of its column, repeated if too few."""
         index = self._index(use)
-        distinct = list(dict.fromkeys([value, *(r[index] for r in self.rows)]))
+        distinct = _distinct([value, *(r[index] for r in self.rows)])
         return [distinct[k % len(distinct)] for k in range(count)]
 
     def _index(self, use: Use) -> int:
@@ -335,10 +342,16 @@ def _source_sql(alias: str, source: tuple[str | None, str | None]) -> sql.Compos
 
 def _sampled(conn: psycopg.Connection, statement: sql.Composed, percent: float, seed: int) -> list[tuple]:
     try:
-        rows = conn.execute(statement, {"percent": percent, "seed": seed % 2**31, "rows": _ROWS_READ}).fetchall()
+        with conn.transaction():  # a savepoint where the caller's session is inside a transaction
+            rows = conn.execute(statement, {"percent": percent, "seed": seed % 2**31, "rows": _ROWS_READ}).fetchall()
     except psycopg.Error as exc:
         raise _NoValue(f"its values cannot be sampled on staging: {exc.diag.message_primary or exc}") from None
-    return list(dict.fromkeys(rows))
+    return _distinct(rows)
+
+
+def _distinct(values: list) -> list:
+    """values without repeats, in order; by repr, as json values (dicts) do not hash."""
+    return list({repr(v): v for v in values}.values())
 
 
 class _Fresh:
@@ -386,7 +399,8 @@ def _inferred_types(conn: psycopg.Connection, text: str) -> dict[int, str]:
     """{n: type of $n} as the server infers it for the statement (PREPARE, then DEALLOCATE)."""
     name = f"gonogo_discover_{uuid.uuid4().hex[:12]}"
     try:
-        conn.execute(sql.SQL(query(_SQL, "prepare")).format(name=sql.Identifier(name), statement=sql.SQL(text)))
+        with conn.transaction():
+            conn.execute(sql.SQL(query(_SQL, "prepare")).format(name=sql.Identifier(name), statement=sql.SQL(text)))
     except psycopg.Error as exc:
         raise _NoValue(f"staging cannot prepare it: {exc.diag.message_primary or exc}") from None
     try:

@@ -39,35 +39,39 @@ SELECT queryid,
  ORDER BY total_ms DESC, queryid
  LIMIT %(scan)s;
 
--- name: app_relations
--- Which of the names statements read are the app's tables, resolved as this session resolves
--- them: not in a system schema or gonogo's own, not temporary, not an extension's (such as
--- pg_stat_statements' own views). A name that does not resolve (another session's temporary
--- table, a table dropped since) is not the app's either.
-SELECT r.schema, r.name,
-       coalesce(n.nspname NOT IN ('pg_catalog', 'information_schema', 'gonogo')
+-- name: relations
+-- The tables statements name, resolved as this session resolves them: in the schema given, or
+-- the first schema of its search_path that has one (to_regclass would raise where the role may
+-- not use a schema). is_app: not in a system schema or gonogo's own, not temporary, not an
+-- extension's (pg_stat_statements' own views); a name that resolves to nothing (another
+-- session's temporary table, a table dropped since) is not the app's either.
+SELECT r.schema, r.name, c.oid, c.nspname,
+       coalesce(c.nspname NOT IN ('pg_catalog', 'information_schema', 'gonogo')
                 AND c.relpersistence <> 't'
                 AND NOT EXISTS (SELECT FROM pg_depend d
                                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                                    AND d.deptype = 'e'), false) AS is_app
   FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS r(schema, name)
-  LEFT JOIN pg_class c ON c.oid = to_regclass(concat_ws('.', quote_ident(r.schema), quote_ident(r.name)))
-  LEFT JOIN pg_namespace n ON n.oid = c.relnamespace;
+  LEFT JOIN LATERAL (
+        SELECT c.oid, c.relpersistence, n.nspname
+          FROM pg_class c
+          JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE c.relname = r.name
+           AND (n.nspname = r.schema OR (r.schema IS NULL AND n.nspname = ANY (current_schemas(true))))
+         ORDER BY array_position(current_schemas(true), n.nspname::text)
+         LIMIT 1) AS c ON true;
 
 -- name: table_columns
--- One table a statement names, as staging resolves the name: its columns in table order,
--- whether each is unique on its own (an INSERT needs a new value there), the table's pages
--- (to size a sample) and its schema.
+-- One table's columns in table order, whether each is unique on its own (an INSERT needs a
+-- new value there), and the table's pages (to size a sample).
 SELECT a.attname,
        EXISTS (SELECT FROM pg_index i
                 WHERE i.indrelid = c.oid AND i.indisunique AND i.indnkeyatts = 1
                   AND i.indkey[0] = a.attnum) AS unique_alone,
-       c.relpages,
-       n.nspname
+       c.relpages
   FROM pg_class c
-  JOIN pg_namespace n ON n.oid = c.relnamespace
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
- WHERE c.oid = to_regclass(concat_ws('.', quote_ident(%(schema)s::text), quote_ident(%(name)s::text)))
+ WHERE c.oid = %(oid)s
  ORDER BY a.attnum;
 
 -- name: sample_rows

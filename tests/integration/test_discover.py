@@ -17,6 +17,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg import sql
 
 from gonogo import plans
 from gonogo.discover import Found, top_statements, with_parameters
@@ -244,6 +245,29 @@ def test_a_paced_workload_runs_each_query_at_its_rate(shop):
     print("paced rates (wanted -> measured):", {q.rate: round(measured[q.name], 2) for q in paced})
     assert stats.errors == 0
     assert all(0.7 * q.rate <= measured[q.name] <= 1.3 * q.rate for q in paced), measured
+
+
+def test_the_discovered_queries_are_what_plans_measure(shop):
+    with shop.staging.connect("tests", guards=None) as conn:
+        samples = plans.measure(conn, shop.queries, runs=1)
+    assert set(samples) == {q.name for q in shop.queries}
+    assert not [s.error for s in samples.values() if s.failed]
+
+
+def test_a_role_that_cannot_see_the_apps_statements_measures_nothing(shop, prod_cluster):
+    role, password = f"observer_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    admin = prod_cluster.target().connect("tests", guards=None)
+    admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(role), sql.Literal(password)))
+    observer = dataclasses.replace(shop.production, user=role, password=password)
+    try:
+        with observer.connect("discover") as conn, pytest.raises(NotMeasured, match="grant it pg_read_all_stats"):
+            top_statements(conn)
+        admin.execute(sql.SQL("GRANT pg_read_all_stats TO {}").format(sql.Identifier(role)))
+        with observer.connect("discover") as conn:
+            assert [f.name for f in top_statements(conn, limit=3)] == [f.name for f in shop.found[:3]]
+    finally:
+        admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+        admin.close()
 
 
 def test_without_pg_stat_statements_nothing_is_measured(prod_db):
