@@ -163,6 +163,7 @@ class Workload:
         self._live: dict[int, psycopg.Connection] = {}
         self._ready = [threading.Event() for _ in range(clients)]
         self._threads: list[threading.Thread] = []
+        self._pacer = _Pacer(self.queries, time.monotonic())  # made again at start()
         self._started: float | None = None
         self._stopped: float | None = None
 
