@@ -23,7 +23,7 @@ from gonogo.analysis import Metric
 from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
 from gonogo.queries import Query, load_queries
-from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file
+from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file, with_placeholders
 from gonogo.statements import (DbObject, SqlSyntaxError, added_columns, created_objects, created_tables,
                                parse_script, referenced_tables)
 from gonogo.tools import Migration, MigrationTool
@@ -446,10 +446,5 @@ def _with_positional_parameters(text: str, found: list[tuple[str, int, int]]) ->
 
 
 def _as_psycopg_query(text: str, found: list[tuple[str, int, int]]) -> str:
-    """The SQL as psycopg must be given it: the parameters kept, every other % doubled (a
-    "100 %" in a comment would otherwise be read as a placeholder)."""
-    parts, position = [], 0
-    for _name, start, end in found:
-        parts += [text[position:start].replace("%", "%%"), text[start:end]]
-        position = end
-    return "".join(parts) + text[position:].replace("%", "%%")
+    """The SQL as psycopg must be given it: the parameters kept, every other % doubled."""
+    return with_placeholders(text, [(start, end, text[start:end]) for _name, start, end in found])

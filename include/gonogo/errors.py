@@ -17,6 +17,11 @@ class TargetError(GonogoError):
     """A database cannot be reached or is not what it should be."""
 
 
+class NotMeasured(GonogoError):
+    """A measurement cannot be made here (an extension missing, a privilege lacking): the
+    caller shows "not measured (why)", never a pass."""
+
+
 class StepFailed(GonogoError):
     """A migration step failed while applying or validating."""
 

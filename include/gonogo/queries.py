@@ -1,5 +1,6 @@
 """The app's top queries, as a batch declares them: a file of named queries (`-- name:`)
-with psycopg placeholders, and a YAML file of representative parameters for each.
+with psycopg placeholders, and a YAML file of representative parameters for each; or as
+gonogo.discover finds them in production's pg_stat_statements.
 
 gonogo runs them itself: EXPLAIN before and after each migration, and as the workload that
 runs while a migration's locks are traced.
@@ -18,9 +19,18 @@ from gonogo.sqlfile import load_named
 
 @dataclass(frozen=True)
 class Query:
+    """One top query. params is the parameter set EXPLAIN uses; param_sets, when given, are
+    several (params among them, first) that the workload takes in turn, so that it does not
+    hit one row only. rate: calls per second measured on production, the pace the workload
+    keeps (None: as fast as the workload runs). writes: an INSERT, UPDATE or DELETE, which the
+    workload rolls back (hand-written queries leave it False, as before)."""
+
     name: str
     sql: str
     params: dict = field(default_factory=dict)
+    rate: float | None = None
+    writes: bool = False
+    param_sets: tuple[dict, ...] = ()
 
 
 def load_queries(sql_path: Path, params_path: Path | None) -> tuple[Query, ...]:

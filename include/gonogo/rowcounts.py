@@ -17,9 +17,13 @@ def count_rows(conn: psycopg.Connection, only: set[str] | None = None) -> dict[s
     for schema, name in tables:
         if only is not None and name not in only:
             continue
-        statement = sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
-        counts[f"{schema}.{name}"] = conn.execute(statement).fetchone()[0]
+        counts[f"{schema}.{name}"] = conn.execute(count_statement(schema, name)).fetchone()[0]
     return counts
+
+
+def count_statement(schema: str, name: str) -> sql.Composed:
+    """The count gonogo sends; gonogo.discover knows it by this text in pg_stat_statements."""
+    return sql.SQL("SELECT count(*) FROM {}.{}").format(sql.Identifier(schema), sql.Identifier(name))
 
 
 def unchanged(before: dict[str, int], after: dict[str, int], *, phase: str, subject: str,

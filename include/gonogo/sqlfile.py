@@ -140,3 +140,14 @@ def query(file: str, name: str) -> str:
 def split_statements(sql: str) -> list[str]:
     """Top-level statements of a script, as PostgreSQL would see them."""
     return [s.strip() for s in pglast.split(sql) if s.strip()]
+
+
+def with_placeholders(text: str, spans: list[tuple[int, int, str]]) -> str:
+    """The SQL as psycopg must be given it: each (start, end) span, in order, replaced by its
+    placeholder and every other % doubled (a "100 %" in a comment or a LIKE '%x' would
+    otherwise be read as a placeholder)."""
+    parts, position = [], 0
+    for start, end, placeholder in spans:
+        parts += [text[position:start].replace("%", "%%"), placeholder]
+        position = end
+    return "".join(parts) + text[position:].replace("%", "%%")
