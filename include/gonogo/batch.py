@@ -60,10 +60,17 @@ class Contract:
 
     file: SqlFile
     after: str | None = None
+    once: bool = False  # checked right after its step only (a migration tool's verify script)
 
     @property
     def name(self) -> str:
         return self.file.path.stem
+
+    def due(self, applied: list[str], just_applied: str | None) -> bool:
+        """Whether it must hold now, with `applied` applied and `just_applied` the last of them."""
+        if self.once:
+            return self.after == just_applied
+        return self.after is None or self.after in applied
 
 
 @dataclass(frozen=True)
@@ -237,7 +244,7 @@ class Batch:
 
 
 @functools.cache
-def _schema() -> dict:
+def manifest_schema() -> dict:
     return json.loads(_SCHEMA_PATH.read_text())
 
 
@@ -359,7 +366,7 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                  restore_point=manifest.get("restore_point", f"gonogo_pre_{manifest['id']}")[:63],
                  required_tables=tuple(manifest.get("required_tables", ())),
                  integrity_checks=checks, expected_schema=expected, queries=queries,
-                 contracts=tuple(contracts), thresholds=Thresholds(**manifest.get("thresholds", {})),
+                 contracts=(*(imported.contracts if imported else ()), *contracts), thresholds=Thresholds(**manifest.get("thresholds", {})),
                  on_failure=manifest.get("on_failure", "rollback"), watch=watch)
 
 
@@ -368,7 +375,7 @@ def _read_manifest(path: Path) -> dict:
         manifest = yaml.safe_load(path.read_text())
     except yaml.YAMLError as exc:
         raise BatchError(f"{path} is not valid YAML: {exc}") from None
-    errors = sorted(jsonschema.Draft202012Validator(_schema()).iter_errors(manifest),
+    errors = sorted(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(manifest),
                     key=lambda e: list(e.absolute_path))
     if errors:
         lines = [f"  - {_where(e)}: {e.message}" for e in errors]

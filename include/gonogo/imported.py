@@ -24,7 +24,7 @@ from pathlib import Path
 from pglast import ast
 
 from gonogo import tools
-from gonogo.batch import Batch, Step
+from gonogo.batch import Batch, Contract, Step
 from gonogo.drafts import NoDraft, draft_rollback
 from gonogo.errors import BatchError
 from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file
@@ -53,9 +53,10 @@ def import_batch(tool_name: str, folder: Path, *, batch_id: str | None = None, t
     home = Path(batch_folder or folder)
     steps = tuple(_step(tool, m, order, home, overrides.get(m.name, {}), batch_id or default_id(tool, folder))
                   for order, m in enumerate(migrations, start=1))
+    verified = tuple(Contract(file=m.verify, after=m.name, once=True) for m in migrations if m.verify)
     return Batch(id=batch_id or default_id(tool, folder), title=title or f"{tool.name} migrations in {folder}",
                  path=home, steps=steps, restore_point=f"gonogo_pre_{batch_id or default_id(tool, folder)}"[:63],
-                 tool=tool, source=folder)
+                 tool=tool, source=folder, contracts=verified)
 
 
 def default_id(tool: MigrationTool, folder: Path) -> str:
@@ -72,8 +73,21 @@ def pending(batch: Batch, conn) -> Batch:
     if batch.tool is None:
         return batch
     migrations = [s.origin for s in batch.steps]
-    done, _ = tools.split(batch.tool, migrations, batch.tool.applied(conn))
+    applied = batch.tool.applied(conn)
+    if applied is None and (tables := _app_tables(conn, batch)):
+        raise BatchError(
+            f"{batch.source}: this database has {len(tables)} tables ({', '.join(tables[:3])}{', ...' if len(tables) > 3 else ''}) "
+            f"but no {batch.tool.name} history ({', '.join(batch.tool.history)}): gonogo would apply every migration "
+            f"from the first. If the schema is already at some migration, record that with the tool first "
+            f"({batch.tool.baseline_hint or batch.tool.status_command})")
+    done, _ = tools.split(batch.tool, migrations, applied)
     return pinned(batch, [s.name for s in batch.steps if s.origin not in done], [m.name for m in done])
+
+
+def _app_tables(conn, batch: Batch) -> list[str]:
+    from gonogo.schema import read_schema
+
+    return [obj for kind, obj, _ in read_schema(conn, batch.history_objects).lines if kind == "table"]
 
 
 def pinned(batch: Batch, steps: list[str], applied: list[str]) -> Batch:
@@ -85,7 +99,8 @@ def pinned(batch: Batch, steps: list[str], applied: list[str]) -> Batch:
     if lost := [n for n in [*steps, *applied] if n not in by_name]:
         raise BatchError(f"{', '.join(lost)} left {batch.source} during the run: put the folder back as it was")
     kept = tuple(by_name[n] for n in steps)
-    result = dataclasses.replace(batch, steps=kept, applied_before=tuple(by_name[n].origin for n in applied))
+    result = dataclasses.replace(batch, steps=kept, applied_before=tuple(by_name[n].origin for n in applied),
+                                 contracts=tuple(c for c in batch.contracts if not c.once or c.after in steps))
     result.require_rollbacks()
     return result
 

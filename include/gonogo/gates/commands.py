@@ -7,8 +7,7 @@ PG* variables), never its argv; what the command prints is logged line by line a
 and its tail kept for the result, with the password and the URL redacted. The command runs in
 a process group of its own, so a timeout stops all of it. Exit code 0 is a PASS.
 
-The manifest's `commands:` list is described by COMMANDS_SCHEMA below: merge it into
-manifest.schema.json as `properties.commands`.
+The manifest's `commands:` list is described in manifest.schema.json.
 """
 
 from __future__ import annotations
@@ -43,42 +42,11 @@ GRACE_SECONDS = 5.0    # between SIGTERM and SIGKILL
 _APP_NAME_MAX = 63     # libpq keeps NAMEDATALEN - 1 bytes
 _PROC = Path("/proc")
 
-COMMANDS_SCHEMA = {
-    "type": "array",
-    "description": "The team's own checks as commands (gonogo.gates.commands). Each runs after its step on "
-                   "the staging copy, or read-only against production; exit code 0 is a PASS. The database "
-                   "reaches it only through DATABASE_URL and the PG* variables.",
-    "items": {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["name", "run"],
-        "properties": {
-            "name": {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,100}$",
-                     "description": "What the report calls it, e.g. db_contract; unique in the batch."},
-            "run": {"oneOf": [
-                {"type": "string", "minLength": 1,
-                 "description": "Split like a shell would (shlex), but run without a shell unless shell: true."},
-                {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
-                 "description": "The argv, as is."}]},
-            "shell": {"type": "boolean", "default": False,
-                      "description": "Run `run` (a string) with /bin/sh -c: pipes, &&, globs."},
-            "cwd": {"type": "string", "minLength": 1,
-                    "description": "Working directory, relative to the batch folder; absent: the batch folder."},
-            "after": {"type": "string", "minLength": 1,
-                      "description": "The step (migration file name without .sql) after which it runs; "
-                                     "absent: before the batch."},
-            "target": {"enum": list(TARGETS), "default": "staging",
-                       "description": "staging: the restored copy; production: read-only sessions "
-                                      "(default_transaction_read_only=on), e.g. for a drift check."},
-            "timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "default": 600,
-                                "description": "The whole process group is stopped after this long: a FAIL."},
-            "env": {"type": "object", "additionalProperties": {"type": "string"},
-                    "propertyNames": {"not": {"pattern": "^(DATABASE_URL$|PG)"}},
-                    "description": "Extra variables, not secrets (they are in the repo). DATABASE_URL and "
-                                   "PG* are gonogo's: it sets them to the target."},
-        },
-    },
-}
+def _items_schema() -> dict:
+    """One entry of the manifest's `commands:` list (manifest.schema.json, the one description)."""
+    from gonogo.batch import manifest_schema
+
+    return manifest_schema()["properties"]["commands"]["items"]
 """JSON-schema fragment for the manifest's `commands:`; commands_from_manifest checks against it too."""
 
 
@@ -142,7 +110,7 @@ def commands_from_manifest(raw: list[dict], batch_folder: Path, *,
 
 
 def _schema_problems(item) -> list[str]:
-    errors = jsonschema.Draft202012Validator(COMMANDS_SCHEMA["items"]).iter_errors(item)
+    errors = jsonschema.Draft202012Validator(_items_schema()).iter_errors(item)
     return [f"{'.'.join(map(str, e.absolute_path)) or 'entry'}: {e.message}; see the `commands` "
             f"entry of manifest.schema.json" for e in sorted(errors, key=lambda e: list(e.absolute_path))]
 

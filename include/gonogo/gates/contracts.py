@@ -16,7 +16,7 @@ from gonogo.results import GateResult, Verdict
 def contracts(conn: psycopg.Connection, batch: Batch, applied: list[str], *, phase: str,
               subject: str) -> list[GateResult]:
     """Nothing when the batch has no contract: an absent gate, never a PASS."""
-    due = [c for c in batch.contracts if c.after is None or c.after in applied]
+    due = [c for c in batch.contracts if c.due(applied, subject if subject in applied else None)]
     if not due:
         return []
     rows = []

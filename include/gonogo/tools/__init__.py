@@ -49,6 +49,7 @@ class Migration:
     down: SqlFile | None = None
     checksum: str | None = None
     info: dict[str, Any] = field(default_factory=dict)
+    verify: SqlFile | None = None  # the tool's verify script (Sqitch): an error means the change is wrong
 
 
 @dataclass(frozen=True)
@@ -93,6 +94,13 @@ class MigrationTool(ABC):
         """What to do about a migration the tool's history marks failed or dirty."""
         return f"resolve it with the tool ({self.status_command} says more), then run gonogo again"
 
+    baseline_hint: str = ""         # how the team tells the tool that an existing database is at a migration
+
+    def same_checksum(self, recorded: str, migration: Migration) -> bool:
+        """Whether the checksum the history recorded is the file's (a tool that forgives line
+        endings overrides this)."""
+        return str(recorded) == str(migration.checksum)
+
     def done(self, migrations: list[Migration], applied: list[Applied]) -> set[str]:
         """Keys of the migrations the history says are applied (a tool that records only the
         current version overrides this)."""
@@ -120,7 +128,7 @@ def split(tool: MigrationTool, migrations: list[Migration],
                             + (tool.resolve_hint(migration) if migration else
                                f"resolve it with the tool ({tool.status_command})"))
         elif migration and a.checksum is not None and migration.checksum is not None \
-                and str(a.checksum) != str(migration.checksum):
+                and not tool.same_checksum(a.checksum, migration):
             problems.append(
                 f"{where}: {tool.name} recorded checksum {a.checksum} when it applied {a.key}, the file "
                 f"now has {migration.checksum}: it was edited after it ran. What to do: restore the file as "
