@@ -17,13 +17,12 @@ from pathlib import Path
 
 import jsonschema
 import yaml
-from pglast.parser import ParseError, scan
 
 from gonogo.analysis import Metric
 from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
 from gonogo.queries import Query, load_queries
-from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file, with_placeholders
+from gonogo.sqlfile import STATEMENTS, SqlFile, bound_parameters, positional, read_sql_file, with_placeholders
 from gonogo.statements import (DbObject, SqlSyntaxError, added_columns, created_objects, created_tables,
                                parse_script, referenced_tables)
 from gonogo.tools import Migration, MigrationTool
@@ -157,6 +156,7 @@ class Batch:
     thresholds: Thresholds = Thresholds()
     on_failure: str = "rollback"
     watch: WatchConfig = WatchConfig()
+    commands: tuple = ()  # the team's commands as gates (gonogo.gates.commands.Command)
     tool: MigrationTool | None = None  # the team's migration tool the steps come from (gonogo.tools)
     source: Path | None = None         # its migrations folder
     applied_before: tuple[Migration, ...] = ()  # the tool's migrations the target has applied already
@@ -350,6 +350,10 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                                         **{k: v for k, v in raw.items() if k != "file"}))
     watch = WatchConfig(**{**{k: v for k, v in manifest.get("watch", {}).items() if k != "metrics"},
                            "metrics": tuple(watch_metrics)})
+    from gonogo.gates.commands import commands_from_manifest
+
+    commands, wrong = commands_from_manifest(manifest.get("commands", []), folder, steps=[s.name for s in steps])
+    problems.extend(wrong)
     queries: tuple[Query, ...] = ()
     if "top_queries" in manifest:
         try:
@@ -367,7 +371,7 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                  required_tables=tuple(manifest.get("required_tables", ())),
                  integrity_checks=checks, expected_schema=expected, queries=queries,
                  contracts=(*(imported.contracts if imported else ()), *contracts), thresholds=Thresholds(**manifest.get("thresholds", {})),
-                 on_failure=manifest.get("on_failure", "rollback"), watch=watch)
+                 on_failure=manifest.get("on_failure", "rollback"), watch=watch, commands=tuple(commands))
 
 
 def _read_manifest(path: Path) -> dict:
@@ -396,7 +400,7 @@ def _read_backfill(raw: dict, path: Path) -> tuple[Backfill | None, list[str]]:
     of the table that sets only the column, bound to %(from_key)s and %(to_key)s."""
     text = path.read_bytes().decode()  # as on disk: the checksum is of the file's bytes
     table, key, column = raw["table"], raw["key"], raw["column"]
-    found = _bound_parameters(text)
+    found = bound_parameters(text)
     names = {name for name, _start, _end in found}
     wrong = []
     if missing := [n for n in BACKFILL_PARAMETERS if n not in names]:
@@ -427,29 +431,9 @@ def _read_backfill(raw: dict, path: Path) -> tuple[Backfill | None, list[str]]:
                     pause_ms=raw.get("pause_ms", Backfill.pause_ms)), []
 
 
-def _bound_parameters(text: str) -> list[tuple[str, int, int]]:
-    """(name, start, end) of every %(name)s in the SQL, found with PostgreSQL's own scanner, so
-    one inside a comment or a string literal is not taken for a parameter."""
-    try:
-        tokens = scan(text)
-    except ParseError:
-        return []  # parse_script reports it, with the line
-    found = []
-    for percent, opening, name, closing, s in zip(tokens, tokens[1:], tokens[2:], tokens[3:], tokens[4:]):
-        if (text[percent.end] == "%" and text[opening.start] == "(" and text[closing.start] == ")"
-                and text[s.start: s.end + 1] == "s"
-                and percent.end + 1 == opening.start and opening.end + 1 == name.start
-                and name.end + 1 == closing.start and closing.end + 1 == s.start):
-            found.append((text[name.start: name.end + 1], percent.end, s.end + 1))
-    return found
-
-
 def _with_positional_parameters(text: str, found: list[tuple[str, int, int]]) -> str:
     """The SQL with each %(name)s as $n, as the server sees it: what pglast can parse."""
-    for name, start, end in reversed(found):
-        number = BACKFILL_PARAMETERS.index(name) + 1 if name in BACKFILL_PARAMETERS else len(BACKFILL_PARAMETERS) + 1
-        text = text[:start] + f"${number}" + text[end:]
-    return text
+    return positional(text, found, BACKFILL_PARAMETERS)
 
 
 def _as_psycopg_query(text: str, found: list[tuple[str, int, int]]) -> str:

@@ -31,6 +31,7 @@ from gonogo import paramrefs
 from gonogo.errors import NotMeasured
 from gonogo.paramrefs import Relation, Statement, Use, read_statement
 from gonogo.queries import Query
+from gonogo.results import GateResult, Verdict
 from gonogo.rowcounts import count_statement
 from gonogo.sqlfile import query, with_placeholders
 
@@ -438,3 +439,34 @@ def _trial(conn: psycopg.Connection, text: str, params: dict) -> tuple[str | Non
         return None, None  # slow, but the server took the parameters
     except psycopg.Error as exc:
         return f"{exc.diag.message_primary or exc} (SQLSTATE {exc.sqlstate})", 0
+
+
+def workload(production_conn: psycopg.Connection, staging_conn: psycopg.Connection, *, limit: int = 10,
+             phase: str = "dry_run") -> tuple[list[Query], GateResult]:
+    """The app's top statements on production with parameters found on staging, and the gate
+    that says what was found, at what rate, and what was left out and why. Nothing found is a
+    WARN with the reason (not measured is never a pass)."""
+    title = "The app's workload found on production"
+    threshold = f"production's top {limit} statements (pg_stat_statements), each with parameters from the data"
+    try:
+        found = top_statements(production_conn, limit=limit)
+    except NotMeasured as exc:
+        return [], GateResult(gate="workload", title=title, phase=phase, verdict=Verdict.WARN, value="not measured",
+                              threshold=threshold, message=f"no app workload: {exc}",
+                              hint="without it the dry run measures no plans and no lock waits of the app")
+    queries, left_out = with_parameters(found, staging_conn)
+    rate = sum(q.rate or 0 for q in queries)
+    since = found[0].since_source if found else ""
+    rows = [{"query": q.name, "calls_per_second": round(q.rate or 0, 2), "writes": q.writes,
+             "parameter_sets": len(q.param_sets) or 1, "sql": " ".join(q.sql.split())[:300]} for q in queries]
+    rows += [{"query": why.split(":", 1)[0], "left_out": why} for why in left_out]
+    verdict = Verdict.PASS if queries and not left_out else Verdict.WARN
+    return queries, GateResult(
+        gate="workload", title=title, phase=phase, subject="production", verdict=verdict,
+        value=f"{len(queries)} of {len(found)} statements, {rate:.1f} calls/s", threshold=threshold,
+        message=(f"{len(queries)} statements with parameters sampled from the data, run at production's rate "
+                 f"(since {since}); writes rolled back" if queries else "no statement of the app was found")
+                + (f"; left out: {'; '.join(left_out[:3])}" if left_out else ""),
+        hint="" if verdict is Verdict.PASS else "name the app's queries in the manifest (top_queries, query_params) "
+                                                "for the ones gonogo cannot find values for",
+        details=rows)

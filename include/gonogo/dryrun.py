@@ -16,10 +16,12 @@ from dataclasses import dataclass
 
 import psycopg
 
-from gonogo import history, observe, plans
-from gonogo.batch import Batch, SqlFile
+from gonogo import discover, history, observe, plans
+from gonogo.batch import SqlFile
+from gonogo.queries import Query
 from gonogo.context import RunContext
 from gonogo.execute import Log
+from gonogo.gates.commands import run_command
 from gonogo.gates.contracts import contracts
 from gonogo.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script
 from gonogo.results import GateResult, Verdict, failures
@@ -39,23 +41,33 @@ class Baseline:
     plans: dict
     observed: dict
     in_flux: frozenset[str] = frozenset()  # objects of steps a crash or failure left half-done
+    queries: tuple[Query, ...] = ()  # the app's queries: the batch's own, or found on production
+    workload: GateResult | None = None  # how they were found (None: the batch names them)
 
     def to_json(self) -> dict:
         return {"schema": self.schema.to_json(), "plans": self.plans, "observed": self.observed,
-                "in_flux": sorted(self.in_flux)}
+                "in_flux": sorted(self.in_flux), "queries": [q.to_dict() for q in self.queries],
+                "workload": self.workload.to_dict() if self.workload else None}
 
     @classmethod
     def from_json(cls, data: dict) -> Baseline:
         return cls(Schema.from_json(data["schema"]), data["plans"], data["observed"],
-                   frozenset(data.get("in_flux", ())))
+                   frozenset(data.get("in_flux", ())), tuple(Query.from_dict(q) for q in data.get("queries", ())),
+                   GateResult.from_dict(data["workload"]) if data.get("workload") else None)
 
 
 def capture_baseline(ctx: RunContext) -> Baseline:
+    """Staging before the batch. The app's queries are the batch's, or when it names none the
+    top statements of production's pg_stat_statements with parameters found in the data."""
     batch = ctx.batch
+    queries, found = batch.queries, None
     with ctx.session("staging") as conn:
-        measured = plans.measure(conn, batch.queries, runs=batch.thresholds.explain_runs) if batch.queries else {}
+        if not queries:
+            with ctx.session("production") as production:
+                queries, found = discover.workload(production, conn)
+        measured = plans.measure(conn, queries, runs=batch.thresholds.explain_runs) if queries else {}
         return Baseline(read_schema(conn, batch.history_objects), plans.to_dicts(measured), observe.snapshot(conn),
-                        history.in_flux(conn, batch))
+                        history.in_flux(conn, batch), tuple(queries), found)
 
 
 class _Tracing:
@@ -72,25 +84,28 @@ class _Tracing:
 
 
 @contextlib.contextmanager
-def _app_traffic(staging: Target, batch: Batch, app: str):
+def _app_traffic(staging: Target, queries: tuple[Query, ...], app: str):
     """The app's top queries running on staging, and a sampler of their lock waits
-    (None when the batch declares no queries: then there is no wait to measure)."""
-    if not batch.queries:
+    (None when there are no queries: then there is no wait to measure)."""
+    if not queries:
         yield None
         return
-    with Workload(staging, batch.queries, clients=2, app=f"{app}/app") as load, \
+    with Workload(staging, queries, clients=2, app=f"{app}/app") as load, \
             WaitSampler(staging, watch_pids=lambda: load.pids) as waits:
         yield waits
 
 
 def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[GateResult]:
     staging, batch, app, t = ctx.staging, ctx.batch, ctx.app, ctx.batch.thresholds
+    queries = baseline.queries
     with ctx.session("staging") as conn:
         # The staging copy carries production's history: steps production has applied are
         # applied here too, and are neither applied again nor rolled back in the rehearsal.
         recorded = history.read(conn, batch.id)
         done = [s.name for s in batch.enabled_steps if history.decide_quietly(s, recorded.get(s.name)) == history.SKIP]
-        results = contracts(conn, batch, done, phase=PHASE, subject="before the batch")
+        results = [baseline.workload] if baseline.workload else []
+        results += contracts(conn, batch, done, phase=PHASE, subject="before the batch")
+        results += _commands(ctx, None, log)
         applied: list[str] = []
         for step in batch.enabled_steps:
             if step.name in done:
@@ -102,7 +117,7 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
                 continue
             log(f"== dry run: step {step.order} {step.name}")
             tracing = _Tracing(staging)
-            with _app_traffic(staging, batch, app) as waits:
+            with _app_traffic(staging, queries, app) as waits:
                 step_results = apply_step(conn, step, phase=PHASE, live_traffic=False, log=log,
                                           check_preconditions=True, runner=tracing, policy=ctx.policy,
                                           run_id=ctx.run_id, before_commit=recorder(batch, step), batch=batch)
@@ -117,13 +132,14 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
                 log(f"!! dry run stops at {step.name}")
                 break
             applied.append(step.name)
-            if batch.queries:
-                after = plans.measure(conn, batch.queries, runs=t.explain_runs)
-                after = plans.confirm(conn, batch.queries, baseline.plans, after, runs=t.explain_runs,
+            if queries:
+                after = plans.measure(conn, queries, runs=t.explain_runs)
+                after = plans.confirm(conn, queries, baseline.plans, after, runs=t.explain_runs,
                                       max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms, log=log)
                 results.append(plans.compare(baseline.plans, after, max_ratio=t.latency_ratio,
                                              floor_ms=t.latency_floor_ms, phase=PHASE, subject=step.name))
             results += contracts(conn, batch, [*done, *applied], phase=PHASE, subject=step.name)
+            results += _commands(ctx, step.name, log)
     return results
 
 
@@ -135,7 +151,7 @@ def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], 
         return []
     tracing = _Tracing(staging)
     with ctx.session("staging") as conn:
-        with _app_traffic(staging, batch, ctx.app) as waits:
+        with _app_traffic(staging, baseline.queries, ctx.app) as waits:
             run = rollback_steps(conn, steps, phase=REHEARSAL, log=log, runner=tracing, policy=ctx.policy,
                                  batch=batch)
         results = [*run.results]
@@ -161,6 +177,13 @@ def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], 
                 "new attempt" if again.ok else again.error,
         hint="" if again.ok else "a rollback leaves something behind that the forward step trips on"))
     return results
+
+
+def _commands(ctx: RunContext, after: str | None, log: Log) -> list[GateResult]:
+    """The team's commands due on the staging copy at this point (before the batch: after=None)."""
+    return [run_command(c, ctx.staging, phase=PHASE, subject=after or "before the batch", app=ctx.app, log=log,
+                        guards=ctx.guards)
+            for c in ctx.batch.commands if c.target == "staging" and c.after == after]
 
 
 def compare_observability(ctx: RunContext, baseline: Baseline) -> GateResult:

@@ -40,6 +40,14 @@ def _versions(ctx):
         return _gate("server_versions")(prod, staging)
 
 
+def _commands(ctx):
+    from gonogo.gates.commands import run_command
+
+    return [run_command(c, ctx.production, phase="preflight", subject="production (read-only)", app=ctx.app,
+                        guards=ctx.guards)
+            for c in ctx.batch.commands if c.target == "production"]
+
+
 def _drift(ctx):
     with ctx.session("production") as prod:
         return _gate("schema_drift")(prod, ctx.staging, ctx.batch)
@@ -60,6 +68,8 @@ PREFLIGHT = (
          _on("staging", "required_tables")),
     Gate("orphans", "No orphans for the foreign keys the batch adds, and its integrity checks are clean.",
          _on("staging", "orphan_integrity")),
+    Gate("commands", "The team's own commands that read production (read-only sessions), e.g. a drift check.",
+         _commands),
     Gate("monitoring", "pg_stat_statements is loaded and created on production.",
          _on("production", "monitoring", "monitoring_enabled", with_batch=False)),
 )

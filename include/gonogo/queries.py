@@ -14,7 +14,7 @@ from pathlib import Path
 import yaml
 
 from gonogo.errors import BatchError
-from gonogo.sqlfile import load_named
+from gonogo.sqlfile import load_named, writes
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Query:
     several (params among them, first) that the workload takes in turn, so that it does not
     hit one row only. rate: calls per second measured on production, the pace the workload
     keeps (None: as fast as the workload runs). writes: an INSERT, UPDATE or DELETE, which the
-    workload rolls back (hand-written queries leave it False, as before)."""
+    workload rolls back, so that row counts on staging stay the data's."""
 
     name: str
     sql: str
@@ -31,6 +31,20 @@ class Query:
     rate: float | None = None
     writes: bool = False
     param_sets: tuple[dict, ...] = ()
+
+    def to_dict(self) -> dict:
+        """JSON for XCom: a value JSON has no type for (a uuid, a date, a Decimal) goes as text,
+        which the server reads as the type the placeholder needs (psycopg sends str untyped)."""
+        return {"name": self.name, "sql": self.sql, "params": _plain(self.params), "rate": self.rate,
+                "writes": self.writes, "param_sets": [_plain(p) for p in self.param_sets]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Query:
+        return cls(**{**data, "param_sets": tuple(data.get("param_sets", ()))})
+
+
+def _plain(params: dict) -> dict:
+    return {k: v if v is None or isinstance(v, (bool, int, float, str)) else str(v) for k, v in params.items()}
 
 
 def load_queries(sql_path: Path, params_path: Path | None) -> tuple[Query, ...]:
@@ -51,4 +65,4 @@ def load_queries(sql_path: Path, params_path: Path | None) -> tuple[Query, ...]:
                          + (f"no parameters for {', '.join(missing)}" if missing else "")
                          + ("; " if missing and unknown else "")
                          + (f"parameters for unknown queries {', '.join(unknown)}" if unknown else ""))
-    return tuple(Query(name, sql, dict(params.get(name) or {})) for name, sql in named.items())
+    return tuple(Query(name, sql, dict(params.get(name) or {}), writes=writes(sql)) for name, sql in named.items())

@@ -28,6 +28,8 @@ from pathlib import Path
 
 import pglast
 from pglast import ast, enums
+from pglast.parser import ParseError, scan
+from pglast.visitors import Visitor
 
 from gonogo.statements import Statement, needs_autocommit
 
@@ -111,6 +113,7 @@ def wrapped_in_transactions(statements: tuple[Statement, ...]) -> tuple[Statemen
         out.append(_control(enums.TransactionStmtKind.TRANS_STMT_COMMIT, "COMMIT", statements[-1].line))
     return tuple(out)
 
+
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _NAME_LINE = re.compile(r"^--\s*name:\s*(?P<name>[\w.-]+)\s*$", re.MULTILINE)
 
@@ -151,3 +154,50 @@ def with_placeholders(text: str, spans: list[tuple[int, int, str]]) -> str:
         parts += [text[position:start].replace("%", "%%"), placeholder]
         position = end
     return "".join(parts) + text[position:].replace("%", "%%")
+
+
+def bound_parameters(text: str) -> list[tuple[str, int, int]]:
+    """(name, start, end) of every %(name)s in the SQL, found with PostgreSQL's own scanner, so
+    one inside a comment or a string literal is not taken for a parameter."""
+    try:
+        tokens = scan(text)
+    except ParseError:
+        return []  # parse_script reports it, with the line
+    found = []
+    for percent, opening, name, closing, s in zip(tokens, tokens[1:], tokens[2:], tokens[3:], tokens[4:]):
+        if (text[percent.end] == "%" and text[opening.start] == "(" and text[closing.start] == ")"
+                and text[s.start: s.end + 1] == "s"
+                and percent.end + 1 == opening.start and opening.end + 1 == name.start
+                and name.end + 1 == closing.start and closing.end + 1 == s.start):
+            found.append((text[name.start: name.end + 1], percent.end, s.end + 1))
+    return found
+
+
+def positional(text: str, found: list[tuple[str, int, int]], names: tuple[str, ...] = ()) -> str:
+    """The SQL with each %(name)s as $n (n: its place in `names`, else one past them), as the
+    server sees it: what pglast can parse."""
+    for name, start, end in reversed(found):
+        number = names.index(name) + 1 if name in names else len(names) + 1
+        text = text[:start] + f"${number}" + text[end:]
+    return text
+
+
+def writes(text: str) -> bool:
+    """Whether a query with psycopg placeholders is an INSERT, UPDATE, DELETE or MERGE (in a
+    CTE too), read from its parse tree."""
+    try:
+        [raw] = pglast.parse_sql(positional(text, bound_parameters(text)))
+    except (ParseError, ValueError):
+        return False
+    found = _Writes()
+    found(raw.stmt)
+    return found.seen
+
+
+class _Writes(Visitor):
+    seen = False
+
+    def visit_InsertStmt(self, ancestors, node):
+        self.seen = True
+
+    visit_UpdateStmt = visit_DeleteStmt = visit_MergeStmt = visit_InsertStmt

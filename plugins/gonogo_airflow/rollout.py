@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from functools import cached_property
@@ -27,6 +28,7 @@ if TYPE_CHECKING:  # at DAG parse time this module stays light: the batch is loa
 
 log = logging.getLogger("gonogo")
 VALIDATE_BATCH = "prepare.validate_batch"
+CAPTURE_BASELINE = "dry_run.capture_baseline"
 
 
 def target_from_connection(conn_id: str, name: str) -> Target:
@@ -68,12 +70,17 @@ class Rollout:
         """The run's batch. From a migration tool, the migrations production had not applied
         when prepare.validate_batch looked (`pinned`): every task of the run sees the same steps."""
         from gonogo.imported import pinned
+        from gonogo.queries import Query
 
         batch = self.loaded_batch
         found = None if self.task_id == VALIDATE_BATCH else self.ti.xcom_pull(task_ids=VALIDATE_BATCH)
-        if batch.tool is None or not found:
-            return batch
-        return pinned(batch, found["pending"], found["applied_before"])
+        if batch.tool is not None and found:
+            batch = pinned(batch, found["pending"], found["applied_before"])
+        if not batch.queries and self.task_id != CAPTURE_BASELINE:
+            # the app's queries the dry run found on production: the watch window and the report use them too
+            baseline = self.ti.xcom_pull(task_ids=CAPTURE_BASELINE) or {}
+            batch = dataclasses.replace(batch, queries=tuple(Query.from_dict(q) for q in baseline.get("queries", ())))
+        return batch
 
     @cached_property
     def loaded_batch(self) -> Batch:

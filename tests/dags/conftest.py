@@ -33,13 +33,16 @@ class Rollout:
     artifacts: Path
     answered: list = field(default_factory=list)
     api: object = None  # Airflow's API server app (TestClient) the last run was answered through
+    app_queries: tuple = BATCH.queries  # what the app keeps sending production during a run
 
     def run(self, choice="Approve", before_answer=None, **conf):
         """dag.test() of one run while the app keeps querying production; questions are answered
         from a background thread: `choice` for the approval, or {task_id: option}."""
-        conf = {"monitoring_hours": 0.001, **conf}  # a 3.6 s watch window
+        # a 3.6 s watch window. Every run names how its batch is chosen: seen here, a dag.test() run
+        # whose conf left migration_tool out ran with the previous run's value (Airflow 3.3)
+        conf = {"monitoring_hours": 0.001, "migration_tool": "", "migrations_folder": "", **conf}
         answers = {"decide.approve_rollout": choice} if isinstance(choice, str) else choice
-        with Workload(self.production, BATCH.queries, clients=1, app="tests/app"), \
+        with Workload(self.production, self.app_queries, clients=1, app="tests/app"), \
                 local.Approver(self.dag.dag_id, answers, before_answer) as approver:
             dagrun = self.dag.test(run_conf=conf)
         assert not approver.errors, approver.errors
@@ -52,9 +55,14 @@ def rollout(rollout_dag, make_database, monkeypatch, tmp_path):
     """A production database with the recipe app at a small scale, an empty staging database,
     a local Slack, and the Airflow connections pointing at them."""
 
-    def make(defects=(), scale: float = SCALE) -> Rollout:
+    def make(defects=(), scale: float = SCALE, load=None, app_queries=None) -> Rollout:
+        """load(production): the app's schema and rows (default: the recipe app); app_queries: what
+        the app sends production during the run (default: the recipe app's)."""
         production = make_database("production", "rollout")
-        sample_app.load(production, scale=scale, defects=defects)
+        if load is None:
+            sample_app.load(production, scale=scale, defects=defects)
+        else:
+            load(production)
         with production.connect("tests", guards=None) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         staging = make_database("staging", "rollout_staging")
@@ -62,7 +70,8 @@ def rollout(rollout_dag, make_database, monkeypatch, tmp_path):
         monkeypatch.setenv("AIRFLOW_CONN_GONOGO_STAGING", local.connection_json(staging))
         monkeypatch.setenv("AIRFLOW_CONN_GONOGO_SLACK", local.slack_connection_json("xoxb-test", slack.api_url))
         monkeypatch.setenv("GONOGO_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-        return Rollout(rollout_dag, production, staging, slack, tmp_path / "artifacts")
+        return Rollout(rollout_dag, production, staging, slack, tmp_path / "artifacts",
+                       app_queries=app_queries or BATCH.queries)
 
     with LocalSlack() as slack:
         yield make
