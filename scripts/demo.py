@@ -1,16 +1,21 @@
-"""`make demo`: the whole rollout of the seed's batch on local throwaway clusters.
+"""`make demo`: the whole rollout DAG with `dag.test()`, on local clusters or on your databases.
 
-Starts a local "production" (WAL archived) and "staging" cluster, loads the recipe app
-at scale 1 into production, runs the app's workload so pg_stat_statements has a
-baseline, then runs the gonogo_rollout DAG end to end with `dag.test()`. The approval is
-answered automatically by a stand-in for the human approver, clearly labelled. Slack goes
-to a local stand-in server; every message it got is printed at the end.
+Without GONOGO_PRODUCTION_URL (the embedded local default): starts a local "production" (WAL
+archived) and "staging" cluster, loads the sample app into production, runs its workload so
+pg_stat_statements has a baseline, and rolls out the sample app's batch; the approval is
+answered Approve by a clearly labelled stand-in for the human approver.
+
+With GONOGO_PRODUCTION_URL and GONOGO_STAGING_URL (your databases): rolls out the batch you name
+(--batch NAME, or --import TOOL FOLDER for your migration tool's folder) against them. The
+stand-in approver answers Reject unless you pass --answer approve: by default the run rehearses
+everything on staging, writes the Go/No-Go report and leaves production untouched.
+
+Slack goes to a local stand-in server; every message it got is printed at the end.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 import time
@@ -19,51 +24,75 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT / "include"), str(PROJECT / "plugins")]
 
-from gonogo.cluster import LocalCluster  # noqa: E402
+import sample_app  # noqa: E402
+from gonogo.batch import load_batch  # noqa: E402
+from gonogo.batches import available_batches  # noqa: E402
 from gonogo.local_slack import LocalSlack  # noqa: E402
+from gonogo.tools import NAMES as TOOLS  # noqa: E402
 from gonogo_airflow import local  # noqa: E402
-from gonogo_airflow.localstack import LocalStack  # noqa: E402
+from gonogo_airflow.localstack import LocalStack, NamedDatabases  # noqa: E402
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="recipe app size (1 = 100k RecipeItem rows)")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     epilog="your databases: GONOGO_PRODUCTION_URL=postgresql://... "
+                                            "GONOGO_STAGING_URL=postgresql://... make demo DEMO_ARGS='--import "
+                                            "prisma ../app/prisma/migrations'")
+    parser.add_argument("--batch", help=f"a batch under the batches directory ({', '.join(available_batches())})")
+    parser.add_argument("--import", dest="source", nargs=2, metavar=("TOOL", "FOLDER"),
+                        help=f"your migration tool's folder instead of a batch ({', '.join(TOOLS)})")
+    parser.add_argument("--answer", choices=("approve", "reject"),
+                        help="what the stand-in approver answers (local default: approve; your databases: reject)")
+    parser.add_argument("--scale", type=float, default=1.0, help="sample app size on the local clusters")
     parser.add_argument("--watch-minutes", type=float, default=0.5, help="watch window length")
-    parser.add_argument("--reject", action="store_true", help="the stand-in approver clicks Reject")
+    parser.add_argument("--reject", action="store_true", help="same as --answer reject")
     args = parser.parse_args()
-
     started = time.monotonic()
-    stack = LocalStack.default()
-    print(f"== local clusters under {stack.base}")
-    prod, staging = stack.start()
-    print(f"   production: 127.0.0.1:{prod.port} (WAL archived to {prod.archive_dir})")
-    print(f"   staging:    127.0.0.1:{staging.port}")
 
-    print(f"== loading the recipe app at scale {args.scale} into production and running its workload")
-    counts, stats = stack.load_app(scale=args.scale, workload_seconds=10)
-    print(f"   {sum(counts.values()):,} rows in {len(counts)} tables "
-          f"({counts.get('RecipeItem', 0):,} RecipeItem); workload: {stats.calls:,} queries, "
-          f"{stats.errors} errors")
+    yours = NamedDatabases.from_env()
+    if yours:
+        stack, answer = yours, args.answer or "reject"
+        production, staging = yours.targets()
+        print(f"== your databases: production {production.describe()}, staging {staging.describe()} "
+              f"(staging's database is dropped and recreated)")
+        app = None
+    else:
+        stack, answer = LocalStack.default(), args.answer or "approve"
+        print(f"== local clusters under {stack.base}")
+        prod, _ = stack.start()
+        print(f"   production: 127.0.0.1:{prod.port} (WAL archived to {prod.archive_dir})")
+        print(f"== loading the sample app at scale {args.scale} into production and running its workload")
+        counts, stats = stack.load_app(scale=args.scale, workload_seconds=10)
+        print(f"   {sum(counts.values()):,} rows in {len(counts)} tables; workload: {stats.calls:,} queries, "
+              f"{stats.errors} errors")
+        production, _ = stack.targets()
+        app = load_batch(sample_app.BATCH).queries  # the sample app keeps querying production meanwhile
+    if args.reject:
+        answer = "reject"
+    conf = {"monitoring_hours": args.watch_minutes / 60}
+    if args.source:
+        conf.update(migration_tool=args.source[0], migrations_folder=str(Path(args.source[1]).resolve()))
+    else:
+        conf["batch"] = args.batch or (sample_app.BATCH if not yours else "")
+        if not conf["batch"]:
+            parser.error(f"name the batch (--batch, one of: {', '.join(available_batches()) or 'none'}) "
+                         f"or your tool's folder (--import TOOL FOLDER)")
+    print(f"   rolling out {conf.get('batch') or ' '.join(args.source)}")
 
     slack_log = stack.artifacts / "slack-demo.jsonl"
+    stack.artifacts.mkdir(parents=True, exist_ok=True)
     with LocalSlack(log_path=slack_log) as slack:
         os.environ.update(stack.airflow_env(slack_api_url=slack.api_url))
         local.migrate_metadata_db()
         dag = local.load_dag()
-        choice = "Reject" if args.reject else "Approve"
+        choice = answer.capitalize()
         print(f"== running {dag.dag_id} with dag.test()")
-        print(f"   DEMO STAND-IN FOR A HUMAN: the approval will be answered '{choice}' automatically;"
+        print(f"   STAND-IN FOR A HUMAN: the approval will be answered '{choice}' automatically;"
               f" if a production step fails, on-call's question is answered 'Roll back'")
-        answers = {"decide.approve_rollout": choice, "production.decide_on_failure": "Roll back"}
-        from gonogo.batch import load_batch
-        from gonogo.workload import Workload
-
-        production, _ = stack.targets()
-        print("   the app keeps querying production (2 clients, 0.2 s between rounds) for the whole run, as it would")
-        with Workload(production, load_batch("20250115_recipe_fixes").queries, clients=2, app="demo/app",
-                      think_seconds=0.2), \
-                local.Approver(dag.dag_id, answers, label="demo stand-in") as approver:
-            dagrun = dag.test(run_conf={"monitoring_hours": args.watch_minutes / 60})
+        answers = {"decide.approve_rollout": choice, "production.decide_on_failure": "Roll back",
+                   "watch.decide_after_watch": "Roll back"}
+        with local.app_traffic(production, app), local.Approver(dag.dag_id, answers, label="demo stand-in") as approver:
+            dagrun = dag.test(run_conf=conf)
         messages = slack.messages
 
     print(f"\n== run {dagrun.run_id}: {dagrun.state}")
@@ -80,9 +109,10 @@ def main() -> int:
     print(f"\n== results under {run_dir}:")
     if reports:
         print(f"   Go/No-Go report: {reports[-1]} (and report.md, report.json beside it)")
-    print(f"   snapshot and backup (pg_dump directories) beside it; Slack log {slack_log}")
-    print(f"   finished in {time.monotonic() - started:.0f} s; clusters still running (make stop to stop them)")
-    expected = "failed" if args.reject else "success"
+    print(f"   Slack log {slack_log}")
+    print(f"   finished in {time.monotonic() - started:.0f} s"
+          + ("" if yours else "; clusters still running (make stop to stop them)"))
+    expected = "failed" if answer == "reject" else "success"
     return 0 if str(dagrun.state) == expected else 1
 
 

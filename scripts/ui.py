@@ -1,6 +1,7 @@
 """`make ui` / `make stop`: the Airflow UI on 127.0.0.1 against the local clusters.
 
-start: the local production and staging clusters (recipe app loaded on first use), the local
+start: the local production and staging clusters (sample app loaded on first use) — or your
+databases, with GONOGO_PRODUCTION_URL and GONOGO_STAGING_URL set —, the local
 Slack stand-in, and `airflow standalone` with the DAG visible and unpaused, a parallelism
 that suits 2 cores, and a login printed at the end. stop: all of it, and the clusters.
 """
@@ -22,7 +23,9 @@ sys.path[:0] = [str(PROJECT / "include"), str(PROJECT / "plugins")]
 
 from gonogo.cluster import free_port  # noqa: E402
 from gonogo.errors import TargetError  # noqa: E402
-from gonogo_airflow.localstack import LocalStack  # noqa: E402
+from gonogo.batches import available_batches  # noqa: E402
+from gonogo.tools import NAMES as TOOLS  # noqa: E402
+from gonogo_airflow.localstack import LocalStack, NamedDatabases  # noqa: E402
 
 BIN = Path(sys.executable).parent
 USER = "admin"
@@ -60,14 +63,19 @@ def _stop(pidfile: Path, name: str) -> None:
 
 
 def start() -> int:
-    stack = LocalStack.default()
-    stack.start()
-    production, _ = stack.targets()
-    try:
-        production.connect("ui", guards=None).close()
-    except TargetError:
-        print("loading the recipe app at scale 1 into local production (first start)")
-        stack.load_app(scale=1.0, workload_seconds=10)
+    stack = NamedDatabases.from_env()
+    if stack:  # your databases (GONOGO_PRODUCTION_URL, GONOGO_STAGING_URL)
+        production, staging = stack.targets()
+        print(f"your databases: production {production.describe()}, staging {staging.describe()}")
+    else:
+        stack = LocalStack.default()
+        stack.start()
+        production, _ = stack.targets()
+        try:
+            production.connect("ui", guards=None).close()
+        except TargetError:
+            print("loading the sample app at scale 1 into local production (first start)")
+            stack.load_app(scale=1.0, workload_seconds=10)
 
     state = stack.state
     stack.artifacts.mkdir(parents=True, exist_ok=True)
@@ -112,6 +120,8 @@ def start() -> int:
     subprocess.run([str(BIN / "airflow"), "dags", "unpause", "gonogo_rollout"], env=env, capture_output=True)
     login = json.loads(passwords.read_text())
     print(f"Airflow UI: {base_url}/dags/gonogo_rollout  (login {USER} / {login[USER]})")
+    print(f"Batches in the trigger form: {', '.join(available_batches()) or 'none'} "
+          f"(or a migration tool's folder: {', '.join(TOOLS)})")
     print(f"Slack messages land in {stack.artifacts / 'slack-ui.jsonl'}; stop everything with `make stop`.")
     return 0
 

@@ -12,8 +12,9 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from gonogo.cli_commands import lint, new_batch, plan
+from gonogo.cli_commands import import_, lint, new_batch, plan
 from gonogo.errors import GonogoError
+from gonogo.tools import NAMES as TOOL_NAMES
 
 USAGE_ERROR = 2
 
@@ -21,6 +22,8 @@ _HELP = """\
 commands:
   lint BATCH        the DAG's static lint of every migration and rollback
   plan BATCH        the steps in the order the DAG applies them, with the lock each statement takes
+  import TOOL DIR   a batch from your migration tool's folder (prisma, flyway, golang-migrate,
+                    dbmate, sqitch, alembic): steps, how each runs, its rollback
   new-batch NAME    a new batch folder that lint, plan and the DAG accept as written
   (python -m gonogo COMMAND --help says more)
 
@@ -34,6 +37,9 @@ examples:
   python -m gonogo lint --format json path/to/my_batch > lint.json
   python -m gonogo plan 20250115_recipe_fixes --enable 20250115160002_fix_recipe_category_fields_cleanup
   python -m gonogo new-batch recipe_tags
+  python -m gonogo import prisma ../app/prisma/migrations --write include/batches
+  GONOGO_PRODUCTION_URL=postgresql://... python -m gonogo import prisma ../app/prisma/migrations \
+      --production-env GONOGO_PRODUCTION_URL
 """
 
 
@@ -87,6 +93,22 @@ def _parser() -> argparse.ArgumentParser:
     plan_cmd.add_argument("--enable", action="append", default=[], metavar="STEP",
                           help="plan with this disabled step enabled, as the DAG's enable_steps does "
                                "(repeatable)")
+    import_cmd = command(
+        "import", import_, [output], "a batch from your migration tool's folder",
+        "Read the migrations of your tool's folder as gonogo runs them: in the tool's order, files "
+        "untouched, each in one transaction or statement by statement as the tool runs it, its rollback "
+        "the tool's down file or gonogo's draft (marked drafted). With --production-env, only what "
+        "production's tool history has not applied. Exit 2 when a migration's rollback must be written "
+        "by hand (each statement named with its file and line) or the history stops it (failed, edited).")
+    import_cmd.add_argument("tool", metavar="TOOL", choices=list(TOOL_NAMES),
+                            help=f"one of {', '.join(TOOL_NAMES)}")
+    import_cmd.add_argument("folder", metavar="FOLDER", type=Path, help="the tool's migrations folder")
+    import_cmd.add_argument("--production-env", metavar="VAR",
+                            help="an environment variable holding production's URL (never the URL itself on "
+                                 "the command line): read its tool history, list only what is pending")
+    import_cmd.add_argument("--write", type=Path, metavar="DIR",
+                            help="write a batch folder into DIR: manifest.yaml pointing at FOLDER, and the drafted "
+                                 "rollbacks as files to review (never overwrites)")
     new_cmd = command(
         "new-batch", new_batch, [where], "scaffold a new batch folder",
         "Create <batches dir>/<YYYYMMDD>_<NAME>/ with manifest.yaml, a first migration and its "

@@ -76,6 +76,51 @@ def plan(args: argparse.Namespace) -> int:
     return 0
 
 
+def import_(args: argparse.Namespace) -> int:
+    from gonogo.imported import import_batch, pending, write_batch_folder
+
+    batch = import_batch(args.tool, args.folder)
+    everything = len(batch.steps)
+    if args.production_env:
+        with _production(args.production_env) as conn:
+            batch = pending(batch, conn)
+    else:
+        batch.require_rollbacks()
+    written = write_batch_folder(batch, args.write) if args.write else None
+    steps = [{"order": s.order, "name": s.name, "kind": s.kind, "runs": s.runs_as, "rollback": s.rollback_source,
+              "file": shown(s.forward.path), "rollback_file": shown(s.rollback.path)} for s in batch.steps]
+    if args.format == "json":
+        _print_json({"tool": args.tool, "folder": str(batch.source), "batch": batch.id, "migrations": everything,
+                     "applied_before": [m.name for m in batch.applied_before], "steps": steps,
+                     "written": str(written) if written else None})
+        return 0
+    print(f"{args.tool}: {_n(everything, 'migration')} in {shown(batch.source)}"
+          + (f"; production has applied {len(batch.applied_before)}" if args.production_env else ""))
+    if not steps:
+        print("Nothing to roll out: production has applied every migration.")
+    for s in steps:
+        print(f"{s['order']:>3}. {s['name']} ({s['kind']}, runs {s['runs']}; rollback {s['rollback']})")
+    if written:
+        print(f"Wrote {shown(written)}: manifest.yaml and the drafted rollbacks to review in rollbacks/.")
+        print(f"  python -m gonogo lint {shown(written)}")
+    if not written and any(s.rollback_drafted for s in batch.steps):
+        print("Drafted rollbacks live in memory; --write DIR saves them to review.")
+    return 0
+
+
+def _production(var: str):
+    import os
+
+    from gonogo.errors import TargetError
+    from gonogo.target import Target
+
+    url = os.environ.get(var)
+    if not url:
+        raise TargetError(f"--production-env {var}: the environment variable {var} is not set; set it to "
+                          f"production's URL (postgresql://user:password@host:5432/db)")
+    return Target.from_url(url, "production").connect("cli/import")
+
+
 def new_batch(args: argparse.Namespace) -> int:
     folder = scaffold.new_batch(args.name, (args.batches_dir or batches_dir()).resolve())
     print(f"Created batch {folder.name} in {shown(folder)}:")

@@ -19,6 +19,7 @@ from psycopg import sql
 
 from gonogo.errors import BatchError
 from gonogo.sqlfile import SqlFile, read_sql_file
+from gonogo.statements import created_tables
 
 _AT = enums.AlterTableType
 _OBJ = enums.ObjectType
@@ -49,9 +50,12 @@ def draft_rollback(up: SqlFile, path: Path) -> SqlFile:
     memory until `python -m gonogo import --write` saves it for review). Raises NoDraft."""
     undo: list[str] = []
     missing: list[NotInvertible] = []
+    new_tables = created_tables(list(up.statements))
     for statement in up.statements:
         if statement.is_transaction_control or isinstance(statement.node, (ast.VariableSetStmt, ast.CommentStmt)):
             continue  # nothing to undo (a comment goes with its object)
+        if _on_new_table(statement.node, new_tables):
+            continue  # an index or constraint of a table this migration creates goes with its DROP TABLE
         try:
             undo.extend(_inverse(statement.node))
         except _Refused as exc:
@@ -90,8 +94,8 @@ def _inverse(node: ast.Node) -> list[str]:
             _no_if_not_exists(node, "index")
             if not node.idxname:
                 raise _Refused("an index without a name: PostgreSQL picks one, so name it")
-            concurrently = " CONCURRENTLY" if node.concurrent else ""
-            return [f"DROP INDEX{concurrently} IF EXISTS {_ident(node.relation.schemaname, node.idxname)}"]
+            # CONCURRENTLY: the table was there before and the app uses it (gonogo runs it alone)
+            return [f"DROP INDEX CONCURRENTLY IF EXISTS {_ident(node.relation.schemaname, node.idxname)}"]
         case ast.CreateEnumStmt() | ast.CompositeTypeStmt() | ast.CreateDomainStmt():
             names = node.typeName if not isinstance(node, ast.CompositeTypeStmt) else None
             name = _qualified(names) if names else _relation(node.typevar)
@@ -113,6 +117,15 @@ def _inverse(node: ast.Node) -> list[str]:
         case ast.AlterTableStmt() if node.objtype == _OBJ.OBJECT_TABLE:
             return [_undo_command(node.relation, cmd) for cmd in node.cmds or ()]
     raise _Refused(_why(node))
+
+
+def _on_new_table(node: ast.Node, new_tables: set[str]) -> bool:
+    """An index, or an ALTER TABLE that only adds constraints, on a table the migration creates."""
+    if isinstance(node, ast.IndexStmt):
+        return node.relation.relname in new_tables
+    if isinstance(node, ast.AlterTableStmt) and node.relation.relname in new_tables:
+        return all(cmd.subtype == _AT.AT_AddConstraint for cmd in node.cmds or ())
+    return False
 
 
 def _undo_command(relation: ast.RangeVar, cmd: ast.AlterTableCmd) -> str:

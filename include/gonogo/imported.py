@@ -153,3 +153,33 @@ def kind_of(up: SqlFile) -> str:
     if any(isinstance(n, (ast.UpdateStmt, ast.DeleteStmt)) for n in nodes):
         return "backfill"
     return "schema"
+
+
+def write_batch_folder(batch: Batch, root: Path) -> Path:
+    """A gonogo batch folder for an imported batch, under root: manifest.yaml whose `source`
+    points at the tool's folder (its files stay where they are), and each drafted rollback as
+    rollbacks/<step>.sql, marked drafted in the manifest until the team has reviewed it. An
+    existing folder is never overwritten."""
+    import os
+
+    import yaml
+
+    folder = Path(root).resolve() / batch.id
+    if folder.exists():
+        raise BatchError(f"{folder} exists already: gonogo never overwrites a batch folder; remove it or give "
+                         f"another --write folder")
+    (folder / "rollbacks").mkdir(parents=True)
+    overrides = {}
+    for step in batch.steps:
+        if step.rollback_drafted:
+            (folder / "rollbacks" / f"{step.name}.sql").write_text(step.rollback.text)
+            overrides[step.name] = {"rollback": f"rollbacks/{step.name}.sql", "rollback_drafted": True}
+    manifest = {"id": batch.id, "title": batch.title,
+                "source": {"tool": batch.tool.name, "path": os.path.relpath(batch.source, folder)}}
+    if overrides:
+        manifest["overrides"] = overrides
+    (folder / "manifest.yaml").write_text(
+        "# Written by `python -m gonogo import`: the steps are the tool's migrations, read at each run.\n"
+        "# A drafted rollback stays marked drafted until you review it and remove `rollback_drafted`.\n"
+        + yaml.safe_dump(manifest, sort_keys=False))
+    return folder

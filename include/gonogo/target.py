@@ -55,6 +55,21 @@ class Target:
     password: str | None = field(default=None, repr=False)
     sslmode: str | None = None
 
+    @classmethod
+    def from_url(cls, url: str, name: str) -> Target:
+        """A target from a libpq URL or connection string (postgresql://user:pw@host:5432/db)."""
+        from psycopg.conninfo import conninfo_to_dict
+
+        try:
+            parts = conninfo_to_dict(url)
+        except Exception as exc:  # psycopg.ProgrammingError; the message never repeats the URL
+            raise TargetError(f"the {name} URL is not a PostgreSQL connection URL: {type(exc).__name__}") from None
+        if not parts.get("dbname") or not parts.get("user"):
+            raise TargetError(f"the {name} URL needs a user and a database: postgresql://user:password@host:5432/db")
+        return cls(name=name, host=parts.get("host") or "localhost", port=int(parts.get("port") or 5432),
+                   dbname=parts["dbname"], user=parts["user"], password=parts.get("password"),
+                   sslmode=parts.get("sslmode"))
+
     def describe(self) -> str:
         return f"{self.name} ({self.user}@{self.host}:{self.port}/{self.dbname})"
 

@@ -22,6 +22,8 @@ from gonogo.sqlfile import load_named, split_statements
 from gonogo.target import Target
 
 HERE = Path(__file__).resolve().parent
+DATABASE = "recipes"                 # the app's database on the local production cluster
+BATCH = "20250115_recipe_fixes"      # the batch of the seed's checklist, which the demo rolls out
 SCHEMA_FILE = HERE / "schema.sql"
 GENERATE_FILE = HERE / "generate.sql"
 QUERIES_FILE = HERE / "queries.sql"

@@ -8,6 +8,7 @@ the Approve and the Reject path.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -63,6 +64,17 @@ def load_dag(dag_id: str = "gonogo_rollout"):
     if bag.import_errors:
         raise RuntimeError(f"DAG import errors: {bag.import_errors}")
     return bag.get_dag(dag_id)
+
+
+def app_traffic(production: Target, queries):
+    """The app's queries sent to production during a local run (2 clients, a pause between
+    rounds so they leave the measurements some CPU); nothing when queries is None (your
+    production has its own app)."""
+    from gonogo.workload import Workload
+
+    if not queries:
+        return contextlib.nullcontext()
+    return Workload(production, queries, clients=2, app="demo/app", think_seconds=0.2)
 
 
 ANSWER_AFTER_SECONDS = 2.0

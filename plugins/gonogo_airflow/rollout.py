@@ -209,6 +209,8 @@ class Rollout:
             batch_id = self.batch.id
         except GonogoError:
             batch_id = self.params["batch"]
+        written = (self.folder / "report.html").is_file()  # a run stopped early has none: no link to one
         return RunInfo(dag_id=self.dag_id, run_id=self.run_id, batch_id=batch_id,
-                       batch_title=title, run_url=self.run_url, report_path=str(self.folder / "report.md"),
-                       report_url=self.report_url)
+                       batch_title=title, run_url=self.run_url,
+                       report_path=str(self.folder / "report.md") if written else "",
+                       report_url=self.report_url if written else "")

@@ -343,6 +343,10 @@ def test_malformed_batch_fails_before_production_is_read(rollout, monkeypatch, t
     assert not list(env.artifacts.rglob("toc.dat"))
     assert len(env.slack.messages) == 1
     assert missing.name in body(env.slack.messages[0])
+    # no report was written, so Slack offers none
+    buttons = [b["text"]["text"] for block in env.slack.messages[0]["blocks"] if block["type"] == "actions"
+               for b in block["elements"]]
+    assert "Open the report" not in buttons and "Open the task" in buttons
 
 
 def test_dag_folder_has_no_import_errors(rollout_dag):  # rollout_dag: the metadata database is migrated

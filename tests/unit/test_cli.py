@@ -204,8 +204,60 @@ def test_help_names_every_command():
     done = gonogo("--help")
     assert done.returncode == 0
     listed = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("  ")]
-    assert [["lint", "BATCH"], ["plan", "BATCH"], ["new-batch", "NAME"]] == [c for c in listed if c[0] in
-                                                                            ("lint", "plan", "new-batch")]
-    for command in ("lint", "plan", "new-batch"):
+    assert [["lint", "BATCH"], ["plan", "BATCH"], ["import", "TOOL"], ["new-batch", "NAME"]] == [
+        c for c in listed if c[0] in ("lint", "plan", "import", "new-batch")]
+    for command in ("lint", "plan", "import", "new-batch"):
         assert gonogo(command, "--help").returncode == 0
     assert "exit codes" in done.stdout
+
+
+# -- import ------------------------------------------------------------------------------------------
+
+PRISMA = REPO / "tests" / "corpus" / "prisma" / "tracker" / "prisma" / "migrations"
+
+
+def test_import_lists_the_tools_migrations_as_gonogo_runs_them_and_writes_a_batch(tmp_path):
+    text, as_json = gonogo_together(("import", "prisma", str(PRISMA)),
+                                    ("import", "prisma", str(PRISMA), "--format", "json", "--write", str(tmp_path)))
+    assert text.returncode == as_json.returncode == 0, text.stderr + as_json.stderr
+    assert "prisma: 4 migrations in" in text.stdout
+    assert ("  3. 20240301100000_add_labels (schema, runs in one transaction; rollback drafted by gonogo (review it))"
+            in text.stdout)
+    document = json.loads(as_json.stdout)
+    assert [s["name"] for s in document["steps"]][-1] == "20240315080000_issue_estimates"
+    folder = tmp_path / document["batch"]
+    assert document["written"] == str(folder)
+    manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
+    assert manifest["source"]["tool"] == "prisma"
+    assert manifest["overrides"]["20240301100000_add_labels"] == {
+        "rollback": "rollbacks/20240301100000_add_labels.sql", "rollback_drafted": True}
+    # the folder it wrote is a batch like any other: it loads, lints, plans; its files are the tool's
+    batch = load_batch(folder.name, tmp_path)
+    assert batch.steps[0].forward.path == PRISMA / "20240105120000_init" / "migration.sql"
+    assert batch.step("20240301100000_add_labels").rollback_source == "drafted by gonogo (review it)"
+    linted = gonogo("lint", str(folder))
+    assert linted.returncode == 0, linted.stdout + linted.stderr
+    message = refused(gonogo("import", "prisma", str(PRISMA), "--write", str(tmp_path)))
+    assert "never overwrites" in message
+
+
+def test_import_stops_where_a_rollback_must_be_written_naming_file_and_line(tmp_path):
+    import shutil
+
+    folder = tmp_path / "migrations"
+    shutil.copytree(PRISMA, folder)
+    (folder / "20240402110000_rename").mkdir()
+    (folder / "20240402110000_rename" / "migration.sql").write_text(
+        '-- rename\nALTER TABLE "Issue" RENAME COLUMN "body" TO "summary";\n')
+    message = refused(gonogo("import", "prisma", str(folder)))
+    assert (f"write the rollback for {folder}/20240402110000_rename/migration.sql line 2: "
+            'ALTER TABLE "Issue" RENAME COLUMN "body" TO "summary"') in message
+
+
+def test_import_refuses_what_is_not_the_tools_layout(tmp_path):
+    assert "no Prisma migrations here" in refused(gonogo("import", "prisma", str(tmp_path)))
+    assert "no such folder" in refused(gonogo("import", "prisma", str(tmp_path / "nowhere")))
+    unknown = gonogo("import", "liquibase", str(tmp_path))
+    assert unknown.returncode == 2 and "invalid choice: 'liquibase'" in unknown.stderr
+    assert "GONOGO_NOWHERE is not set" in refused(gonogo("import", "prisma", str(PRISMA),
+                                                         "--production-env", "GONOGO_NOWHERE"))

@@ -44,12 +44,12 @@ def test_the_folder_reads_as_prisma_runs_it():
     labels = batch.step("20240301100000_add_labels")
     assert labels.rollback_drafted and labels.rollback_source == "drafted by gonogo (review it)"
     drops = [s.sql for s in labels.rollback.statements]
-    assert drops == ['ALTER TABLE "_IssueToLabel" DROP CONSTRAINT IF EXISTS "_IssueToLabel_B_fkey"',
-                     'ALTER TABLE "_IssueToLabel" DROP CONSTRAINT IF EXISTS "_IssueToLabel_A_fkey"',
-                     'ALTER TABLE "Label" DROP CONSTRAINT IF EXISTS "Label_projectId_fkey"',
-                     'DROP INDEX IF EXISTS "_IssueToLabel_B_index"',
-                     'DROP INDEX IF EXISTS "Label_projectId_name_key"',
-                     'DROP TABLE IF EXISTS "_IssueToLabel"', 'DROP TABLE IF EXISTS "Label"']
+    # the new tables' indexes and foreign keys go with their DROP TABLE, in reverse order
+    assert drops == ['DROP TABLE IF EXISTS "_IssueToLabel"', 'DROP TABLE IF EXISTS "Label"']
+    estimates = [s.sql for s in batch.step("20240315080000_issue_estimates").rollback.statements]
+    assert estimates == ['DROP TABLE IF EXISTS "Watch"', *(f'ALTER TABLE "Issue" DROP COLUMN IF EXISTS "{c}"'
+                                                            for c in ("priority", "estimate", "closedAt")),
+                         'DROP TYPE IF EXISTS "Priority"']
     made = batch.created_tables()
     assert made["Label"] == made["_IssueToLabel"] == "20240301100000_add_labels"
     assert made["Watch"] == "20240315080000_issue_estimates" and made["Issue"] == "20240105120000_init"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pglast import ast, enums
+
 from gonogo.lint.finding import WARNING, Finding
 from gonogo.lint.script import Script
 from gonogo.locks import blocks_app, blocks
@@ -11,7 +13,9 @@ def transaction_holds_lock(script: Script) -> list[Finding]:
     """In a file gonogo runs in one transaction (as Prisma, Flyway, Alembic run theirs), a lock
     that makes the app wait, taken by one statement, stays held through every later statement
     until the file's COMMIT. Statement by statement it would be released at once. Reported at
-    the statement that takes it, naming what runs while it is held."""
+    the statement that takes it, naming what runs while it is held, when something that reads
+    or writes a whole existing table follows (catalog-only changes, and a new table's empty
+    rows, are over in a moment)."""
     if not script.one_transaction:
         return []
     found = []
@@ -24,8 +28,8 @@ def transaction_holds_lock(script: Script) -> list[Finding]:
         if (unit.transaction, table) in reported:
             continue
         after = [u for u in units[i + 1:] if u.transaction == unit.transaction]
-        if not after:
-            continue
+        if not any(_slow(u) and u.table not in script.new_tables for u in after):
+            continue  # only quick catalog changes follow: the lock is released in a moment anyway
         reported.add((unit.transaction, table))
         lines = f"line {after[0].line}" if len(after) == 1 else f"lines {after[0].line}–{after[-1].line}"
         listed = "; ".join(u.summary(50) for u in after[:3]) + (f"; and {len(after) - 3} more" if len(after) > 3 else "")
@@ -39,3 +43,27 @@ def transaction_holds_lock(script: Script) -> list[Finding]:
                   "run this step statement by statement (mode: statements) if your tool allows it; the "
                   "dry run measures the real hold against the lock budget")))
     return found
+
+
+_AT = enums.AlterTableType
+# ALTER TABLE subcommands that read or rewrite the whole table
+_SCANS = {_AT.AT_SetNotNull, _AT.AT_AlterColumnType, _AT.AT_ValidateConstraint, _AT.AT_AddIndex}
+
+
+def _slow(unit) -> bool:
+    """Does the statement read or write a whole table (rows, not only the catalog)?"""
+    node = unit.node
+    if isinstance(node, (ast.UpdateStmt, ast.DeleteStmt, ast.InsertStmt, ast.MergeStmt,
+                         ast.CreateTableAsStmt, ast.ClusterStmt, ast.VacuumStmt, ast.ReindexStmt)):
+        return True
+    if isinstance(node, ast.IndexStmt):
+        return not node.concurrent
+    if isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            if cmd.subtype in _SCANS:
+                return True
+            if cmd.subtype == _AT.AT_AddConstraint and not cmd.def_.skip_validation and cmd.def_.contype in (
+                    enums.ConstrType.CONSTR_CHECK, enums.ConstrType.CONSTR_FOREIGN, enums.ConstrType.CONSTR_UNIQUE,
+                    enums.ConstrType.CONSTR_PRIMARY, enums.ConstrType.CONSTR_EXCLUSION):
+                return True
+    return False
