@@ -8,8 +8,10 @@ too (dbmate applies out of order unless --strict).
 
 dbmate runs the up section and its insert into schema_migrations in one transaction
 (`BEGIN READ WRITE; <up>; insert ...; COMMIT`), so it has no failed or dirty state; with
-`-- migrate:up transaction:false` it runs the section outside a transaction and inserts
-afterwards: gonogo then runs that file statement by statement. Rollback: the down section,
+`-- migrate:up transaction:false` it sends the section as one query string outside a
+transaction (PostgreSQL runs a multi-statement string as one implicit transaction, so a
+CONCURRENTLY statement must be alone in its section) and inserts afterwards: gonogo runs that
+section statement by statement and records after its last one. Rollback: the down section,
 then `delete ... where version = ...`. dbmate keeps no checksum. The real dbmate 2.36.0
 (npm, tests/tools/dbmate) checks all of this in tests/integration/tools/test_dbmate.py.
 """

@@ -23,7 +23,7 @@ from gonogo.errors import BatchError
 from gonogo.imported import import_batch, pending
 from gonogo.tools.dbmate import TOOL
 from helpers import pg_dump_schema
-from imported_steps import CORPUS, apply_pending, copy_migrations, quiet, roll_back, run_file, table_ddl
+from imported_steps import CORPUS, apply_pending, copy_migrations, roll_back, run_file, table_ddl
 
 TRACKER = CORPUS / "dbmate" / "tracker"
 MIGRATIONS = TRACKER / "db" / "migrations"
