@@ -181,6 +181,9 @@ def test_gonogo_writes_the_rows_and_the_schema_the_real_dbmate_writes(tracker, m
         run = apply_pending(conn, batch)
         assert run.ok, run.error
         assert versions(conn) == [n.split("_")[0] for n in APPLIED + PENDING]
+        # written by the migration's own transaction: the row and the table it created share one xmin
+        assert conn.execute("SELECT xmin::text FROM schema_migrations WHERE version = '20240301100000'").fetchone() \
+            == conn.execute("SELECT xmin::text FROM pg_class WHERE oid = 'labels'::regclass").fetchone()
 
     by_dbmate = make_database("production", "dbmate")
     assert dbmate(dbmate_bin, by_dbmate, MIGRATIONS, "migrate").returncode == 0

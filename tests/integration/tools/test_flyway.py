@@ -259,6 +259,9 @@ def test_gonogo_writes_the_rows_and_the_schema_flyway_writes(tracker, make_datab
         run = apply_pending(conn, pending(import_batch("flyway", MIGRATIONS), conn))
         assert run.ok, run.error
         by_gonogo = history(conn)
+        # written by the migration's own transaction: the row and the table it created share one xmin
+        assert conn.execute("SELECT xmin::text FROM flyway_schema_history WHERE version = '1.2'").fetchone() \
+            == conn.execute("SELECT xmin::text FROM pg_class WHERE oid = 'labels'::regclass").fetchone()
         timing = conn.execute("SELECT bool_and(execution_time >= 0 AND installed_on <= localtimestamp) "
                               "FROM flyway_schema_history").fetchone()[0]
     by_tool = make_database("production", "flyway")

@@ -167,6 +167,10 @@ def test_gonogo_leaves_the_table_at_the_last_version_with_the_schema_golang_migr
         run = apply_pending(conn, pending(import_batch("golang-migrate", MIGRATIONS), conn))
         assert run.ok, run.error
         assert rows(conn) == [(9, False)]
+        # written inside 000009's own BEGIN ... COMMIT: one xmin with the column it added
+        assert conn.execute('SELECT xmin::text FROM "public"."schema_migrations"').fetchone() == conn.execute(
+            "SELECT xmin::text FROM pg_attribute WHERE attrelid = 'issues'::regclass AND attname = 'comment_count'"
+        ).fetchone()
 
     by_tool = make_database("production", "migrate")
     with by_tool.connect("tests", guards=None) as conn:
