@@ -52,7 +52,7 @@ from pglast import ast, enums
 from gonogo.errors import BatchError
 from gonogo.sqlfile import STATEMENTS, TRANSACTION, SqlFile, query, read_sql_file, read_text, split_statements
 from gonogo.statements import Statement
-from gonogo.tools import Applied, Migration, MigrationTool
+from gonogo.tools import Applied, Migration, MigrationTool, one_transaction
 
 _SQL = "tools_flyway.sql"
 _NAME = re.compile(r"^(?P<prefix>[VU])(?P<version>.*?)__(?P<description>.*)\.sql$")  # up to the first __
@@ -143,13 +143,14 @@ class Flyway(MigrationTool):
                 f"`flyway repair` (it deletes the failed row) and run gonogo again")
 
     def record(self, conn: psycopg.Connection, migration: Migration, *, started: datetime) -> None:
-        if not conn.execute(query(_SQL, "flyway_exists")).fetchone()[0]:
-            for statement in split_statements(query(_SQL, "flyway_create")):
-                conn.execute(statement)
         elapsed = datetime.now(timezone.utc) - started
-        conn.execute(query(_SQL, "flyway_record"), {
-            **{k: migration.info[k] for k in ("version", "description", "script")},
-            "checksum": int(migration.checksum), "execution_time": int(elapsed.total_seconds() * 1000)})
+        with one_transaction(conn):  # the table whole or not at all
+            if not conn.execute(query(_SQL, "flyway_exists")).fetchone()[0]:
+                for statement in split_statements(query(_SQL, "flyway_create")):
+                    conn.execute(statement)
+            conn.execute(query(_SQL, "flyway_record"), {
+                **{k: migration.info[k] for k in ("version", "description", "script")},
+                "checksum": int(migration.checksum), "execution_time": int(elapsed.total_seconds() * 1000)})
 
     def forget(self, conn: psycopg.Connection, migration: Migration) -> None:
         conn.execute(query(_SQL, "flyway_forget"), {"version": migration.info["version"]})

@@ -34,7 +34,7 @@ import psycopg
 
 from gonogo.errors import BatchError
 from gonogo.sqlfile import TRANSACTION, query, read_sql_file
-from gonogo.tools import Applied, Migration, MigrationTool
+from gonogo.tools import Applied, Migration, MigrationTool, one_transaction
 
 _FILE = re.compile(r"^([0-9]+)_(.*)\.(down|up)\.(.*)$")
 _SQL = "tools_golang_migrate.sql"
@@ -109,14 +109,19 @@ class GolangMigrate(MigrationTool):
 
     def record(self, conn: psycopg.Connection, migration: Migration, *, started: datetime) -> None:
         conn.execute(query(_SQL, "golang_migrate_create"))
-        conn.execute(query(_SQL, "golang_migrate_clear"))
-        conn.execute(query(_SQL, "golang_migrate_set"), {"version": int(migration.key)})
+        self._set(conn, int(migration.key))
 
     def forget(self, conn: psycopg.Connection, migration: Migration) -> None:
         """What `migrate down 1` leaves: the previous version, or no row below the first."""
-        conn.execute(query(_SQL, "golang_migrate_clear"))
-        if migration.info.get("previous") is not None:
-            conn.execute(query(_SQL, "golang_migrate_set"), {"version": migration.info["previous"]})
+        self._set(conn, migration.info.get("previous"))
+
+    @staticmethod
+    def _set(conn: psycopg.Connection, version: int | None) -> None:
+        """SetVersion: emptied and set in one transaction, never seen empty."""
+        with one_transaction(conn):
+            conn.execute(query(_SQL, "golang_migrate_clear"))
+            if version is not None:
+                conn.execute(query(_SQL, "golang_migrate_set"), {"version": version})
 
 
 TOOL = GolangMigrate()
