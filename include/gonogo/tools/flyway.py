@@ -104,8 +104,7 @@ class Flyway(MigrationTool):
                 key=key, name=path.stem, up=_read(path), down=_read(pair["U"][0]) if "U" in pair else None,
                 checksum=str(checksum(path.read_bytes())),
                 info={"version": match["version"].replace("_", "."),
-                      "description": _abbreviate(match["description"].replace("_", " "), 200),
-                      "script": _abbreviate(path.relative_to(folder).as_posix(), 1000)}))
+                      **_abbreviated(match["description"].replace("_", " "), path.relative_to(folder).as_posix())}))
         return out
 
     def applied(self, conn: psycopg.Connection) -> list[Applied] | None:
@@ -178,9 +177,10 @@ def _order(key: str) -> tuple[int, ...]:
     return tuple(int(p) for p in key.split("."))
 
 
-def _abbreviate(text: str, width: int) -> str:
-    """Flyway shortens a description or script name that does not fit its column."""
-    return text if len(text) <= width else text[: width - 3] + "..."
+def _abbreviated(description: str, script: str) -> dict[str, str]:
+    """Description and script as Flyway shortens them to fit their columns (AbbreviationUtils)."""
+    return {"description": description if len(description) <= 200 else description[:197] + "...",
+            "script": script if len(script) <= 1000 else "..." + script[3:1000]}
 
 
 def _read(path: Path) -> SqlFile:

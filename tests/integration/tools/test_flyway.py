@@ -129,6 +129,11 @@ def test_versions_compare_part_by_part_as_numbers(tmp_path):
     assert migrations[-1].info == {"version": "3", "description": "in a subfolder", "script": "sub/V3__in_a_subfolder.sql"}
 
 
+def test_a_description_too_long_for_its_column_is_shortened_as_flyway_does(tmp_path):
+    (tmp_path / f"V1__{'x' * 201}.sql").write_text("SELECT 1;\n")  # flyway-core AbbreviationUtils
+    assert TOOL.migrations(tmp_path)[0].info["description"] == "x" * 197 + "..."
+
+
 @pytest.mark.parametrize("name, expected", [
     ("V1_0__again.sql", r"V1__a.sql: version 1 is also V1_0__again.sql's; Flyway refuses two migrations"),
     ("V1a__x.sql", r"V1a__x.sql: '1a' is not a Flyway version"),
