@@ -115,7 +115,7 @@ class Flyway(MigrationTool):
             if version is None or kind == "SCHEMA":
                 continue  # a repeatable's row, or the marker of a schema Flyway created
             key = version_key(version)
-            if kind == "BASELINE":
+            if kind in ("BASELINE", "INIT"):  # INIT: older Flyway's name for it
                 state[key] = Baseline(key=key)
             elif kind.startswith("UNDO"):  # Flyway Teams' undo: the version is pending again
                 if success:
@@ -126,8 +126,8 @@ class Flyway(MigrationTool):
             else:
                 state[key] = Applied(
                     key=key, checksum=None if recorded is None else str(recorded), ok=success,
-                    problem="" if success else "flyway_schema_history marks it failed (success = false): Flyway "
-                                               "ran it outside a transaction and it stopped half-way")
+                    problem="" if success else "flyway_schema_history marks it failed (success = false): it "
+                                               "stopped half-way, outside a transaction")
         return list(state.values())
 
     def done(self, migrations: list[Migration], applied: list[Applied]) -> set[str]:
