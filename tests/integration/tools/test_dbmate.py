@@ -132,6 +132,13 @@ def test_a_file_dbmate_refuses_is_a_batch_error_naming_it(tmp_path, text, expect
     assert expected in str(raised.value)
 
 
+def test_a_byte_that_is_not_utf8_names_the_file_and_line(tmp_path):
+    path = tmp_path / "20240501000000_latin1.sql"
+    path.write_bytes(b"-- migrate:up\ninsert into t values ('caf\xe9');\n-- migrate:down\n")
+    with pytest.raises(BatchError, match=rf"{re.escape(str(path))} line 2: byte 0xe9 is not UTF-8"):
+        TOOL.migrations(tmp_path)
+
+
 def test_two_files_with_one_version_stop_the_import(tmp_path):
     for name in ("20240501000000_a.sql", "20240501000000_b.sql"):
         (tmp_path / name).write_text("-- migrate:up\nselect 1;\n-- migrate:down\n")
