@@ -74,19 +74,27 @@ def read_sql_file(path: Path, *, mode: str = STATEMENTS, text: str | None = None
 
     path = Path(path)
     if text is None:
-        raw = path.read_bytes()
-        try:
-            text = raw.decode()  # as on disk: the checksum is of the file's bytes
-        except UnicodeDecodeError as exc:
-            line = raw.count(b"\n", 0, exc.start) + 1
-            raise BatchError(f"{path} line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the "
-                             f"file as UTF-8") from None
+        text = read_text(path)
     padded = "\n" * (first_line - 1) + text
     try:
         statements = parse_script(padded)
     except SqlSyntaxError as exc:
         raise BatchError(f"{path} {exc}") from None
     return SqlFile(path=path, text=padded if first_line > 1 else text, statements=tuple(statements), mode=mode)
+
+
+def read_text(path: Path) -> str:
+    """The file as on disk (the checksum is of its bytes), decoded as UTF-8; BatchError naming
+    the line of a byte that is not."""
+    from gonogo.errors import BatchError
+
+    raw = Path(path).read_bytes()
+    try:
+        return raw.decode()
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise BatchError(f"{path} line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8; save the "
+                         f"file as UTF-8") from None
 
 
 def _control(kind: enums.TransactionStmtKind, sql: str, line: int) -> Statement:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import importlib
 from abc import ABC, abstractmethod
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -111,6 +112,15 @@ def get(name: str) -> MigrationTool:
     if name not in NAMES:
         raise BatchError(f"unknown migration tool {name!r}: gonogo imports {', '.join(NAMES)}")
     return importlib.import_module(f"gonogo.tools.{NAMES[name]}").TOOL
+
+
+def one_transaction(conn: psycopg.Connection) -> AbstractContextManager:
+    """Where record/forget write more than one statement: inside the migration's transaction
+    that transaction already holds them together; after a file that ran without one, they get
+    a transaction of their own, so the tool never sees half of what they write."""
+    from psycopg import pq
+
+    return conn.transaction() if conn.info.transaction_status == pq.TransactionStatus.IDLE else nullcontext()
 
 
 def split(tool: MigrationTool, migrations: list[Migration],

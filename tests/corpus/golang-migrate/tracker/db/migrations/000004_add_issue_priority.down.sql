@@ -1,0 +1,2 @@
+ALTER TABLE issues DROP COLUMN IF EXISTS priority;
+DROP TYPE IF EXISTS issue_priority;

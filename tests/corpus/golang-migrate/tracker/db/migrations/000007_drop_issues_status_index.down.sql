@@ -1,0 +1,1 @@
+CREATE INDEX IF NOT EXISTS issues_project_id_status_idx ON issues (project_id, status);
