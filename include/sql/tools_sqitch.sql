@@ -210,6 +210,15 @@ INSERT INTO sqitch.tags (tag_id, tag, project, change_id, note, committer_name, 
 VALUES (%(tag_id)s, %(tag)s, %(project)s, %(change_id)s, %(note)s, %(name)s, %(email)s,
         %(planned_at)s, %(planner_name)s, %(planner_email)s, clock_timestamp());
 
+-- name: sqitch_log_new_tag
+-- Engine/pg.pm `log_new_tags`: before it deploys, Sqitch logs the tags the plan has since put on
+-- the current change (the one the next change follows), unless they are there already.
+INSERT INTO sqitch.tags (tag_id, tag, project, change_id, note, committer_name, committer_email,
+                         planned_at, planner_name, planner_email)
+SELECT %(tag_id)s, %(tag)s, %(project)s, %(change_id)s, %(note)s, %(name)s, %(email)s,
+       %(planned_at)s, %(planner_name)s, %(planner_email)s
+ WHERE NOT EXISTS (SELECT FROM sqitch.tags WHERE tag_id = %(tag_id)s);
+
 -- name: sqitch_event
 -- Role/DBIEngine.pm `_log_event`: every deploy and revert leaves one; events are never deleted.
 INSERT INTO sqitch.events (event, change_id, change, project, note, tags, requires, conflicts,

@@ -235,6 +235,11 @@ class Sqitch(MigrationTool):
                 conn.execute(query(SQL, "sqitch_register_release"), {"name": name, "email": email})
             _register_project(conn, info, name, email)
             conn.execute(query(SQL, "sqitch_lock"))
+            if info["parent"]:  # tags planned on the change before it since that was deployed
+                for tag in info["parent"]["tags"]:
+                    conn.execute(query(SQL, "sqitch_log_new_tag"), {
+                        **_tag_row(tag), "project": info["project"], "change_id": info["parent"]["change_id"],
+                        "name": name, "email": email})
             row = _row(info, name, email)
             conn.execute(query(SQL, "sqitch_record_change"), {**row, "script_hash": migration.checksum})
             for dep in info["requires"] + info["conflicts"]:
@@ -245,10 +250,7 @@ class Sqitch(MigrationTool):
                     "dependency": dep["as_string"],
                     "dependency_id": None if dep["conflicts"] else _resolve(conn, dep, info["project"])})
             for tag in info["tags"]:
-                conn.execute(query(SQL, "sqitch_record_tag"), {
-                    **row, "tag_id": tag["id"], "tag": tag["tag"], "note": tag["note"],
-                    "planned_at": _ts(tag["timestamp"]), "planner_name": tag["planner_name"],
-                    "planner_email": tag["planner_email"]})
+                conn.execute(query(SQL, "sqitch_record_tag"), {**row, **_tag_row(tag)})
             conn.execute(query(SQL, "sqitch_event"), {
                 **row, "event": "deploy", "tags": [t["tag"] for t in info["tags"]],
                 "requires": [d["as_string"] for d in info["requires"]],
@@ -282,6 +284,11 @@ def _row(info: dict, name: str, email: str) -> dict:
     return {"change_id": info["change_id"], "change": info["change"], "project": info["project"],
             "note": info["note"], "name": name, "email": email, "planned_at": _ts(info["timestamp"]),
             "planner_name": info["planner_name"], "planner_email": info["planner_email"]}
+
+
+def _tag_row(tag: dict) -> dict:
+    return {"tag_id": tag["id"], "tag": tag["tag"], "note": tag["note"], "planned_at": _ts(tag["timestamp"]),
+            "planner_name": tag["planner_name"], "planner_email": tag["planner_email"]}
 
 
 def _ts(text: str) -> datetime:
@@ -324,12 +331,16 @@ def _info(plan: Plan, change: PlanChange) -> dict:
     def dep(d: Dependency) -> dict:
         return {"conflicts": d.conflicts, "project": d.project, "change": d.change, "tag": d.tag, "id": d.id,
                 "as_string": d.as_string(plan.project)}
+
+    def tags(c: PlanChange) -> list[dict]:
+        return [{"id": t.id, "tag": f"@{t.name}", "note": t.note, "timestamp": t.timestamp,
+                 "planner_name": t.planner_name, "planner_email": t.planner_email} for t in c.tags]
     return {"plan": str(plan.path), "line": change.line, "project": plan.project, "uri": plan.uri,
             "change": change.name, "change_id": change.id, "note": change.note, "timestamp": change.timestamp,
             "planner_name": change.planner_name, "planner_email": change.planner_email,
             "requires": [dep(d) for d in change.requires], "conflicts": [dep(d) for d in change.conflicts],
-            "tags": [{"id": t.id, "tag": f"@{t.name}", "note": t.note, "timestamp": t.timestamp,
-                      "planner_name": t.planner_name, "planner_email": t.planner_email} for t in change.tags]}
+            "tags": tags(change),
+            "parent": {"change_id": change.parent.id, "tags": tags(change.parent)} if change.parent else None}
 
 
 def _verify_file(path: Path) -> SqlFile:

@@ -232,3 +232,13 @@ def test_from_an_empty_database_and_back_to_base_and_again(project, prod_db, pro
     assert apply_steps(prod_conn, list(again.steps), phase="production", live_traffic=False, log=quiet,
                        ledger=Ledger(again, "run-2")).ok
     assert on_heads(project, prod_db)
+
+
+def test_a_head_no_revision_file_has_stops_the_import(project, prod_db, prod_conn):
+    alembic(project, prod_db, "upgrade", "8a4e2c6f1b93")
+    prod_conn.execute("UPDATE alembic_version SET version_num = '0123456789ab'")
+    with pytest.raises(BatchError, match=r"versions: alembic_version says this database is at 0123456789ab, which "
+                                         r"no revision file has"):
+        pending(import_batch("alembic", project), prod_conn)
+    assert "Can't locate revision identified by '0123456789ab'" in alembic(project, prod_db, "current",
+                                                                           check=False).stderr

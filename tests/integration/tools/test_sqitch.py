@@ -333,3 +333,41 @@ def test_an_edited_plan_line_stops_the_import(sqitch_exe, project, prod_db, prod
     with pytest.raises(BatchError, match=r"sqitch\.plan: this database's Sqitch registry has deployed projects "
                                          r"\(ea0a4e11ae32…\), issues .*, which sqitch\.plan no longer has"):
         pending(import_batch("sqitch", project), prod_conn)
+
+
+def test_a_change_sqitch_failed_to_deploy_is_pending_as_sqitch_says(sqitch_exe, project, prod_db, prod_conn):
+    """Sqitch logs a 'fail' event and no change row; `sqitch deploy` reverts what the same run had
+    deployed (mode all). gonogo's applied() reads sqitch.changes as Sqitch does: all pending."""
+    sqitch = Sqitch(sqitch_exe, project, prod_db)
+    sqitch("deploy", "--to", "@v1.0")
+    seed(prod_conn)
+    script = project / "deploy" / "issue_priority.sql"
+    script.write_text(script.read_text().replace(
+        "COMMIT;", "ALTER TABLE issues ALTER COLUMN estimate SET NOT NULL;\n\nCOMMIT;"))
+    failed = sqitch("deploy", check=False)
+    assert failed.returncode != 0 and "contains null values" in failed.stderr
+    events = prod_conn.execute("SELECT event, change FROM sqitch.events WHERE change IN ('labels', 'issue_priority') "
+                               "ORDER BY committed_at").fetchall()
+    assert events == [("deploy", "labels"), ("fail", "issue_priority"), ("revert", "labels")]
+    batch = pending(import_batch("sqitch", project), prod_conn)
+    assert [s.name for s in batch.steps] == ["comments", "comments_author_index", "labels", "issue_priority"]
+    assert "Undeployed changes:" in sqitch.status().stdout
+
+
+def test_a_tag_planned_after_its_change_was_deployed_is_logged_as_sqitch_does(sqitch_exe, project, make_database):
+    """Sqitch logs the tags the plan put on its current change since (Engine/pg.pm log_new_tags)."""
+    ours, theirs = make_database("production", "sqitch_ours"), make_database("production", "sqitch_theirs")
+    for target in (ours, theirs):
+        Sqitch(sqitch_exe, project, target)("deploy", "--to", "comments_author_index")
+    Sqitch(sqitch_exe, project, ours)("tag", "v1.1", "comments_author_index", "-n", "Comments indexed.")
+    plan = (project / "sqitch.plan").read_text()
+    assert plan.index("@v1.1") < plan.index("\nlabels ")
+    Sqitch(sqitch_exe, project, theirs)("deploy")
+    with ours.connect("tests", guards=None) as conn, theirs.connect("tests", guards=None) as other:
+        batch = pending(import_batch("sqitch", project), conn)
+        assert [s.name for s in batch.steps] == ["labels", "issue_priority"]
+        assert apply_steps(conn, list(batch.steps), phase="production", live_traffic=False, log=quiet,
+                           ledger=Ledger(batch, "run-1")).ok
+        assert registry(conn)["tags"] == registry(other)["tags"] and len(registry(conn)["tags"]) == 2
+        assert registry(conn) == registry(other)
+    assert up_to_date(Sqitch(sqitch_exe, project, ours).status())
