@@ -75,3 +75,17 @@ def copy_batch(tmp_path, batch_id: str = "20250115_recipe_fixes"):
     for name in ("sql", "sample_app"):
         shutil.copytree(include / name, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path / "batches" / batch_id
+
+
+def apt_install(packages: list[str]) -> None:
+    """apt-get install of Debian packages (pinned as name=version where it matters), as root or
+    with sudo; a failed install fails the test with apt-get's reason and what to run by hand."""
+    import pytest
+
+    sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]):
+        done = subprocess.run(sudo + argv, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            pytest.fail(f"could not install {' '.join(packages)} ({' '.join(argv)}): {done.stderr[-800:]}\n"
+                        f"install them by hand: apt-get install {' '.join(packages)}")

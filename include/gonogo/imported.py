@@ -111,7 +111,7 @@ def _step(tool: MigrationTool, migration: Migration, order: int, home: Path, ove
     if "mode" in override:
         up = dataclasses.replace(up, mode=override["mode"])
     rollback, drafted, missing = _rollback(migration, up, home, override)
-    return Step(order=order, kind=override.get("kind") or kind_of(up), forward=up, rollback=rollback,
+    return Step(order=order, kind=override.get("kind") or kind_of(up, ignore=tool.history), forward=up, rollback=rollback,
                 verify=_query_file(home, override.get("verify")), precheck=_query_file(home, override.get("precheck")),
                 enabled=override.get("enabled", True), disabled_reason=override.get("disabled_reason", ""),
                 lock_timeout=override.get("lock_timeout"), batch_id=batch_id, origin=migration,
@@ -141,9 +141,12 @@ def _query_file(home: Path, rel: str | None) -> SqlFile | None:
     return read_sql_file(home / rel) if rel else None
 
 
-def kind_of(up: SqlFile) -> str:
-    """index, constraint or backfill when every statement is that; schema otherwise."""
-    nodes = [n for s in up.statements if not s.is_transaction_control for n in s.nodes()]
+def kind_of(up: SqlFile, ignore: tuple[str, ...] = ()) -> str:
+    """index, constraint or backfill when every statement is that; schema otherwise. ignore:
+    the tool's history tables ("schema.table") and schemas ("schema."), whose rows a tool's
+    generated SQL writes itself (Alembic's UPDATE alembic_version): not what the step does."""
+    nodes = [n for s in up.statements if not s.is_transaction_control for n in s.nodes()
+             if not _writes_history(n, ignore)]
     if nodes and all(isinstance(n, ast.IndexStmt) for n in nodes):
         return "index"
     if nodes and all(isinstance(n, ast.AlterTableStmt) and all(c.subtype.name in ("AT_AddConstraint",
@@ -153,6 +156,13 @@ def kind_of(up: SqlFile) -> str:
     if any(isinstance(n, (ast.UpdateStmt, ast.DeleteStmt)) for n in nodes):
         return "backfill"
     return "schema"
+
+
+def _writes_history(node, history: tuple[str, ...]) -> bool:
+    if not history or not isinstance(node, (ast.InsertStmt, ast.UpdateStmt, ast.DeleteStmt)):
+        return False
+    table = f"{node.relation.schemaname or 'public'}.{node.relation.relname}"
+    return any(table == h or (h.endswith(".") and table.startswith(h)) for h in history)
 
 
 def write_batch_folder(batch: Batch, root: Path) -> Path:

@@ -38,9 +38,9 @@ class Rollout:
     def run(self, choice="Approve", before_answer=None, **conf):
         """dag.test() of one run while the app keeps querying production; questions are answered
         from a background thread: `choice` for the approval, or {task_id: option}."""
-        # a 3.6 s watch window. Every run names how its batch is chosen: seen here, a dag.test() run
-        # whose conf left migration_tool out ran with the previous run's value (Airflow 3.3)
-        conf = {"monitoring_hours": 0.001, "migration_tool": "", "migrations_folder": "", **conf}
+        # a 3.6 s watch window. Every run names its batch: seen here, a dag.test() run whose conf left
+        # `batch` or `migration_tool` out ran with the previous run's value (Airflow 3.3)
+        conf = {"monitoring_hours": 0.001, "batch": BATCH.id, "migration_tool": "", "migrations_folder": "", **conf}
         answers = {"decide.approve_rollout": choice} if isinstance(choice, str) else choice
         with Workload(self.production, self.app_queries, clients=1, app="tests/app"), \
                 local.Approver(self.dag.dag_id, answers, before_answer) as approver:

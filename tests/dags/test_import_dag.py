@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import sys
 from datetime import datetime, timezone
 
 import pytest
@@ -17,6 +18,7 @@ from helpers import pg_dump_schema, states
 from prisma_app import APPLIED, MIGRATIONS, PENDING, TRACKER, deploy_as_prisma_does, prisma_status
 
 pytestmark = pytest.mark.timeout(300)
+PROJECT = TRACKER.parents[3]
 
 
 def tracker_queries(tmp_path):
@@ -94,9 +96,18 @@ def test_a_dangerous_prisma_migration_is_no_go_with_its_findings_named(rollout, 
     (batch / "rollbacks").mkdir(parents=True)
     (batch / "rollbacks" / f"{risky.name}.sql").write_text(
         'DROP INDEX IF EXISTS "Issue_authorName_idx";\nALTER TABLE "Issue" DROP COLUMN IF EXISTS "authorName";\n')
+    commands = PROJECT / "tests" / "commands"
     (batch / "manifest.yaml").write_text(yaml.safe_dump({
         "id": "tracker_next", "title": "Tracker: author names on issues",
-        "source": {"tool": "prisma", "path": "../../app/prisma/migrations"}}))
+        "source": {"tool": "prisma", "path": "../../app/prisma/migrations"},
+        # the team's own checks: its contract test after the labels migration, on the staging copy,
+        # and a read of production (read-only sessions) before anything runs
+        "commands": [
+            {"name": "labels_contract", "run": [sys.executable, str(commands / "db_contract_check.py"), "Label",
+                                                "Label_projectId_fkey"], "after": "20240301100000_add_labels"},
+            {"name": "prisma_history", "run": [str(commands / "psql_query.sh"),
+                                               'SELECT count(*) FROM "_prisma_migrations"'], "target": "production"},
+        ]}))
     schema_before = pg_dump_schema(env.production)
     monkeypatch.setenv("GONOGO_BATCHES_DIR", str(tmp_path / "batches"))
 
@@ -114,3 +125,10 @@ def test_a_dangerous_prisma_migration_is_no_go_with_its_findings_named(rollout, 
     assert {"transaction-holds-lock", "require-concurrent-index-creation"} <= rules, rules
     no_go = [m for m in env.slack.messages if "No-Go" in m["text"]]
     assert len(no_go) == 1
+    ran = {r["title"]: r for r in report["results"] if r["gate"] == "command"}
+    contract, read = ran["Team command: labels_contract"], ran["Team command: prisma_history"]
+    assert contract["verdict"] == "PASS" and contract["subject"] == "20240301100000_add_labels"
+    assert "ok: Label_projectId_fkey FOREIGN KEY" in contract["details"][0]["output_tail"]
+    assert read["verdict"] == "PASS" and read["details"][0]["target"] == "production"
+    assert read["details"][0]["output_tail"].splitlines()[0] == str(len(APPLIED))
+    assert env.production.password not in json.dumps(report)

@@ -22,7 +22,7 @@ from playwright import sync_api as playwright_api
 
 from gonogo.cluster import make_base_dir
 from gonogo_airflow.localstack import LocalStack
-from helpers import pg_dump_schema
+from helpers import apt_install, pg_dump_schema
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHOTS = PROJECT / "docs" / "screenshots"
@@ -40,13 +40,7 @@ def chromium() -> str:
         ("chromium", shutil.which("chromium")),
         ("fonts-noto-color-emoji", Path("/usr/share/fonts/truetype/noto/NotoColorEmoji.ttf").is_file())) if not present]
     if missing:
-        sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
-        env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-        for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", *missing]):
-            done = subprocess.run(sudo + argv, env=env, capture_output=True, text=True)
-            if done.returncode != 0:
-                pytest.fail(f"could not install {' '.join(missing)} ({' '.join(argv)}): {done.stderr[-800:]}\n"
-                            f"install them by hand: apt-get install {' '.join(missing)}")
+        apt_install(missing)
     return shutil.which("chromium") or pytest.fail("apt-get installed chromium but it is not on PATH")
 
 

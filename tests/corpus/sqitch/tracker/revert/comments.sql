@@ -1,0 +1,7 @@
+-- Revert tracker:comments from pg
+
+BEGIN;
+
+DROP TABLE comments;
+
+COMMIT;

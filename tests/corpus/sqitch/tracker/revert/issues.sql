@@ -1,0 +1,7 @@
+-- Revert tracker:issues from pg
+
+BEGIN;
+
+DROP TABLE issues;
+
+COMMIT;

@@ -1,0 +1,7 @@
+-- Revert tracker:projects from pg
+
+BEGIN;
+
+DROP TABLE projects;
+
+COMMIT;

@@ -1,0 +1,8 @@
+-- Revert tracker:users from pg
+
+BEGIN;
+
+DROP TABLE users;
+DROP TYPE user_role;
+
+COMMIT;

@@ -1,0 +1,9 @@
+-- Verify tracker:projects on pg
+
+BEGIN;
+
+SELECT id, name, owner_id, created_at
+  FROM projects
+ WHERE FALSE;
+
+ROLLBACK;
