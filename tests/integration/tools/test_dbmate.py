@@ -23,7 +23,7 @@ from gonogo.errors import BatchError
 from gonogo.imported import import_batch, pending
 from gonogo.tools.dbmate import TOOL
 from helpers import pg_dump_schema
-from imported_steps import CORPUS, apply_pending, copy_migrations, roll_back, run_file, table_ddl
+from integration.tools.imported_steps import CORPUS, apply_pending, copy_migrations, roll_back, run_file, table_ddl
 
 TRACKER = CORPUS / "dbmate" / "tracker"
 MIGRATIONS = TRACKER / "db" / "migrations"
@@ -39,6 +39,10 @@ DBMATE_HOME = Path(__file__).resolve().parents[2] / "tools" / "dbmate"
 
 @pytest.fixture(scope="session")
 def dbmate_bin() -> Path:
+    return install_dbmate()
+
+
+def install_dbmate() -> Path:
     """dbmate 2.36.0 from npm (tests/tools/dbmate: package.json + package-lock.json), installed
     into that folder's node_modules when missing. The Go binary ships inside the npm package
     @dbmate/linux-x64: nothing is downloaded at install or run time."""

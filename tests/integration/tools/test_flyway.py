@@ -31,7 +31,7 @@ from gonogo.errors import BatchError
 from gonogo.imported import import_batch, pending
 from gonogo.tools.flyway import TOOL, checksum
 from helpers import pg_dump_schema
-from imported_steps import CORPUS, apply_pending, roll_back, run_file, table_ddl
+from integration.tools.imported_steps import CORPUS, apply_pending, roll_back, run_file, table_ddl
 
 TRACKER = CORPUS / "flyway" / "tracker"
 MIGRATIONS = TRACKER / "db" / "migration"

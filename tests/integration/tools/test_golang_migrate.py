@@ -24,7 +24,7 @@ from gonogo.errors import BatchError
 from gonogo.imported import import_batch, pending
 from gonogo.tools.golang_migrate import TOOL
 from helpers import pg_dump_schema
-from imported_steps import CORPUS, apply_pending, copy_migrations, roll_back, run_file, table_ddl
+from integration.tools.imported_steps import CORPUS, apply_pending, copy_migrations, roll_back, run_file, table_ddl
 
 TRACKER = CORPUS / "golang-migrate" / "tracker"
 MIGRATIONS = TRACKER / "db" / "migrations"
