@@ -33,10 +33,10 @@ else include/batches) or the path of a batch folder.
 exit codes: 0 done (lint: no error), 1 lint found an error, 2 a usage or batch error
 
 examples:
-  python -m gonogo lint 20250115_recipe_fixes
+  python -m gonogo lint my_batch
   python -m gonogo lint --format json path/to/my_batch > lint.json
-  python -m gonogo plan 20250115_recipe_fixes --enable 20250115160002_fix_recipe_category_fields_cleanup
-  python -m gonogo new-batch recipe_tags
+  python -m gonogo plan my_batch --enable 20250301120000_drop_legacy_column
+  python -m gonogo new-batch user_tags
   python -m gonogo import prisma ../app/prisma/migrations --write include/batches
   GONOGO_PRODUCTION_URL=postgresql://... python -m gonogo import prisma ../app/prisma/migrations \
       --production-env GONOGO_PRODUCTION_URL
@@ -115,7 +115,7 @@ def _parser() -> argparse.ArgumentParser:
         "rollback: valid as written (lint and plan accept it), with comments that say what to "
         "write. An existing folder is never overwritten.")
     new_cmd.add_argument("name", metavar="NAME",
-                         help="lower-case words joined by underscores (recipe_tags); today's date is "
-                              "put in front unless NAME starts with one (20250301_recipe_tags)")
+                         help="lower-case words joined by underscores (user_tags); today's date is "
+                              "put in front unless NAME starts with one (20250301_user_tags)")
     return parser
 

@@ -79,14 +79,16 @@ class _NoValue(Exception):
     """A statement cannot be given parameters; the message says which $n and why."""
 
 
-def top_statements(production_conn: psycopg.Connection, *, limit: int = 10) -> list[Found]:
+def top_statements(production_conn: psycopg.Connection, *, limit: int = 10,
+                   history: tuple[str, ...] = ("gonogo.",)) -> list[Found]:
     """The app's `limit` statements of the current database that took most execution time in
     all (seed: "top 10 queries by latency"). Total time ranks by the share of the server a
     statement takes, calls x mean: a 2 ms lookup run 100 times a second weighs more than a 2 s
     report run twice a day, and it is the one a migration's lock wait stalls most often.
     Only SELECT, INSERT, UPDATE and DELETE on the app's tables; not gonogo's own row counts.
     Raises NotMeasured when pg_stat_statements cannot be read, or hides statements from this
-    role (a ranking without them would pretend)."""
+    role (a ranking without them would pretend). history: migration history ("schema." or
+    "schema.table", Batch.history_objects), whose reads are the tools', not the app's."""
     view = production_conn.execute(query(_SQL, "statements_view")).fetchone()
     if view is None:
         raise NotMeasured(f"pg_stat_statements is not installed in database {production_conn.info.dbname}: "
@@ -94,7 +96,7 @@ def top_statements(production_conn: psycopg.Connection, *, limit: int = 10) -> l
                           f"shared_preload_libraries = 'pg_stat_statements')")
     schema, has_info, has_toplevel = view
     since, seconds, source = _window(production_conn, schema, has_info)
-    apps = _apps(production_conn, _ranked(production_conn, schema, has_toplevel))
+    apps = _apps(production_conn, _ranked(production_conn, schema, has_toplevel), history)
     return [Found(name=_name(statement, queryid), queryid=queryid, text=text, verb=statement.verb,
                   writes=statement.writes, relations=statement.relations, calls=calls, total_ms=total_ms,
                   mean_ms=total_ms / calls, rows=rows, rate=calls / seconds if seconds > 0 else 0.0,
@@ -143,7 +145,7 @@ def _ranked(conn: psycopg.Connection, schema: str, has_toplevel: bool) -> list[t
     return ranked
 
 
-def _apps(conn: psycopg.Connection, ranked: list[tuple]) -> list[tuple[Statement, tuple]]:
+def _apps(conn: psycopg.Connection, ranked: list[tuple], history: tuple[str, ...]) -> list[tuple[Statement, tuple]]:
     """The app's statements among the ranked rows, in rank order, each with its row."""
     parsed = []
     for row in ranked:
@@ -151,7 +153,7 @@ def _apps(conn: psycopg.Connection, ranked: list[tuple]) -> list[tuple[Statement
             parsed.append((read_statement(row[1]), row))
         except ValueError:
             continue  # not one SELECT, INSERT, UPDATE or DELETE (EXPLAIN, SET, DDL), or unparsable
-    resolved = _resolved(conn, {r for statement, _ in parsed for r in statement.relations})
+    resolved = _resolved(conn, {r for statement, _ in parsed for r in statement.relations}, history)
     # no table (SELECT set_config(...)), or one not the app's (catalogs, gonogo's schema,
     # temporary tables, pg_stat_statements itself), or gonogo's own row count: not the app
     return [(statement, row) for statement, row in parsed
@@ -159,11 +161,14 @@ def _apps(conn: psycopg.Connection, ranked: list[tuple]) -> list[tuple[Statement
             and not _gonogos_count(conn, row[1], statement)]
 
 
-def _resolved(conn: psycopg.Connection, relations: set[Relation]) -> dict[Relation, tuple[int | None, str | None, bool]]:
+def _resolved(conn: psycopg.Connection, relations: set[Relation],
+              history: tuple[str, ...] = ("gonogo.",)) -> dict[Relation, tuple[int | None, str | None, bool]]:
     """{relation: (oid, schema, is the app's)}, as the session resolves each name."""
     listed = sorted(relations, key=lambda r: (r[0] or "", r[1]))
-    rows = conn.execute(query(_SQL, "relations"),
-                        {"schemas": [s for s, _ in listed], "names": [n for _, n in listed]}).fetchall()
+    rows = conn.execute(query(_SQL, "relations"), {
+        "schemas": [s for s, _ in listed], "names": [n for _, n in listed],
+        "history_schemas": [h[:-1] for h in history if h.endswith(".")],
+        "history_tables": [h for h in history if not h.endswith(".")]}).fetchall()
     return {(schema, name): (oid, nspname, is_app) for schema, name, oid, nspname, is_app in rows}
 
 
@@ -442,14 +447,14 @@ def _trial(conn: psycopg.Connection, text: str, params: dict) -> tuple[str | Non
 
 
 def workload(production_conn: psycopg.Connection, staging_conn: psycopg.Connection, *, limit: int = 10,
-             phase: str = "dry_run") -> tuple[list[Query], GateResult]:
+             phase: str = "dry_run", history: tuple[str, ...] = ("gonogo.",)) -> tuple[list[Query], GateResult]:
     """The app's top statements on production with parameters found on staging, and the gate
     that says what was found, at what rate, and what was left out and why. Nothing found is a
     WARN with the reason (not measured is never a pass)."""
     title = "The app's workload found on production"
     threshold = f"production's top {limit} statements (pg_stat_statements), each with parameters from the data"
     try:
-        found = top_statements(production_conn, limit=limit)
+        found = top_statements(production_conn, limit=limit, history=history)
     except NotMeasured as exc:
         return [], GateResult(gate="workload", title=title, phase=phase, verdict=Verdict.WARN, value="not measured",
                               threshold=threshold, message=f"no app workload: {exc}",

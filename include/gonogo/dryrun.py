@@ -64,7 +64,7 @@ def capture_baseline(ctx: RunContext) -> Baseline:
     with ctx.session("staging") as conn:
         if not queries:
             with ctx.session("production") as production:
-                queries, found = discover.workload(production, conn)
+                queries, found = discover.workload(production, conn, history=batch.history_objects)
         measured = plans.measure(conn, queries, runs=batch.thresholds.explain_runs) if queries else {}
         return Baseline(read_schema(conn, batch.history_objects), plans.to_dicts(measured), observe.snapshot(conn),
                         history.in_flux(conn, batch), tuple(queries), found)

@@ -21,12 +21,12 @@ _NAME = re.compile(r"(?:(?P<date>\d{8})_)?(?P<words>[a-z][a-z0-9]*(?:_[a-z0-9]+)
 
 
 def batch_id(name: str, today: date) -> str:
-    """The batch id for NAME: `recipe_tags` -> `<today>_recipe_tags`; `20250301_recipe_tags` as is."""
+    """The batch id for NAME: `user_tags` -> `<today>_user_tags`; `20250301_user_tags` as is."""
     match = _NAME.fullmatch(name)
     if not match:
         raise BatchError(f"batch name {name!r} does not follow the convention: lower-case words joined "
-                         f"by underscores (e.g. recipe_tags), optionally after a date as YYYYMMDD_ "
-                         f"(e.g. {today:%Y%m%d}_recipe_tags)")
+                         f"by underscores (e.g. user_tags), optionally after a date as YYYYMMDD_ "
+                         f"(e.g. {today:%Y%m%d}_user_tags)")
     if match["date"]:
         try:
             datetime.strptime(match["date"], "%Y%m%d")

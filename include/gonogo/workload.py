@@ -15,7 +15,6 @@ a query with param_sets takes them in turn.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 import time
@@ -24,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg import pq
 from psycopg.conninfo import make_conninfo
 
 from gonogo.errors import GonogoError
@@ -291,11 +291,21 @@ def _param_sets(query: Query, i: int) -> Mapping[str, Any]:
 
 def _execute(conn: psycopg.Connection, query: Query, params: Mapping[str, Any]) -> None:
     """One execution; a write in a transaction that is rolled back: staging's row counts are
-    compared before and after each migration, and the workload must not be what changed them."""
-    with conn.transaction(force_rollback=True) if query.writes else contextlib.nullcontext():
-        cur = conn.execute(query.sql, params or None)
-        if cur.description is not None:
-            cur.fetchall()
+    compared before and after each migration, and the workload must not be what changed them.
+    The write goes as one message, BEGIN; it; ROLLBACK, its values bound on the client: the
+    session is never idle inside that transaction (it would hold the write's locks while idle,
+    which the app's autocommit sessions never do)."""
+    if query.writes:
+        text = psycopg.ClientCursor(conn).mogrify(query.sql, params or None)
+        try:
+            conn.execute(f"BEGIN; {text}; ROLLBACK")
+        finally:
+            if conn.info.transaction_status != pq.TransactionStatus.IDLE:  # it failed half-way
+                conn.rollback()
+        return
+    cur = conn.execute(query.sql, params or None)
+    if cur.description is not None:
+        cur.fetchall()
 
 
 class _Pacer:

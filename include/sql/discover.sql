@@ -42,18 +42,23 @@ SELECT queryid,
 -- name: relations
 -- The tables statements name, resolved as this session resolves them: in the schema given, or
 -- the first schema of its search_path that has one (to_regclass would raise where the role may
--- not use a schema). is_app: not in a system schema or gonogo's own, not temporary, not an
--- extension's (pg_stat_statements' own views); a name that resolves to nothing (another
--- session's temporary table, a table dropped since) is not the app's either.
+-- not use a schema). is_app: not in a system schema, not migration history (gonogo's, the
+-- migration tool's: %(history_schemas)s, %(history_tables)s as schema.table), not a sequence
+-- (the app reads one through nextval(); SELECT last_value is pg_dump, gonogo's snapshot), not
+-- temporary, not an extension's (pg_stat_statements' own views); a name that resolves to
+-- nothing (another session's temporary table, a table dropped since) is not the app's either.
 SELECT r.schema, r.name, c.oid, c.nspname,
-       coalesce(c.nspname NOT IN ('pg_catalog', 'information_schema', 'gonogo')
+       coalesce(c.nspname NOT IN ('pg_catalog', 'information_schema')
+                AND c.nspname <> ALL (%(history_schemas)s::text[])
+                AND format('%%s.%%s', c.nspname, r.name) <> ALL (%(history_tables)s::text[])
+                AND c.relkind <> 'S'
                 AND c.relpersistence <> 't'
                 AND NOT EXISTS (SELECT FROM pg_depend d
                                  WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
                                    AND d.deptype = 'e'), false) AS is_app
   FROM unnest(%(schemas)s::text[], %(names)s::text[]) AS r(schema, name)
   LEFT JOIN LATERAL (
-        SELECT c.oid, c.relpersistence, n.nspname
+        SELECT c.oid, c.relpersistence, c.relkind, n.nspname
           FROM pg_class c
           JOIN pg_namespace n ON n.oid = c.relnamespace
          WHERE c.relname = r.name

@@ -13,10 +13,12 @@ ROLLOUT_PARAMS = {
     "batch": Param(_BATCHES[0] if _BATCHES else "", type="string", examples=_BATCHES or None,
                    title="Batch", description="A batch folder under the batches directory (GONOGO_BATCHES_DIR, "
                                               "else include/batches/). Not used when a migration tool is chosen."),
-    "migration_tool": Param("", type="string", enum=["", *MIGRATION_TOOLS], title="Import from a migration tool",
+    # optional (null): an empty string field would make the form refuse to trigger
+    "migration_tool": Param(None, type=["null", "string"], enum=[None, *MIGRATION_TOOLS],
+                            title="Import from a migration tool",
                             description="Roll out the migrations of your tool's folder as they are: only those "
                                         "production's tool history has not applied. Empty: use the batch above."),
-    "migrations_folder": Param("", type="string", title="Migrations folder",
+    "migrations_folder": Param(None, type=["null", "string"], title="Migrations folder",
                                description="The tool's migrations folder on the workers, e.g. "
                                            "/srv/app/prisma/migrations (with a migration tool above)."),
     "production_conn_id": Param("gonogo_production", type="string", title="Production connection",

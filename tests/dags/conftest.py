@@ -40,7 +40,7 @@ class Rollout:
         from a background thread: `choice` for the approval, or {task_id: option}."""
         # a 3.6 s watch window. Every run names its batch: seen here, a dag.test() run whose conf left
         # `batch` or `migration_tool` out ran with the previous run's value (Airflow 3.3)
-        conf = {"monitoring_hours": 0.001, "batch": BATCH.id, "migration_tool": "", "migrations_folder": "", **conf}
+        conf = {"monitoring_hours": 0.001, "batch": BATCH.id, "migration_tool": None, "migrations_folder": None, **conf}
         answers = {"decide.approve_rollout": choice} if isinstance(choice, str) else choice
         with Workload(self.production, self.app_queries, clients=1, app="tests/app"), \
                 local.Approver(self.dag.dag_id, answers, before_answer) as approver:

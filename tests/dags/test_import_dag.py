@@ -103,7 +103,7 @@ def test_a_dangerous_prisma_migration_is_no_go_with_its_findings_named(rollout, 
         # the team's own checks: its contract test after the labels migration, on the staging copy,
         # and a read of production (read-only sessions) before anything runs
         "commands": [
-            {"name": "labels_contract", "run": [sys.executable, str(commands / "db_contract_check.py"), "Label",
+            {"name": "labels_contract", "run": [sys.executable, str(commands / "db_contract_check.py"), '"Label"',
                                                 "Label_projectId_fkey"], "after": "20240301100000_add_labels"},
             {"name": "prisma_history", "run": [str(commands / "psql_query.sh"),
                                                'SELECT count(*) FROM "_prisma_migrations"'], "target": "production"},
@@ -132,3 +132,22 @@ def test_a_dangerous_prisma_migration_is_no_go_with_its_findings_named(rollout, 
     assert read["verdict"] == "PASS" and read["details"][0]["target"] == "production"
     assert read["details"][0]["output_tail"].splitlines()[0] == str(len(APPLIED))
     assert env.production.password not in json.dumps(report)
+
+
+def test_a_migration_prisma_marks_failed_stops_the_run_before_production_is_read(rollout, tmp_path):
+    def failed_on_production(production):
+        load_tracker(production)
+        with production.connect("tests/setup", guards=None) as conn:
+            conn.execute('UPDATE "_prisma_migrations" SET finished_at = NULL WHERE migration_name = %s', [APPLIED[1]])
+
+    env = rollout(load=failed_on_production, app_queries=tracker_queries(tmp_path))
+
+    dagrun = env.run("Approve", migration_tool="prisma", migrations_folder=str(MIGRATIONS))
+
+    ti = states(dagrun)
+    assert str(dagrun.state) == "failed"
+    assert ti["prepare.validate_batch"] == "failed" and ti["prepare.take_snapshot"] == "upstream_failed", ti
+    assert not list(env.artifacts.rglob("toc.dat"))  # no snapshot: production's data was not read
+    [message] = env.slack.messages
+    text = json.dumps(message)
+    assert f"{APPLIED[1]}/migration.sql" in text and "prisma migrate resolve --rolled-back" in text
