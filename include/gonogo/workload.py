@@ -138,12 +138,16 @@ class Workload:
     that runs nothing, every query paced and none due, waits for the next and does not count.
     keep_calls: also keep every execution as a Call (Workload.calls), for a measurement that
     needs the calls of one window rather than the whole run's stats.
+    commit_writes: writes commit, as the app's own do (a stand-in for the app on production,
+    whose rollbacks the watch window counts); by default they are rolled back (gonogo's
+    rehearsal traffic on staging, whose row counts the gates compare).
     """
 
     def __init__(self, target: Target | str, queries: Sequence[Query], clients: int = 2,
                  app: str = "workload", *, guards: SessionGuards | None = None,
                  application_name: str | None = None, rounds: int | None = None,
-                 params: Params | None = None, think_seconds: float = 0.0, keep_calls: bool = False):
+                 params: Params | None = None, think_seconds: float = 0.0, keep_calls: bool = False,
+                 commit_writes: bool = False):
         if clients < 1:
             raise ValueError("clients must be at least 1")
         if not queries:
@@ -153,6 +157,7 @@ class Workload:
         self.rounds = rounds
         self.think_seconds = think_seconds
         self.keep_calls = keep_calls
+        self.commit_writes = commit_writes
         self._params: Params = params or _param_sets
         self._connect = _connector(target, app, application_name, guards)
         self._stop = threading.Event()
@@ -249,7 +254,7 @@ class Workload:
                     try:
                         if conn is None or conn.closed:
                             conn = self._open(number)
-                        _execute(conn, query, self._params(query, turn))
+                        _execute(conn, query, self._params(query, turn), self.commit_writes)
                     except (psycopg.Error, GonogoError) as exc:
                         if self._stop.is_set():
                             return  # cancelled on the way out: not something the app felt
@@ -289,13 +294,13 @@ def _param_sets(query: Query, i: int) -> Mapping[str, Any]:
     return query.param_sets[i % len(query.param_sets)] if query.param_sets else query.params
 
 
-def _execute(conn: psycopg.Connection, query: Query, params: Mapping[str, Any]) -> None:
+def _execute(conn: psycopg.Connection, query: Query, params: Mapping[str, Any], commit: bool = False) -> None:
     """One execution; a write in a transaction that is rolled back: staging's row counts are
     compared before and after each migration, and the workload must not be what changed them.
     The write goes as one message, BEGIN; it; ROLLBACK, its values bound on the client: the
     session is never idle inside that transaction (it would hold the write's locks while idle,
     which the app's autocommit sessions never do)."""
-    if query.writes:
+    if query.writes and not commit:
         text = psycopg.ClientCursor(conn).mogrify(query.sql, params or None)
         try:
             conn.execute(f"BEGIN; {text}; ROLLBACK")

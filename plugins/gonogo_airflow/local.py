@@ -74,7 +74,7 @@ def app_traffic(production: Target, queries):
 
     if not queries:
         return contextlib.nullcontext()
-    return Workload(production, queries, clients=2, app="demo/app", think_seconds=0.2)
+    return Workload(production, queries, clients=2, app="demo/app", think_seconds=0.2, commit_writes=True)
 
 
 ANSWER_AFTER_SECONDS = 2.0

@@ -96,7 +96,7 @@ def hold_access_share(target: Target, taken: threading.Event, ended: list[float]
 def run_once(target: Target, method: str) -> Run:
     taken, ended = threading.Event(), []
     blocker = threading.Thread(target=hold_access_share, args=(target, taken, ended), name="blocker")
-    with Workload(target, BATCH.queries, clients=CLIENTS, app="bench/app", keep_calls=True) as workload:
+    with Workload(target, BATCH.queries, clients=CLIENTS, app="bench/app", keep_calls=True, commit_writes=True) as workload:
         time.sleep(WARMUP_SECONDS)
         blocker.start()
         assert taken.wait(10), "the blocker did not get its lock"

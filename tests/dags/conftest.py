@@ -42,7 +42,7 @@ class Rollout:
         # `batch` or `migration_tool` out ran with the previous run's value (Airflow 3.3)
         conf = {"monitoring_hours": 0.001, "batch": BATCH.id, "migration_tool": None, "migrations_folder": None, **conf}
         answers = {"decide.approve_rollout": choice} if isinstance(choice, str) else choice
-        with Workload(self.production, self.app_queries, clients=1, app="tests/app"), \
+        with Workload(self.production, self.app_queries, clients=1, app="tests/app", commit_writes=True), \
                 local.Approver(self.dag.dag_id, answers, before_answer) as approver:
             dagrun = self.dag.test(run_conf=conf)
         assert not approver.errors, approver.errors

@@ -57,7 +57,7 @@ def context(target, batch=BATCH) -> RunContext:
 
 
 def traffic(target):
-    return Workload(target, BATCH.queries, clients=2, app="tests/app")
+    return Workload(target, BATCH.queries, clients=2, app="tests/app", commit_writes=True)  # the app itself
 
 
 def test_a_clean_window_passes(production):

@@ -98,3 +98,22 @@ def test_calls_are_not_kept_unless_asked(app_db):
     with Workload(app_db, QUERIES[:1], clients=1, rounds=2) as workload:
         assert workload.wait(30)
     assert workload.stats.calls == 2 and workload.calls == []
+
+
+def test_writes_are_rolled_back_unless_the_workload_stands_for_the_app(app_db):
+    """gonogo's rehearsal traffic leaves staging's rows as they were; a stand-in for the app on
+    production commits, as the app does (its rollbacks would be an alarm in the watch window)."""
+    [write] = [q for q in QUERIES if q.name == "save_recipe"]
+    assert write.writes
+
+    def version():  # the row's xmin: a committed UPDATE makes a new version, even of the same values
+        with app_db.connect("tests", guards=None) as conn:
+            return conn.execute('SELECT xmin::text FROM "Recipe" WHERE id = %s', [write.params["recipe_id"]]).fetchone()
+
+    before = version()
+    with Workload(app_db, [write], clients=1, rounds=2) as workload:
+        workload.wait(30)
+    assert workload.stats.errors == 0 and version() == before
+    with Workload(app_db, [write], clients=1, rounds=2, commit_writes=True) as workload:
+        workload.wait(30)
+    assert workload.stats.errors == 0 and version() != before
