@@ -30,11 +30,6 @@ from gonogo.errors import BatchError
 from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file
 from gonogo.tools import Migration, MigrationTool
 
-# manifest override keys that replace what the import found for one step
-OVERRIDE_KEYS = ("rollback", "verify", "precheck", "kind", "lock_timeout", "enabled", "disabled_reason", "mode",
-                 "rollback_drafted")
-
-
 def import_batch(tool_name: str, folder: Path, *, batch_id: str | None = None, title: str | None = None,
                  batch_folder: Path | None = None, overrides: dict | None = None) -> Batch:
     """Every migration of the tool's folder as a step, in the tool's order. batch_folder: the
@@ -51,12 +46,12 @@ def import_batch(tool_name: str, folder: Path, *, batch_id: str | None = None, t
     if unknown := sorted(set(overrides) - names):
         raise BatchError(f"overrides name {', '.join(unknown)}, which is not a migration in {folder}")
     home = Path(batch_folder or folder)
-    steps = tuple(_step(tool, m, order, home, overrides.get(m.name, {}), batch_id or default_id(tool, folder))
+    batch_id = batch_id or default_id(tool, folder)
+    steps = tuple(_step(tool, m, order, home, overrides.get(m.name, {}), batch_id)
                   for order, m in enumerate(migrations, start=1))
     verified = tuple(Contract(file=m.verify, after=m.name, once=True) for m in migrations if m.verify)
-    return Batch(id=batch_id or default_id(tool, folder), title=title or f"{tool.name} migrations in {folder}",
-                 path=home, steps=steps, restore_point=f"gonogo_pre_{batch_id or default_id(tool, folder)}"[:63],
-                 tool=tool, source=folder, contracts=verified)
+    return Batch(id=batch_id, title=title or f"{tool.name} migrations in {folder}", path=home, steps=steps,
+                 restore_point=f"gonogo_pre_{batch_id}"[:63], tool=tool, source=folder, contracts=verified)
 
 
 def default_id(tool: MigrationTool, folder: Path) -> str:
