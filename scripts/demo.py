@@ -96,8 +96,10 @@ def main() -> int:
         messages = slack.messages
 
     print(f"\n== run {dagrun.run_id}: {dagrun.state}")
+    states = {}
     for ti in sorted(dagrun.get_task_instances(), key=lambda t: (t.start_date or t.end_date or 0, t.task_id)):
         print(f"   {str(ti.state):16} {ti.task_id}")
+        states[ti.task_id] = str(ti.state)
     if approver.answered:
         print("\n== what the approver saw (the approval task's body)\n")
         print(approver.answered[0]["body"])
@@ -112,8 +114,15 @@ def main() -> int:
     print(f"   Slack log {slack_log}")
     print(f"   finished in {time.monotonic() - started:.0f} s"
           + ("" if yours else "; clusters still running (make stop to stop them)"))
-    expected = "failed" if answer == "reject" else "success"
-    return 0 if str(dagrun.state) == expected else 1
+    go = states.get("decide.evaluate_gates") == "success"
+    if answer == "reject":  # what was asked: a Go, then the stand-in's Reject left production untouched
+        ok = go and states.get("decide.approve_rollout") == "success"
+        print(f"\n== {'GO' if go else 'NO-GO'}" + (": rehearsed, approval rejected, production untouched" if ok
+                                                  else ": read the report above; production untouched"))
+    else:  # what was asked: rolled out
+        ok = str(dagrun.state) == "success"
+        print(f"\n== {'ROLLED OUT' if ok else ('GO, but the rollout did not complete' if go else 'NO-GO')}")
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -169,12 +169,20 @@ class Batch:
 
     def require_rollbacks(self) -> None:
         """Every step has a rollback to run: a step whose draft stopped names each statement
-        the team must write the rollback for."""
-        missing = [line for s in self.steps for line in s.rollback_missing]
-        if missing:
+        the team must write the rollback for, and where to write it."""
+        if missing := self.missing_rollbacks():
             raise BatchError(f"batch {self.id}: {len(missing)} statements have no rollback gonogo can draft; "
-                             f"write the rollback of each step in rollbacks/<step>.sql of the batch folder "
-                             f"({self.path}):\n" + "\n".join(f"  - {m}" for m in missing))
+                             f"{self.where_rollbacks_go()}:\n" + "\n".join(f"  - {m}" for m in missing))
+
+    def missing_rollbacks(self) -> list[str]:
+        return [line for s in self.steps for line in s.rollback_missing]
+
+    def where_rollbacks_go(self) -> str:
+        if self.source is not None and self.path == self.source:  # the tool's folder alone: no batch folder yet
+            return (f"write them in a batch folder: `python -m gonogo import {self.tool.name} {self.source} --write "
+                    f"DIR` makes one (a manifest pointing at the folder, gonogo's drafts to review); save each as "
+                    f"DIR/{self.id}/rollbacks/<step>.sql and roll that batch out")
+        return f"write the rollback of each step as rollbacks/<step>.sql in the batch folder {self.path}"
 
     @property
     def enabled_steps(self) -> tuple[Step, ...]:

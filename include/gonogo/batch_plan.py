@@ -72,6 +72,7 @@ class StepPlan:
     backfill_note: str         # e.g. 'Recipe.categoryId by id, 1000 rows a transaction, 20 ms pause'
     verify: str | None
     precheck: str | None
+    rollback_missing: tuple[str, ...] = ()  # statements whose rollback the team must still write
 
     @property
     def blocking(self) -> list[StatementLock]:
@@ -84,7 +85,7 @@ class StepPlan:
                 "disabled_reason": self.disabled_reason, "migration": self.migration.to_dict(),
                 "rollback": self.rollback.to_dict(),
                 "backfill": ({**self.backfill.to_dict(), "note": self.backfill_note} if self.backfill else None),
-                "verify": self.verify, "precheck": self.precheck,
+                "verify": self.verify, "precheck": self.precheck, "rollback_missing": list(self.rollback_missing),
                 "blocks_app": bool(self.blocking)}
 
 
@@ -109,7 +110,7 @@ def plan_step(step: Step, root) -> StepPlan:
                     backfill=file_plan(fill.batch) if fill else None,
                     backfill_note=(f"{fill.table}.{fill.column} by {fill.key}, {fill.batch_size} rows a "
                                    f"transaction, {fill.pause_ms} ms pause" if fill else ""),
-                    verify=rel(step.verify), precheck=rel(step.precheck))
+                    verify=rel(step.verify), precheck=rel(step.precheck), rollback_missing=step.rollback_missing)
 
 
 def _statement_lock(unit: Unit) -> StatementLock:

@@ -69,6 +69,11 @@ def _parser() -> argparse.ArgumentParser:
     where = argparse.ArgumentParser(add_help=False)
     where.add_argument("--batches-dir", type=Path, metavar="DIR",
                        help="where batches live (default: GONOGO_BATCHES_DIR, else include/batches)")
+    production = argparse.ArgumentParser(add_help=False)
+    production.add_argument("--production-env", metavar="VAR",
+                            help="an environment variable holding production's URL (never the URL itself on the "
+                                 "command line): for a batch from a migration tool, only the migrations "
+                                 "production's tool history has not applied, as the DAG takes them")
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument("--format", choices=("text", "json"), default="text",
                         help="text for people (default), json for CI")
@@ -79,13 +84,13 @@ def _parser() -> argparse.ArgumentParser:
         sub.set_defaults(run=run)
         return sub
 
-    command("lint", lint, [batch, where, output], "static lint of every migration and rollback",
+    command("lint", lint, [batch, where, production, output], "static lint of every migration and rollback",
             "The lint the DAG runs before it touches production: squawk plus gonogo's own lock rules, "
             "on every step's migration and rollback (disabled steps too). One line per finding: "
             "file:line, level, rule, the risk and what to do. Exit 1 when any finding is an error "
             "(the DAG's lint gate would FAIL), else 0.")
     plan_cmd = command(
-        "plan", plan, [batch, where, output], "the steps in the DAG's order, with their locks",
+        "plan", plan, [batch, where, production, output], "the steps in the DAG's order, with their locks",
         "The steps in the order the DAG applies them: kind, migration and rollback files, enabled or "
         "why not, and the table lock every statement takes. Statements whose lock makes the app's "
         "reads or writes wait are marked '!'. Read from the files alone; the dry run on staging "
@@ -94,18 +99,16 @@ def _parser() -> argparse.ArgumentParser:
                           help="plan with this disabled step enabled, as the DAG's enable_steps does "
                                "(repeatable)")
     import_cmd = command(
-        "import", import_, [output], "a batch from your migration tool's folder",
+        "import", import_, [production, output], "a batch from your migration tool's folder",
         "Read the migrations of your tool's folder as gonogo runs them: in the tool's order, files "
         "untouched, each in one transaction or statement by statement as the tool runs it, its rollback "
         "the tool's down file or gonogo's draft (marked drafted). With --production-env, only what "
-        "production's tool history has not applied. Exit 2 when a migration's rollback must be written "
-        "by hand (each statement named with its file and line) or the history stops it (failed, edited).")
+        "production's tool history has not applied, and exit 2 when one of those needs a rollback "
+        "written by hand (each statement named with its file and line) or the history stops it (failed, "
+        "edited); without it, every migration is listed, with the rollbacks each would need.")
     import_cmd.add_argument("tool", metavar="TOOL", choices=list(TOOL_NAMES),
                             help=f"one of {', '.join(TOOL_NAMES)}")
     import_cmd.add_argument("folder", metavar="FOLDER", type=Path, help="the tool's migrations folder")
-    import_cmd.add_argument("--production-env", metavar="VAR",
-                            help="an environment variable holding production's URL (never the URL itself on "
-                                 "the command line): read its tool history, list only what is pending")
     import_cmd.add_argument("--write", type=Path, metavar="DIR",
                             help="write a batch folder into DIR: manifest.yaml pointing at FOLDER, and the drafted "
                                  "rollbacks as files to review (never overwrites)")

@@ -84,11 +84,11 @@ def import_(args: argparse.Namespace) -> int:
     if args.production_env:
         with _production(args.production_env) as conn:
             batch = pending(batch, conn)
-    else:
-        batch.require_rollbacks()
     written = write_batch_folder(batch, args.write) if args.write else None
-    steps = [{"order": s.order, "name": s.name, "kind": s.kind, "runs": s.runs_as, "rollback": s.rollback_source,
-              "file": shown(s.forward.path), "rollback_file": shown(s.rollback.path)} for s in batch.steps]
+    steps = [{"order": s.order, "name": s.name, "kind": s.kind, "runs": s.runs_as,
+              "rollback": "none yet: to be written" if s.rollback_missing else s.rollback_source,
+              "file": shown(s.forward.path), "rollback_file": None if s.rollback_missing else shown(s.rollback.path),
+              "rollback_needed_for": list(s.rollback_missing)} for s in batch.steps]
     if args.format == "json":
         _print_json({"tool": args.tool, "folder": str(batch.source), "batch": batch.id, "migrations": everything,
                      "applied_before": [m.name for m in batch.applied_before], "steps": steps,
@@ -100,6 +100,13 @@ def import_(args: argparse.Namespace) -> int:
         print("Nothing to roll out: production has applied every migration.")
     for s in steps:
         print(f"{s['order']:>3}. {s['name']} ({s['kind']}, runs {s['runs']}; rollback {s['rollback']})")
+        for needed in s["rollback_needed_for"]:
+            print(f"       {needed}")
+    if missing := [s for s in steps if s["rollback_needed_for"]]:
+        where = batch.where_rollbacks_go() if not written else \
+            f"save each as rollbacks/<step>.sql in {shown(written)}"
+        print(f"{_n(len(missing), 'migration')} need a rollback written by hand before gonogo rolls "
+              f"{'them' if len(missing) > 1 else 'it'} out ({'pending on production' if args.production_env else 'if production has not applied them; --production-env tells which'}): {where}.")
     if written:
         print(f"Wrote {shown(written)}: manifest.yaml and the drafted rollbacks to review in rollbacks/.")
         print(f"  python -m gonogo lint {shown(written)}")
@@ -134,15 +141,25 @@ def new_batch(args: argparse.Namespace) -> int:
 
 
 def load(args: argparse.Namespace) -> Batch:
-    """The batch BATCH names: a name under the batches directory first, else a folder path."""
+    """The batch BATCH names: a name under the batches directory first, else a folder path. A
+    batch from a migration tool, with --production-env: only what production has not applied."""
     from gonogo.batch import load_batch
+    from gonogo.imported import pending
 
     root = (args.batches_dir or batches_dir()).resolve()
     given = Path(args.batch)
     if not (root / args.batch / "manifest.yaml").is_file() and (given.is_dir() or len(given.parts) > 1):
         folder = given.resolve()
-        return load_batch(folder.name, folder.parent)
-    return load_batch(args.batch, root)
+        batch = load_batch(folder.name, folder.parent)
+    else:
+        batch = load_batch(args.batch, root)
+    if batch.tool is not None and args.production_env:
+        with _production(args.production_env) as conn:
+            return pending(batch, conn)
+    if batch.tool is not None and args.format == "text":
+        print(f"(every one of the {len(batch.steps)} {batch.tool.name} migrations in {shown(batch.source)}; "
+              f"--production-env VAR takes only those production has not applied, as the DAG does)")
+    return batch
 
 
 def shown(path: Path) -> str:
@@ -170,7 +187,12 @@ def _print_step(step: StepPlan) -> None:
     for label, file in (("precheck", step.precheck), ("verify", step.verify)):
         if file:
             print(f"   {label:<10} {file}")
-    _print_file("rollback", step.rollback)
+    if step.rollback_missing:
+        print(f"   {'rollback':<10} none yet, to be written:")
+        for needed in step.rollback_missing:
+            print(f"     {needed}")
+    else:
+        _print_file("rollback", step.rollback)
 
 
 def _print_file(label: str, plan: FilePlan, note: str = "") -> None:

@@ -269,6 +269,8 @@ def _value(use: Use, samples: dict, i: int, limit: int, types: dict[int, str], f
         return 0  # the first page, the one every listing shows
     if use.role == paramrefs.TYPED:
         return _typical(types.get(use.number))
+    if use.role == paramrefs.SAME:
+        return "1"  # sent untyped: the server reads it as whatever the two sides are (1 = 1, '1' = '1')
     taken = samples[use.row]
     value = taken.value(use, i)
     if use.role == paramrefs.INSERTED and use.column in fresh.unique(use.relation):

@@ -45,20 +45,28 @@ def import_batch(tool_name: str, folder: Path, *, batch_id: str | None = None, t
     names = {m.name for m in migrations}
     if unknown := sorted(set(overrides) - names):
         raise BatchError(f"overrides name {', '.join(unknown)}, which is not a migration in {folder}")
-    home = Path(batch_folder or folder)
+    # the team's own rollbacks and files live in a gonogo batch folder, never in the tool's (a
+    # rollbacks/ folder among Prisma's migrations would be taken for a migration)
+    home = Path(batch_folder) if batch_folder else None
     batch_id = batch_id or default_id(tool, folder)
     steps = tuple(_step(tool, m, order, home, overrides.get(m.name, {}), batch_id)
                   for order, m in enumerate(migrations, start=1))
     verified = tuple(Contract(file=m.verify, after=m.name, once=True) for m in migrations if m.verify)
-    return Batch(id=batch_id, title=title or f"{tool.name} migrations in {folder}", path=home, steps=steps,
+    return Batch(id=batch_id, title=title or f"{tool.name} migrations in {folder}", path=home or folder, steps=steps,
                  restore_point=f"gonogo_pre_{batch_id}"[:63], tool=tool, source=folder, contracts=verified)
 
 
+_LAYOUT_NAMES = {"migrations", "migration", "prisma", "db", "database", "sql", "versions", "alembic"}
+
+
 def default_id(tool: MigrationTool, folder: Path) -> str:
-    """A stable batch id for a tool folder given without a manifest: where gonogo's history
-    keeps its steps."""
-    parts = [tool.name, *Path(folder).resolve().parts[-2:]]
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", "-".join(parts))[:100]
+    """A stable batch id for a tool folder given without a manifest (where gonogo's history
+    keeps its steps): the tool and the project's folder, past the layout's own names
+    (../app/prisma/migrations -> prisma-app)."""
+    parts = list(Path(folder).resolve().parts)
+    while len(parts) > 1 and parts[-1].lower() in _LAYOUT_NAMES:
+        parts.pop()
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{tool.name}-{parts[-1]}")[:100]
 
 
 def pending(batch: Batch, conn) -> Batch:
@@ -100,7 +108,7 @@ def pinned(batch: Batch, steps: list[str], applied: list[str]) -> Batch:
     return result
 
 
-def _step(tool: MigrationTool, migration: Migration, order: int, home: Path, override: dict,
+def _step(tool: MigrationTool, migration: Migration, order: int, home: Path | None, override: dict,
           batch_id: str) -> Step:
     up = migration.up
     if "mode" in override:
@@ -113,18 +121,19 @@ def _step(tool: MigrationTool, migration: Migration, order: int, home: Path, ove
                 rollback_drafted=drafted, rollback_missing=missing)
 
 
-def _rollback(migration: Migration, up: SqlFile, home: Path,
+def _rollback(migration: Migration, up: SqlFile, home: Path | None,
               override: dict) -> tuple[SqlFile, bool, tuple[str, ...]]:
     """(rollback, drafted?, statements nobody can undo yet)."""
-    written = home / override["rollback"] if "rollback" in override else home / "rollbacks" / f"{migration.name}.sql"
-    if written.is_file():
-        return read_sql_file(written, mode=up.mode), bool(override.get("rollback_drafted")), ()
-    if "rollback" in override:
-        raise BatchError(f"{migration.name}: rollback {override['rollback']} does not exist in {home}")
+    if home is not None:
+        written = home / override.get("rollback", f"rollbacks/{migration.name}.sql")
+        if written.is_file():
+            return read_sql_file(written, mode=up.mode), bool(override.get("rollback_drafted")), ()
+        if "rollback" in override:
+            raise BatchError(f"{migration.name}: rollback {override['rollback']} does not exist in {home}")
     if migration.down is not None:
         return dataclasses.replace(migration.down, mode=up.mode if "mode" in override else migration.down.mode), \
             False, ()
-    path = home / "rollbacks" / f"{migration.name}.sql"
+    path = (home or up.path.parent) / "rollbacks" / f"{migration.name}.sql"  # the draft's name, in memory
     try:
         return draft_rollback(up, path), True, ()
     except NoDraft as exc:
@@ -132,8 +141,8 @@ def _rollback(migration: Migration, up: SqlFile, home: Path,
         return placeholder, False, tuple(str(m) for m in exc.missing)
 
 
-def _query_file(home: Path, rel: str | None) -> SqlFile | None:
-    return read_sql_file(home / rel) if rel else None
+def _query_file(home: Path | None, rel: str | None) -> SqlFile | None:
+    return read_sql_file(home / rel) if rel and home else None
 
 
 def kind_of(up: SqlFile, ignore: tuple[str, ...] = ()) -> str:

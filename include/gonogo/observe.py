@@ -20,6 +20,9 @@ from gonogo.sqlfile import SQL_DIR, load_named
 
 GATE, TITLE = "observability", "Observability before/after the dry run"
 DEAD_PCT_GROWTH = 20.0   # percentage points of dead tuples a table may gain before it is a WARN
+# A table with a few dead rows (a migration tool's 13-row history, after the rehearsal's
+# rollbacks) is not bloated whatever its share: below this many, the share is listed only.
+DEAD_TUPLES_WORTH_A_WARN = 1000
 MEAN_CHANGE = 0.2        # a top statement whose mean time moved by 20 % or more is listed
 
 
@@ -83,7 +86,8 @@ def diff(before: dict, after: dict, *, phase: str = "dry_run", subject: str = ""
 
     FAIL when a table lost rows (WARN with live_traffic: on production the app deletes too);
     WARN for a new transaction open longer than a minute, or a table whose dead-tuple share
-    grew by more than `dead_pct_growth` percentage points. Everything else is listed only."""
+    grew by more than `dead_pct_growth` percentage points (with at least
+    DEAD_TUPLES_WORTH_A_WARN dead rows). Everything else is listed only."""
     rows = (_row_counts(before, after, live_traffic) + _bloat(before, after, dead_pct_growth)
             + _seq_scans(before, after) + _long_transactions(before, after) + _top_queries(before, after))
     changes = [r for r in rows if r["what"] != "not compared"]
@@ -173,7 +177,8 @@ def _bloat(before: dict, after: dict, growth: float) -> list[dict]:
         pct_b, pct_a = b["dead_pct"] or 0.0, a["dead_pct"] or 0.0
         change = (f"dead tuples {b['n_dead_tup']} → {a['n_dead_tup']} ({pct_b:g} % → {pct_a:g} %), "
                   f"size {_size(b['total_bytes'])} → {_size(a['total_bytes'])}")
-        rows.append(_change("dead tuples", table, pct_b, pct_a, change, "WARN" if pct_a - pct_b > growth else ""))
+        bloated = pct_a - pct_b > growth and a["n_dead_tup"] >= DEAD_TUPLES_WORTH_A_WARN
+        rows.append(_change("dead tuples", table, pct_b, pct_a, change, "WARN" if bloated else ""))
     return rows
 
 

@@ -28,6 +28,7 @@ SET = "set"            # UPDATE ... SET col = $n: a value the column holds
 LIMIT = "limit"
 OFFSET = "offset"
 TYPED = "typed"        # anywhere else: a value of the type the server infers for $n
+SAME = "same"          # $a = $b, what pg_stat_statements makes of Prisma's `AND 1=1`: one value for both
 
 ROW_ROLES = (EQUAL, LOWER, UPPER, LIKE, IN, ANY, INSERTED, SET)  # values read from a sampled row
 COMPARED = (EQUAL, LOWER, UPPER, LIKE, IN, ANY)  # a NULL there matches nothing
@@ -110,8 +111,8 @@ def _spans(text: str, tree: ast.Node) -> tuple[tuple[int, int, int], ...]:
 
 
 def _param(node) -> int | None:
-    """n of a bare $n, or of a cast one ($n::uuid)."""
-    if isinstance(node, ast.TypeCast):
+    """n of a bare $n, or of a cast one ($n::uuid, CAST($n::text AS "Status"))."""
+    while isinstance(node, ast.TypeCast):
         node = node.arg
     return node.number if isinstance(node, ast.ParamRef) else None
 
@@ -278,6 +279,11 @@ class _Reader:
     def _compared(self, node: ast.A_Expr) -> bool:
         """Record the $n of a comparison with one table reference's row; False if it is none."""
         op = node.name[-1].sval if node.name else ""
+        if node.kind == _K.AEXPR_OP and op == "=" and _param(node.lexpr) is not None \
+                and _param(node.rexpr) is not None:
+            for side in (node.lexpr, node.rexpr):
+                self.use(Use(_param(side), SAME, "equal to another parameter"))
+            return True
         if node.kind == _K.AEXPR_OP and op in _BOUND_OF:
             role = _BOUND_OF[op]
             return (self._against(node.lexpr, (node.rexpr,), (role,))

@@ -158,13 +158,11 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
     against what the step adds (and, given its batch, the foreign keys preflight left to it);
     if it does not allow the step, the step is not run.
     before_commit: what the file's transaction records with it (recorder)."""
-    if check_preconditions and (checked := preconditions(conn, step, phase=phase, batch=batch)):
-        if checked.failed:
-            log(f"!! {checked.message}")
-            return [checked]
-        pre = [checked]
-    else:
-        pre = []
+    pre = preconditions(conn, step, phase=phase, batch=batch) if check_preconditions else []
+    if stopped := failures(pre):
+        for result in stopped:
+            log(f"!! {result.message}")
+        return pre
     tables = step.tables()  # the step can only lose rows of the tables it touches
     before = rowcounts.count_rows(conn, tables)
     try:

@@ -44,6 +44,7 @@ def test_your_prisma_folder_on_your_databases(make_database, tmp_path):
     assert rehearsed.returncode == 0, rehearsed.stdout[-3000:] + rehearsed.stderr[-3000:]
     assert "the approval will be answered 'Reject'" in rehearsed.stdout
     assert "success          decide.approve_rollout" in rehearsed.stdout
+    assert "== GO: rehearsed, approval rejected, production untouched" in rehearsed.stdout
     assert pg_dump_schema(production) == schema_before  # rehearsed on staging only
     assert production.password not in rehearsed.stdout + rehearsed.stderr
     reports = list((tmp_path / "state" / "artifacts" / "gonogo_rollout").glob("*/report.html"))
@@ -52,6 +53,7 @@ def test_your_prisma_folder_on_your_databases(make_database, tmp_path):
     rolled_out = demo(env, "--import", "prisma", str(MIGRATIONS), "--answer", "approve")
 
     assert rolled_out.returncode == 0, rolled_out.stdout[-3000:] + rolled_out.stderr[-3000:]
+    assert "== ROLLED OUT" in rolled_out.stdout
     with production.connect("tests", guards=None) as conn:
         names = [r[0] for r in conn.execute('SELECT migration_name FROM "_prisma_migrations" ORDER BY started_at')]
     assert names == APPLIED + PENDING

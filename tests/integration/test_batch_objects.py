@@ -85,13 +85,16 @@ def test_keys_on_new_objects_are_measured_right_before_their_step(batch, conn):
     second = apply_step(conn, batch.steps[1], phase="dry_run", live_traffic=False, log=lambda _: None,
                         check_preconditions=True, batch=batch)
     [checked] = second
-    assert checked.gate == "preconditions" and checked.failed  # the step was not run
+    assert checked.gate == "orphan_integrity" and checked.failed  # the step was not run
+    assert checked.phase == "dry_run" and checked.subject == "002_sprint_fk"
     [row] = checked.details
-    assert row["check"] == "foreign key issue_sprint_fkey" and row["table"] == "issue"
+    assert row["constraint"] == "issue_sprint_fkey" and row["table"] == "issue"
     orphans = conn.execute("SELECT count(*) FROM issue WHERE sprint_id IS NOT NULL AND sprint_id NOT IN "
                            "(SELECT id FROM sprint)").fetchone()[0]
-    assert row["count"] == orphans == 20  # measured, not guessed: ids with id % 7 in (0, 6)
-    # the new table's unique key: not looked for before the table exists (no crash, no check)
+    assert row["orphans"] == orphans == 20  # measured, not guessed: ids with id % 7 in (0, 6)
+    # the new table: its unique key not looked for before the table exists (no crash), its foreign
+    # keys have no row before their step to be an orphan, and it says so
     third = apply_step(conn, batch.steps[2], phase="dry_run", live_traffic=False, log=lambda _: None,
                        check_preconditions=True, batch=batch)
-    assert [r.gate for r in third][0] == "step_applied" and not any(r.failed for r in third), third
+    assert [r.gate for r in third][:2] == ["orphan_integrity", "step_applied"] and not any(r.failed for r in third)
+    assert {r["note"] for r in third[0].details} == {"created by this step: no row before it"}

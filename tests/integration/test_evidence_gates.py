@@ -110,7 +110,7 @@ def test_privileges_fail_for_a_role_that_owns_nothing_and_pass_once_it_may(app, 
 def test_preconditions_name_the_duplicates_a_unique_key_would_reject(prod_db):
     sample_app.load(prod_db, scale=SCALE, defects=["duplicate_recipe_items"])
     with prod_db.connect("tests", guards=None) as conn:
-        result = preconditions(conn, STEP[1], phase="dry_run")
+        [result] = preconditions(conn, STEP[1], phase="dry_run")
         dupes = conn.execute('SELECT "recipeId", "ingredientId", count(*) FROM "RecipeItem" '
                              'GROUP BY 1, 2 HAVING count(*) > 1 ORDER BY 1, 2').fetchall()
     assert result.verdict is Verdict.FAIL
@@ -122,7 +122,7 @@ def test_preconditions_name_the_duplicates_a_unique_key_would_reject(prod_db):
 def test_preconditions_name_rows_a_check_would_reject(prod_db):
     sample_app.load(prod_db, scale=SCALE, defects=["nonpositive_prices"])
     with prod_db.connect("tests", guards=None) as conn:
-        result = preconditions(conn, STEP[3], phase="dry_run")
+        [result] = preconditions(conn, STEP[3], phase="dry_run")
         bad_recipes = [str(r[0]) for r in conn.execute(
             'SELECT "id" FROM "Recipe" WHERE "sellingPrice" <= 0 ORDER BY "id"::text')]
     assert result.verdict is Verdict.FAIL
@@ -136,7 +136,7 @@ def test_preconditions_name_rows_a_check_would_reject(prod_db):
 def test_preconditions_run_the_steps_own_precheck(prod_db):
     sample_app.load(prod_db, scale=SCALE, defects=["unmapped_categories"])
     with prod_db.connect("tests", guards=None) as conn:
-        result = preconditions(conn, STEP[5], phase="dry_run")
+        [result] = preconditions(conn, STEP[5], phase="dry_run")
         unmapped = conn.execute('SELECT count(*) FROM "Recipe" r WHERE r.category IS NOT NULL AND NOT EXISTS '
                                 '(SELECT 1 FROM "Category" c WHERE c."companyId" = r."companyId" '
                                 'AND c.name = r.category)').fetchone()[0]

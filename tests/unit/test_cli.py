@@ -241,17 +241,30 @@ def test_import_lists_the_tools_migrations_as_gonogo_runs_them_and_writes_a_batc
     assert "never overwrites" in message
 
 
-def test_import_stops_where_a_rollback_must_be_written_naming_file_and_line(tmp_path):
+def test_import_names_each_rollback_to_write_with_file_and_line_and_where_it_goes(tmp_path):
     import shutil
 
     folder = tmp_path / "migrations"
     shutil.copytree(PRISMA, folder)
-    (folder / "20240402110000_rename").mkdir()
-    (folder / "20240402110000_rename" / "migration.sql").write_text(
-        '-- rename\nALTER TABLE "Issue" RENAME COLUMN "body" TO "summary";\n')
-    message = refused(gonogo("import", "prisma", str(folder)))
-    assert (f"write the rollback for {folder}/20240402110000_rename/migration.sql line 2: "
-            'ALTER TABLE "Issue" RENAME COLUMN "body" TO "summary"') in message
+    renamed = "20240402110000_rename"
+    (folder / renamed).mkdir()
+    (folder / renamed / "migration.sql").write_text('-- rename\nALTER TABLE "Issue" RENAME COLUMN "body" TO "summary";\n')
+    needed = (f"write the rollback for {folder}/{renamed}/migration.sql line 2: "
+              'ALTER TABLE "Issue" RENAME COLUMN "body" TO "summary"')
+    # without production it cannot know whether that migration is pending: it says so, and where to write it
+    listed = gonogo("import", "prisma", str(folder))
+    assert listed.returncode == 0, listed.stderr
+    assert needed in listed.stdout and "--production-env tells which" in listed.stdout
+    assert f"import prisma {folder} --write DIR" in listed.stdout  # a batch folder, not the tool's folder
+    written = gonogo("import", "prisma", str(folder), "--write", str(tmp_path / "batches"))
+    assert written.returncode == 0 and "save each as rollbacks/<step>.sql in" in written.stdout, written.stdout
+    batch_folder = next((tmp_path / "batches").iterdir())
+    planned = gonogo("plan", str(batch_folder))
+    assert "rollback   none yet, to be written:" in planned.stdout and needed in planned.stdout
+    assert "--production-env VAR takes only those production has not applied" in planned.stdout
+    (batch_folder / "rollbacks" / f"{renamed}.sql").write_text('ALTER TABLE "Issue" RENAME COLUMN "summary" TO "body";\n')
+    planned = gonogo("plan", str(batch_folder))
+    assert "none yet" not in planned.stdout and f"rollbacks/{renamed}.sql" in planned.stdout
 
 
 def test_import_refuses_what_is_not_the_tools_layout(tmp_path):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gonogo.paramrefs import (ANY, EQUAL, IN, INSERTED, LIKE, LIMIT, LOWER, OFFSET, SET, TYPED, UPPER,
+from gonogo.paramrefs import (ANY, EQUAL, IN, INSERTED, LIKE, LIMIT, LOWER, OFFSET, SAME, SET, TYPED, UPPER,
                               read_statement)
 
 COLUMNS = {(None, "books"): ["id", "author_id", "title", "price"], (None, "authors"): ["id", "name", "country"]}
@@ -40,6 +40,14 @@ def test_a_subquery_has_its_own_scope_and_an_expression_is_read_over_one_row():
 def test_inserted_and_set_values_take_their_columns_also_without_a_column_list():
     assert roles("INSERT INTO books VALUES ($1, $2, $3, $4)")[3] == (INSERTED, "books", "title")
     assert roles("UPDATE books SET price = $1 WHERE id = $2") == {1: (SET, "books", "price"), 2: (EQUAL, "books", "id")}
+
+
+def test_prisma_client_shapes_a_cast_enum_and_its_and_1_equals_1():
+    """Prisma Client sends `"status" = CAST($1::text AS "Status")` and `AND 1=1`, which
+    pg_stat_statements keeps as `$2 = $3`: the cast is looked through, the pair gets one value."""
+    uses = roles('SELECT 1 FROM books b WHERE (b.title = CAST($1::text AS "Genre") AND $2 = $3)')
+    assert uses == {1: (EQUAL, "b", "title"), 2: (SAME, None, "equal to another parameter"),
+                    3: (SAME, None, "equal to another parameter")}
 
 
 def test_anything_else_is_typed_and_says_where_it_stands():

@@ -24,17 +24,8 @@ def orphan_integrity(conn: psycopg.Connection, batch: Batch, *, phase: str = "pr
     later = [fk for fk in fks if deferred(fk, batch)]
     fks = [fk for fk in fks if fk not in later]
     if fks:
-        rows = [orphans(conn, fk) for fk in fks]
-        bad = [r for r in rows if r["orphans"]]
-        results.append(GateResult(
-            gate="orphan_integrity", title="Orphans = 0", phase=phase, subject="foreign keys the batch adds",
-            verdict=Verdict.FAIL if bad else Verdict.PASS,
-            value=f"{sum(r['orphans'] for r in bad)} orphaned rows", threshold="0 rows",
-            message=("; ".join(f"{r['reference']}: {r['orphans']} orphans in {r['table']}, e.g. "
-                               f"{', '.join(map(str, r['example_keys'][:3]))}" for r in bad)
-                     if bad else f"none of the {len(fks)} new foreign keys has an orphan to reject"),
-            hint="" if not bad else "delete the orphans or restore their parents: VALIDATE CONSTRAINT fails on them",
-            details=rows))
+        results.append(orphan_result([orphans(conn, fk) for fk in fks], phase=phase,
+                                     subject="foreign keys the batch adds"))
     if batch.integrity_checks is not None:
         result = verify(conn, batch.integrity_checks, phase=phase, subject=batch.integrity_checks.path.name,
                         gate="orphan_integrity", title="Orphans = 0")
@@ -45,6 +36,27 @@ def orphan_integrity(conn: psycopg.Connection, batch: Batch, *, phase: str = "pr
                      "can be validated")
         results.append(result)
     return results
+
+
+def orphan_result(rows: list[dict], *, phase: str, subject: str) -> GateResult:
+    """The gate's result over one orphans row per foreign key (orphans() or new_table_row())."""
+    bad = [r for r in rows if r["orphans"]]
+    return GateResult(
+        gate="orphan_integrity", title="Orphans = 0", phase=phase, subject=subject,
+        verdict=Verdict.FAIL if bad else Verdict.PASS,
+        value=f"{sum(r['orphans'] for r in bad)} orphaned rows", threshold="0 rows",
+        message=("; ".join(f"{r['reference']}: {r['orphans']} orphans in {r['table']}, e.g. "
+                           f"{', '.join(map(str, r['example_keys'][:3]))}" for r in bad)
+                 if bad else f"none of the {len(rows)} new foreign keys has an orphan to reject"),
+        hint="" if not bad else "delete the orphans or restore their parents: VALIDATE CONSTRAINT fails on them",
+        details=rows)
+
+
+def new_table_row(fk: ForeignKey) -> dict:
+    """The orphans row of a foreign key on a table or column its own step creates: no row
+    exists before the step, so none can be an orphan (the step itself is then the evidence)."""
+    return {"reference": fk.label(), "constraint": fk.name, "table": fk.table, "orphans": 0, "example_keys": [],
+            "note": "created by this step: no row before it"}
 
 
 def deferred(fk: ForeignKey, batch: Batch) -> bool:

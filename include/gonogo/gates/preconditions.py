@@ -19,33 +19,37 @@ from gonogo.sqlfile import query
 from gonogo.statements import added_columns, created_tables
 
 
-def preconditions(conn: psycopg.Connection, step: Step, *, phase: str, batch: Batch | None = None) -> GateResult | None:
-    """None when the step adds nothing whose data can be checked beforehand. A key or CHECK on
-    a table or column the step itself creates has no rows yet: nothing to measure. With the
-    batch: the foreign keys the preflight orphans gate could not measure (they involve a table
-    or column an earlier step creates) are measured here, right before their step."""
+def preconditions(conn: psycopg.Connection, step: Step, *, phase: str, batch: Batch | None = None) -> list[GateResult]:
+    """The data against what the step adds; empty when it adds nothing whose data can be
+    checked beforehand. A key or CHECK on a table or column the step itself creates has no rows
+    yet: nothing to measure. With the batch: the foreign keys the preflight orphans gate left to
+    this moment (they involve a table or column the batch creates) as an orphan_integrity result."""
     statements = list(step.forward.statements)
     new_tables, new_columns = created_tables(statements), added_columns(statements)
 
     def existing(table: str, columns) -> bool:
         return table not in new_tables and not any((table, c) in new_columns for c in columns)
 
+    found = []
+    if batch is not None:
+        from gonogo.gates.orphan_integrity import deferred, new_table_row, orphan_result, orphans
+
+        if later := [fk for fk in foreign_keys(statements) if deferred(fk, batch)]:
+            found.append(orphan_result(
+                [orphans(conn, fk) if existing(fk.table, fk.columns) and fk.ref_table not in new_tables
+                 else new_table_row(fk) for fk in later], phase=phase, subject=step.name))
     rows = [*(_duplicates(conn, key) for key in unique_keys(statements) if existing(key.table, key.columns)),
             *(_violations(conn, check) for check in checks(statements) if existing(check.table, check.columns))]
-    if batch is not None:
-        from gonogo.gates.orphan_integrity import deferred, orphans
-
-        rows += [_as_precondition(orphans(conn, fk)) for fk in foreign_keys(statements)
-                 if deferred(fk, batch) and existing(fk.table, fk.columns) and fk.ref_table not in new_tables]
     if step.precheck:
-        found = problems(conn, step.precheck)
-        rows.append({"check": step.precheck.path.name, "table": ", ".join(sorted({str(p.get("table", "")) for p in found} - {""})),
-                     "count": sum(size(p) for p in found),
-                     "examples": [" ".join(f"{k}={v}" for k, v in p.items()) for p in found[:5]]})
+        offending = problems(conn, step.precheck)
+        rows.append({"check": step.precheck.path.name,
+                     "table": ", ".join(sorted({str(p.get("table", "")) for p in offending} - {""})),
+                     "count": sum(size(p) for p in offending),
+                     "examples": [" ".join(f"{k}={v}" for k, v in p.items()) for p in offending[:5]]})
     if not rows:
-        return None
+        return found
     bad = [r for r in rows if r["count"]]
-    return GateResult(
+    return [*found, GateResult(
         gate="preconditions", title="Data meets the new constraints", phase=phase, subject=step.name,
         verdict=Verdict.FAIL if bad else Verdict.PASS,
         value=f"{sum(r['count'] for r in bad)} offending rows in {len(bad)} of {len(rows)} checks",
@@ -53,13 +57,7 @@ def preconditions(conn: psycopg.Connection, step: Step, *, phase: str, batch: Ba
         message=("; ".join(f"{r['check']}: {r['count']} in {r['table']}, e.g. {', '.join(map(str, r['examples'][:3]))}"
                            for r in bad[:4]) if bad else f"all {len(rows)} checks find no offending row"),
         hint="" if not bad else "fix or remove the offending rows first; the step would fail on them",
-        details=rows)
-
-
-def _as_precondition(row: dict) -> dict:
-    """An orphans row of the orphan_integrity gate as a precondition row."""
-    return {"check": f"foreign key {row['constraint']}", "table": row["table"], "count": row["orphans"],
-            "examples": [f"key {k}" for k in row["example_keys"]]}
+        details=rows)]
 
 
 def example_key(conn: psycopg.Connection, table: str, alias: str | None = None) -> sql.Composable:

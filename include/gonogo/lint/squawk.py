@@ -88,6 +88,11 @@ NEW_TABLE_RULES = frozenset({
 })
 
 
+# Rules whose fix is CONCURRENTLY, which a file run in one transaction cannot use as it stands.
+_CONCURRENTLY_RULES = frozenset({"require-concurrent-index-creation", "require-concurrent-index-deletion",
+                                 "require-concurrent-reindex", "require-concurrent-partition-detach"})
+
+
 class SquawkNotFound(SetupError):
     """The squawk binary (package squawk-cli) is not installed."""
 
@@ -160,6 +165,10 @@ def _finding(script: Script, violation: dict) -> Finding | None:
         help_text = (_HELP.get(rule) or violation.get("help")
                      or (_DROP_HELP if rule.startswith("ban-drop-") else "")
                      or f"see https://squawkhq.com/docs/{rule}").strip().rstrip(".")
+    if script.one_transaction and rule in _CONCURRENTLY_RULES:
+        help_text = (f"{help_text}; the file runs in one transaction, which CONCURRENTLY cannot: put that "
+                     f"statement alone in a migration of its own (a file of one statement runs outside a "
+                     f"transaction, with gonogo and with the tool)")
     if unit is None:
         return Finding(rule=rule, source="squawk", level=level, file=script.file, line=line,
                        statement="", lock="", message=message, help=help_text)

@@ -75,7 +75,8 @@ class Prisma(MigrationTool):
                 f"(nothing of it stayed) or `--applied {migration.key}` (all of it did)")
 
     def record(self, conn: psycopg.Connection, migration: Migration, *, started: datetime) -> None:
-        conn.execute(query("tools.sql", "prisma_create"))
+        if self.applied(conn) is None:  # the first migration ever: the table as Prisma creates it
+            conn.execute(query("tools.sql", "prisma_create"))
         conn.execute(query("tools.sql", "prisma_record"), {
             "id": str(uuid.uuid4()), "checksum": migration.checksum, "name": migration.key, "started": started})
 
