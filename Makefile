@@ -6,7 +6,7 @@ PY := .venv/bin/python
 setup:            ## make .venv with every pinned dependency (fast when already done)
 	@scripts/setup.sh
 
-demo: setup       ## local production + staging, recipe app at scale 1, the whole DAG with dag.test()
+demo: setup       ## the whole DAG with dag.test(): local clusters with the sample app, or your databases (README)
 	@timeout -s INT 1200 $(PY) scripts/demo.py $(DEMO_ARGS)
 
 test: setup       ## the whole test suite against real throwaway clusters
