@@ -24,7 +24,7 @@ _STATEMENT_WIDTH = 56
 
 
 def lint(args: argparse.Namespace) -> int:
-    from gonogo.lint import ERROR, WARNING, lint_batch
+    from gonogo.lint import ERROR, NOTE, WARNING, lint_batch
     from gonogo.results import overall
 
     batch = load(args)
@@ -33,17 +33,23 @@ def lint(args: argparse.Namespace) -> int:
     levels = [f["level"] for f in findings]
     verdict = overall(results).value
     summary = {"steps": len(results), "files": 2 * len(results), "findings": len(findings),
-               "errors": levels.count(ERROR), "warnings": levels.count(WARNING), "verdict": verdict}
+               "errors": levels.count(ERROR), "warnings": levels.count(WARNING), "notes": levels.count(NOTE),
+               "verdict": verdict}
     if args.format == "json":
         _print_json({"batch": batch.id, "path": str(batch.path), "summary": summary, "findings": findings,
                      "steps": [{"step": r.subject, "verdict": r.verdict.value, "value": r.value,
                                 "message": r.message, "hint": r.hint} for r in results]})
     else:
         for f in findings:
-            print(f"{f['path']}:{f['line']}: {f['level']} [{f['rule']}] {f['message']}. Hint: {f['help']}")
+            if f["level"] != NOTE:
+                also = f" (squawk: {', '.join(f['references'])})" if f["references"] else ""
+                print(f"{f['path']}:{f['line']}: {f['level']} [{f['rule']}] {f['message']}. Hint: {f['help']}{also}")
+        if summary["notes"]:
+            print(f"{_n(summary['notes'], 'robustness note')}: statements that are not re-runnable if a file "
+                  f"fails part way (IF [NOT] EXISTS); --format json lists them")
         print(f"{batch.id}: {_n(summary['steps'], 'step')}, {_n(summary['files'], 'file')}, "
               f"{_n(summary['findings'], 'finding')} ({_n(summary['errors'], 'error')}, "
-              f"{_n(summary['warnings'], 'warning')}): {verdict}"
+              f"{_n(summary['warnings'], 'warning')}, {_n(summary['notes'], 'note')}): {verdict}"
               + ("; the DAG's lint gate stops the rollout on an error" if summary["errors"] else ""))
     return LINT_FAILED if summary["errors"] else 0
 

@@ -162,7 +162,7 @@ def lint_findings(batch: Batch, results: list[GateResult]) -> dict:
         return {"rows": [], "why": "not measured in this run (the lint did not run)", "steps": 0}
     disabled = {s.name for s in batch.steps if not s.enabled}
     rows = [{**d, "step": r.subject, "disabled": r.subject in disabled} for r in linted for d in r.details]
-    rows.sort(key=lambda d: (d["level"] != "error", d["file"], d["line"]))
+    rows.sort(key=lambda d: ({"error": 0, "warning": 1}.get(d["level"], 2), d["file"], d["line"]))
     return {"rows": rows, "why": None, "steps": len(linted)}
 
 

@@ -62,14 +62,14 @@ def test_lint_reports_what_the_dags_lint_gate_finds(shipped_lint):
             for r in lint_batch(load_batch(BATCH_ID)) for d in r.details]
     assert gate, "the shipped batch has warnings (CREATE TRIGGER's lock, the disabled cleanup's drops)"
     assert [(f["step"], f["file"], f["line"], f["rule"], f["level"], f["help"]) for f in document["findings"]] == gate
-    assert document["summary"] == {"steps": 7, "files": 14, "findings": len(gate), "errors": 0,
+    assert document["summary"] == {"steps": 7, "files": 14, "findings": len(gate), "errors": 0, "notes": 0,
                                    "warnings": len(gate), "verdict": "WARN"}
     lines = text.stdout.splitlines()
     for step, file, line, rule, level, help_text in gate:
         # file:line relative to the working directory, so an editor or CI annotation can open it
         assert any(out.startswith(f"include/batches/{BATCH_ID}/{file}:{line}: {level} [{rule}] ")
                    and out.endswith(help_text) for out in lines), (file, line, rule)
-    assert lines[-1].endswith(f"0 errors, {len(gate)} warnings): WARN")
+    assert lines[-1].endswith(f"0 errors, {len(gate)} warnings, 0 notes): WARN")
 
 
 def test_lint_exits_1_on_an_error_and_names_file_line_and_fix(tmp_path):

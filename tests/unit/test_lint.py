@@ -21,7 +21,8 @@ from gonogo.results import Verdict
 from gonogo.statements import parse_script
 
 BATCH_ID = "20250115_recipe_fixes"
-DETAIL_KEYS = {"rule", "source", "level", "file", "line", "statement", "lock", "blocks", "message", "help"}
+DETAIL_KEYS = {"rule", "source", "level", "file", "line", "statement", "lock", "blocks", "message", "help",
+               "problem", "references"}
 
 
 def lint(tmp_path: Path, sql: str, *, kind: str = "constraint", enabled: bool = True,
@@ -162,16 +163,18 @@ def test_rule_leaves_its_known_good_statement_alone(tmp_path, rule, sql):
 def test_how_a_file_runs_decides_how_long_its_locks_are_held(tmp_path):
     """The same file: statement by statement each lock ends with its statement; in one
     transaction (as Prisma or Flyway run it) the ALTER's ACCESS EXCLUSIVE lasts to the COMMIT,
-    so squawk's finding on the index build names that lock, not the build's own SHARE."""
+    so the finding on the index build names that lock, not the build's own SHARE."""
     sql = ERR["transaction-holds-lock"][0]
     alone = lint(tmp_path, sql)
     together = lint(tmp_path, sql, mode="transaction")
     assert "transaction-holds-lock" not in rules(alone)
     [held] = [f for f in together if f.rule == "transaction-holds-lock"]
     assert "lines 2–3" in held.message and "COMMIT" in held.message
-    squawk_on_index = {f.rule: f.lock for f in alone + together if f.line == 3 and f.source == "squawk"}
-    assert {f.lock for f in alone if f.line == 3 and f.source == "squawk"} == {"SHARE"}
-    assert {f.lock for f in together if f.line == 3 and f.source == "squawk"} == {"ACCESS EXCLUSIVE"}, squawk_on_index
+    [build_alone] = [f for f in alone if f.key_problem == "index-build"]
+    [build_together] = [f for f in together if f.key_problem == "index-build"]
+    assert (build_alone.line, build_alone.lock) == (3, "SHARE")
+    assert (build_together.line, build_together.lock) == (3, "ACCESS EXCLUSIVE")
+    assert "require-concurrent-index-creation" in build_together.references
 
 
 def test_a_where_that_restricts_nothing_is_a_whole_table_delete(tmp_path):
@@ -225,19 +228,21 @@ def test_set_not_null_is_flagged_where_squawk_takes_any_check_as_proof(tmp_path)
 # -- squawk ---------------------------------------------------------------------------------------
 
 def test_squawk_findings_come_with_source_and_lock(tmp_path):
-    sql = '-- an index\n\nCREATE INDEX recipe_name\n    ON "Recipe" ("name");\n'
+    sql = '-- all of it\n\nTRUNCATE "Recipe"\n    CASCADE;\n'
     [finding] = lint(tmp_path, sql)
-    assert (finding.rule, finding.source, finding.level, finding.line) == (
-        "require-concurrent-index-creation", "squawk", "error", 3)
-    assert finding.lock == "SHARE" and finding.blocks == locks.blocks("SHARE")
-    assert finding.statement == 'CREATE INDEX recipe_name ON "Recipe" ("name")'
+    assert (finding.rule, finding.source, finding.level, finding.line) == ("ban-truncate-cascade", "squawk", "error", 3)
+    assert finding.lock == "ACCESS EXCLUSIVE" and finding.blocks == locks.blocks("ACCESS EXCLUSIVE")
+    assert finding.statement == 'TRUNCATE "Recipe" CASCADE'
 
 
 def test_one_problem_is_reported_once(tmp_path):
-    # squawk and gonogo both see this type change (same statement, same lock): one finding
-    found = lint(tmp_path, 'ALTER TABLE "Recipe" ALTER COLUMN "name" TYPE varchar(300);\n')
-    assert [(f.rule, f.source, f.lock) for f in found] == [("changing-column-type", "squawk", "ACCESS EXCLUSIVE")]
-    assert found[0].help  # squawk gives none for this rule: gonogo supplies the fix
+    # squawk and gonogo both see this type change: one finding, gonogo's, squawk's rule named
+    # beside it; the statement's other problem (not re-runnable) is a finding of its own
+    found = lint(tmp_path, 'ALTER TABLE "Recipe" ALTER COLUMN "yieldQuantity" TYPE bigint;\n')
+    assert [(f.rule, f.source, f.level, f.references) for f in found] == [
+        ("alter-column-type", "gonogo", "error", ("changing-column-type",)),
+        ("prefer-robust-stmts", "squawk", "note", ())]
+    assert "ACCESS EXCLUSIVE" in found[0].message and found[0].help
 
 
 def test_validate_in_the_transaction_of_its_add_names_the_lock_still_held(tmp_path):
@@ -265,7 +270,7 @@ def test_excluded_squawk_rules_do_not_appear(tmp_path):
 def test_squawk_lints_in_autocommit_like_gonogo_runs_files(tmp_path):
     # not assumed to be in a transaction: an unguarded ADD COLUMN could not be re-run
     [finding] = lint(tmp_path, 'ALTER TABLE "Recipe" ADD COLUMN note text;\n')
-    assert (finding.rule, finding.level, finding.lock) == ("prefer-robust-stmts", "warning", "ACCESS EXCLUSIVE")
+    assert (finding.rule, finding.level, finding.lock) == ("prefer-robust-stmts", "note", "ACCESS EXCLUSIVE")
     # ... and CONCURRENTLY inside an explicit BEGIN is an error
     sql = 'BEGIN;\nCREATE INDEX CONCURRENTLY IF NOT EXISTS i ON "Recipe" ("name");\nCOMMIT;\n'
     assert [(f.rule, f.level, f.line) for f in lint(tmp_path, sql)] == [
@@ -299,7 +304,7 @@ def test_one_result_per_step_with_the_gate_fields(shipped):
             "lint", "Static lint", "preflight", "no errors")
         for detail in result.details:
             assert set(detail) == DETAIL_KEYS
-            assert detail["source"] in {"squawk", "gonogo"} and detail["level"] in {"error", "warning"}
+            assert detail["source"] in {"squawk", "gonogo"} and detail["level"] in {"error", "warning", "note"}
 
 
 def test_the_shipped_batch_has_no_errors(shipped):
@@ -336,10 +341,10 @@ def test_a_bad_migration_fails_naming_statement_and_line(copied_batch):
     results = {r.subject: r for r in lint_batch(load_batch(BATCH_ID, root=copied_batch))}
     result = results["20250115160001_fix_recipe_category_fields_cutover"]
     assert result.verdict is Verdict.FAIL
-    assert result.value == "1 finding (1 error)"
+    assert result.value == "2 findings (1 error, 1 note)"  # the note: ALTER ... without IF EXISTS
     where = f"migrations/{cutover.name} line {lines + 2}"
     assert where in result.message
-    [detail] = result.details
+    [detail] = [d for d in result.details if d["level"] == "error"]
     assert detail["line"] == lines + 2 and detail["lock"] == "ACCESS EXCLUSIVE"
     assert detail["statement"] == 'ALTER TABLE "Recipe" ALTER COLUMN "categoryId" SET NOT NULL'
     assert detail["blocks"] == locks.blocks("ACCESS EXCLUSIVE")

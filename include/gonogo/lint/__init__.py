@@ -4,8 +4,10 @@ they block, and what to do instead.
 Two sources: squawk (squawk.py), configured to match how gonogo executes a file, and
 gonogo's own rules (rules/) for what squawk does not see (DO-block bodies, whole-table
 UPDATE/DELETE, CREATE TRIGGER, NOT VALID and VALIDATE in one transaction, the seed's red
-flags). One problem is reported once: findings on the same statement with the same lock
-are merged, keeping the most severe (squawk's on a tie).
+flags). One problem is reported once: findings of the same problem on one statement are
+merged into gonogo's (the lock, what it blocks, the fix), squawk's rule ids kept as
+references; two problems on one statement are two findings. Robustness notes (NOTE) never
+decide a verdict and never hide a risk.
 
     lint_batch(batch) -> one GateResult per step (its migration and its rollback)
     lint_file(sql_file, step_kind=..., step_enabled=...) -> the Findings of one file
@@ -13,16 +15,17 @@ are merged, keeping the most severe (squawk's on a tie).
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
-from gonogo.lint.finding import ERROR, WARNING, Finding
+from gonogo.lint.finding import ERROR, NOTE, WARNING, Finding
 from gonogo.lint.rules import RULES
 from gonogo.lint.script import Script
 from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk
 from gonogo.results import GateResult, Verdict
 
 __all__ = ["lint_batch", "lint_step", "lint_file", "Finding", "RULES", "EXCLUDED_RULES",
-           "SquawkNotFound", "SquawkFailed", "ERROR", "WARNING"]
+           "SquawkNotFound", "SquawkFailed", "ERROR", "WARNING", "NOTE"]
 
 
 def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = False,
@@ -54,15 +57,19 @@ def lint_step(step, root=None) -> GateResult:
     warnings = [f for f in findings if f.level == WARNING]
     verdict = Verdict.FAIL if errors else Verdict.WARN if warnings else Verdict.PASS
     state = "" if step.enabled else " (disabled step)"
-    if findings:
-        worst = max(findings, key=lambda f: f.rank)  # the first of the most severe
-        more = len(findings) - 1
+    risks = errors + warnings
+    if risks:
+        worst = max(risks, key=lambda f: f.rank)  # the first of the most severe
+        more = len(risks) - 1
         message = (f"{worst.level} at {worst.where()}{state}: {worst.message}"
                    + (f" (and {more} more)" if more else ""))
         hint = worst.help
     else:
-        message = f"{name(step.forward.path)} and its rollback have no lint findings{state}"
-        hint = ""
+        notes = len(findings)
+        message = (f"{name(step.forward.path)} and its rollback have no lint findings{state}" if not notes else
+                   f"{name(step.forward.path)} and its rollback take no risky lock{state}; "
+                   f"{notes} robustness note{'s' if notes > 1 else ''} (statements not re-runnable)")
+        hint = findings[0].help if notes else ""
     return GateResult(gate="lint", title="Static lint", phase="preflight", subject=step.name,
                       verdict=verdict, value=_count(findings, errors, warnings), threshold="no errors",
                       message=message, hint=hint, details=[f.to_detail() for f in findings])
@@ -75,21 +82,23 @@ def _count(findings, errors, warnings) -> str:
     def n(count: int, word: str) -> str:
         return f"{count} {word}{'' if count == 1 else 's'}"
 
+    notes = len(findings) - len(errors) - len(warnings)
     parts = [n(len(errors), "error")] if errors else []
     parts += [n(len(warnings), "warning")] if warnings else []
+    parts += [n(notes, "note")] if notes else []
     return f"{n(len(findings), 'finding')} ({', '.join(parts)})"
 
 
-# Problems of their own, never the same as another finding on the statement: how long the
-# file's one transaction keeps the lock, not what the statement does.
-_SEPARATE = frozenset({"transaction-holds-lock"})
-
-
 def _one_per_problem(findings: list[Finding]) -> list[Finding]:
-    """One finding per statement and lock: the most severe, squawk's on a tie (it comes first)."""
-    kept: dict[tuple, Finding] = {}
+    """One finding per statement and problem: gonogo's when it has one (squawk's rule ids as
+    its references), else the most severe squawk finding."""
+    groups: dict[tuple, list[Finding]] = {}
     for finding in findings:
-        key = (finding.file, finding.line, finding.lock, finding.rule if finding.rule in _SEPARATE else "")
-        if key not in kept or finding.rank > kept[key].rank:
-            kept[key] = finding
-    return sorted(kept.values(), key=lambda f: (f.line, -f.rank))
+        groups.setdefault((finding.file, finding.line, finding.key_problem), []).append(finding)
+    kept = []
+    for group in groups.values():
+        ours = [f for f in group if f.source == "gonogo"]
+        best = max(ours or group, key=lambda f: f.rank)  # the first of the most severe
+        others = tuple(dict.fromkeys(f.rule for f in group if f is not best and f.source != "gonogo"))
+        kept.append(dataclasses.replace(best, references=best.references + others) if others else best)
+    return sorted(kept, key=lambda f: (f.line, -f.rank))

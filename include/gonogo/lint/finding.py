@@ -9,7 +9,8 @@ from gonogo import locks
 
 ERROR = "error"
 WARNING = "warning"
-_RANK = {WARNING: 1, ERROR: 2}
+NOTE = "note"  # robustness (re-runnable statements): summarised, never hides a risk
+_RANK = {NOTE: 0, WARNING: 1, ERROR: 2}
 
 
 @dataclass(frozen=True)
@@ -23,6 +24,8 @@ class Finding:
     lock: str       # the table lock mode held while it runs, e.g. "ACCESS EXCLUSIVE"; "" for none
     message: str    # the risk
     help: str       # the fix
+    problem: str = ""                 # what goes wrong; findings of one problem on one statement are one
+    references: tuple[str, ...] = ()  # other tools' rule ids that found the same problem (squawk's)
 
     @property
     def rank(self) -> int:
@@ -35,7 +38,13 @@ class Finding:
     def to_detail(self) -> dict[str, Any]:
         return {"rule": self.rule, "source": self.source, "level": self.level, "file": self.file,
                 "line": self.line, "statement": self.statement, "lock": self.lock,
-                "blocks": self.blocks, "message": self.message, "help": self.help}
+                "blocks": self.blocks, "message": self.message, "help": self.help,
+                "problem": self.key_problem, "references": list(self.references)}
+
+    @property
+    def key_problem(self) -> str:
+        """The problem this finding is about: its own, else its rule's."""
+        return self.problem or self.rule
 
     def where(self) -> str:
         return f"{self.file} line {self.line}"

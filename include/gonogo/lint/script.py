@@ -141,9 +141,9 @@ class Script:
         return Unit(statement, statement.node, statement.line, first.transaction if first else 0)
 
     def finding(self, unit: Unit, *, rule: str, level: str, lock: str | None, message: str,
-                help: str, source: str = "gonogo") -> Finding:
+                help: str, source: str = "gonogo", problem: str = "") -> Finding:
         return Finding(rule=rule, source=source, level=level, file=self.file, line=unit.line,
-                       statement=unit.summary(), lock=lock or "", message=message, help=help)
+                       statement=unit.summary(), lock=lock or "", message=message, help=help, problem=problem)
 
 
 def _do_units(statement: Statement, transaction: int) -> list[Unit]:

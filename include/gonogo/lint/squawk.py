@@ -22,7 +22,7 @@ from pathlib import Path
 from pglast import ast, enums
 
 from gonogo.errors import SetupError
-from gonogo.lint.finding import ERROR, WARNING, Finding
+from gonogo.lint.finding import ERROR, NOTE, WARNING, Finding
 from gonogo.lint.script import Script
 
 PG_VERSION = "15.0"
@@ -63,6 +63,22 @@ ERROR_RULES = frozenset({
     "adding-required-field", "ban-concurrent-index-creation-in-transaction",
     "ban-uncommitted-transaction", "ban-truncate-cascade", "ban-drop-database", "ban-drop-table",
 })
+
+# The problem each squawk rule is about, where gonogo has a rule for the same problem (or
+# two squawk rules report one): one finding per problem and statement (gonogo.lint).
+PROBLEMS = {
+    "require-concurrent-index-creation": "index-build",
+    "require-concurrent-index-deletion": "drop-index",
+    "changing-column-type": "rewrite",
+    "constraint-missing-not-valid": "validation-scan",
+    "adding-foreign-key-constraint": "validation-scan",
+    "disallowed-unique-constraint": "index-build-exclusive",
+    "adding-serial-primary-key-field": "index-build-exclusive",
+    "adding-not-nullable-field": "not-null-scan",
+    "renaming-column": "rename",
+    "renaming-table": "rename",
+    "prefer-robust-stmts": "robustness",
+}
 
 # The fix, where squawk gives none (or, for prefer-robust-stmts, one that does not fit).
 _HELP = {
@@ -158,7 +174,7 @@ def _finding(script: Script, violation: dict) -> Finding | None:
                    f"not check it; PostgreSQL's parser accepts it and gonogo's rules did")
         help_text = "review the statement's locks by hand"
     else:
-        level = ERROR if rule in ERROR_RULES else WARNING
+        level = ERROR if rule in ERROR_RULES else NOTE if rule == "prefer-robust-stmts" else WARNING
         if script.disabled_cleanup and rule.startswith("ban-drop-"):
             level = WARNING  # a disabled cleanup step runs only with its own approval
         message = violation["message"].strip().rstrip(".")
@@ -171,9 +187,9 @@ def _finding(script: Script, violation: dict) -> Finding | None:
                      f"transaction, with gonogo and with the tool)")
     if unit is None:
         return Finding(rule=rule, source="squawk", level=level, file=script.file, line=line,
-                       statement="", lock="", message=message, help=help_text)
+                       statement="", lock="", message=message, help=help_text, problem=PROBLEMS.get(rule, ""))
     return script.finding(unit, rule=rule, level=level, lock=script.held_lock(unit),
-                          message=message, help=help_text, source="squawk")
+                          message=message, help=help_text, source="squawk", problem=PROBLEMS.get(rule, ""))
 
 
 def _only_validates(node) -> bool:

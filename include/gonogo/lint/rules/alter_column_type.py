@@ -17,7 +17,7 @@ def alter_column_type(script: Script) -> list[Finding]:
         type_name = RawStream()(cmd.def_.typeName) if cmd.def_.typeName else "?"
         using = " USING ..." if cmd.def_.raw_default is not None else ""
         found.append(script.finding(
-            unit, rule="alter-column-type", level=ERROR, lock="ACCESS EXCLUSIVE",
+            unit, rule="alter-column-type", problem="rewrite", level=ERROR, lock="ACCESS EXCLUSIVE",
             message=(f'ALTER COLUMN "{cmd.name}" TYPE {type_name}{using} on "{unit.table}" rewrites the '
                      f"table and its indexes under ACCESS EXCLUSIVE: reads and writes wait until it ends"),
             help=("add a column of the new type, dual-write it with a trigger, backfill it in batches, "

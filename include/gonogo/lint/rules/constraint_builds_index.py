@@ -19,7 +19,7 @@ def constraint_builds_index(script: Script) -> list[Finding]:
         kind = _KINDS.get(cmd.def_.contype)
         if kind and not cmd.def_.indexname:
             found.append(script.finding(
-                unit, rule="constraint-builds-index", level=ERROR, lock="ACCESS EXCLUSIVE",
+                unit, rule="constraint-builds-index", problem="index-build-exclusive", level=ERROR, lock="ACCESS EXCLUSIVE",
                 message=(f'ADD CONSTRAINT {cmd.def_.conname or ""} {kind} on "{unit.table}" builds its '
                          f"index under ACCESS EXCLUSIVE: reads and writes wait for the whole build"),
                 help=(f"CREATE UNIQUE INDEX CONCURRENTLY first, then ADD CONSTRAINT ... {kind} USING "

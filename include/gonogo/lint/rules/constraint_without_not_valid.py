@@ -22,7 +22,7 @@ def constraint_without_not_valid(script: Script) -> list[Finding]:
         if kind and not cmd.def_.skip_validation:
             lock = alter_table_cmd_lock(cmd)
             found.append(script.finding(
-                unit, rule="constraint-without-not-valid", level=ERROR, lock=lock,
+                unit, rule="constraint-without-not-valid", problem="validation-scan", level=ERROR, lock=lock,
                 message=(f'ADD CONSTRAINT {cmd.def_.conname or ""} {kind} on "{unit.table}" checks every '
                          f"row while holding {lock}: {locks.blocks(lock)} for the whole scan"),
                 help=("ADD it NOT VALID (catalog-only; new writes are checked at once), then VALIDATE "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pglast import ast
 
+from gonogo import locks
 from gonogo.lint.finding import ERROR, Finding
 from gonogo.lint.script import Script
 
@@ -15,10 +16,11 @@ def index_without_concurrently(script: Script) -> list[Finding]:
     for unit in script.units:
         node = unit.node
         if isinstance(node, ast.IndexStmt) and not node.concurrent and unit.table not in script.new_tables:
+            lock = script.held_lock(unit)  # SHARE, or a stronger one its transaction took before
             found.append(script.finding(
-                unit, rule="index-without-concurrently", level=ERROR, lock="SHARE",
+                unit, rule="index-without-concurrently", problem="index-build", level=ERROR, lock=lock,
                 message=(f'CREATE INDEX {node.idxname or ""} on "{unit.table}" without CONCURRENTLY '
-                         f"holds SHARE for the whole build: INSERT/UPDATE/DELETE wait until it ends"),
+                         f"holds {lock} for the whole build: {locks.blocks(lock)} until it ends"),
                 help=("CREATE INDEX CONCURRENTLY IF NOT EXISTS, as a statement of its own (it cannot run "
                       "inside BEGIN ... COMMIT or a DO block)")))
     return found

@@ -26,7 +26,7 @@ def not_valid_validate_same_transaction(script: Script) -> list[Finding]:
         lock = added.get((unit.transaction, unit.table, cmd.name))
         if lock:
             found.append(script.finding(
-                unit, rule="not-valid-validate-same-transaction", level=ERROR, lock=lock,
+                unit, rule="not-valid-validate-same-transaction", problem="validation-scan", level=ERROR, lock=lock,
                 message=(f'VALIDATE CONSTRAINT {cmd.name} runs in the transaction that added it NOT VALID: '
                          f'its scan of "{unit.table}" runs while the ADD\'s {lock} lock is held, so '
                          f"{locks.blocks(lock)} for the whole scan"),

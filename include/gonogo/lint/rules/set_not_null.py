@@ -28,7 +28,7 @@ def set_not_null(script: Script) -> list[Finding]:
             proven |= {(unit.table, c) for c in not_valid.get((unit.table, cmd.name), ())}
         elif (unit.table, cmd.name) not in proven:
             found.append(script.finding(
-                unit, rule="set-not-null", level=ERROR, lock="ACCESS EXCLUSIVE",
+                unit, rule="set-not-null", problem="not-null-scan", level=ERROR, lock="ACCESS EXCLUSIVE",
                 message=(f'SET NOT NULL on "{unit.table}"."{cmd.name}" scans the whole table under '
                          f"ACCESS EXCLUSIVE: reads and writes wait for the scan"),
                 help=(f'add CHECK ("{cmd.name}" IS NOT NULL) NOT VALID, VALIDATE it in its own '

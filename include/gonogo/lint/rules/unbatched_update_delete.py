@@ -21,7 +21,7 @@ def unbatched_update_delete(script: Script) -> list[Finding]:
             continue
         verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
         found.append(script.finding(
-            unit, rule="unbatched-update-delete", level=WARNING, lock="ROW EXCLUSIVE",
+            unit, rule="unbatched-update-delete", problem="whole-table-write", level=WARNING, lock="ROW EXCLUSIVE",
             message=(f'{verb} of every row of "{unit.table}" in one transaction: each row stays locked '
                      f"until it commits (the app's writes to those rows wait) and the long transaction "
                      f"holds back VACUUM"),
