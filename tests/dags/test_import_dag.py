@@ -122,8 +122,9 @@ def test_a_dangerous_prisma_migration_is_no_go_with_its_findings_named(rollout, 
     report = json.loads((run_dir / "report.json").read_text())
     failed = {(r["gate"], r["subject"]) for r in report["results"] if r["verdict"] == "FAIL"}
     assert ("lint", risky.name) in failed, failed
-    rules = {d["rule"] for r in report["results"] if r["gate"] == "lint" for d in r["details"]}
-    assert {"transaction-holds-lock", "require-concurrent-index-creation"} <= rules, rules
+    rules = {rule for r in report["results"] if r["gate"] == "lint" for d in r["details"]
+             for rule in (d["rule"], *d["references"])}  # gonogo's rule ids and squawk's it merged
+    assert {"transaction-holds-lock", "index-without-concurrently", "require-concurrent-index-creation"} <= rules, rules
     no_go = [m for m in env.slack.messages if "No-Go" in m["text"]]
     assert len(no_go) == 1
     ran = {r["title"]: r for r in report["results"] if r["gate"] == "command"}

@@ -200,6 +200,7 @@ def test_a_dangerous_migration_comes_out_no_go_with_its_finding_named(rollout, t
     assert env.answered == [] and pg_dump_schema(env.production) == schema_before
     report = json.loads(next((env.artifacts / "gonogo_rollout").glob("*/report.json")).read_text())
     [lint] = [r for r in report["results"] if r["gate"] == "lint" and r["subject"] == app.dangerous_step]
-    assert lint["verdict"] == "FAIL" and app.dangerous_rule in {d["rule"] for d in lint["details"]}, lint
+    found = {rule for d in lint["details"] for rule in (d["rule"], *d["references"])}  # gonogo's or squawk's id
+    assert lint["verdict"] == "FAIL" and app.dangerous_rule in found, lint
     no_go = [m for m in env.slack.messages if "No-Go" in m["text"]]
     assert len(no_go) == 1 and app.dangerous_step in json.dumps(no_go[0])
