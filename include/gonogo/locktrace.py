@@ -29,9 +29,11 @@ of a table is named a whole-table write even when its WHERE hides it (WHERE y IS
 where every row has y). The rows written are the command status's row count (a DO block
 reports none: the statistics' counters before and after it); the table's rows are counted
 exactly, but only up to rows-written ÷ WHOLE_TABLE_RATIO, so the count reads at most about
-as many rows as the statement wrote, and the estimates (reltuples is -1 on a staging copy
-pg_restore just loaded into a table without an index; n_live_tup is per database and stale
-for a second) are not trusted. A DO block that COMMITs runs its rounds as separate
+as many rows as the statement wrote, and the estimates are not trusted: reltuples is -1 for a
+table nothing has analyzed or indexed yet (a staging copy pg_restore just loaded), n_live_tup
+is 0 in a CREATE DATABASE ... TEMPLATE copy and a second stale (measured on PostgreSQL 15).
+Measured on 1M rows: a whole-table UPDATE 4.7 s, then its count 0.25 s (reltuples: 1 ms);
+an UPDATE of 10 000 rows, its count 0.009 s against 0.09 s for count(*) of the table. A DO block that COMMITs runs its rounds as separate
 transactions: its total is reported against the table, marked batched, never as one
 transaction's whole-table write. INSERT ... SELECT is not measured: it locks none of the
 table's existing rows.
