@@ -23,7 +23,7 @@ from gonogo.context import RunContext
 from gonogo.execute import Log
 from gonogo.gates.commands import run_command
 from gonogo.gates.contracts import contracts
-from gonogo.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script
+from gonogo.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script, whole_table_writes
 from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
 from gonogo.steps import apply_step, apply_steps, recorder, rollback_steps
@@ -125,6 +125,8 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
             if tracing.runs:
                 results.append(lock_budget(tracing.runs, budget_seconds=t.lock_budget_seconds,
                                            phase=PHASE, subject=step.name))
+                if written := whole_table_writes(tracing.runs, phase=PHASE, subject=step.name):
+                    results.append(written)
             if waits is not None:
                 results.append(lock_waits(waits, threshold_seconds=t.lock_wait_seconds, phase=PHASE,
                                           subject=step.name, traced_runs=tracing.runs))
@@ -158,6 +160,8 @@ def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], 
         if tracing.runs:
             results.append(lock_budget(tracing.runs, budget_seconds=batch.thresholds.lock_budget_seconds,
                                        phase=REHEARSAL, subject="rollbacks"))
+            if written := whole_table_writes(tracing.runs, phase=REHEARSAL, subject="rollbacks"):
+                results.append(written)
         if waits is not None:
             results.append(lock_waits(waits, threshold_seconds=batch.thresholds.lock_wait_seconds,
                                       phase=REHEARSAL, subject="rollbacks", traced_runs=tracing.runs))

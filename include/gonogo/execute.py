@@ -24,7 +24,7 @@ from gonogo.sqlfile import SqlFile
 from gonogo.statements import Statement, closes_transaction, commits_transaction, opens_transaction
 
 Log = Callable[[str], None]
-Execute = Callable[[psycopg.Connection, Statement], None]
+Execute = Callable[[psycopg.Connection, Statement], object]
 
 _HINTS = {
     "55P03": ("a lock could not be taken within lock_timeout, on every attempt: another session holds a "
@@ -64,9 +64,10 @@ class ScriptError(GonogoError):
         self.sqlstate = sqlstate
 
 
-def execute_statement(conn: psycopg.Connection, statement: Statement) -> None:
-    """How run_script sends one statement: as it is, in the session's autocommit."""
-    conn.execute(statement.sql, prepare=False)
+def execute_statement(conn: psycopg.Connection, statement: Statement) -> psycopg.Cursor:
+    """How run_script sends one statement: as it is, in the session's autocommit. The cursor
+    carries its command status (the lock trace reads an UPDATE's row count from it)."""
+    return conn.execute(statement.sql, prepare=False)
 
 
 def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: None, *,

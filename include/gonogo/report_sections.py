@@ -82,7 +82,10 @@ def lock_holds(results: list[GateResult], budget_seconds: float) -> dict:
             if _RANK.get(top["mode"], _SHOWN_FROM) < _SHOWN_FROM and not rewritten and not over:
                 weaker[top["mode"]].append(relation)
                 continue
+            # The other end of a foreign key (ADD/DROP FOREIGN KEY lock the referenced table too).
+            role = top.get("role") or next((d["role"] for d in holds if d.get("role")), "")
             rows.append({"relation": relation, "mode": top["mode"] or "—", "held_seconds": top["held_seconds"],
+                         "role": role,
                          "sampled": top["sampled"], "line": top["line"], "statement": top["statement"],
                          "blocks": top["blocks"], "rewritten": rewritten,
                          "over": max(over, key=lambda d: d["held_seconds"], default=None)})

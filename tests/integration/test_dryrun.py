@@ -167,3 +167,27 @@ def test_the_report_of_a_real_dry_run_reads_verdict_gates_locks_chart_lint(stagi
     assert set(queries) <= set(page.svg_texts)
     assert list(page.not_measured) == ["latency"]  # only the watch window, which comes after production
     assert len(page.not_measured["latency"]) == 1
+
+
+def test_a_hidden_whole_table_update_is_named_by_the_dry_run_and_foreign_keys_name_both_tables(staging_db, tmp_path):
+    sample_app.load(staging_db, scale=0.05)
+    folder = copy_batch(tmp_path)
+    checks = "migrations/20250115140000_add_check_constraints.sql"
+    hidden = 'UPDATE "Recipe" SET "name" = btrim("name") WHERE "name" IS NOT NULL;\n'  # every row has a name
+    (folder / checks).write_text((folder / checks).read_text() + "\n" + hidden)
+    batch = load_batch(folder.name, root=folder.parent)
+    steps = [s.name for s in batch.enabled_steps]
+    with staging_db.connect("tests", guards=None) as conn:
+        recipes = conn.execute('SELECT count(*) FROM "Recipe"').fetchone()[0]
+
+    applied, _ = run(staging_db, batch)
+
+    [named] = [r for r in by_gate(applied, "whole_table_write") if r.subject == steps[2]]
+    assert named.verdict is Verdict.WARN
+    assert f"{recipes} of {recipes} rows of \"Recipe\"" in named.message and "COMMITs each batch" in named.hint
+    [row] = [d for d in named.details if d["whole_table"]]
+    assert row["statement"].startswith('UPDATE "Recipe"') and row["rows"] == row["table_rows"] == recipes
+    # the foreign-key step locks each referenced table too, and names it as such
+    [fks] = [r for r in by_gate(applied, "lock_budget") if r.subject == steps[1]]
+    referenced = {d["relation"] for d in fks.details if d["role"].startswith("the referenced table")}
+    assert {'"Recipe"', '"User"'} <= referenced
