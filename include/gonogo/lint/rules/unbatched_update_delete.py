@@ -7,6 +7,7 @@ from pglast.visitors import Skip, Visitor
 
 from gonogo.lint.finding import WARNING, Finding
 from gonogo.lint.script import Script, Unit
+from gonogo.locks import blocks
 
 _HELP = ("batch it by key ranges (WHERE id IN (SELECT id ... ORDER BY id LIMIT 1000)) in a "
          "DO-block loop that COMMITs after each batch, each batch its own transaction")
@@ -50,6 +51,9 @@ def unbatched_update_delete(script: Script) -> list[Finding]:
             message = (f'{verb} may touch every row of "{table}" in one transaction: its WHERE does not bound '
                        f'"{table}"\'s key ({keys}) to a range; each row it writes stays locked until it commits '
                        f"and the long transaction holds back VACUUM")
+        if where.joined_tables:
+            read = ", ".join(f'"{t}"' for t in where.joined_tables)
+            message += f"; it only reads {read} (ACCESS SHARE: it blocks {blocks('ACCESS SHARE')})"
         found.append(script.finding(unit, rule="unbatched-update-delete", problem="whole-table-write",
                                     level=WARNING, lock="ROW EXCLUSIVE", message=message, help=_HELP))
     return found
