@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from gonogo import locks
-from gonogo.batch import SHIPPED_BATCHES, SqlFile, load_batch
+from gonogo.batch import SHIPPED_BATCHES, SqlFile, Step, load_batch
 from gonogo.lint import EXCLUDED_RULES, RULES, Finding, SquawkNotFound, lint_batch, lint_file, lint_step
 from gonogo.lint.squawk import squawk_binary
 from gonogo.results import Verdict
@@ -192,6 +192,53 @@ def test_how_a_file_runs_decides_how_long_its_locks_are_held(tmp_path):
     assert (build_alone.line, build_alone.lock) == (3, "SHARE")
     assert (build_together.line, build_together.lock) == (3, "ACCESS EXCLUSIVE")
     assert "require-concurrent-index-creation" in build_together.references
+
+
+def step_of(tmp_path, sql: str, mode: str) -> Step:
+    def sql_file(name: str, text: str) -> SqlFile:
+        (tmp_path / name).write_text(text)
+        return SqlFile(path=tmp_path / name, text=text, statements=tuple(parse_script(text)), mode=mode)
+
+    return Step(order=1, kind="cutover", forward=sql_file("migration.sql", sql), rollback=sql_file("rollback.sql", "SELECT 1;\n"))
+
+
+def test_the_step_result_names_the_longest_hold_of_a_file_run_in_one_transaction(tmp_path):
+    sql = ERR["transaction-holds-lock"][0]
+    together = lint_step(step_of(tmp_path, sql, "transaction"))
+    assert together.message.endswith(
+        'migration.sql: it runs in one transaction, so each lock is held until the COMMIT; the longest hold: '
+        'ACCESS EXCLUSIVE on "Recipe" from line 1 to the COMMIT after line 3 (reads and writes: every query on '
+        'the table waits meanwhile); UPDATE "Recipe" SET "slug" = lower("name") WHERE … (line 2), '
+        'CREATE INDEX "Recipe_slug_idx" ON "Recipe" ("slug… (line 3) run under it')
+    alone = lint_step(step_of(tmp_path, sql, "statements"))
+    assert "one transaction" not in alone.message and "COMMIT" not in alone.message
+
+
+@pytest.mark.parametrize("sql, words", [
+    # held longest: the index build's SHARE on "Category", taken first, with two slow statements
+    # under it, not the stronger ACCESS EXCLUSIVE on "Recipe" taken after it
+    ('CREATE INDEX IF NOT EXISTS category_name ON "Category" ("name");\n'
+     'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "x" int;\n'
+     'UPDATE "Category" SET "name" = trim("name");\n',
+     'the longest hold: SHARE on "Category" from line 1 to the COMMIT after line 3'),
+    # a statement that cannot run in a transaction ends the file's first transaction before it
+    ('ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "x" int;\n'
+     'CREATE INDEX CONCURRENTLY IF NOT EXISTS recipe_x ON "Recipe" ("x");\n'
+     'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "y" int;\n',
+     'ACCESS EXCLUSIVE on "Recipe" from line 1 to the COMMIT after line 1 (reads and writes: every query on the '
+     'table waits meanwhile); only catalog changes run under it'),
+    # DROP INDEX locks the index's table, known from the file
+    ('CREATE INDEX CONCURRENTLY IF NOT EXISTS recipe_x ON "Recipe" ("x");\nDROP INDEX IF EXISTS recipe_x;\n'
+     'UPDATE "Recipe" SET "x" = 0 WHERE "id" = 1;\n',
+     'ACCESS EXCLUSIVE on "Recipe" from line 2 to the COMMIT after line 3'),
+])
+def test_the_longest_hold(tmp_path, sql, words):
+    assert words in lint_step(step_of(tmp_path, sql, "transaction")).message
+
+
+def test_a_file_in_one_transaction_that_takes_no_blocking_lock_has_no_hold(tmp_path):
+    sql = "CREATE TABLE IF NOT EXISTS note (id bigint PRIMARY KEY);\nCREATE INDEX IF NOT EXISTS n ON note (id);\n"
+    assert "one transaction" not in lint_step(step_of(tmp_path, sql, "transaction")).message
 
 
 def test_a_where_that_restricts_nothing_is_a_whole_table_delete(tmp_path):

@@ -20,6 +20,7 @@ import os
 
 from gonogo.lint.finding import ERROR, NOTE, WARNING, Finding
 from gonogo.lint.rules import RULES
+from gonogo.lint.rules.transaction_holds_lock import longest_hold
 from gonogo.lint.script import Script
 from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk
 from gonogo.results import GateResult, Verdict
@@ -33,8 +34,8 @@ def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = 
     """Findings in one migration (or, rollback=True, rollback) file, by line. `name` is how
     findings name the file (default: its file name); `earlier`, the statements the batch runs
     before it (tables, columns and indexes they create are new to this file)."""
-    script = Script(sql_file.as_run, file=name or sql_file.path.name, step_kind=step_kind,
-                    step_enabled=step_enabled, rollback=rollback, earlier=earlier)
+    script = _script(sql_file, step_kind=step_kind, step_enabled=step_enabled, rollback=rollback,
+                     name=name, earlier=earlier)
     ours = [finding for rule in RULES for finding in rule(script)]
     # on these problems gonogo's rule sees what squawk does not (a table or index the batch
     # made, a rollback): its silence on a statement is a verdict, not a gap
@@ -42,6 +43,11 @@ def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = 
     theirs = [f for f in squawk(script, sql_file.text)
               if f.key_problem not in OWNED_PROBLEMS or (f.line, f.key_problem) in judged]
     return _one_per_problem(theirs + ours)
+
+
+def _script(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool, name: str | None, earlier) -> Script:
+    return Script(sql_file.as_run, file=name or sql_file.path.name, step_kind=step_kind,
+                  step_enabled=step_enabled, rollback=rollback, earlier=earlier)
 
 
 # Problems a gonogo rule decides whole (see rules/rename.py, rules/drop_index_without_concurrently.py).
@@ -93,6 +99,11 @@ def lint_step(step, root=None, earlier=()) -> GateResult:
                    f"{name(step.forward.path)} and its rollback take no risky lock{state}; "
                    f"{notes} robustness note{'s' if notes > 1 else ''} (statements not re-runnable)")
         hint = findings[0].help if notes else ""
+    # in one transaction every lock lasts to the COMMIT: the longest hold, said with the verdict
+    hold = longest_hold(_script(step.forward, step_kind=step.kind, step_enabled=step.enabled, rollback=False,
+                                name=None, earlier=earlier))
+    if hold:
+        message += f"; {name(step.forward.path)}: {hold.sentence()}"
     return GateResult(gate="lint", title="Static lint", phase="preflight", subject=step.name,
                       verdict=verdict, value=_count(findings, errors, warnings), threshold="no errors",
                       message=message, hint=hint, details=[f.to_detail() for f in findings])
