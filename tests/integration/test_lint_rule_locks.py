@@ -146,3 +146,21 @@ def test_the_fix_drop_index_concurrently_runs_and_holds_only_share_update_exclus
     assert [_spelled(m) for m in modes] == [lock_taken(parse_script(fix + ";")[0].node)] == ["SHARE UPDATE EXCLUSIVE"]
     assert writes == 1
     assert conn.execute("SELECT to_regclass('account_email')").fetchone()[0] is None
+
+
+def test_the_rename_table_fix_runs_and_the_old_name_still_reads_and_writes(conn, tmp_path):
+    """The fix the rename rule gives for a table, run as written in one transaction: under the
+    old name a view stays, and the app's reads and writes through it still work."""
+    [finding] = findings(tmp_path, "ALTER TABLE account RENAME TO customer;\n", "rename")
+    fix = finding.help.split("(", 1)[1].split("; a simple view")[0]
+    assert fix == 'ALTER TABLE "account" RENAME TO "customer"; CREATE VIEW "account" AS SELECT * FROM "customer"'
+    conn.execute("BEGIN")
+    try:
+        conn.execute(fix)
+        assert conn.execute("SELECT count(*) FROM account").fetchone()[0] == ROWS
+        assert conn.execute("UPDATE account SET note = 'via view' WHERE id = 1").rowcount == 1
+        conn.execute("INSERT INTO account (id, email, plan) VALUES (%s, 'new@x', 'free')", [ROWS + 1])
+        assert conn.execute("SELECT count(*) FROM customer WHERE note = 'via view' OR id = %s",
+                            [ROWS + 1]).fetchone()[0] == 2
+    finally:
+        conn.execute("ROLLBACK")
