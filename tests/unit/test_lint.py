@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from gonogo import locks
-from gonogo.batch import SHIPPED_BATCHES, SqlFile, load_batch
-from gonogo.lint import EXCLUDED_RULES, RULES, Finding, SquawkNotFound, lint_batch, lint_file
+from gonogo.batch import SHIPPED_BATCHES, SqlFile, Step, load_batch
+from gonogo.lint import EXCLUDED_RULES, RULES, Finding, SquawkNotFound, lint_batch, lint_file, lint_step
 from gonogo.lint.squawk import squawk_binary
 from gonogo.results import Verdict
 from gonogo.statements import parse_script
@@ -67,6 +68,9 @@ ERR = {
     "constraint-without-not-valid": (do("SELECT 1",
                                         'ALTER TABLE "Recipe" ADD CONSTRAINT c CHECK ("yieldQuantity" > 0)'),
                                      "error", "ACCESS EXCLUSIVE", 4),
+    "rename": ('ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "title" text;\n'
+               'ALTER TABLE "Recipe" RENAME COLUMN "name" TO "label";\n', "error", "ACCESS EXCLUSIVE", 2),
+    "drop-index-without-concurrently": ('DROP INDEX IF EXISTS "Recipe_name_idx";\n', "warning", "ACCESS EXCLUSIVE", 1),
     # run in one transaction (MODE below): the ALTER's lock is held through the UPDATE and the index build
     "transaction-holds-lock": ('ALTER TABLE "Recipe" ADD COLUMN "slug" text;\n'
                                'UPDATE "Recipe" SET "slug" = lower("name") WHERE "slug" IS NULL;\n'
@@ -113,9 +117,22 @@ NEW_TABLE = "CREATE TABLE note (id bigint PRIMARY KEY, body text, n int);\n"
 OK = {
     "unbatched-update-delete": [
         'UPDATE "Recipe" SET "categoryId" = NULL WHERE "id" BETWEEN 1 AND 1000;\n',
-        'DELETE FROM "Recipe" r WHERE r."companyId" = 7;\n',
+        'DELETE FROM "Recipe" r WHERE r."id" = 7;\n',
         BATCHED_LOOP,
         NEW_TABLE + "UPDATE note SET body = '';\n",
+    ],
+    "rename": [
+        NEW_TABLE + "ALTER TABLE note RENAME COLUMN body TO text_body;\nALTER TABLE note RENAME TO memo;\n",
+        # a column this file added is new: nobody reads it yet
+        'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "slugg" text;\n'
+        'ALTER TABLE "Recipe" RENAME COLUMN "slugg" TO "slug";\n',
+        'ALTER INDEX IF EXISTS "Recipe_name_idx" RENAME TO recipe_name;\n',
+    ],
+    "drop-index-without-concurrently": [
+        'DROP INDEX CONCURRENTLY IF EXISTS "Recipe_name_idx";\n',
+        NEW_TABLE + "CREATE INDEX IF NOT EXISTS note_body ON note (body);\nDROP INDEX IF EXISTS note_body;\n",
+        # created earlier in this file: the drop undoes it
+        'CREATE INDEX CONCURRENTLY IF NOT EXISTS recipe_name ON "Recipe" ("name");\nDROP INDEX IF EXISTS recipe_name;\n',
     ],
     "create-trigger-lock": [NEW_TABLE + "CREATE TRIGGER t BEFORE INSERT ON note FOR EACH ROW EXECUTE FUNCTION f();\n"],
     "not-valid-validate-same-transaction": [
@@ -177,10 +194,127 @@ def test_how_a_file_runs_decides_how_long_its_locks_are_held(tmp_path):
     assert "require-concurrent-index-creation" in build_together.references
 
 
+def step_of(tmp_path, sql: str, mode: str) -> Step:
+    def sql_file(name: str, text: str) -> SqlFile:
+        (tmp_path / name).write_text(text)
+        return SqlFile(path=tmp_path / name, text=text, statements=tuple(parse_script(text)), mode=mode)
+
+    return Step(order=1, kind="cutover", forward=sql_file("migration.sql", sql), rollback=sql_file("rollback.sql", "SELECT 1;\n"))
+
+
+def test_the_step_result_names_the_longest_hold_of_a_file_run_in_one_transaction(tmp_path):
+    sql = ERR["transaction-holds-lock"][0]
+    together = lint_step(step_of(tmp_path, sql, "transaction"))
+    assert together.message.endswith(
+        'migration.sql: it runs in one transaction, so each lock is held until the COMMIT; the longest hold: '
+        'ACCESS EXCLUSIVE on "Recipe" from line 1 to the COMMIT after line 3 (reads and writes: every query on '
+        'the table waits meanwhile); UPDATE "Recipe" SET "slug" = lower("name") WHERE … (line 2), '
+        'CREATE INDEX "Recipe_slug_idx" ON "Recipe" ("slug… (line 3) run under it')
+    alone = lint_step(step_of(tmp_path, sql, "statements"))
+    assert "one transaction" not in alone.message and "COMMIT" not in alone.message
+
+
+@pytest.mark.parametrize("sql, words", [
+    # held longest: the index build's SHARE on "Category", taken first, with two slow statements
+    # under it, not the stronger ACCESS EXCLUSIVE on "Recipe" taken after it
+    ('CREATE INDEX IF NOT EXISTS category_name ON "Category" ("name");\n'
+     'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "x" int;\n'
+     'UPDATE "Category" SET "name" = trim("name");\n',
+     'the longest hold: SHARE on "Category" from line 1 to the COMMIT after line 3'),
+    # a statement that cannot run in a transaction ends the file's first transaction before it
+    ('ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "x" int;\n'
+     'CREATE INDEX CONCURRENTLY IF NOT EXISTS recipe_x ON "Recipe" ("x");\n'
+     'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "y" int;\n',
+     'ACCESS EXCLUSIVE on "Recipe" from line 1 to the COMMIT after line 1 (reads and writes: every query on the '
+     'table waits meanwhile); only catalog changes run under it'),
+    # DROP INDEX locks the index's table, known from the file
+    ('CREATE INDEX CONCURRENTLY IF NOT EXISTS recipe_x ON "Recipe" ("x");\nDROP INDEX IF EXISTS recipe_x;\n'
+     'UPDATE "Recipe" SET "x" = 0 WHERE "id" = 1;\n',
+     'ACCESS EXCLUSIVE on "Recipe" from line 2 to the COMMIT after line 3'),
+])
+def test_the_longest_hold(tmp_path, sql, words):
+    assert words in lint_step(step_of(tmp_path, sql, "transaction")).message
+
+
+def test_a_file_in_one_transaction_that_takes_no_blocking_lock_has_no_hold(tmp_path):
+    sql = "CREATE TABLE IF NOT EXISTS note (id bigint PRIMARY KEY);\nCREATE INDEX IF NOT EXISTS n ON note (id);\n"
+    assert "one transaction" not in lint_step(step_of(tmp_path, sql, "transaction")).message
+
+
 def test_a_where_that_restricts_nothing_is_a_whole_table_delete(tmp_path):
     [finding] = lint(tmp_path, 'DELETE FROM "Notification" WHERE true;\n')
     assert (finding.rule, finding.lock, finding.line) == ("unbatched-update-delete", "ROW EXCLUSIVE", 1)
     assert finding.message.startswith('DELETE of every row of "Notification"')
+
+
+# Whole-table writes: (sql, words of the message). "every row" where it is certain, "may touch
+# every row" where the WHERE restricts something other than the key.
+WHOLE_TABLE = [
+    ('UPDATE "Recipe" r SET "category" = c."name" FROM "Category" c WHERE r."categoryId" = c."id";\n',
+     'UPDATE of every row of "Recipe" that has a match in "Category" (its WHERE only joins)'),
+    ('DELETE FROM "RecipeItem" USING "Recipe" WHERE "RecipeItem"."recipeId" = "Recipe"."id";\n',
+     'DELETE of every row of "RecipeItem" that has a match in "Recipe"'),
+    ('ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "slug" text;\n'
+     'UPDATE "Recipe" SET "slug" = lower("name") WHERE "slug" IS NULL;\n',
+     'UPDATE of every row of "Recipe" ("slug" was just added with no default: NULL in every row)'),
+    ('UPDATE "Recipe" SET "category" = NULL WHERE "id" != 1;\n', 'UPDATE of every row of "Recipe" (but one'),
+    ('DELETE FROM "Recipe" WHERE id <> $1;\n', 'DELETE of every row of "Recipe" (but one'),
+    ('UPDATE "Recipe" SET "category" = NULL WHERE 1 = 1;\n', 'UPDATE of every row of "Recipe"'),
+    ("UPDATE \"Recipe\" SET \"category\" = NULL WHERE \"status\" = 'x';\n",
+     'UPDATE may touch every row of "Recipe" in one transaction: its WHERE does not bound "Recipe"\'s key'),
+    ('UPDATE "Recipe" SET "category" = NULL WHERE "id" > 5;\n', "may touch every row"),  # one end only
+    ('UPDATE "Recipe" SET "category" = NULL WHERE "id" IN (SELECT "id" FROM "Recipe");\n', "may touch every row"),
+    ('UPDATE "Recipe" r SET "category" = NULL WHERE r."id" = r."categoryId";\n', "may touch every row"),
+    # a DEFAULT fills the new column: IS NULL finds no row, but the WHERE bounds no key either
+    ('ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "slug" text DEFAULT \'\';\n'
+     'UPDATE "Recipe" SET "slug" = lower("name") WHERE "slug" IS NULL;\n', "may touch every row"),
+]
+BOUNDED = [
+    'UPDATE "Recipe" SET "category" = NULL WHERE "id" BETWEEN $1 AND $2;\n',
+    'UPDATE "Recipe" SET "category" = NULL WHERE "id" >= 1000 AND "id" < 2000 AND "category" IS NOT NULL;\n',
+    'UPDATE "Recipe" SET "category" = NULL WHERE 2000 > "id" AND "id" >= 1000;\n',
+    'DELETE FROM "Recipe" WHERE "id" = 5;\n',
+    'DELETE FROM "Recipe" WHERE "id" IN (1, 2, 3);\n',
+    'DELETE FROM "Recipe" WHERE "id" = ANY($1);\n',
+    'UPDATE "Recipe" SET "category" = NULL WHERE "id" IN (SELECT "id" FROM "Recipe" WHERE "category" IS NOT NULL '
+    'ORDER BY "id" LIMIT 1000);\n',
+    "UPDATE \"Recipe\" SET \"category\" = NULL WHERE ctid >= '(0,0)'::tid AND ctid < '(100,0)'::tid;\n",
+    'UPDATE "Recipe" SET "category" = NULL WHERE "id" = 1 OR "id" BETWEEN 10 AND 20;\n',
+    'UPDATE "Recipe" r SET "category" = c."name" FROM "Category" c WHERE r."categoryId" = c."id" '
+    'AND r."id" BETWEEN 1 AND 1000;\n',
+    'UPDATE "RecipeItem" SET "quantity" = 0 WHERE "RecipeItemId" = 4;\n',  # <table>Id
+    'UPDATE recipe_item SET quantity = 0 WHERE recipe_item_id = 4;\n',  # <table>_id
+    # PL/pgSQL variables bound the key inside a DO block
+    "DO $$\nDECLARE lo bigint := 0;\nBEGIN\n    UPDATE \"Recipe\" SET \"category\" = NULL "
+    "WHERE \"id\" BETWEEN lo AND lo + 999;\nEND $$;\n",
+]
+
+
+@pytest.mark.parametrize("sql,words", WHOLE_TABLE)
+def test_a_write_whose_where_does_not_bound_the_key_is_a_whole_table_write(tmp_path, sql, words):
+    [finding] = [f for f in lint(tmp_path, sql) if f.rule == "unbatched-update-delete"]
+    assert words in finding.message
+    assert (finding.level, finding.lock, finding.problem) == ("warning", "ROW EXCLUSIVE", "whole-table-write")
+    assert finding.line == sql.count("\n")  # the last statement of each case
+    certain = "may touch" not in words
+    assert ("may touch every row" in finding.message) is not certain
+
+
+@pytest.mark.parametrize("sql", BOUNDED)
+def test_a_write_bounded_to_a_key_range_or_set_is_batched(tmp_path, sql):
+    assert "unbatched-update-delete" not in rules(lint(tmp_path, sql))
+
+
+def test_the_key_is_the_primary_key_the_batch_declares(tmp_path):
+    """Where an earlier step declares tag's primary key (code), id is just a column of tag."""
+    earlier = parse_script("ALTER TABLE tag ADD CONSTRAINT tag_pkey PRIMARY KEY (code);\n")
+    path = tmp_path / "later.sql"
+    path.write_text("UPDATE tag SET id = 2 WHERE id = 1;\nUPDATE tag SET id = 2 WHERE code = 'a';\n")
+    later = SqlFile(path=path, text=path.read_text(), statements=tuple(parse_script(path.read_text())))
+    found = lint_file(later, step_kind="cutover", step_enabled=True, earlier=earlier)
+    [finding] = [f for f in found if f.rule == "unbatched-update-delete"]
+    assert finding.line == 1 and 'does not bound "tag"\'s key ("code")' in finding.message
+    assert "unbatched-update-delete" in rules(lint(tmp_path, "UPDATE tag SET id = 2 WHERE code = 'a';\n"))
 
 
 def test_the_shipped_backfill_loop_is_batched(tmp_path):
@@ -223,6 +357,55 @@ def test_set_not_null_is_flagged_where_squawk_takes_any_check_as_proof(tmp_path)
            'ALTER TABLE "Recipe" ALTER COLUMN "yieldQuantity" SET NOT NULL;\n')
     errors = [(f.rule, f.source, f.line) for f in lint(tmp_path, sql) if f.level == "error"]
     assert errors == [("set-not-null", "gonogo", 3)]
+
+
+FIVE_RENAMES = "".join(f'ALTER TABLE "Recipe" RENAME COLUMN "c{i}" TO "d{i}";\n' for i in range(5))
+
+
+def test_each_rename_is_an_error_with_squawks_rule_as_reference(tmp_path):
+    found = [f for f in lint(tmp_path, FIVE_RENAMES + 'ALTER TABLE "Recipe" RENAME TO "Dish";\n') if f.level != "note"]
+    assert [(f.rule, f.level, f.line, f.lock) for f in found] == [
+        ("rename", "error", line, "ACCESS EXCLUSIVE") for line in range(1, 7)]
+    assert [f.references for f in found] == [("renaming-column",)] * 5 + [("renaming-table",)]
+    assert 'every running app version that names "Recipe"."c0" fails' in found[0].message
+    assert 'CREATE VIEW "Recipe" AS SELECT * FROM "Dish"' in found[-1].help
+
+
+def test_a_rollback_may_rename_back_and_drop_an_index_but_is_warned_of_it(tmp_path):
+    sql = 'ALTER TABLE "Recipe" RENAME COLUMN "label" TO "name";\nDROP INDEX IF EXISTS "Recipe_label_idx";\n'
+    found = [f for f in lint(tmp_path, sql, rollback=True) if f.level != "note"]
+    assert [(f.rule, f.level, f.line) for f in found] == [
+        ("rename", "warning", 1), ("drop-index-without-concurrently", "warning", 2)]
+    assert '"label"' in found[0].message and "fails as soon as this rollback commits" in found[0].message
+
+
+def test_drop_index_names_the_table_the_batch_indexed_and_the_fix(tmp_path):
+    earlier = parse_script('CREATE INDEX CONCURRENTLY IF NOT EXISTS recipe_name ON "Recipe" ("name");\n')
+    path = tmp_path / "later.sql"
+    path.write_text("DROP INDEX IF EXISTS recipe_name, other_idx;\n")
+    later = SqlFile(path=path, text=path.read_text(), statements=tuple(parse_script(path.read_text())))
+    [finding] = [f for f in lint_file(later, step_kind="cutover", step_enabled=True, earlier=earlier)
+                 if f.level != "note"]
+    assert (finding.rule, finding.problem, finding.references) == (
+        "drop-index-without-concurrently", "drop-index", ("require-concurrent-index-deletion",))
+    assert "their tables" in finding.message
+    assert finding.help.startswith("DROP INDEX CONCURRENTLY IF EXISTS recipe_name; "
+                                   "DROP INDEX CONCURRENTLY IF EXISTS other_idx;")
+    path.write_text("DROP INDEX recipe_name;\n")
+    later = SqlFile(path=path, text=path.read_text(), statements=tuple(parse_script(path.read_text())))
+    [finding] = [f for f in lint_file(later, step_kind="cutover", step_enabled=True, earlier=earlier)
+                 if f.level != "note"]
+    assert 'ACCESS EXCLUSIVE on "Recipe"' in finding.message
+
+
+def test_squawk_alone_does_not_report_a_rename_or_drop_index_gonogo_judged_harmless(tmp_path):
+    # squawk flags both; the column and the index are this file's own, so nothing is in use
+    sql = ('ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "slugg" text;\n'
+           'ALTER TABLE "Recipe" RENAME COLUMN "slugg" TO "slug";\n'
+           'CREATE INDEX CONCURRENTLY IF NOT EXISTS recipe_slug ON "Recipe" ("slug");\n'
+           "DROP INDEX IF EXISTS recipe_slug;\n")
+    found = lint(tmp_path, sql)
+    assert not [f for f in found if f.key_problem in ("rename", "drop-index")], found
 
 
 # -- squawk ---------------------------------------------------------------------------------------
@@ -322,6 +505,36 @@ def test_the_shipped_batch_has_no_errors(shipped):
     assert cleanup.value == "4 findings (4 warnings)"
     clean = [r for r in results if r.verdict is Verdict.PASS]
     assert len(clean) == 5 and all(r.value == "no findings" and not r.details for r in clean)
+
+
+def test_a_table_an_earlier_step_creates_is_new_to_the_later_steps(copied_batch):
+    migrations = copied_batch / BATCH_ID / "migrations"
+    first = migrations / "20250115120000_add_composite_unique_constraints.sql"
+    first.write_text(first.read_text() + '\nCREATE TABLE IF NOT EXISTS "Tag" (id bigint PRIMARY KEY, '
+                                        '"recipeId" int, name text);\n')
+    later = migrations / "20250115150000_add_performance_indexes.sql"
+    lines = later.read_text().count("\n")
+    later.write_text(later.read_text() + '\nCREATE INDEX IF NOT EXISTS tag_name ON "Tag" (name);\n'
+                     'ALTER TABLE "Tag" ADD CONSTRAINT tag_name_key UNIQUE (name);\n'
+                     "UPDATE \"Tag\" SET name = '';\n")
+    batch = load_batch(BATCH_ID, root=copied_batch)
+    step = batch.step("20250115150000_add_performance_indexes")
+    added = lambda result: [d for d in result.details if d["file"].endswith(later.name)  # noqa: E731
+                            and d["line"] > lines and d["level"] != "note"]
+    [result] = [r for r in lint_batch(batch) if r.subject == step.name]
+    assert added(result) == []
+    alone = lint_step(step)  # without the batch, "Tag" is a table the app uses
+    assert {d["rule"] for d in added(alone)} >= {"index-without-concurrently", "constraint-builds-index",
+                                                 "unbatched-update-delete"}
+
+
+def test_a_migration_renaming_five_columns_exits_1(copied_batch):
+    cutover = copied_batch / BATCH_ID / "migrations" / "20250115160001_fix_recipe_category_fields_cutover.sql"
+    cutover.write_text(cutover.read_text() + "\n" + FIVE_RENAMES)
+    done = subprocess.run([sys.executable, "-m", "gonogo", "lint", str(copied_batch / BATCH_ID)],
+                          capture_output=True, text=True, cwd=Path(__file__).parents[2])
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert done.stdout.count("rename") >= 5
 
 
 @pytest.fixture

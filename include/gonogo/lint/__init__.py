@@ -20,6 +20,7 @@ import os
 
 from gonogo.lint.finding import ERROR, NOTE, WARNING, Finding
 from gonogo.lint.rules import RULES
+from gonogo.lint.rules.transaction_holds_lock import longest_hold
 from gonogo.lint.script import Script
 from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk
 from gonogo.results import GateResult, Verdict
@@ -29,30 +30,58 @@ __all__ = ["lint_batch", "lint_step", "lint_file", "Finding", "RULES", "EXCLUDED
 
 
 def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = False,
-              name: str | None = None) -> list[Finding]:
+              name: str | None = None, earlier=()) -> list[Finding]:
     """Findings in one migration (or, rollback=True, rollback) file, by line. `name` is how
-    findings name the file (default: its file name)."""
-    script = Script(sql_file.as_run, file=name or sql_file.path.name, step_kind=step_kind,
-                    step_enabled=step_enabled, rollback=rollback)
-    findings = squawk(script, sql_file.text)
-    for rule in RULES:
-        findings.extend(rule(script))
-    return _one_per_problem(findings)
+    findings name the file (default: its file name); `earlier`, the statements the batch runs
+    before it (tables, columns and indexes they create are new to this file)."""
+    script = _script(sql_file, step_kind=step_kind, step_enabled=step_enabled, rollback=rollback,
+                     name=name, earlier=earlier)
+    ours = [finding for rule in RULES for finding in rule(script)]
+    # on these problems gonogo's rule sees what squawk does not (a table or index the batch
+    # made, a rollback): its silence on a statement is a verdict, not a gap
+    judged = {(f.line, f.key_problem) for f in ours}
+    theirs = [f for f in squawk(script, sql_file.text)
+              if f.key_problem not in OWNED_PROBLEMS or (f.line, f.key_problem) in judged]
+    return _one_per_problem(theirs + ours)
+
+
+def _script(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool, name: str | None, earlier) -> Script:
+    return Script(sql_file.as_run, file=name or sql_file.path.name, step_kind=step_kind,
+                  step_enabled=step_enabled, rollback=rollback, earlier=earlier)
+
+
+# Problems a gonogo rule decides whole (see rules/rename.py, rules/drop_index_without_concurrently.py).
+OWNED_PROBLEMS = frozenset({"rename", "drop-index"})
 
 
 def lint_batch(batch) -> list[GateResult]:
     """One result per step, disabled steps included, each covering the step's rollback too."""
-    return [lint_step(step, root=batch.path) for step in batch.steps]
+    return [lint_step(step, root=batch.path, earlier=earlier_statements(batch, step)) for step in batch.steps]
 
 
-def lint_step(step, root=None) -> GateResult:
+def earlier_statements(batch, step) -> tuple:
+    """What the rollout runs before the step: the forward files (and backfill batches) of the
+    enabled steps before it. A disabled step runs later, on its own approval, when the app
+    already uses what the batch created: nothing is new to it."""
+    if not step.enabled:
+        return ()
+    before = batch.enabled_steps[: batch.enabled_steps.index(step)]
+    return tuple(s for each in before for s in (*each.forward.statements,
+                                                 *(each.backfill.batch.statements if each.backfill else ())))
+
+
+def lint_step(step, root=None, earlier=()) -> GateResult:
+    """The step's lint result; `earlier`: the statements the batch runs before it
+    (earlier_statements). Its rollback runs after its own forward file."""
     def name(path) -> str:
         return os.path.relpath(path, root) if root else path.name
 
-    findings = (lint_file(step.forward, step_kind=step.kind, step_enabled=step.enabled,
-                          name=name(step.forward.path))
-                + lint_file(step.rollback, step_kind=step.kind, step_enabled=step.enabled, rollback=True,
-                            name=name(step.rollback.path)))
+    earlier = tuple(earlier)
+    forward = lint_file(step.forward, step_kind=step.kind, step_enabled=step.enabled,
+                        name=name(step.forward.path), earlier=earlier)
+    rollback = lint_file(step.rollback, step_kind=step.kind, step_enabled=step.enabled, rollback=True,
+                         name=name(step.rollback.path), earlier=(*earlier, *step.forward.statements))
+    findings = forward + rollback
     errors = [f for f in findings if f.level == ERROR]
     warnings = [f for f in findings if f.level == WARNING]
     verdict = Verdict.FAIL if errors else Verdict.WARN if warnings else Verdict.PASS
@@ -70,6 +99,11 @@ def lint_step(step, root=None) -> GateResult:
                    f"{name(step.forward.path)} and its rollback take no risky lock{state}; "
                    f"{notes} robustness note{'s' if notes > 1 else ''} (statements not re-runnable)")
         hint = findings[0].help if notes else ""
+    # in one transaction every lock lasts to the COMMIT: the longest hold, said with the verdict
+    hold = longest_hold(_script(step.forward, step_kind=step.kind, step_enabled=step.enabled, rollback=False,
+                                name=None, earlier=earlier))
+    if hold:
+        message += f"; {name(step.forward.path)}: {hold.sentence()}"
     return GateResult(gate="lint", title="Static lint", phase="preflight", subject=step.name,
                       verdict=verdict, value=_count(findings, errors, warnings), threshold="no errors",
                       message=message, hint=hint, details=[f.to_detail() for f in findings])

@@ -21,7 +21,7 @@ from pglast.stream import RawStream
 from gonogo.lint.finding import Finding
 from gonogo.lint.lock_taken import lock_taken, node_table
 from gonogo.locks import strongest
-from gonogo.statements import Statement, closes_transaction, created_tables, opens_transaction
+from gonogo.statements import Statement, closes_transaction, created_objects, created_tables, opens_transaction
 
 _LOOPS = {"PLpgSQL_stmt_loop", "PLpgSQL_stmt_while", "PLpgSQL_stmt_fori", "PLpgSQL_stmt_fors",
           "PLpgSQL_stmt_forc", "PLpgSQL_stmt_foreach_a", "PLpgSQL_stmt_dynfors"}
@@ -57,8 +57,11 @@ class Unit:
 class Script:
     """What every rule reads: the file's statements, in the context of its step."""
 
-    def __init__(self, statements, *, file: str, step_kind: str, step_enabled: bool, rollback: bool):
+    def __init__(self, statements, *, file: str, step_kind: str, step_enabled: bool, rollback: bool,
+                 earlier=()):
         self.statements: tuple[Statement, ...] = tuple(statements)
+        # what the batch's earlier steps run in this rollout before this file (gonogo.lint.lint_step)
+        self.earlier: tuple[Statement, ...] = tuple(earlier)
         self.file = file
         self.step_kind = step_kind
         self.step_enabled = step_enabled
@@ -76,8 +79,36 @@ class Script:
 
     @functools.cached_property
     def new_tables(self) -> set[str]:
-        """Tables the file creates itself: nobody else uses them yet."""
-        return created_tables(list(self.statements))
+        """Tables the file or the batch's earlier steps create: nobody else uses them yet."""
+        return created_tables([*self.earlier, *self.statements])
+
+    def all_null(self, table: str, column: str, at: Unit) -> bool:
+        """Whether the column is NULL in every row when `at` runs: added to an existing table
+        with no default, by the batch's earlier steps or earlier in this file, and no UPDATE
+        has set it since (a backfill would)."""
+        null = False
+        nodes = [n for s in self.earlier for n in s.nodes()]
+        nodes += [u.node for u in self.units[: self.units.index(at)]]
+        for node in nodes:
+            if isinstance(node, ast.AlterTableStmt) and node.relation.relname == table:
+                for cmd in node.cmds or ():
+                    if cmd.subtype == enums.AlterTableType.AT_AddColumn and cmd.def_.colname == column:
+                        null = not _has_default(cmd.def_) and table not in self.new_tables
+            elif isinstance(node, ast.UpdateStmt) and node.relation.relname == table:
+                if any(t.name == column for t in node.targetList or ()):
+                    null = False
+        return null
+
+    @functools.cached_property
+    def primary_keys(self) -> dict[str, tuple[str, ...]]:
+        """{table: its primary key columns}, where the batch's earlier steps or this file declare
+        one (CREATE TABLE ... PRIMARY KEY, ALTER TABLE ... ADD PRIMARY KEY)."""
+        keys: dict[str, tuple[str, ...]] = {}
+        for statement in (*self.earlier, *self.statements):
+            for node in statement.nodes():
+                for table, columns in _primary_keys(node):
+                    keys[table] = columns
+        return keys
 
     @functools.cached_property
     def units(self) -> tuple[Unit, ...]:
@@ -116,6 +147,23 @@ class Script:
                 break
         return strongest(held)
 
+    @functools.cached_property
+    def index_tables(self) -> dict[str, str]:
+        """{index: its table} for the indexes the batch's earlier steps or this file create."""
+        return {o.name: o.table for o in created_objects([*self.earlier, *self.statements]) if o.kind == "index"}
+
+    def dropped_indexes(self, unit: Unit) -> list[tuple[str, str | None]]:
+        """(index, its table if known) for each index a DROP INDEX drops that the app may use:
+        not one this file created before it, nor one on a table the batch creates."""
+        node = unit.node
+        if not (isinstance(node, ast.DropStmt) and node.removeType == enums.ObjectType.OBJECT_INDEX):
+            return []
+        before = self.units[: self.units.index(unit)]
+        made_here = {u.node.idxname for u in before if isinstance(u.node, ast.IndexStmt)}
+        names = [obj[-1].sval for obj in node.objects]
+        return [(name, self.index_tables.get(name)) for name in names
+                if name not in made_here and self.index_tables.get(name) not in self.new_tables]
+
     def commands(self, *subtypes: enums.AlterTableType):
         """(unit, command) for each ALTER TABLE subcommand of these kinds on a table the file
         did not create (a new table has no readers or writers to block)."""
@@ -144,6 +192,30 @@ class Script:
                 help: str, source: str = "gonogo", problem: str = "") -> Finding:
         return Finding(rule=rule, source=source, level=level, file=self.file, line=unit.line,
                        statement=unit.summary(), lock=lock or "", message=message, help=help, problem=problem)
+
+
+def _has_default(column: ast.ColumnDef) -> bool:
+    return any(c.contype in (enums.ConstrType.CONSTR_DEFAULT, enums.ConstrType.CONSTR_IDENTITY,
+                             enums.ConstrType.CONSTR_GENERATED)
+               for c in column.constraints or () if isinstance(c, ast.Constraint))
+
+
+def _primary_keys(node: ast.Node):
+    """(table, columns) of the primary keys a CREATE TABLE or ALTER TABLE declares."""
+    if isinstance(node, ast.CreateStmt):
+        table = node.relation.relname
+        for element in node.tableElts or ():
+            if isinstance(element, ast.ColumnDef):
+                if any(c.contype == enums.ConstrType.CONSTR_PRIMARY for c in element.constraints or ()):
+                    yield table, (element.colname,)
+            elif isinstance(element, ast.Constraint) and element.contype == enums.ConstrType.CONSTR_PRIMARY:
+                yield table, tuple(k.sval for k in element.keys or ())
+    elif isinstance(node, ast.AlterTableStmt):
+        for cmd in node.cmds or ():
+            constraint = cmd.def_
+            if (cmd.subtype == enums.AlterTableType.AT_AddConstraint and isinstance(constraint, ast.Constraint)
+                    and constraint.contype == enums.ConstrType.CONSTR_PRIMARY and constraint.keys):
+                yield node.relation.relname, tuple(k.sval for k in constraint.keys)
 
 
 def _do_units(statement: Statement, transaction: int) -> list[Unit]:

@@ -11,8 +11,10 @@ from gonogo.lint.rules.constraint_without_not_valid import constraint_without_no
 from gonogo.lint.rules.create_trigger_lock import create_trigger_lock
 from gonogo.lint.rules.drop_column import drop_column
 from gonogo.lint.rules.drop_constraint import drop_constraint
+from gonogo.lint.rules.drop_index_without_concurrently import drop_index_without_concurrently
 from gonogo.lint.rules.index_without_concurrently import index_without_concurrently
 from gonogo.lint.rules.not_valid_validate_same_transaction import not_valid_validate_same_transaction
+from gonogo.lint.rules.rename import rename
 from gonogo.lint.rules.set_not_null import set_not_null
 from gonogo.lint.rules.transaction_holds_lock import transaction_holds_lock
 from gonogo.lint.rules.unbatched_update_delete import unbatched_update_delete
@@ -23,6 +25,8 @@ RULES = [
     not_valid_validate_same_transaction,
     drop_column,
     drop_constraint,
+    rename,
+    drop_index_without_concurrently,
     set_not_null,
     alter_column_type,
     index_without_concurrently,
