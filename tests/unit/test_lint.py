@@ -22,7 +22,7 @@ from gonogo.statements import parse_script
 
 BATCH_ID = "20250115_recipe_fixes"
 DETAIL_KEYS = {"rule", "source", "level", "file", "line", "statement", "lock", "blocks", "message", "help",
-               "problem", "references"}
+               "problem", "references", "other_locks"}
 
 
 def lint(tmp_path: Path, sql: str, *, kind: str = "constraint", enabled: bool = True,
@@ -350,3 +350,65 @@ def test_a_bad_migration_fails_naming_statement_and_line(copied_batch):
     assert detail["blocks"] == locks.blocks("ACCESS EXCLUSIVE")
     assert "CHECK" in result.hint
     assert [r.subject for r in results.values() if r.verdict is Verdict.FAIL] == [result.subject]
+
+
+# -- type changes without a rewrite ----------------------------------------------------------------
+
+def test_a_type_change_from_a_type_seen_earlier_in_the_file_is_judged_from_it(tmp_path):
+    sql = ('ALTER TABLE "Recipe" ADD COLUMN "slug" varchar(50);\n'
+           'ALTER TABLE "Recipe" ALTER COLUMN "slug" TYPE varchar(100);\n'
+           'ALTER TABLE "Recipe" ALTER COLUMN "slug" TYPE text;\n'
+           'ALTER TABLE "Recipe" ALTER COLUMN "slug" TYPE varchar(20);\n')
+    found = [f for f in lint(tmp_path, sql) if f.key_problem == "rewrite"]
+    # squawk's changing-column-type is gone where gonogo sees no rewrite, merged where it does
+    assert [(f.line, f.rule, f.level, f.references) for f in found] == [
+        (4, "alter-column-type", "error", ("changing-column-type",))]
+    assert "(from text)" in found[0].message
+
+
+def test_an_unseen_old_type_gives_a_warning_naming_the_types_that_make_it_free(tmp_path):
+    [finding] = [f for f in lint(tmp_path, 'ALTER TABLE "Recipe" ALTER COLUMN "name" TYPE varchar(200);\n')
+                 if f.key_problem == "rewrite"]
+    assert (finding.rule, finding.level) == ("alter-column-type", "warning")
+    assert "unless the column is now varchar(n) with n <= 200" in finding.message
+    [error] = [f for f in lint(tmp_path, 'ALTER TABLE "Recipe" ALTER COLUMN "servings" TYPE bigint;\n')
+               if f.key_problem == "rewrite"]
+    assert error.level == "error"
+
+
+PRISMA_INIT = ('CREATE TABLE "User" ("id" SERIAL NOT NULL, "email" VARCHAR(100) NOT NULL, "score" DECIMAL(10,2),\n'
+               '    CONSTRAINT "User_pkey" PRIMARY KEY ("id"));\n'
+               'CREATE TABLE "Post" ("id" SERIAL NOT NULL, "authorId" INTEGER NOT NULL,\n'
+               '    CONSTRAINT "Post_pkey" PRIMARY KEY ("id"));\n'
+               'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") '
+               'REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE;\n')
+PRISMA_WIDEN = ('-- AlterTable\nALTER TABLE "User" ALTER COLUMN "email" SET DATA TYPE TEXT,\n'
+                'ALTER COLUMN "score" SET DATA TYPE DECIMAL(12,2);\n')
+
+
+@pytest.fixture
+def prisma_batch(tmp_path):
+    """A Prisma folder of two migrations and a batch folder with the team's rollback of the second."""
+    from gonogo.imported import import_batch
+
+    folder = tmp_path / "prisma" / "migrations"
+    for name, text in (("20240101000000_init", PRISMA_INIT), ("20240102000000_widen", PRISMA_WIDEN)):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "migration.sql").write_text(text)
+    (folder / "migration_lock.toml").write_text('provider = "postgresql"\n')
+    home = tmp_path / "batch"
+    (home / "rollbacks").mkdir(parents=True)
+    (home / "rollbacks" / "20240102000000_widen.sql").write_text(
+        'ALTER TABLE "User" ALTER COLUMN "email" SET DATA TYPE VARCHAR(100);\n')
+    return import_batch("prisma", folder, batch_folder=home)
+
+
+def test_a_type_is_known_from_the_migrations_production_applied_and_from_earlier_steps(prisma_batch):
+    from gonogo.imported import pinned
+
+    pending = pinned(prisma_batch, ["20240102000000_widen"], ["20240101000000_init"])  # as pending() finds it
+    for batch in (pending, prisma_batch):
+        result = lint_batch(batch)[-1]
+        rewrites = [(d["file"].split("/")[0], d["level"]) for d in result.details if d["problem"] == "rewrite"]
+        # the widening is catalog-only; its rollback (text -> varchar(100)) rewrites
+        assert rewrites == [("rollbacks", "error")], result.details

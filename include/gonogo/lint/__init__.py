@@ -10,7 +10,11 @@ references; two problems on one statement are two findings. Robustness notes (NO
 decide a verdict and never hide a risk.
 
     lint_batch(batch) -> one GateResult per step (its migration and its rollback)
-    lint_file(sql_file, step_kind=..., step_enabled=...) -> the Findings of one file
+    lint_file(sql_file, step_kind=..., step_enabled=..., known=...) -> the Findings of one file
+
+What the lint knows of the schema before a file (column types, foreign keys: lint.known)
+comes from the migrations production applied already (a batch imported from a migration
+tool) or the batch's expected schema, and the batch's earlier enabled steps (known_before).
 """
 
 from __future__ import annotations
@@ -19,21 +23,23 @@ import dataclasses
 import os
 
 from gonogo.lint.finding import ERROR, NOTE, WARNING, Finding
+from gonogo.lint.known import KnownSchema
 from gonogo.lint.rules import RULES
 from gonogo.lint.script import Script
 from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk
 from gonogo.results import GateResult, Verdict
 
-__all__ = ["lint_batch", "lint_step", "lint_file", "Finding", "RULES", "EXCLUDED_RULES",
-           "SquawkNotFound", "SquawkFailed", "ERROR", "WARNING", "NOTE"]
+__all__ = ["lint_batch", "lint_step", "lint_file", "known_before", "Finding", "KnownSchema", "RULES",
+           "EXCLUDED_RULES", "SquawkNotFound", "SquawkFailed", "ERROR", "WARNING", "NOTE"]
 
 
 def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = False,
-              name: str | None = None) -> list[Finding]:
+              name: str | None = None, known: KnownSchema | None = None) -> list[Finding]:
     """Findings in one migration (or, rollback=True, rollback) file, by line. `name` is how
-    findings name the file (default: its file name)."""
+    findings name the file (default: its file name); `known`: the schema before it, as far as
+    the lint has seen it."""
     script = Script(sql_file.as_run, file=name or sql_file.path.name, step_kind=step_kind,
-                    step_enabled=step_enabled, rollback=rollback)
+                    step_enabled=step_enabled, rollback=rollback, known=known)
     findings = squawk(script, sql_file.text)
     for rule in RULES:
         findings.extend(rule(script))
@@ -42,17 +48,30 @@ def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = 
 
 def lint_batch(batch) -> list[GateResult]:
     """One result per step, disabled steps included, each covering the step's rollback too."""
-    return [lint_step(step, root=batch.path) for step in batch.steps]
+    return [lint_step(step, root=batch.path, known=known_before(batch, step)) for step in batch.steps]
 
 
-def lint_step(step, root=None) -> GateResult:
+def known_before(batch, step) -> KnownSchema:
+    """The schema before a step, as the lint sees it: production's (the batch's expected
+    schema, else the tool's migrations production applied), then each earlier enabled step."""
+    base = [batch.expected_schema] if batch.expected_schema else [m.up for m in batch.applied_before]
+    earlier = [s.forward for s in batch.steps[:batch.steps.index(step)] if s.enabled]
+    return KnownSchema.of(statement for sql_file in [*base, *earlier] for statement in sql_file.statements)
+
+
+def lint_step(step, root=None, known: KnownSchema | None = None) -> GateResult:
     def name(path) -> str:
         return os.path.relpath(path, root) if root else path.name
 
+    known = known or KnownSchema()
+    after = known.copy()  # the rollback runs on the schema the step left
+    for statement in step.forward.statements:
+        for node in statement.nodes():
+            after.apply(node)
     findings = (lint_file(step.forward, step_kind=step.kind, step_enabled=step.enabled,
-                          name=name(step.forward.path))
+                          name=name(step.forward.path), known=known)
                 + lint_file(step.rollback, step_kind=step.kind, step_enabled=step.enabled, rollback=True,
-                            name=name(step.rollback.path)))
+                            name=name(step.rollback.path), known=after))
     errors = [f for f in findings if f.level == ERROR]
     warnings = [f for f in findings if f.level == WARNING]
     verdict = Verdict.FAIL if errors else Verdict.WARN if warnings else Verdict.PASS
