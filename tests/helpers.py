@@ -103,7 +103,8 @@ def table_locks(conn, statement: str, setup: str = "") -> dict[str, str]:
             conn.execute(setup)
         conn.execute(statement)
         rows = conn.execute("SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                            "WHERE l.pid = pg_backend_pid() AND l.granted AND c.relkind IN ('r', 'p') "
+                            "WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation' "
+                            "AND c.relkind IN ('r', 'p') "
                             "AND c.relnamespace = 'public'::regnamespace").fetchall()
     finally:
         conn.execute("ROLLBACK")

@@ -412,3 +412,24 @@ def test_a_type_is_known_from_the_migrations_production_applied_and_from_earlier
         rewrites = [(d["file"].split("/")[0], d["level"]) for d in result.details if d["problem"] == "rewrite"]
         # the widening is catalog-only; its rollback (text -> varchar(100)) rewrites
         assert rewrites == [("rollbacks", "error")], result.details
+
+
+# -- fixes PostgreSQL accepts ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("constraint", ['UNIQUE ("name")', 'PRIMARY KEY ("id")',
+                                        'EXCLUDE USING gist ("name" WITH =)'])
+def test_no_fix_for_a_unique_primary_key_or_exclusion_constraint_says_not_valid(tmp_path, constraint):
+    found = lint(tmp_path, f'ALTER TABLE "Recipe" ADD CONSTRAINT "Recipe_name_key" {constraint};\n')
+    risks = [f for f in found if f.level != "note"]
+    # squawk's constraint-missing-not-valid ("Use NOT VALID") is merged into gonogo's index-build finding
+    assert [(f.rule, f.key_problem) for f in risks] == [("constraint-builds-index", "index-build-exclusive")]
+    assert "constraint-missing-not-valid" in risks[0].references
+    assert all("NOT VALID" not in f.help or "refused" in f.help for f in found), [f.help for f in found]
+    if constraint.startswith("EXCLUDE"):
+        assert "USING INDEX" not in risks[0].help.replace("NOT VALID and USING INDEX are refused", "")
+    else:
+        kind = constraint.split(" (")[0]
+        assert (f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "Recipe_name_key" ON "Recipe" ({constraint.split("(")[1]}'
+                in risks[0].help)
+        assert f'ADD CONSTRAINT "Recipe_name_key" {kind} USING INDEX "Recipe_name_key"' in risks[0].help
+

@@ -90,6 +90,19 @@ _HELP = {
     "renaming-table": "add a view or a new table under the new name; switch the app; drop the old one later",
     "ban-truncate-cascade": "name every table to truncate, without CASCADE",
 }
+# A bad statement of each rule above and the rewrite its help describes, run on PostgreSQL 15
+# by tests/integration/test_lint_fixes.py (a rule's help and its pair change together).
+FIXES = {
+    "prefer-robust-stmts": ('ALTER TABLE "Recipe" ADD COLUMN "note" text',
+                            'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "note" text'),
+    "changing-column-type": ('ALTER TABLE "Recipe" ALTER COLUMN "servings" TYPE bigint',
+                             'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "servings_new" bigint'),
+    "renaming-column": ('ALTER TABLE "Recipe" RENAME COLUMN "name" TO "title"',
+                        'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "title" text'),
+    "renaming-table": ('ALTER TABLE "Recipe" RENAME TO "Dish"',
+                       'CREATE OR REPLACE VIEW "Dish" AS SELECT * FROM "Recipe"'),
+    "ban-truncate-cascade": ('TRUNCATE "Recipe" CASCADE', 'TRUNCATE "RecipeItem", "Recipe"'),
+}
 _DROP_HELP = ("drop it only once no app version uses it, in a cleanup step that stays disabled "
               "(enabled: false) until then")
 

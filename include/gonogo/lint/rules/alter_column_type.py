@@ -17,8 +17,20 @@ from pglast.stream import RawStream
 from gonogo.lint.finding import ERROR, WARNING, Finding
 from gonogo.lint.script import Script
 
+# the expand half of the fix: the new column, and its backfill in batches that each commit
 FIX = ('ALTER TABLE "Recipe" ALTER COLUMN "servings" TYPE bigint',
-       'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "servings_new" bigint')
+       'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "servings_new" bigint;\n'
+       'DO $$\n'
+       'DECLARE\n'
+       '    last bigint := 0;\n'
+       '    top bigint := (SELECT coalesce(max("id"), 0) FROM "Recipe");\n'
+       'BEGIN\n'
+       '    WHILE last < top LOOP\n'
+       '        UPDATE "Recipe" SET "servings_new" = "servings" WHERE "id" > last AND "id" <= last + 1000;\n'
+       '        last := last + 1000;\n'
+       '        COMMIT;\n'
+       '    END LOOP;\n'
+       'END $$')
 
 _HELP = ("add a column of the new type (ADD COLUMN, catalog-only), dual-write it with a trigger, backfill it "
          "in batches, switch the app over, then drop the old column in a disabled cleanup step")
