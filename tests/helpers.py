@@ -92,25 +92,28 @@ def apt_install(packages: list[str]) -> None:
 
 
 def table_locks(conn, statement: str, setup: str = "") -> dict[str, str]:
-    """{table: strongest mode} the statement holds on ordinary tables, read from pg_locks in its
-    own transaction, which is rolled back (conn: autocommit). `setup` runs first in the same
-    transaction (e.g. SET LOCAL TimeZone); its locks count too."""
+    """{table: strongest mode} the statement holds on ordinary tables of schema public, read
+    from pg_locks in its own transaction, which is rolled back (conn: autocommit). Tables are
+    named as they were before it (a table it drops or renames keeps its name); `setup` runs
+    first in the same transaction (e.g. SET LOCAL TimeZone), its locks counted too."""
     from gonogo.locks import strongest
 
+    tables = "SELECT oid, relname FROM pg_class WHERE relkind IN ('r', 'p') AND relnamespace = 'public'::regnamespace"
     conn.execute("BEGIN")
     try:
         if setup:
             conn.execute(setup)
+        names = dict(conn.execute(tables).fetchall())
         conn.execute(statement)
-        rows = conn.execute("SELECT c.relname, l.mode FROM pg_locks l JOIN pg_class c ON c.oid = l.relation "
-                            "WHERE l.pid = pg_backend_pid() AND l.granted AND l.locktype = 'relation' "
-                            "AND c.relkind IN ('r', 'p') "
-                            "AND c.relnamespace = 'public'::regnamespace").fetchall()
+        names.update(conn.execute(tables).fetchall())  # tables it creates
+        rows = conn.execute("SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND granted "
+                            "AND locktype = 'relation'").fetchall()
     finally:
         conn.execute("ROLLBACK")
     held: dict[str, list[str]] = {}
-    for table, mode in rows:
-        held.setdefault(table, []).append(mode)
+    for oid, mode in rows:
+        if oid in names:
+            held.setdefault(names[oid], []).append(mode)
     return {table: strongest(modes) for table, modes in held.items()}
 
 

@@ -433,3 +433,20 @@ def test_no_fix_for_a_unique_primary_key_or_exclusion_constraint_says_not_valid(
                 in risks[0].help)
         assert f'ADD CONSTRAINT "Recipe_name_key" {kind} USING INDEX "Recipe_name_key"' in risks[0].help
 
+
+
+def test_a_foreign_key_finding_names_the_lock_on_the_referenced_table(tmp_path):
+    [finding] = [f for f in lint(tmp_path, FK + ";\n") if f.rule == "constraint-without-not-valid"]
+    assert finding.other_locks == (("Recipe", "SHARE ROW EXCLUSIVE"),)
+    assert 'it also takes SHARE ROW EXCLUSIVE on "Recipe"' in finding.message
+    assert finding.to_detail()["other_locks"] == {"Recipe": "SHARE ROW EXCLUSIVE"}
+    # a drop of it, its ADD made by an earlier step: ACCESS EXCLUSIVE on "Recipe" too
+    from gonogo.lint import KnownSchema
+
+    sql = 'ALTER TABLE "RecipeItem" DROP CONSTRAINT fk;\n'
+    path = tmp_path / "cleanup.sql"
+    path.write_text(sql)
+    dropping = SqlFile(path=path, text=sql, statements=tuple(parse_script(sql)), mode="statements")
+    found = lint_file(dropping, step_kind="cleanup", step_enabled=False, known=KnownSchema.of(parse_script(FK)))
+    assert [(f.rule, f.other_locks) for f in found if f.level != "note"] == [
+        ("drop-constraint", (("Recipe", "ACCESS EXCLUSIVE"),))]

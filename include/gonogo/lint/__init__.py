@@ -23,7 +23,7 @@ import dataclasses
 import os
 
 from gonogo.lint.finding import ERROR, NOTE, WARNING, Finding
-from gonogo.lint.known import KnownSchema
+from gonogo.lint.known import KnownSchema, known_before
 from gonogo.lint.rules import RULES
 from gonogo.lint.script import Script
 from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk
@@ -51,23 +51,12 @@ def lint_batch(batch) -> list[GateResult]:
     return [lint_step(step, root=batch.path, known=known_before(batch, step)) for step in batch.steps]
 
 
-def known_before(batch, step) -> KnownSchema:
-    """The schema before a step, as the lint sees it: production's (the batch's expected
-    schema, else the tool's migrations production applied), then each earlier enabled step."""
-    base = [batch.expected_schema] if batch.expected_schema else [m.up for m in batch.applied_before]
-    earlier = [s.forward for s in batch.steps[:batch.steps.index(step)] if s.enabled]
-    return KnownSchema.of(statement for sql_file in [*base, *earlier] for statement in sql_file.statements)
-
-
 def lint_step(step, root=None, known: KnownSchema | None = None) -> GateResult:
     def name(path) -> str:
         return os.path.relpath(path, root) if root else path.name
 
     known = known or KnownSchema()
-    after = known.copy()  # the rollback runs on the schema the step left
-    for statement in step.forward.statements:
-        for node in statement.nodes():
-            after.apply(node)
+    after = known.after(step.forward.statements)  # the rollback runs on the schema the step left
     findings = (lint_file(step.forward, step_kind=step.kind, step_enabled=step.enabled,
                           name=name(step.forward.path), known=known)
                 + lint_file(step.rollback, step_kind=step.kind, step_enabled=step.enabled, rollback=True,

@@ -7,6 +7,7 @@ TABLE, ADD COLUMN, ALTER ... TYPE, ADD/DROP CONSTRAINT, RENAME, DROP TABLE). Wha
 seen is unknown, and the rules say so rather than guess. Tables and columns are keyed by
 name as written, without schema (like lock_taken.node_table).
 
+    known = known_before(batch, step)      # production's schema and the batch's earlier steps
     known = KnownSchema.of(statements)     # or KnownSchema() and .apply(node) one by one
     known.column_type("users", "email")    # the TypeName node, or None
     known.foreign_key("orders", "orders_user_id_fkey")  # ForeignKey(table, references, columns)
@@ -30,6 +31,7 @@ class ForeignKey:
     table: str                   # the referencing table
     references: str              # the referenced table
     columns: tuple[str, ...] = ()
+    valid: bool = True           # False while added NOT VALID and not validated since
 
 
 @dataclass
@@ -40,7 +42,11 @@ class KnownSchema:
     @classmethod
     def of(cls, statements) -> KnownSchema:
         """The schema a list of gonogo.statements.Statement leaves (DO-block bodies included)."""
-        known = cls()
+        return cls().after(statements)
+
+    def after(self, statements) -> KnownSchema:
+        """A copy of this schema with the statements applied."""
+        known = self.copy()
         for statement in statements:
             for node in statement.nodes():
                 known.apply(node)
@@ -94,6 +100,8 @@ class KnownSchema:
             self._add_constraint(table, cmd.def_, ())
         elif cmd.subtype == _AT.AT_DropConstraint:
             self.foreign_keys.pop((table, cmd.name), None)
+        elif cmd.subtype == _AT.AT_ValidateConstraint and (fk := self.foreign_keys.get((table, cmd.name))):
+            self.foreign_keys[(table, cmd.name)] = dataclasses.replace(fk, valid=True)
 
     def _add_column(self, table: str, column: ast.ColumnDef) -> None:
         if column.typeName is not None:
@@ -106,7 +114,8 @@ class KnownSchema:
             return
         columns = tuple(c.sval for c in constraint.fk_attrs or ()) or columns
         name = constraint.conname or default_fk_name(table, columns)
-        self.foreign_keys[(table, name)] = ForeignKey(table, constraint.pktable.relname, columns)
+        self.foreign_keys[(table, name)] = ForeignKey(table, constraint.pktable.relname, columns,
+                                                      valid=not constraint.skip_validation)
 
     def _rename(self, table: str, node: ast.RenameStmt) -> None:
         if node.renameType == _OBJ.OBJECT_COLUMN and (table, node.subname) in self.columns:
@@ -125,6 +134,15 @@ class KnownSchema:
     def _drop_table(self, table: str) -> None:
         self.columns = {k: v for k, v in self.columns.items() if k[0] != table}
         self.foreign_keys = {k: v for k, v in self.foreign_keys.items() if k[0] != table}
+
+
+def known_before(batch, step) -> KnownSchema:
+    """The schema before a step of a batch (gonogo.batch.Batch): production's (the batch's
+    expected schema, else the tool's migrations production applied), then the steps before it
+    that are enabled."""
+    base = [batch.expected_schema] if batch.expected_schema else [m.up for m in batch.applied_before]
+    earlier = [s.forward for s in batch.steps[:batch.steps.index(step)] if s.enabled]
+    return KnownSchema.of(statement for sql_file in [*base, *earlier] for statement in sql_file.statements)
 
 
 def default_fk_name(table: str, columns: tuple[str, ...]) -> str:

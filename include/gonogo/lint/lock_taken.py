@@ -8,7 +8,7 @@ key locks both ends. Measured on PostgreSQL 15 (pg_locks inside BEGIN ... ROLLBA
 tests/integration/test_lint_other_tables.py), on the referenced table:
   ADD FOREIGN KEY (with or without NOT VALID), CREATE TABLE / ADD COLUMN ... REFERENCES:
       SHARE ROW EXCLUSIVE
-  VALIDATE CONSTRAINT of a foreign key not yet valid: ROW SHARE
+  VALIDATE CONSTRAINT of a foreign key added NOT VALID: ROW SHARE (of a valid one: none)
   DROP CONSTRAINT of a foreign key, DROP COLUMN of its column, DROP TABLE of the referencing
       table: ACCESS EXCLUSIVE
 and on the referencing tables, DROP TABLE ... CASCADE and TRUNCATE ... CASCADE of the
@@ -96,8 +96,7 @@ def lock_taken(node: ast.Node) -> str | None:
         case ast.CommentStmt() | ast.CreateStatsStmt():
             return "SHARE UPDATE EXCLUSIVE" if node_table(node) else None
         case ast.CreateStmt():
-            # a new table is the script's own; a REFERENCES locks the referenced table
-            return "SHARE ROW EXCLUSIVE" if _has_foreign_key(node) else None
+            return None  # a new table is the script's own; a REFERENCES' lock is in other_locks
     return None
 
 
@@ -149,8 +148,8 @@ def _alter_other_locks(table: str, cmd: ast.AlterTableCmd, known: KnownSchema):
     elif cmd.subtype == _AT.AT_AddColumn:
         for constraint in _foreign_keys(cmd.def_):
             yield constraint.pktable.relname, "SHARE ROW EXCLUSIVE"
-    elif cmd.subtype == _AT.AT_ValidateConstraint and (fk := known.foreign_key(table, cmd.name)):
-        yield fk.references, "ROW SHARE"
+    elif cmd.subtype == _AT.AT_ValidateConstraint and (fk := known.foreign_key(table, cmd.name)) and not fk.valid:
+        yield fk.references, "ROW SHARE"  # a valid one is not checked again: no lock there
     elif cmd.subtype == _AT.AT_DropConstraint:
         if fk := known.foreign_key(table, cmd.name):
             yield fk.references, "ACCESS EXCLUSIVE"
@@ -200,6 +199,3 @@ def _foreign_keys(node: ast.Node) -> list[ast.Constraint]:
     visitor(node)
     return visitor.found
 
-
-def _has_foreign_key(node: ast.Node) -> bool:
-    return bool(_foreign_keys(node))
