@@ -122,7 +122,7 @@ def claimed(node, known: KnownSchema) -> dict[str, str]:
     return {**({table: lock} if table and lock else {}), **other_locks(node, known)}
 
 
-def run_in_transaction(conn, node, sql: str) -> dict[str, str]:
+def run_in_transaction(conn, sql: str) -> dict[str, str]:
     conn.execute("BEGIN")
     try:
         conn.execute(sql)
@@ -208,7 +208,7 @@ def test_the_fix_runs_and_takes_the_weaker_lock_its_help_promises(conn, target, 
             taken = run_watched(conn, target, statement.sql, table)
             assert taken[table] == lock_taken(node) and not locks.blocks_app(taken[table])
         else:
-            taken = run_in_transaction(conn, node, statement.sql)
+            taken = run_in_transaction(conn, statement.sql)
             assert {t: m for t, m in taken.items() if t in claimed(node, known)} == claimed(node, known)
         for other, mode in taken.items():
             weaker_or_same = locks.LOCK_MODES.index(mode) <= locks.LOCK_MODES.index(bad_locks.get(other, mode))

@@ -2,8 +2,9 @@
 
 A change PostgreSQL makes without a rewrite (varchar -> text, a longer varchar, numeric with
 more precision at the same scale, ...: gonogo.lint.type_change) is no finding: it takes
-ACCESS EXCLUSIVE only for the catalog change, as ADD COLUMN does (measured: the same
-milliseconds on a table of 100 000 rows as on an empty one), and squawk's
+ACCESS EXCLUSIVE only for the catalog change, as ADD COLUMN does (measured on 1 000 000
+rows with an index on the column: varchar(100) -> text 2-6 ms, numeric(10,2) -> numeric(12,2)
+1 ms, ADD COLUMN 1-3 ms; int -> bigint, a rewrite, 3-4 s), and squawk's
 changing-column-type is dropped for it (squawk.py). Where the lint has not seen the column's
 current type and the new type is one that some types convert to for free, it says so: a
 warning, "rewrites the table unless the column is now ...", not an error.
