@@ -89,3 +89,46 @@ def apt_install(packages: list[str]) -> None:
         if done.returncode != 0:
             pytest.fail(f"could not install {' '.join(packages)} ({' '.join(argv)}): {done.stderr[-800:]}\n"
                         f"install them by hand: apt-get install {' '.join(packages)}")
+
+
+def table_locks(conn, statement: str, setup: str = "") -> dict[str, str]:
+    """{table: strongest mode} the statement holds on ordinary tables of schema public, read
+    from pg_locks in its own transaction, which is rolled back (conn: autocommit). Tables are
+    named as they were before it (a table it drops or renames keeps its name); `setup` runs
+    first in the same transaction (e.g. SET LOCAL TimeZone), its locks counted too."""
+    from gonogo.locks import strongest
+
+    tables = "SELECT oid, relname FROM pg_class WHERE relkind IN ('r', 'p') AND relnamespace = 'public'::regnamespace"
+    conn.execute("BEGIN")
+    try:
+        if setup:
+            conn.execute(setup)
+        names = dict(conn.execute(tables).fetchall())
+        conn.execute(statement)
+        names.update(conn.execute(tables).fetchall())  # tables it creates
+        rows = conn.execute("SELECT relation, mode FROM pg_locks WHERE pid = pg_backend_pid() AND granted "
+                            "AND locktype = 'relation'").fetchall()
+    finally:
+        conn.execute("ROLLBACK")
+    held: dict[str, list[str]] = {}
+    for oid, mode in rows:
+        if oid in names:
+            held.setdefault(names[oid], []).append(mode)
+    return {table: strongest(modes) for table, modes in held.items()}
+
+
+def rewritten(conn, statement: str, table: str, setup: str = "") -> list[str]:
+    """The relations of `table` (itself and its indexes) whose file (pg_class.relfilenode) the
+    statement replaces, inside a transaction that is rolled back (conn: autocommit)."""
+    files = ("SELECT c.relname, c.relfilenode FROM pg_class c WHERE c.oid = %(t)s::regclass OR c.oid IN "
+             "(SELECT indexrelid FROM pg_index WHERE indrelid = %(t)s::regclass)")
+    conn.execute("BEGIN")
+    try:
+        if setup:
+            conn.execute(setup)
+        before = dict(conn.execute(files, {"t": table}).fetchall())
+        conn.execute(statement)
+        after = dict(conn.execute(files, {"t": table}).fetchall())
+    finally:
+        conn.execute("ROLLBACK")
+    return sorted(name for name, node in before.items() if after.get(name) != node)

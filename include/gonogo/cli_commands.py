@@ -202,6 +202,8 @@ def _print_step(step: StepPlan) -> None:
 
 
 def _print_file(label: str, plan: FilePlan, note: str = "") -> None:
+    from gonogo.batch_plan import waits_for
+
     print(f"   {label:<10} {plan.file}" + (f" ({note})" if note else ""))
     for s in plan.statements:
         table = s.table or ("(index's table)" if s.index else "")
@@ -209,3 +211,6 @@ def _print_file(label: str, plan: FilePlan, note: str = "") -> None:
         statement = s.statement if len(s.statement) <= _STATEMENT_WIDTH else s.statement[:_STATEMENT_WIDTH - 1] + "…"
         print(f"   {'!' if s.blocks_app else ' '} {s.line:>4}  {s.lock or 'no table lock':<22}  {table:<18}  "
               f"{waits:<21}  {statement}")
+        for other, mode in s.other_locks:  # the same statement's lock on a foreign key's other end
+            waits = f"{waits_for(mode)} wait" if waits_for(mode) else ""
+            print(f"     {'also':>4}  {mode:<22}  {other:<18}  {waits:<21}  (the foreign key's other table)")

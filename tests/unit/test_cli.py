@@ -151,6 +151,24 @@ def test_plan_flags_the_locks_that_make_the_app_wait(shipped_plan):
     assert f"DISABLED: {' '.join(by_name[CLEANUP]['disabled_reason'].split())}" in text
 
 
+def test_plan_names_the_lock_on_a_foreign_keys_other_table(shipped_plan):
+    text, document = shipped_plan
+    fks = next(s for s in document["steps"] if s["name"] == "20250115130000_add_missing_foreign_keys_production_safe")
+    adds = [s for s in fks["migration"]["statements"] if "FOREIGN KEY" in s["statement"]]
+    validates = [s for s in fks["migration"]["statements"] if "VALIDATE" in s["statement"]]
+    drops = fks["rollback"]["statements"]
+    assert adds and {(s["table"], o["table"], o["lock"]) for s in adds for o in s["other_locks"]} >= {
+        ("RecipeItem", "Recipe", "SHARE ROW EXCLUSIVE"), ("Company", "User", "SHARE ROW EXCLUSIVE")}
+    assert validates and all([o["lock"] for o in s["other_locks"]] == ["ROW SHARE"] for s in validates)
+    # the rollback drops the foreign keys the step added: ACCESS EXCLUSIVE on the referenced tables too
+    assert drops and all([(o["lock"], o["app_waits_for"]) for o in s["other_locks"]]
+                         == [("ACCESS EXCLUSIVE", "reads and writes")] for s in drops if "DROP CONSTRAINT" in s["statement"])
+    also = [line for line in text.splitlines() if line.strip().startswith("also")]
+    assert len(also) == sum(len(st["other_locks"]) for s in document["steps"]
+                            for f in (s["migration"], s["rollback"], s["backfill"]) if f for st in f["statements"])
+    assert any("SHARE ROW EXCLUSIVE" in line and "Recipe " in line for line in also)
+
+
 def test_plan_enable_plans_a_disabled_step_as_the_dags_enable_steps_does():
     done, wrong = gonogo_together(("plan", BATCH_ID, "--format", "json", "--enable", CLEANUP),
                                   ("plan", BATCH_ID, "--enable", "20250115120000_add_composite_unique_constraints"))

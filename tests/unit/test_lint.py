@@ -23,7 +23,7 @@ from gonogo.statements import parse_script
 
 BATCH_ID = "20250115_recipe_fixes"
 DETAIL_KEYS = {"rule", "source", "level", "file", "line", "statement", "lock", "blocks", "message", "help",
-               "problem", "references"}
+               "problem", "references", "other_locks"}
 
 
 def lint(tmp_path: Path, sql: str, *, kind: str = "constraint", enabled: bool = True,
@@ -206,7 +206,7 @@ def test_the_step_result_names_the_longest_hold_of_a_file_run_in_one_transaction
     sql = ERR["transaction-holds-lock"][0]
     together = lint_step(step_of(tmp_path, sql, "transaction"))
     assert together.message.endswith(
-        'migration.sql: it runs in one transaction, so each lock is held until the COMMIT; the longest hold: '
+        'migration.sql: the file runs in one transaction, so each lock is held until its COMMIT; the longest hold: '
         'ACCESS EXCLUSIVE on "Recipe" from line 1 to the COMMIT after line 3 (reads and writes: every query on '
         'the table waits meanwhile); UPDATE "Recipe" SET "slug" = lower("name") WHERE … (line 2), '
         'CREATE INDEX "Recipe_slug_idx" ON "Recipe" ("slug… (line 3) run under it')
@@ -563,3 +563,105 @@ def test_a_bad_migration_fails_naming_statement_and_line(copied_batch):
     assert detail["blocks"] == locks.blocks("ACCESS EXCLUSIVE")
     assert "CHECK" in result.hint
     assert [r.subject for r in results.values() if r.verdict is Verdict.FAIL] == [result.subject]
+
+
+# -- type changes without a rewrite ----------------------------------------------------------------
+
+def test_a_type_change_from_a_type_seen_earlier_in_the_file_is_judged_from_it(tmp_path):
+    sql = ('ALTER TABLE "Recipe" ADD COLUMN "slug" varchar(50);\n'
+           'ALTER TABLE "Recipe" ALTER COLUMN "slug" TYPE varchar(100);\n'
+           'ALTER TABLE "Recipe" ALTER COLUMN "slug" TYPE text;\n'
+           'ALTER TABLE "Recipe" ALTER COLUMN "slug" TYPE varchar(20);\n')
+    found = [f for f in lint(tmp_path, sql) if f.key_problem == "rewrite"]
+    # squawk's changing-column-type is gone where gonogo sees no rewrite, merged where it does
+    assert [(f.line, f.rule, f.level, f.references) for f in found] == [
+        (4, "alter-column-type", "error", ("changing-column-type",))]
+    assert "(from text)" in found[0].message
+
+
+def test_an_unseen_old_type_gives_a_warning_naming_the_types_that_make_it_free(tmp_path):
+    [finding] = [f for f in lint(tmp_path, 'ALTER TABLE "Recipe" ALTER COLUMN "name" TYPE varchar(200);\n')
+                 if f.key_problem == "rewrite"]
+    assert (finding.rule, finding.level) == ("alter-column-type", "warning")
+    assert "unless the column is now varchar(n) with n <= 200" in finding.message
+    [error] = [f for f in lint(tmp_path, 'ALTER TABLE "Recipe" ALTER COLUMN "servings" TYPE bigint;\n')
+               if f.key_problem == "rewrite"]
+    assert error.level == "error"
+
+
+PRISMA_INIT = ('CREATE TABLE "User" ("id" SERIAL NOT NULL, "email" VARCHAR(100) NOT NULL, "score" DECIMAL(10,2),\n'
+               '    CONSTRAINT "User_pkey" PRIMARY KEY ("id"));\n'
+               'CREATE TABLE "Post" ("id" SERIAL NOT NULL, "authorId" INTEGER NOT NULL,\n'
+               '    CONSTRAINT "Post_pkey" PRIMARY KEY ("id"));\n'
+               'ALTER TABLE "Post" ADD CONSTRAINT "Post_authorId_fkey" FOREIGN KEY ("authorId") '
+               'REFERENCES "User"("id") ON DELETE RESTRICT ON UPDATE CASCADE;\n')
+PRISMA_WIDEN = ('-- AlterTable\nALTER TABLE "User" ALTER COLUMN "email" SET DATA TYPE TEXT,\n'
+                'ALTER COLUMN "score" SET DATA TYPE DECIMAL(12,2);\n')
+
+
+@pytest.fixture
+def prisma_batch(tmp_path):
+    """A Prisma folder of two migrations and a batch folder with the team's rollback of the second."""
+    from gonogo.imported import import_batch
+
+    folder = tmp_path / "prisma" / "migrations"
+    for name, text in (("20240101000000_init", PRISMA_INIT), ("20240102000000_widen", PRISMA_WIDEN)):
+        (folder / name).mkdir(parents=True)
+        (folder / name / "migration.sql").write_text(text)
+    (folder / "migration_lock.toml").write_text('provider = "postgresql"\n')
+    home = tmp_path / "batch"
+    (home / "rollbacks").mkdir(parents=True)
+    (home / "rollbacks" / "20240102000000_widen.sql").write_text(
+        'ALTER TABLE "User" ALTER COLUMN "email" SET DATA TYPE VARCHAR(100);\n')
+    return import_batch("prisma", folder, batch_folder=home)
+
+
+def test_a_type_is_known_from_the_migrations_production_applied_and_from_earlier_steps(prisma_batch):
+    from gonogo.imported import pinned
+
+    pending = pinned(prisma_batch, ["20240102000000_widen"], ["20240101000000_init"])  # as pending() finds it
+    # production has "User": the widening is catalog-only; its rollback (text -> varchar(100)) rewrites
+    result = lint_batch(pending)[-1]
+    rewrites = [(d["file"].split("/")[0], d["level"]) for d in result.details if d["problem"] == "rewrite"]
+    assert rewrites == [("rollbacks", "error")], result.details
+    # the whole folder on an empty database: "User" is the batch's own, new, nobody waits on it
+    result = lint_batch(prisma_batch)[-1]
+    assert not [d for d in result.details if d["problem"] == "rewrite"], result.details
+
+
+# -- fixes PostgreSQL accepts ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("constraint", ['UNIQUE ("name")', 'PRIMARY KEY ("id")',
+                                        'EXCLUDE USING gist ("name" WITH =)'])
+def test_no_fix_for_a_unique_primary_key_or_exclusion_constraint_says_not_valid(tmp_path, constraint):
+    found = lint(tmp_path, f'ALTER TABLE "Recipe" ADD CONSTRAINT "Recipe_name_key" {constraint};\n')
+    risks = [f for f in found if f.level != "note"]
+    # squawk's constraint-missing-not-valid ("Use NOT VALID") is merged into gonogo's index-build finding
+    assert [(f.rule, f.key_problem) for f in risks] == [("constraint-builds-index", "index-build-exclusive")]
+    assert "constraint-missing-not-valid" in risks[0].references
+    assert all("NOT VALID" not in f.help or "refused" in f.help for f in found), [f.help for f in found]
+    if constraint.startswith("EXCLUDE"):
+        assert "USING INDEX" not in risks[0].help.replace("NOT VALID and USING INDEX are refused", "")
+    else:
+        kind = constraint.split(" (")[0]
+        assert (f'CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS "Recipe_name_key" ON "Recipe" ({constraint.split("(")[1]}'
+                in risks[0].help)
+        assert f'ADD CONSTRAINT "Recipe_name_key" {kind} USING INDEX "Recipe_name_key"' in risks[0].help
+
+
+
+def test_a_foreign_key_finding_names_the_lock_on_the_referenced_table(tmp_path):
+    [finding] = [f for f in lint(tmp_path, FK + ";\n") if f.rule == "constraint-without-not-valid"]
+    assert finding.other_locks == (("Recipe", "SHARE ROW EXCLUSIVE"),)
+    assert 'it also takes SHARE ROW EXCLUSIVE on "Recipe"' in finding.message
+    assert finding.to_detail()["other_locks"] == {"Recipe": "SHARE ROW EXCLUSIVE"}
+    # a drop of it, its ADD made by an earlier step: ACCESS EXCLUSIVE on "Recipe" too
+    from gonogo.lint import KnownSchema
+
+    sql = 'ALTER TABLE "RecipeItem" DROP CONSTRAINT fk;\n'
+    path = tmp_path / "cleanup.sql"
+    path.write_text(sql)
+    dropping = SqlFile(path=path, text=sql, statements=tuple(parse_script(sql)), mode="statements")
+    found = lint_file(dropping, step_kind="cleanup", step_enabled=False, known=KnownSchema.of(parse_script(FK)))
+    assert [(f.rule, f.other_locks) for f in found if f.level != "note"] == [
+        ("drop-constraint", (("Recipe", "ACCESS EXCLUSIVE"),))]

@@ -10,7 +10,11 @@ references; two problems on one statement are two findings. Robustness notes (NO
 decide a verdict and never hide a risk.
 
     lint_batch(batch) -> one GateResult per step (its migration and its rollback)
-    lint_file(sql_file, step_kind=..., step_enabled=...) -> the Findings of one file
+    lint_file(sql_file, step_kind=..., step_enabled=..., known=...) -> the Findings of one file
+
+What the lint knows of the schema before a file (column types, foreign keys: lint.known)
+comes from the migrations production applied already (a batch imported from a migration
+tool) or the batch's expected schema, and the batch's earlier enabled steps (known_before).
 """
 
 from __future__ import annotations
@@ -19,23 +23,25 @@ import dataclasses
 import os
 
 from gonogo.lint.finding import ERROR, NOTE, WARNING, Finding
+from gonogo.lint.known import KnownSchema, known_before
 from gonogo.lint.rules import RULES
 from gonogo.lint.rules.transaction_holds_lock import longest_hold
 from gonogo.lint.script import Script
 from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk
 from gonogo.results import GateResult, Verdict
 
-__all__ = ["lint_batch", "lint_step", "lint_file", "Finding", "RULES", "EXCLUDED_RULES",
-           "SquawkNotFound", "SquawkFailed", "ERROR", "WARNING", "NOTE"]
+__all__ = ["lint_batch", "lint_step", "lint_file", "known_before", "Finding", "KnownSchema", "RULES",
+           "EXCLUDED_RULES", "SquawkNotFound", "SquawkFailed", "ERROR", "WARNING", "NOTE"]
 
 
 def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = False,
-              name: str | None = None, earlier=()) -> list[Finding]:
+              name: str | None = None, earlier=(), known: KnownSchema | None = None) -> list[Finding]:
     """Findings in one migration (or, rollback=True, rollback) file, by line. `name` is how
     findings name the file (default: its file name); `earlier`, the statements the batch runs
-    before it (tables, columns and indexes they create are new to this file)."""
+    before it (tables, columns and indexes they create are new to this file); `known`: the schema
+    before it, as far as the lint has seen it (production's and the earlier steps')."""
     script = _script(sql_file, step_kind=step_kind, step_enabled=step_enabled, rollback=rollback,
-                     name=name, earlier=earlier)
+                     name=name, earlier=earlier, known=known)
     ours = [finding for rule in RULES for finding in rule(script)]
     # on these problems gonogo's rule sees what squawk does not (a table or index the batch
     # made, a rollback): its silence on a statement is a verdict, not a gap
@@ -45,9 +51,10 @@ def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = 
     return _one_per_problem(theirs + ours)
 
 
-def _script(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool, name: str | None, earlier) -> Script:
+def _script(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool, name: str | None, earlier,
+            known) -> Script:
     return Script(sql_file.as_run, file=name or sql_file.path.name, step_kind=step_kind,
-                  step_enabled=step_enabled, rollback=rollback, earlier=earlier)
+                  step_enabled=step_enabled, rollback=rollback, earlier=earlier, known=known)
 
 
 # Problems a gonogo rule decides whole (see rules/rename.py, rules/drop_index_without_concurrently.py).
@@ -56,7 +63,8 @@ OWNED_PROBLEMS = frozenset({"rename", "drop-index"})
 
 def lint_batch(batch) -> list[GateResult]:
     """One result per step, disabled steps included, each covering the step's rollback too."""
-    return [lint_step(step, root=batch.path, earlier=earlier_statements(batch, step)) for step in batch.steps]
+    return [lint_step(step, root=batch.path, earlier=earlier_statements(batch, step), known=known_before(batch, step))
+            for step in batch.steps]
 
 
 def earlier_statements(batch, step) -> tuple:
@@ -70,17 +78,20 @@ def earlier_statements(batch, step) -> tuple:
                                                  *(each.backfill.batch.statements if each.backfill else ())))
 
 
-def lint_step(step, root=None, earlier=()) -> GateResult:
+def lint_step(step, root=None, earlier=(), known: KnownSchema | None = None) -> GateResult:
     """The step's lint result; `earlier`: the statements the batch runs before it
-    (earlier_statements). Its rollback runs after its own forward file."""
+    (earlier_statements); `known`: the schema before it (known_before). Its rollback runs
+    after its own forward file, on the schema the step leaves."""
     def name(path) -> str:
         return os.path.relpath(path, root) if root else path.name
 
     earlier = tuple(earlier)
+    known = known or KnownSchema()
     forward = lint_file(step.forward, step_kind=step.kind, step_enabled=step.enabled,
-                        name=name(step.forward.path), earlier=earlier)
+                        name=name(step.forward.path), earlier=earlier, known=known)
     rollback = lint_file(step.rollback, step_kind=step.kind, step_enabled=step.enabled, rollback=True,
-                         name=name(step.rollback.path), earlier=(*earlier, *step.forward.statements))
+                         name=name(step.rollback.path), earlier=(*earlier, *step.forward.statements),
+                         known=known.after(step.forward.statements))
     findings = forward + rollback
     errors = [f for f in findings if f.level == ERROR]
     warnings = [f for f in findings if f.level == WARNING]
@@ -101,7 +112,7 @@ def lint_step(step, root=None, earlier=()) -> GateResult:
         hint = findings[0].help if notes else ""
     # in one transaction every lock lasts to the COMMIT: the longest hold, said with the verdict
     hold = longest_hold(_script(step.forward, step_kind=step.kind, step_enabled=step.enabled, rollback=False,
-                                name=None, earlier=earlier))
+                                name=None, earlier=earlier, known=known))
     if hold:
         message += f"; {name(step.forward.path)}: {hold.sentence()}"
     return GateResult(gate="lint", title="Static lint", phase="preflight", subject=step.name,

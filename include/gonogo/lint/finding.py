@@ -26,6 +26,7 @@ class Finding:
     help: str       # the fix
     problem: str = ""                 # what goes wrong; findings of one problem on one statement are one
     references: tuple[str, ...] = ()  # other tools' rule ids that found the same problem (squawk's)
+    other_locks: tuple[tuple[str, str], ...] = ()  # (table, mode) it locks besides its own (a foreign key's other end)
 
     @property
     def rank(self) -> int:
@@ -39,7 +40,8 @@ class Finding:
         return {"rule": self.rule, "source": self.source, "level": self.level, "file": self.file,
                 "line": self.line, "statement": self.statement, "lock": self.lock,
                 "blocks": self.blocks, "message": self.message, "help": self.help,
-                "problem": self.key_problem, "references": list(self.references)}
+                "problem": self.key_problem, "references": list(self.references),
+                "other_locks": dict(self.other_locks)}
 
     @property
     def key_problem(self) -> str:

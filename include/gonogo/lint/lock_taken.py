@@ -1,9 +1,18 @@
 """The table-level lock a statement takes, read from its parse tree (pglast).
 
 From the PostgreSQL 15 docs: "13.3.1. Table-Level Locks" and the lock notes on the ALTER
-TABLE, CREATE INDEX, REINDEX, DROP INDEX and CREATE TRIGGER pages. Where a statement locks
-more than one table (a foreign key locks both ends), this is the mode on the table it names.
-Statements that lock no existing table (CREATE FUNCTION, GRANT, SET, a new table) give None.
+TABLE, CREATE INDEX, REINDEX, DROP INDEX and CREATE TRIGGER pages. lock_taken is the mode on
+the table a statement names; statements that lock no existing table (CREATE FUNCTION, GRANT,
+SET, a new table) give None. other_locks is the mode on each other table it locks: a foreign
+key locks both ends. Measured on PostgreSQL 15 (pg_locks inside BEGIN ... ROLLBACK,
+tests/integration/test_lint_other_tables.py), on the referenced table:
+  ADD FOREIGN KEY (with or without NOT VALID), CREATE TABLE / ADD COLUMN ... REFERENCES:
+      SHARE ROW EXCLUSIVE
+  VALIDATE CONSTRAINT of a foreign key added NOT VALID: ROW SHARE (of a valid one: none)
+  DROP CONSTRAINT of a foreign key, DROP COLUMN of its column, DROP TABLE of the referencing
+      table: ACCESS EXCLUSIVE
+and on the referencing tables, DROP TABLE ... CASCADE and TRUNCATE ... CASCADE of the
+referenced table: ACCESS EXCLUSIVE.
 """
 
 from __future__ import annotations
@@ -11,6 +20,7 @@ from __future__ import annotations
 from pglast import ast, enums
 from pglast.visitors import Visitor
 
+from gonogo.lint.known import KnownSchema, looks_like_foreign_key
 from gonogo.locks import LOCK_MODES, strongest
 
 _AT = enums.AlterTableType
@@ -86,9 +96,69 @@ def lock_taken(node: ast.Node) -> str | None:
         case ast.CommentStmt() | ast.CreateStatsStmt():
             return "SHARE UPDATE EXCLUSIVE" if node_table(node) else None
         case ast.CreateStmt():
-            # a new table is the script's own; a REFERENCES locks the referenced table
-            return "SHARE ROW EXCLUSIVE" if _has_foreign_key(node) else None
+            return None  # a new table is the script's own; a REFERENCES' lock is in other_locks
     return None
+
+
+# Where a foreign key's referenced table is not known (a DROP CONSTRAINT of a constraint
+# named like a foreign key, whose ADD the lint has not seen).
+REFERENCED_TABLE = "(its referenced table)"
+
+
+def other_locks(node: ast.Node, known: KnownSchema | None = None) -> dict[str, str]:
+    """{table: mode} for each table the statement locks besides the one it names (foreign
+    keys' other ends). `known`: what the lint knows of the schema before the statement (the
+    constraint a DROP or VALIDATE names, the foreign keys of a dropped table)."""
+    known = known or KnownSchema()
+    found: dict[str, list[str]] = {}
+
+    def add(table: str | None, mode: str) -> None:
+        if table:
+            found.setdefault(table, []).append(mode)
+
+    match node:
+        case ast.AlterTableStmt(relation=ast.RangeVar(relname=table)):
+            for cmd in node.cmds or ():
+                for other, mode in _alter_other_locks(table, cmd, known):
+                    if other != table:
+                        add(other, mode)
+        case ast.CreateStmt(relation=ast.RangeVar(relname=table)):
+            for constraint in _foreign_keys(node):
+                if constraint.pktable.relname != table:
+                    add(constraint.pktable.relname, "SHARE ROW EXCLUSIVE")
+        case ast.DropStmt(removeType=_OBJ.OBJECT_TABLE):
+            dropped = {name[-1].sval for name in node.objects or ()}
+            for table in dropped:
+                for fk in known.foreign_keys_from(table):
+                    add(fk.references if fk.references not in dropped else None, "ACCESS EXCLUSIVE")
+                if node.behavior == enums.DropBehavior.DROP_CASCADE:
+                    for fk in known.foreign_keys_to(table):
+                        add(fk.table if fk.table not in dropped else None, "ACCESS EXCLUSIVE")
+        case ast.TruncateStmt() if node.behavior == enums.DropBehavior.DROP_CASCADE:
+            truncated = {r.relname for r in node.relations or ()}
+            for table in truncated:
+                for fk in known.foreign_keys_to(table):
+                    add(fk.table if fk.table not in truncated else None, "ACCESS EXCLUSIVE")
+    return {table: strongest(modes) for table, modes in found.items()}
+
+
+def _alter_other_locks(table: str, cmd: ast.AlterTableCmd, known: KnownSchema):
+    if cmd.subtype == _AT.AT_AddConstraint and _is_foreign_key(cmd.def_):
+        yield cmd.def_.pktable.relname, "SHARE ROW EXCLUSIVE"
+    elif cmd.subtype == _AT.AT_AddColumn:
+        for constraint in _foreign_keys(cmd.def_):
+            yield constraint.pktable.relname, "SHARE ROW EXCLUSIVE"
+    elif cmd.subtype == _AT.AT_ValidateConstraint and (fk := known.foreign_key(table, cmd.name)) and not fk.valid:
+        yield fk.references, "ROW SHARE"  # a valid one is not checked again: no lock there
+    elif cmd.subtype == _AT.AT_DropConstraint:
+        if fk := known.foreign_key(table, cmd.name):
+            yield fk.references, "ACCESS EXCLUSIVE"
+        elif looks_like_foreign_key(cmd.name):
+            yield REFERENCED_TABLE, "ACCESS EXCLUSIVE"
+    elif cmd.subtype == _AT.AT_DropColumn:
+        for fk in known.foreign_keys_from(table):
+            if cmd.name in fk.columns:
+                yield fk.references, "ACCESS EXCLUSIVE"
 
 
 def alter_table_cmd_lock(cmd: ast.AlterTableCmd) -> str:
@@ -117,13 +187,15 @@ def _is_foreign_key(constraint) -> bool:
 class _ForeignKeys(Visitor):
     def __init__(self):
         super().__init__()
-        self.found = False
+        self.found: list[ast.Constraint] = []
 
     def visit_Constraint(self, ancestors, node):
-        self.found = self.found or _is_foreign_key(node)
+        if _is_foreign_key(node) and node.pktable is not None:
+            self.found.append(node)
 
 
-def _has_foreign_key(node: ast.Node) -> bool:
+def _foreign_keys(node: ast.Node) -> list[ast.Constraint]:
     visitor = _ForeignKeys()
     visitor(node)
     return visitor.found
+

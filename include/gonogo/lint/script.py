@@ -6,7 +6,9 @@ COMMIT — which gonogo sends around the whole file when the file runs in one tr
 and a DO block runs as one transaction unless its body COMMITs. A Script lists every statement the file runs,
 those inside DO blocks included (Statement.nodes()), each with its own line, the
 transaction it belongs to, and whether it sits in a DO-block loop that commits each round
-(a batched backfill).
+(a batched backfill). `known` is what the lint knows of the schema before the file (earlier
+steps, migrations production applied: gonogo.lint.known); known_before(unit) adds the file's
+own statements before the unit.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ from pglast import ast, enums
 from pglast.stream import RawStream
 
 from gonogo.lint.finding import Finding
-from gonogo.lint.lock_taken import lock_taken, node_table
+from gonogo.lint.known import KnownSchema
+from gonogo.lint.lock_taken import REFERENCED_TABLE, lock_taken, node_table, other_locks
+from gonogo.lint.type_change import TypeChange, type_change
+from gonogo import locks
 from gonogo.locks import strongest
 from gonogo.statements import Statement, closes_transaction, created_objects, created_tables, opens_transaction
 
@@ -58,7 +63,7 @@ class Script:
     """What every rule reads: the file's statements, in the context of its step."""
 
     def __init__(self, statements, *, file: str, step_kind: str, step_enabled: bool, rollback: bool,
-                 earlier=()):
+                 earlier=(), known: KnownSchema | None = None):
         self.statements: tuple[Statement, ...] = tuple(statements)
         # what the batch's earlier steps run in this rollout before this file (gonogo.lint.lint_step)
         self.earlier: tuple[Statement, ...] = tuple(earlier)
@@ -66,6 +71,7 @@ class Script:
         self.step_kind = step_kind
         self.step_enabled = step_enabled
         self.rollback = rollback
+        self.known = known or KnownSchema()
 
     @property
     def one_transaction(self) -> bool:
@@ -134,6 +140,35 @@ class Script:
                 units.append(Unit(statement, node, statement.line, transaction))
         return tuple(units)
 
+    @functools.cached_property
+    def _known_before(self) -> dict[int, KnownSchema]:
+        """The schema before each statement that reads it (by id of its unit)."""
+        known = self.known.copy()
+        before = {}
+        for unit in self.units:
+            if isinstance(unit.node, (ast.AlterTableStmt, ast.DropStmt, ast.TruncateStmt)):
+                before[id(unit)] = known.copy()
+            known.apply(unit.node)
+        return before
+
+    def known_before(self, unit: Unit) -> KnownSchema:
+        return self._known_before.get(id(unit)) or self.known
+
+    def other_locks(self, unit: Unit) -> dict[str, str]:
+        """{table: mode} the unit locks besides its own table (lock_taken.other_locks)."""
+        return other_locks(unit.node, self.known_before(unit))
+
+    def type_changes(self, unit: Unit) -> list[TypeChange]:
+        """The verdict on each ALTER COLUMN ... TYPE of the unit, the old type read from what
+        the lint has seen before it."""
+        if not isinstance(unit.node, ast.AlterTableStmt):
+            return []
+        known = self.known_before(unit)
+        return [type_change(cmd.name, known.column_type(unit.table, cmd.name), cmd.def_.typeName,
+                            cmd.def_.raw_default)
+                for cmd in unit.node.cmds or ()
+                if cmd.subtype == enums.AlterTableType.AT_AlterColumnType and cmd.def_.typeName is not None]
+
     def held_lock(self, unit: Unit) -> str | None:
         """The strongest lock on the unit's table that its transaction holds while it runs:
         its own, and those taken before it in the same transaction."""
@@ -190,8 +225,18 @@ class Script:
 
     def finding(self, unit: Unit, *, rule: str, level: str, lock: str | None, message: str,
                 help: str, source: str = "gonogo", problem: str = "") -> Finding:
+        """A finding on the unit; its message names the locks the unit takes on other tables."""
+        others = self.other_locks(unit)
+        if others:
+            message += "; " + "; ".join(
+                f"it also takes {mode} on {_quoted(table)} ({locks.blocks(mode)})" for table, mode in others.items())
         return Finding(rule=rule, source=source, level=level, file=self.file, line=unit.line,
-                       statement=unit.summary(), lock=lock or "", message=message, help=help, problem=problem)
+                       statement=unit.summary(), lock=lock or "", message=message, help=help, problem=problem,
+                       other_locks=tuple(others.items()))
+
+
+def _quoted(table: str) -> str:
+    return table if table == REFERENCED_TABLE else f'"{table}"'
 
 
 def _has_default(column: ast.ColumnDef) -> bool:

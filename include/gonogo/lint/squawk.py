@@ -90,6 +90,19 @@ _HELP = {
     "renaming-table": "add a view or a new table under the new name; switch the app; drop the old one later",
     "ban-truncate-cascade": "name every table to truncate, without CASCADE",
 }
+# A bad statement of each rule above and the rewrite its help describes, run on PostgreSQL 15
+# by tests/integration/test_lint_fixes.py (a rule's help and its pair change together).
+FIXES = {
+    "prefer-robust-stmts": ('ALTER TABLE "Recipe" ADD COLUMN "note" text',
+                            'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "note" text'),
+    "changing-column-type": ('ALTER TABLE "Recipe" ALTER COLUMN "servings" TYPE bigint',
+                             'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "servings_new" bigint'),
+    "renaming-column": ('ALTER TABLE "Recipe" RENAME COLUMN "name" TO "title"',
+                        'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "title" text'),
+    "renaming-table": ('ALTER TABLE "Recipe" RENAME TO "Dish"',
+                       'CREATE OR REPLACE VIEW "Dish" AS SELECT * FROM "Recipe"'),
+    "ban-truncate-cascade": ('TRUNCATE "Recipe" CASCADE', 'TRUNCATE "RecipeItem", "Recipe"'),
+}
 _DROP_HELP = ("drop it only once no app version uses it, in a cleanup step that stays disabled "
               "(enabled: false) until then")
 
@@ -168,6 +181,8 @@ def _finding(script: Script, violation: dict) -> Finding | None:
         return None
     if rule == "ban-concurrent-index-creation-in-transaction" and script.one_transaction:
         return None  # in a file run in one transaction, gonogo runs CONCURRENTLY alone (SqlFile.as_run)
+    if rule == "changing-column-type" and unit and _no_rewrite(script, unit):
+        return None  # a change PostgreSQL makes in the catalog only (gonogo.lint.type_change)
     if rule == "syntax-error":
         level = WARNING
         message = (f"squawk cannot parse this statement ({violation['message']}), so its rules did "
@@ -185,11 +200,34 @@ def _finding(script: Script, violation: dict) -> Finding | None:
         help_text = (f"{help_text}; the file runs in one transaction, which CONCURRENTLY cannot: put that "
                      f"statement alone in a migration of its own (a file of one statement runs outside a "
                      f"transaction, with gonogo and with the tool)")
+    problem = PROBLEMS.get(rule, "")
+    if rule == "constraint-missing-not-valid" and unit and _builds_index_only(unit.node):
+        # PostgreSQL refuses NOT VALID on UNIQUE, PRIMARY KEY and EXCLUDE: the problem is the
+        # index build under ACCESS EXCLUSIVE (gonogo's constraint-builds-index), not a scan
+        problem, help_text = "index-build-exclusive", _INDEX_CONSTRAINT_HELP
     if unit is None:
         return Finding(rule=rule, source="squawk", level=level, file=script.file, line=line,
-                       statement="", lock="", message=message, help=help_text, problem=PROBLEMS.get(rule, ""))
+                       statement="", lock="", message=message, help=help_text, problem=problem)
     return script.finding(unit, rule=rule, level=level, lock=script.held_lock(unit),
-                          message=message, help=help_text, source="squawk", problem=PROBLEMS.get(rule, ""))
+                          message=message, help=help_text, source="squawk", problem=problem)
+
+
+_INDEX_CONSTRAINT_HELP = ("CREATE UNIQUE INDEX CONCURRENTLY name ON table (columns), then ALTER TABLE table "
+                         "ADD CONSTRAINT name UNIQUE USING INDEX name (or PRIMARY KEY USING INDEX): a catalog-only "
+                         "change; NOT VALID is only for CHECK and FOREIGN KEY")
+
+
+def _no_rewrite(script: Script, unit) -> bool:
+    changes = script.type_changes(unit)
+    return bool(changes) and all(c.rewrite is False for c in changes)
+
+
+def _builds_index_only(node) -> bool:
+    """ADD CONSTRAINT of UNIQUE / PRIMARY KEY / EXCLUDE only: no constraint NOT VALID applies to."""
+    kinds = [cmd.def_.contype for cmd in getattr(node, "cmds", None) or ()
+             if cmd.subtype == enums.AlterTableType.AT_AddConstraint and isinstance(cmd.def_, ast.Constraint)]
+    return bool(kinds) and all(k in (enums.ConstrType.CONSTR_UNIQUE, enums.ConstrType.CONSTR_PRIMARY,
+                                     enums.ConstrType.CONSTR_EXCLUSION) for k in kinds)
 
 
 def _only_validates(node) -> bool:

@@ -12,10 +12,16 @@ from gonogo.lint.script import Script
 _CT = enums.ConstrType
 _KINDS = {_CT.CONSTR_FOREIGN: "FOREIGN KEY", _CT.CONSTR_CHECK: "CHECK"}
 
+FIX = ('ALTER TABLE "RecipeItem" ADD CONSTRAINT recipe_item_recipe_fk FOREIGN KEY ("recipeId") REFERENCES "Recipe" ("id")',
+       'ALTER TABLE "RecipeItem" ADD CONSTRAINT recipe_item_recipe_fk FOREIGN KEY ("recipeId") REFERENCES "Recipe" ("id") '
+       'NOT VALID;\n'
+       'ALTER TABLE "RecipeItem" VALIDATE CONSTRAINT recipe_item_recipe_fk')
+
 
 def constraint_without_not_valid(script: Script) -> list[Finding]:
     """A FOREIGN KEY (SHARE ROW EXCLUSIVE, on both tables) or CHECK (ACCESS EXCLUSIVE) added
-    without NOT VALID checks every existing row while its lock is held."""
+    without NOT VALID checks every existing row while its lock is held. VALIDATE takes SHARE
+    UPDATE EXCLUSIVE (and, for a foreign key, ROW SHARE on the referenced table)."""
     found = []
     for unit, cmd in script.commands(enums.AlterTableType.AT_AddConstraint):
         kind = _KINDS.get(cmd.def_.contype)
@@ -26,5 +32,7 @@ def constraint_without_not_valid(script: Script) -> list[Finding]:
                 message=(f'ADD CONSTRAINT {cmd.def_.conname or ""} {kind} on "{unit.table}" checks every '
                          f"row while holding {lock}: {locks.blocks(lock)} for the whole scan"),
                 help=("ADD it NOT VALID (catalog-only; new writes are checked at once), then VALIDATE "
-                      "CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE: reads and writes go on)")))
+                      "CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE"
+                      + (", and ROW SHARE on the referenced table" if kind == "FOREIGN KEY" else "")
+                      + ": reads and writes go on)")))
     return found

@@ -7,6 +7,10 @@ from pglast import enums
 from gonogo.lint.finding import ERROR, WARNING, Finding
 from gonogo.lint.script import Script
 
+# The same statement, in a cleanup step that stays disabled until the app no longer uses the column.
+FIX = ('ALTER TABLE "Recipe" DROP COLUMN IF EXISTS "category"',) * 2
+FIX_STEP = {"step_kind": "cleanup", "step_enabled": False}
+
 
 def drop_column(script: Script) -> list[Finding]:
     """A migration that drops a column breaks every app version still using it and loses its

@@ -9,6 +9,10 @@ from gonogo.lint.script import Script
 
 _AT = enums.AlterTableType
 
+# The same statement, in a cleanup step that stays disabled until nothing relies on the constraint.
+FIX = ('ALTER TABLE "Recipe" DROP CONSTRAINT IF EXISTS recipe_servings_positive',) * 2
+FIX_STEP = {"step_kind": "cleanup", "step_enabled": False}
+
 
 def drop_constraint(script: Script) -> list[Finding]:
     """A migration that drops a constraint removes a guarantee the data and the app rely on.

@@ -7,6 +7,8 @@ from pglast import ast
 from gonogo.lint.finding import WARNING, Finding
 from gonogo.lint.script import Script
 
+FIX = ('DROP INDEX recipe_category', 'DROP INDEX CONCURRENTLY IF EXISTS recipe_category')
+
 
 def drop_index_without_concurrently(script: Script) -> list[Finding]:
     """DROP INDEX without CONCURRENTLY takes ACCESS EXCLUSIVE on the index's table: every read

@@ -8,6 +8,9 @@ from gonogo import locks
 from gonogo.lint.finding import ERROR, Finding
 from gonogo.lint.script import Script
 
+FIX = ('CREATE INDEX recipe_name ON "Recipe" ("name")',
+       'CREATE INDEX CONCURRENTLY IF NOT EXISTS recipe_name ON "Recipe" ("name")')
+
 
 def index_without_concurrently(script: Script) -> list[Finding]:
     """A plain CREATE INDEX holds SHARE on the table for the whole build: writes wait. squawk

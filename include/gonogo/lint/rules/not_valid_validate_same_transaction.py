@@ -11,6 +11,13 @@ from gonogo.lint.script import Script
 
 _AT = enums.AlterTableType
 
+FIX = ('BEGIN;\n'
+       'ALTER TABLE "Recipe" ADD CONSTRAINT recipe_servings_at_most_99 CHECK ("servings" < 100) NOT VALID;\n'
+       'ALTER TABLE "Recipe" VALIDATE CONSTRAINT recipe_servings_at_most_99;\n'
+       'COMMIT',
+       'ALTER TABLE "Recipe" ADD CONSTRAINT recipe_servings_at_most_99 CHECK ("servings" < 100) NOT VALID;\n'
+       'ALTER TABLE "Recipe" VALIDATE CONSTRAINT recipe_servings_at_most_99')
+
 
 def not_valid_validate_same_transaction(script: Script) -> list[Finding]:
     """VALIDATE CONSTRAINT in the transaction that added the constraint NOT VALID (an explicit

@@ -9,6 +9,10 @@ from gonogo.lint.script import Script
 
 _OBJ = enums.ObjectType
 
+# (bad, fixed): the rename, and the expand step that replaces it (the new column beside the old)
+FIX = ('ALTER TABLE "Recipe" RENAME COLUMN "category" TO "kind"',
+       'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "kind" text')
+
 
 def rename(script: Script) -> list[Finding]:
     """ALTER TABLE ... RENAME [COLUMN] a TO b, or ALTER TABLE ... RENAME TO, on a table the

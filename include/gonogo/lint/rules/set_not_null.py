@@ -9,6 +9,12 @@ from gonogo.lint.script import Script
 
 _AT = enums.AlterTableType
 
+FIX = ('ALTER TABLE "Recipe" ALTER COLUMN "name" SET NOT NULL',
+       'ALTER TABLE "Recipe" ADD CONSTRAINT recipe_name_not_null CHECK ("name" IS NOT NULL) NOT VALID;\n'
+       'ALTER TABLE "Recipe" VALIDATE CONSTRAINT recipe_name_not_null;\n'
+       'ALTER TABLE "Recipe" ALTER COLUMN "name" SET NOT NULL;\n'
+       'ALTER TABLE "Recipe" DROP CONSTRAINT recipe_name_not_null')
+
 
 def set_not_null(script: Script) -> list[Finding]:
     """SET NOT NULL reads every row to prove there is no NULL, holding ACCESS EXCLUSIVE, unless
@@ -31,9 +37,10 @@ def set_not_null(script: Script) -> list[Finding]:
                 unit, rule="set-not-null", problem="not-null-scan", level=ERROR, lock="ACCESS EXCLUSIVE",
                 message=(f'SET NOT NULL on "{unit.table}"."{cmd.name}" scans the whole table under '
                          f"ACCESS EXCLUSIVE: reads and writes wait for the scan"),
-                help=(f'add CHECK ("{cmd.name}" IS NOT NULL) NOT VALID, VALIDATE it in its own '
-                      f"transaction, then SET NOT NULL (PostgreSQL 12+ uses the validated check and "
-                      f"skips the scan), then drop the check")))
+                help=(f'ADD CONSTRAINT ... CHECK ("{cmd.name}" IS NOT NULL) NOT VALID, VALIDATE CONSTRAINT '
+                      f"it in its own transaction (SHARE UPDATE EXCLUSIVE: reads and writes go on), then SET "
+                      f"NOT NULL (PostgreSQL 12+ uses the validated check and skips the scan), then DROP "
+                      f"CONSTRAINT the check")))
     return found
 
 

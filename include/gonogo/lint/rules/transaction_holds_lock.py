@@ -1,4 +1,4 @@
-"""A file run in one transaction keeps every lock to its COMMIT."""
+"""A file run in one transaction, or a BEGIN ... COMMIT or DO block in a file, keeps every lock to its COMMIT."""
 
 from __future__ import annotations
 
@@ -10,6 +10,13 @@ from gonogo.lint.finding import WARNING, Finding
 from gonogo.lint.script import Script, Unit
 from gonogo.locks import LOCK_MODES, blocks, blocks_app, strongest
 
+# (bad, fixed): an index built under the ADD COLUMN's lock in one transaction, and the same
+# work as statements of their own
+FIX = ('BEGIN;\nALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "slug" text;\n'
+       'CREATE INDEX IF NOT EXISTS "Recipe_category_idx" ON "Recipe" ("category");\nCOMMIT',
+       'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "slug" text;\n'
+       'CREATE INDEX CONCURRENTLY IF NOT EXISTS "Recipe_category_idx" ON "Recipe" ("category")')
+
 
 def transaction_holds_lock(script: Script) -> list[Finding]:
     """In a file gonogo runs in one transaction (as Prisma, Flyway, Alembic run theirs), a lock
@@ -17,19 +24,23 @@ def transaction_holds_lock(script: Script) -> list[Finding]:
     until the file's COMMIT. Statement by statement it would be released at once. Reported at
     the statement that takes it, naming what runs while it is held, when something that reads
     or writes a whole existing table follows (catalog-only changes, and a new table's empty
-    rows, are over in a moment). The longest of these holds is named in the step's lint
-    result too (longest_hold)."""
+    rows, are over in a moment). The same holds inside an explicit BEGIN ... COMMIT and a DO
+    block of a file run statement by statement. The longest of these holds is named in the
+    step's lint result too (longest_hold)."""
     found = []
     for hold in holds(script):
         unit, after = hold.start, hold.after
-        if not any(_slow(u) and u.table not in script.new_tables for u in after):
+        slow = [u for u in after if _slow(u) and u.table not in script.new_tables]
+        if not slow:
             continue  # only quick catalog changes follow: the lock is released in a moment anyway
+        if all(_validates(u) for u in slow):
+            continue  # not-valid-validate-same-transaction names that problem, at the VALIDATE
         lock, table = unit.lock, hold.table
         lines = f"line {after[0].line}" if len(after) == 1 else f"lines {after[0].line}–{after[-1].line}"
         listed = "; ".join(u.summary(50) for u in after[:3]) + (f"; and {len(after) - 3} more" if len(after) > 3 else "")
         found.append(script.finding(
             unit, rule="transaction-holds-lock", level=WARNING, lock=lock,
-            message=(f'the file runs in one transaction: {lock} on "{table}", taken here, stays held until its '
+            message=(f'{hold.how}: {lock} on "{table}", taken here, stays held until its '
                      f"COMMIT, through {len(after)} more statement{'s' if len(after) > 1 else ''} ({lines}: "
                      f"{listed}); {blocks(lock)} meanwhile. Run statement by statement it would be held "
                      f"only while this statement runs"),
@@ -50,6 +61,11 @@ class Hold:
     after: tuple[Unit, ...]      # the statements that run after it in the transaction
     slow: tuple[Unit, ...]       # those of start and after that read or write a whole existing table
     last_line: int               # the line of the transaction's last statement: the COMMIT follows it
+    whole_file: bool = True      # the file's one transaction; else a BEGIN ... COMMIT or DO block in it
+
+    @property
+    def how(self) -> str:
+        return "the file runs in one transaction" if self.whole_file else "this runs in one transaction"
 
     def sentence(self) -> str:
         """The hold in words, for the step's lint result."""
@@ -57,7 +73,7 @@ class Hold:
         work += f" and {len(self.slow) - 3} more" if len(self.slow) > 3 else ""
         under = (f"{work} run{'s' if len(self.slow) == 1 else ''} under it" if self.slow
                  else "only catalog changes run under it")
-        return (f"it runs in one transaction, so each lock is held until the COMMIT; the longest hold: "
+        return (f"{self.how}, so each lock is held until its COMMIT; the longest hold: "
                 f'{self.lock} on "{self.table}" from line {self.start.line} to the COMMIT after line '
                 f"{self.last_line} ({blocks(self.lock)} meanwhile); {under}")
 
@@ -65,8 +81,6 @@ class Hold:
 def holds(script: Script) -> list[Hold]:
     """The app-blocking locks a file run in one transaction holds to its COMMIT, one per
     transaction and existing table, in file order."""
-    if not script.one_transaction:
-        return []
     units = [u for u in script.units if not u.statement.is_transaction_control]
     found: dict[tuple[int, str], Hold] = {}
     for i, unit in enumerate(units):
@@ -76,12 +90,19 @@ def holds(script: Script) -> list[Hold]:
         if (unit.transaction, table) in found:
             continue
         same = [u for u in units[i:] if u.transaction == unit.transaction]
+        if len(same) == 1 and not script.one_transaction:
+            continue  # a statement in its own transaction: its lock ends with it
         found[(unit.transaction, table)] = Hold(
             table=table, lock=strongest(u.lock for u in same if table in (u.table, _index_table(script, u))),
             start=unit,
             after=tuple(same[1:]), slow=tuple(u for u in same if _slow(u) and u.table not in script.new_tables),
-            last_line=same[-1].line)
+            last_line=same[-1].line, whole_file=script.one_transaction)
     return list(found.values())
+
+
+def _validates(unit: Unit) -> bool:
+    return isinstance(unit.node, ast.AlterTableStmt) and all(
+        cmd.subtype == _AT.AT_ValidateConstraint for cmd in unit.node.cmds or ())
 
 
 def _index_table(script: Script, unit: Unit) -> str | None:

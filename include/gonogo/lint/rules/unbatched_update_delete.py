@@ -12,6 +12,13 @@ from gonogo.locks import blocks
 _HELP = ("batch it by key ranges (WHERE id IN (SELECT id ... ORDER BY id LIMIT 1000)) in a "
          "DO-block loop that COMMITs after each batch, each batch its own transaction")
 
+# (bad, fixed): the whole-table UPDATE, and the same work in key ranges, each its own transaction
+FIX = ('UPDATE "Recipe" SET "category" = lower("category")',
+       'DO $$\nDECLARE\n    last bigint := 0;\n    top bigint := (SELECT coalesce(max("id"), 0) FROM "Recipe");\n'
+       'BEGIN\n    WHILE last < top LOOP\n'
+       '        UPDATE "Recipe" SET "category" = lower("category") WHERE "id" > last AND "id" <= last + 1000;\n'
+       '        last := last + 1000;\n        COMMIT;\n    END LOOP;\nEND $$')
+
 
 def unbatched_update_delete(script: Script) -> list[Finding]:
     """UPDATE/DELETE whose WHERE does not bound the target's own key to a range or a small set,
