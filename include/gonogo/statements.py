@@ -123,13 +123,15 @@ def parse_script(sql: str) -> list[Statement]:
         line = sql.count("\n", 0, where[0]) + 1 if where else "?"
         raise SqlSyntaxError(f"line {line}: {message}") from None
     statements = []
+    counted, line = 0, 1  # lines counted up to offset `counted`: a file of many statements is read once
     for item in raw:
         start = item.stmt_location or 0
         length = item.stmt_len or len(sql) - start
         text = sql[start: start + length].strip()
         # stmt_location points at the end of the previous statement: skip comments and blanks
         offset = start + (len(sql[start: start + length]) - len(sql[start: start + length].lstrip()))
-        line = sql.count("\n", 0, offset) + 1
+        line += sql.count("\n", counted, offset)
+        counted = offset
         try:
             inner = _do_block_statements(text) if isinstance(item.stmt, ast.DoStmt) else ()
             if _is_plpgsql_function(item.stmt):

@@ -204,11 +204,14 @@ def test_help_names_every_command():
     done = gonogo("--help")
     assert done.returncode == 0
     listed = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("  ")]
-    assert [["lint", "BATCH"], ["plan", "BATCH"], ["import", "TOOL"], ["new-batch", "NAME"]] == [
+    assert [["lint", "PATH..."], ["plan", "BATCH"], ["import", "TOOL"], ["new-batch", "NAME"]] == [
         c for c in listed if c[0] in ("lint", "plan", "import", "new-batch")]
     for command in ("lint", "plan", "import", "new-batch"):
         assert gonogo(command, "--help").returncode == 0
     assert "exit codes" in done.stdout
+    lint_help = gonogo("lint", "--help").stdout
+    for code in ("0  no error", "1  an error found", "2  a usage error"):
+        assert code in lint_help
 
 
 # -- import ------------------------------------------------------------------------------------------
