@@ -19,6 +19,9 @@ from gonogo.tools import NAMES as TOOL_NAMES
 
 USAGE_ERROR = 2
 FORMATS = ("text", "json", "sarif", "github", "gitlab")
+# what an install of the lint alone (pip install gonogo) lacks, and the extra that has it (pyproject.toml)
+_EXTRAS = {"yaml": "batch", "jsonschema": "batch", "psycopg": "batch", "alembic": "alembic",
+           "matplotlib": "report", "jinja2": "report"}
 
 _LINT_EXIT_CODES = """\
 exit codes:
@@ -74,6 +77,12 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except GonogoError as exc:
         print(f"gonogo {args.command}: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except ModuleNotFoundError as exc:
+        if exc.name not in _EXTRAS:
+            raise
+        print(f"gonogo {args.command}: this needs {exc.name}, which the lint alone does not install: "
+              f"pip install 'gonogo[{_EXTRAS[exc.name]}]'", file=sys.stderr)
         return USAGE_ERROR
     except BrokenPipeError:  # e.g. `plan ... | head`: the reader left, nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -209,7 +209,6 @@ def load(args: argparse.Namespace) -> Batch:
     """The batch BATCH names: a name under the batches directory first, else a folder path. A
     batch from a migration tool, with --production-env: only what production has not applied."""
     from gonogo.batch import load_batch
-    from gonogo.imported import pending
 
     root = (args.batches_dir or batches_dir()).resolve()
     given = Path(args.batch)
@@ -219,6 +218,8 @@ def load(args: argparse.Namespace) -> Batch:
     else:
         batch = load_batch(args.batch, root)
     if batch.tool is not None and args.production_env:
+        from gonogo.imported import pending
+
         with _production(args.production_env) as conn:
             return pending(batch, conn)
     if batch.tool is not None and args.format == "text":
