@@ -26,8 +26,8 @@ from gonogo.errors import BatchError
 from gonogo.lint import FileToLint, step_files
 from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file
 
-# The largest file the lint reads. Parsing costs about 2.5 s and 35 MB per MB of SQL (measured:
-# tests/bench/test_bench_lint_cli.py), so 50 MB would take two minutes and gigabytes; a migration
+# The largest file the lint reads. Parsing costs about 3 s and 40 MB of memory per MB of SQL
+# (tests/bench/test_bench_lint_cli.py), so 50 MB would take minutes and 2 GB; a migration
 # that large is a data load, whose risky statements are its few DDL ones.
 MAX_BYTES = 5 * 1024 * 1024
 
