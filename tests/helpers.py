@@ -132,3 +132,32 @@ def rewritten(conn, statement: str, table: str, setup: str = "") -> list[str]:
     finally:
         conn.execute("ROLLBACK")
     return sorted(name for name, node in before.items() if after.get(name) != node)
+
+
+def install_lint_alone(tmp_path):
+    """`pip install <the project>` with no extra, into a new venv under tmp_path, from the index
+    pip is configured with (as an author's machine or pre-commit does it). The project is copied
+    first (what pyproject.toml packages), so the build leaves nothing in the worktree. Returns
+    (the venv's bin folder, the megabytes the install added to an empty venv)."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    project = Path(__file__).resolve().parents[1]
+    source = tmp_path / "source"
+    for name in ("pyproject.toml", "README.md"):
+        (source / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(project / name, source / name)
+    for folder in ("include/gonogo", "include/sql"):
+        shutil.copytree(project / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    empty, venv = tmp_path / "empty", tmp_path / "venv"
+    for where in (empty, venv):
+        subprocess.run([sys.executable, "-m", "venv", str(where)], check=True)
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "--quiet", str(source)],
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+
+    def megabytes(folder) -> float:
+        return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink()) / 2**20
+
+    return venv / "bin", megabytes(venv) - megabytes(empty)

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from gonogo.results import GateResult, Verdict
+
+if TYPE_CHECKING:  # the batch loader (lint, plan) reads Metric without a database driver
+    import psycopg
 
 Reading = tuple[float, ...]
 RUNNING, ALARM, INCONCLUSIVE, PASSED = "running", "alarm", "inconclusive", "passed"
@@ -66,6 +68,8 @@ class Metric:
 
 def read(conn: psycopg.Connection, metrics: list[Metric]) -> dict[str, Reading | str]:
     """One reading per metric, or the error text (a failed or empty query)."""
+    import psycopg
+
     readings: dict[str, Reading | str] = {}
     for metric in metrics:
         try:

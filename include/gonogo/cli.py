@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,10 +18,24 @@ from gonogo.errors import GonogoError
 from gonogo.tools import NAMES as TOOL_NAMES
 
 USAGE_ERROR = 2
+FORMATS = ("text", "json", "sarif", "github", "gitlab")
+# what an install of the lint alone (pip install gonogo) lacks, and the extra that has it (pyproject.toml)
+_EXTRAS = {"yaml": "batch", "jsonschema": "batch", "psycopg": "batch", "alembic": "alembic",
+           "matplotlib": "report", "jinja2": "report"}
+
+_LINT_EXIT_CODES = """\
+exit codes:
+  0  no error (warnings and notes do not fail the lint)
+  1  an error found: the DAG's lint gate would stop the rollout
+  2  a usage error, or input gonogo cannot read: a malformed manifest, a file that is not UTF-8,
+     a syntax error (in a function body or DO block too), an empty or too large file; one line
+     on stderr naming the file and line
+"""
 
 _HELP = """\
 commands:
-  lint BATCH        the DAG's static lint of every migration and rollback
+  lint PATH...      the DAG's static lint: of a batch's migrations and rollbacks, of .sql files,
+                    of folders of them, or of a migration tool's folder as it is
   plan BATCH        the steps in the order the DAG applies them, with the lock each statement takes
   import TOOL DIR   a batch from your migration tool's folder (prisma, flyway, golang-migrate,
                     dbmate, sqitch, alembic): steps, how each runs, its rollback
@@ -28,13 +43,19 @@ commands:
   (python -m gonogo COMMAND --help says more)
 
 BATCH is a batch name under the batches directory (--batches-dir, else GONOGO_BATCHES_DIR,
-else include/batches) or the path of a batch folder.
+else include/batches) or the path of a batch folder. A lint PATH is a BATCH, a .sql file, a
+folder of .sql files (each file a step of its own, run statement by statement) or a migration
+tool's folder (prisma, flyway, golang-migrate, dbmate, sqitch, alembic; read from its layout).
+Options go anywhere: before the command, between or after the paths.
 
-exit codes: 0 done (lint: no error), 1 lint found an error, 2 a usage or batch error
+exit codes: 0 done (lint: no error; warnings and notes do not count), 1 lint found an error,
+            2 a usage error or input gonogo cannot read (a malformed manifest, a file that is not
+            UTF-8, a syntax error, an empty or too large file): one line naming the file and line
 
 examples:
   python -m gonogo lint my_batch
   python -m gonogo lint --format json path/to/my_batch > lint.json
+  python -m gonogo lint db/migrations/20250301_add_index.sql prisma/migrations --format github
   python -m gonogo plan my_batch --enable 20250301120000_drop_legacy_column
   python -m gonogo new-batch user_tags
   python -m gonogo import prisma ../app/prisma/migrations --write include/batches
@@ -44,11 +65,24 @@ examples:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args, extra = parser.parse_known_args(argv)
+    if extra and args.command == "lint" and not any(e.startswith("-") for e in extra):
+        args.paths += extra  # lint a.sql --format json b.sql: the paths after an option
+    elif extra:
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.format not in args.formats:
+        parser.error(f"{args.command} --format: {args.format} is not one of {', '.join(args.formats)}")
     try:
         return args.run(args)
     except GonogoError as exc:
         print(f"gonogo {args.command}: {exc}", file=sys.stderr)
+        return USAGE_ERROR
+    except ModuleNotFoundError as exc:
+        if exc.name not in _EXTRAS:
+            raise
+        print(f"gonogo {args.command}: this needs {exc.name}, which the lint alone does not install: "
+              f"pip install 'gonogo[{_EXTRAS[exc.name]}]'", file=sys.stderr)
         return USAGE_ERROR
     except BrokenPipeError:  # e.g. `plan ... | head`: the reader left, nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -66,29 +100,53 @@ def _parser() -> argparse.ArgumentParser:
 
     batch = argparse.ArgumentParser(add_help=False)
     batch.add_argument("batch", metavar="BATCH", help="a batch name under the batches directory, or a batch folder")
-    where = argparse.ArgumentParser(add_help=False)
-    where.add_argument("--batches-dir", type=Path, metavar="DIR",
-                       help="where batches live (default: GONOGO_BATCHES_DIR, else include/batches)")
     production = argparse.ArgumentParser(add_help=False)
     production.add_argument("--production-env", metavar="VAR",
                             help="an environment variable holding production's URL (never the URL itself on the "
                                  "command line): for a batch from a migration tool, only the migrations "
                                  "production's tool history has not applied, as the DAG takes them")
-    output = argparse.ArgumentParser(add_help=False)
-    output.add_argument("--format", choices=("text", "json"), default="text",
-                        help="text for people (default), json for CI")
+
+    # Options every command shares go before the command too (python -m gonogo --batches-dir DIR
+    # lint X): on the main parser with their defaults, and on each command's without, so that an
+    # absent option does not overwrite what was given before the command.
+    def shared(parser: argparse.ArgumentParser, **default) -> tuple[argparse.ArgumentParser, ...]:
+        where = argparse.ArgumentParser(add_help=False) if not default else parser
+        where.add_argument("--batches-dir", type=Path, metavar="DIR", default=default.get("batches_dir", argparse.SUPPRESS),
+                           help="where batches live (default: GONOGO_BATCHES_DIR, else include/batches)")
+        output = argparse.ArgumentParser(add_help=False) if not default else parser
+        output.add_argument("--format", choices=FORMATS, default=default.get("format", argparse.SUPPRESS),
+                            help="text for people (default), json for CI; lint also: sarif (SARIF 2.1.0), "
+                                 "github (Actions annotations), gitlab (Code Quality report)")
+        return where, output
+
+    shared(parser, batches_dir=None, format="text")
+    where, output = shared(argparse.ArgumentParser(add_help=False))
 
     def command(name: str, run: Callable[[argparse.Namespace], int], parents: list[argparse.ArgumentParser],
-                summary: str, description: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, parents=parents, help=summary, description=description)
-        sub.set_defaults(run=run)
+                summary: str, description: str, formats: tuple[str, ...] = ("text", "json"),
+                epilog: str | None = None) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, parents=parents, help=summary, description=textwrap.fill(description, 98),
+                                  epilog=epilog,
+                                  formatter_class=argparse.RawDescriptionHelpFormatter)
+        sub.set_defaults(run=run, formats=formats)
         return sub
 
-    command("lint", lint, [batch, where, production, output], "static lint of every migration and rollback",
-            "The lint the DAG runs before it touches production: squawk plus gonogo's own lock rules, "
-            "on every step's migration and rollback (disabled steps too). One line per finding: "
-            "file:line, level, rule, the risk and what to do. Exit 1 when any finding is an error "
-            "(the DAG's lint gate would FAIL), else 0.")
+    lint_cmd = command(
+        "lint", lint, [where, production, output], "static lint of batches, .sql files and tools' folders",
+        "The lint the DAG runs before it touches production: squawk plus gonogo's own lock rules. On a "
+        "batch, every step's migration and rollback (disabled steps too); on a .sql file, the file as its "
+        "migration tool runs it (one transaction or statement by statement), else statement by statement; "
+        "on a folder, every .sql file under it, each a step of its own, a batch or a tool's folder met on "
+        "the way linted as such; on a tool's folder (read from its layout), each migration and its "
+        "down file. One line per error and warning: file:line, level, rule, the risk and what to do; "
+        "robustness notes are counted (--notes lists them). Machine formats list them all, notes at the "
+        "lowest severity.",
+        formats=FORMATS, epilog=_LINT_EXIT_CODES)
+    lint_cmd.add_argument("paths", nargs="+", metavar="PATH",
+                          help="a batch name or folder, a .sql file, a folder of .sql files, or a migration "
+                               "tool's folder")
+    lint_cmd.add_argument("--notes", action="store_true",
+                          help="list the robustness notes too (statements not re-runnable), not only their count")
     plan_cmd = command(
         "plan", plan, [batch, where, production, output], "the steps in the DAG's order, with their locks",
         "The steps in the order the DAG applies them: kind, migration and rollback files, enabled or "

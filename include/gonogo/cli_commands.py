@@ -24,34 +24,93 @@ _STATEMENT_WIDTH = 56
 
 
 def lint(args: argparse.Namespace) -> int:
-    from gonogo.lint import ERROR, NOTE, WARNING, lint_batch
-    from gonogo.results import overall
+    from gonogo.lint import ERROR, NOTE, WARNING, lint_files
+    from gonogo.lint.paths import resolve
 
-    batch = load(args)
-    results = lint_batch(batch)
-    findings = [{"step": r.subject, **d, "path": shown(batch.path / d["file"])} for r in results for d in r.details]
+    root = (args.batches_dir or batches_dir()).resolve()
+    targets = [t for given in args.paths for t in resolve(given, root)]
+    batches = [t for t in targets if t.batch is not None]
+    if args.production_env and batches:
+        targets = [_pending(t, args.production_env) if t.batch is not None else t for t in targets]
+    found = iter(lint_files([f for t in targets for f in t.files]))
+    findings, steps = [], []
+    for target in targets:
+        for step, files in target.steps:
+            step_findings = [f.to_detail() for _ in files for f in next(found)]
+            where = target.path if target.batch is not None else Path.cwd()
+            findings += [{"step": step, **d, "path": shown(where / d["file"])} for d in step_findings]
+            levels = {d["level"] for d in step_findings}
+            steps.append({"step": step, "files": [shown(where / (f.name or f.sql_file.path.name)) for f in files],
+                          "verdict": "FAIL" if ERROR in levels else "WARN" if WARNING in levels else "PASS"})
     levels = [f["level"] for f in findings]
-    verdict = overall(results).value
-    summary = {"steps": len(results), "files": 2 * len(results), "findings": len(findings),
+    verdict = "FAIL" if ERROR in levels else "WARN" if WARNING in levels else "PASS"
+    summary = {"steps": len(steps), "files": sum(len(s["files"]) for s in steps), "findings": len(findings),
                "errors": levels.count(ERROR), "warnings": levels.count(WARNING), "notes": levels.count(NOTE),
                "verdict": verdict}
-    if args.format == "json":
-        _print_json({"batch": batch.id, "path": str(batch.path), "summary": summary, "findings": findings,
-                     "steps": [{"step": r.subject, "verdict": r.verdict.value, "value": r.value,
-                                "message": r.message, "hint": r.hint} for r in results]})
+    exit_code = LINT_FAILED if summary["errors"] else 0
+    if args.format != "text":
+        _print_machine(args.format, findings, summary, steps, targets)
+        return exit_code
+    for target in batches:
+        if target.batch.tool is not None and not args.production_env:
+            print(f"(every one of the {len(target.batch.steps)} {target.batch.tool.name} migrations in "
+                  f"{shown(target.batch.source)}; --production-env VAR takes only those production has not "
+                  f"applied, as the DAG does)")
+    from gonogo.lint.formats import text_of
+
+    for f in findings:
+        if f["level"] != NOTE or args.notes:
+            print(f"{f['path']}:{f['line']}: {f['level']} [{f['rule']}] {text_of(f)}")
+    if summary["notes"] and not args.notes:
+        print(f"{_n(summary['notes'], 'robustness note')}: statements that are not re-runnable if a file "
+              f"fails part way (IF [NOT] EXISTS); --notes lists them")
+    label = (batches[0].batch.id if len(targets) == 1 and batches else
+             shown(targets[0].path) if len(targets) == 1 else _n(len(targets), "path"))
+    print(f"{label}: {_n(summary['steps'], 'step')}, {_n(summary['files'], 'file')}, "
+          f"{_n(summary['findings'], 'finding')} ({_n(summary['errors'], 'error')}, "
+          f"{_n(summary['warnings'], 'warning')}, {_n(summary['notes'], 'note')}): {verdict}"
+          + ("; the DAG's lint gate stops the rollout on an error" if summary["errors"] else ""))
+    return exit_code
+
+
+def _pending(target, production_env: str):
+    """A batch from a migration tool, with only the migrations production has not applied."""
+    import dataclasses
+
+    from gonogo.imported import pending
+    from gonogo.lint import step_files
+
+    if target.batch.tool is None:
+        return target
+    with _production(production_env) as conn:
+        batch = pending(target.batch, conn)
+    return dataclasses.replace(target, batch=batch,
+                               steps=[(s.name, step_files(s, root=batch.path)) for s in batch.steps])
+
+
+def _print_machine(form: str, findings: list[dict], summary: dict, steps: list[dict], targets) -> None:
+    from gonogo.lint import formats
+
+    if form == "json":
+        document = {"paths": [{"path": str(t.path), "kind": t.kind,
+                               "batch": t.batch.id if t.batch is not None else None} for t in targets],
+                    "summary": summary, "findings": findings, "steps": steps}
+        if len(targets) == 1 and targets[0].batch is not None:
+            document = {"batch": targets[0].batch.id, "path": str(targets[0].path), **document}
+        _print_json(document)
+    elif form == "sarif":
+        import sys
+
+        from gonogo.lint.rules import RULES
+
+        print(formats.sarif(findings, {rule.__name__.replace("_", "-"):
+                                       " ".join((sys.modules[rule.__module__].__doc__ or "").split("\n\n")[0].split())
+                                       for rule in RULES}))
+    elif form == "github":
+        if findings:
+            print(formats.github(findings))
     else:
-        for f in findings:
-            if f["level"] != NOTE:
-                also = f" (squawk: {', '.join(f['references'])})" if f["references"] else ""
-                print(f"{f['path']}:{f['line']}: {f['level']} [{f['rule']}] {f['message']}. Hint: {f['help']}{also}")
-        if summary["notes"]:
-            print(f"{_n(summary['notes'], 'robustness note')}: statements that are not re-runnable if a file "
-                  f"fails part way (IF [NOT] EXISTS); --format json lists them")
-        print(f"{batch.id}: {_n(summary['steps'], 'step')}, {_n(summary['files'], 'file')}, "
-              f"{_n(summary['findings'], 'finding')} ({_n(summary['errors'], 'error')}, "
-              f"{_n(summary['warnings'], 'warning')}, {_n(summary['notes'], 'note')}): {verdict}"
-              + ("; the DAG's lint gate stops the rollout on an error" if summary["errors"] else ""))
-    return LINT_FAILED if summary["errors"] else 0
+        print(formats.gitlab(findings))
 
 
 def plan(args: argparse.Namespace) -> int:
@@ -150,7 +209,6 @@ def load(args: argparse.Namespace) -> Batch:
     """The batch BATCH names: a name under the batches directory first, else a folder path. A
     batch from a migration tool, with --production-env: only what production has not applied."""
     from gonogo.batch import load_batch
-    from gonogo.imported import pending
 
     root = (args.batches_dir or batches_dir()).resolve()
     given = Path(args.batch)
@@ -160,6 +218,8 @@ def load(args: argparse.Namespace) -> Batch:
     else:
         batch = load_batch(args.batch, root)
     if batch.tool is not None and args.production_env:
+        from gonogo.imported import pending
+
         with _production(args.production_env) as conn:
             return pending(batch, conn)
     if batch.tool is not None and args.format == "text":

@@ -122,7 +122,9 @@ def wrapped_in_transactions(statements: tuple[Statement, ...]) -> tuple[Statemen
     return tuple(out)
 
 
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+# include/sql in the project; gonogo/sql in an installed package (pyproject.toml)
+SQL_DIR = next((d for d in (Path(__file__).resolve().parent / "sql", Path(__file__).resolve().parent.parent / "sql")
+                if d.is_dir()), Path(__file__).resolve().parent.parent / "sql")
 _NAME_LINE = re.compile(r"^--\s*name:\s*(?P<name>[\w.-]+)\s*$", re.MULTILINE)
 
 

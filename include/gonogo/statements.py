@@ -8,10 +8,12 @@ keywords in text.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import pglast
 from pglast import ast, enums
+from pglast.parser import scan
 from pglast.visitors import Visitor
 
 _CATALOG_SCHEMAS = {"pg_catalog", "information_schema"}
@@ -121,20 +123,59 @@ def parse_script(sql: str) -> list[Statement]:
         line = sql.count("\n", 0, where[0]) + 1 if where else "?"
         raise SqlSyntaxError(f"line {line}: {message}") from None
     statements = []
+    counted, line = 0, 1  # lines counted up to offset `counted`: a file of many statements is read once
     for item in raw:
         start = item.stmt_location or 0
         length = item.stmt_len or len(sql) - start
         text = sql[start: start + length].strip()
         # stmt_location points at the end of the previous statement: skip comments and blanks
         offset = start + (len(sql[start: start + length]) - len(sql[start: start + length].lstrip()))
-        line = sql.count("\n", 0, offset) + 1
+        line += sql.count("\n", counted, offset)
+        counted = offset
         try:
             inner = _do_block_statements(text) if isinstance(item.stmt, ast.DoStmt) else ()
+            if _is_plpgsql_function(item.stmt):
+                pglast.parse_plpgsql(text)  # PostgreSQL checks the body when it creates the function
         except pglast.parser.ParseError as exc:
-            raise SqlSyntaxError(f"line {line}: the DO block's body does not parse: {exc.args[0]}") from None
+            what = "DO block's" if isinstance(item.stmt, ast.DoStmt) else "function's"
+            raise SqlSyntaxError(f"line {_body_error_line(item.stmt, text, line, exc.args[0])}: the {what} body "
+                                 f"does not parse: {exc.args[0]}") from None
         statements.append(Statement(sql=_strip_leading_comments(text), line=line,
                                     node=item.stmt, inner=inner))
     return statements
+
+
+def _is_plpgsql_function(node: ast.Node) -> bool:
+    if not isinstance(node, ast.CreateFunctionStmt):
+        return False
+    options = {o.defname: o.arg for o in node.options or ()}
+    language = options.get("language")
+    return "as" in options and language is not None and language.sval.lower() == "plpgsql"
+
+
+_NEAR = re.compile(r'at or near "(?P<token>[^"]+)"')
+
+
+def _body_error_line(node: ast.Node, text: str, line: int, message: str) -> int:
+    """The file's line of a PL/pgSQL syntax error. The PL/pgSQL parser gives no position, only
+    the token it stopped at: the line of that token's first occurrence in the body's code (not
+    in a comment or string), else the statement's own line."""
+    options = node.args if isinstance(node, ast.DoStmt) else node.options
+    body = next((o.arg.sval if isinstance(o.arg, ast.String) else o.arg[0].sval
+                 for o in options or () if o.defname == "as"), "")
+    near = _NEAR.search(message)
+    at = text.find(body) if body else -1
+    if near is None or at < 0:
+        return line
+    try:
+        tokens = scan(body)
+    except pglast.parser.ParseError:
+        return line
+    wanted = near["token"].lower()
+    for token in tokens:
+        if body[token.start: token.end + 1].lower() == wanted:
+            return line + text[:at + token.start].count("\n")
+    return line
 
 
 def _strip_leading_comments(text: str) -> str:

@@ -222,11 +222,14 @@ def test_help_names_every_command():
     done = gonogo("--help")
     assert done.returncode == 0
     listed = [line.split()[:2] for line in done.stdout.splitlines() if line.startswith("  ")]
-    assert [["lint", "BATCH"], ["plan", "BATCH"], ["import", "TOOL"], ["new-batch", "NAME"]] == [
+    assert [["lint", "PATH..."], ["plan", "BATCH"], ["import", "TOOL"], ["new-batch", "NAME"]] == [
         c for c in listed if c[0] in ("lint", "plan", "import", "new-batch")]
     for command in ("lint", "plan", "import", "new-batch"):
         assert gonogo(command, "--help").returncode == 0
     assert "exit codes" in done.stdout
+    lint_help = gonogo("lint", "--help").stdout
+    for code in ("0  no error", "1  an error found", "2  a usage error"):
+        assert code in lint_help
 
 
 # -- import ------------------------------------------------------------------------------------------
@@ -292,3 +295,180 @@ def test_import_refuses_what_is_not_the_tools_layout(tmp_path):
     assert unknown.returncode == 2 and "invalid choice: 'liquibase'" in unknown.stderr
     assert "GONOGO_NOWHERE is not set" in refused(gonogo("import", "prisma", str(PRISMA),
                                                          "--production-env", "GONOGO_NOWHERE"))
+
+
+# -- lint PATH...: files, folders and tools' folders, no manifest ---------------------------------
+
+DBMATE = REPO / "tests" / "corpus" / "dbmate" / "tracker" / "db" / "migrations"
+# hand-written, in the shapes people write: a blocking index, a rename, a safe change
+BLOCKING_INDEX = "-- speed up the inbox\nCREATE INDEX issues_owner_idx ON issues (owner_id);\n"
+RENAME = "ALTER TABLE issues\n    RENAME COLUMN body TO description;\n"
+SAFE = "ALTER TABLE issues ADD COLUMN IF NOT EXISTS closed_at timestamptz;\n"
+
+
+def written(folder, files: dict[str, str]):
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(text if isinstance(text, bytes) else text.encode())
+    return folder
+
+
+def test_lint_takes_sql_files_folders_and_a_tools_folder_in_one_call(tmp_path):
+    import shutil
+
+    plain = written(tmp_path / "sql", {"001_index.sql": BLOCKING_INDEX, "nested/002_rename.sql": RENAME,
+                                       "nested/003_safe.sql": SAFE})
+    prisma = tmp_path / "prisma" / "migrations"
+    shutil.copytree(PRISMA, prisma)
+    done = gonogo("lint", str(plain / "001_index.sql"), "--format", "json", str(plain / "nested"), str(prisma))
+    assert done.returncode == 1, done.stderr  # the index is an error
+    document = json.loads(done.stdout)
+    assert [(p["kind"], p["batch"]) for p in document["paths"]] == [("file", None), ("folder", None),
+                                                                     ("prisma", None)]
+    assert [s["step"] for s in document["steps"]][:3] == ["001_index", "002_rename", "003_safe"]
+    assert [s["step"] for s in document["steps"]][3:] == sorted(p.name for p in prisma.iterdir() if p.is_dir())
+    by_step = {}
+    for f in document["findings"]:
+        by_step.setdefault(f["step"], []).append((f["level"], f["rule"], f["line"], f["lock"]))
+    assert ("error", "index-without-concurrently", 2, "SHARE") in by_step["001_index"]
+    assert ("error", "rename", 1, "ACCESS EXCLUSIVE") in by_step["002_rename"]
+    assert "003_safe" not in by_step
+    assert document["summary"]["files"] == 3 + len(document["steps"]) - 3
+    assert {f["path"] for f in document["findings"] if f["step"] == "001_index"} == {str(plain / "001_index.sql")}
+
+
+def test_lint_reads_a_tools_file_as_the_tool_runs_it(tmp_path):
+    """A dbmate file: its down section is the rollback, where dropping what the up section
+    created is the file's job. Linted as plain SQL, the DROP TABLE would be an error."""
+    folder = tmp_path / "db" / "migrations"
+    folder.mkdir(parents=True)
+    for path in DBMATE.iterdir():
+        (folder / path.name).write_bytes(path.read_bytes())
+    text = ("-- migrate:up\nCREATE TABLE issue_archive (id bigint PRIMARY KEY);\n\n"
+            "-- migrate:down\nDROP TABLE issue_archive;\n")
+    target = written(folder, {"20240501000000_issue_archive.sql": text}) / "20240501000000_issue_archive.sql"
+    alone, plain = gonogo_together(("lint", str(target), "--format", "json"),
+                                   ("lint", str(written(tmp_path / "plain", {"x.sql": text})), "--format", "json"))
+    assert alone.returncode == 0, alone.stdout + alone.stderr
+    document = json.loads(alone.stdout)
+    assert document["paths"][0]["kind"] == "dbmate"
+    assert document["steps"] == [{"step": target.stem, "files": [str(target), str(target)], "verdict": "PASS"}]
+    assert plain.returncode == 1
+    assert [(f["rule"], f["line"]) for f in json.loads(plain.stdout)["findings"]
+            if f["level"] == "error"] == [("ban-drop-table", 5)]
+
+
+def test_lint_options_go_before_the_command_and_between_paths(tmp_path):
+    batch = copy_batch(tmp_path)
+    plain = written(tmp_path / "sql", {"a.sql": BLOCKING_INDEX, "b.sql": RENAME})
+    before, between = gonogo_together(("--batches-dir", str(batch.parent), "--format", "json", "lint", BATCH_ID),
+                                      ("lint", str(plain / "a.sql"), "--format", "json", str(plain / "b.sql")))
+    assert before.returncode == 0, before.stderr
+    assert json.loads(before.stdout)["batch"] == BATCH_ID
+    assert between.returncode == 1, between.stderr
+    assert [s["step"] for s in json.loads(between.stdout)["steps"]] == ["a", "b"]
+
+
+def test_lint_summarises_robustness_notes_and_lists_them_with_notes(tmp_path):
+    plain = written(tmp_path / "sql", {"notes.sql": "ALTER TABLE issues ADD COLUMN closed_at timestamptz;\n"})
+    summary, listed = gonogo_together(("lint", str(plain)), ("lint", str(plain), "--notes"))
+    assert summary.returncode == listed.returncode == 0  # notes never fail the lint
+    assert "1 robustness note: " in summary.stdout and "--notes lists them" in summary.stdout
+    assert f"{plain / 'notes.sql'}:1: note [prefer-robust-stmts]" not in summary.stdout
+    assert f"{plain / 'notes.sql'}:1: note [prefer-robust-stmts]" in listed.stdout
+
+
+# SARIF 2.1.0's required properties and enums (sarif-schema-2.1.0.json, OASIS), for what gonogo writes.
+_REGION = {"type": "object", "required": ["startLine"], "properties": {"startLine": {"type": "integer", "minimum": 1}}}
+_PHYSICAL = {"type": "object", "required": ["artifactLocation", "region"],
+             "properties": {"artifactLocation": {"type": "object", "required": ["uri"]}, "region": _REGION}}
+_RESULT = {"type": "object", "required": ["message", "ruleId", "level", "locations"], "properties": {
+    "level": {"enum": ["none", "note", "warning", "error"]},
+    "message": {"type": "object", "required": ["text"]},
+    "ruleIndex": {"type": "integer", "minimum": 0},
+    "locations": {"type": "array", "minItems": 1, "items": {
+        "type": "object", "required": ["physicalLocation"], "properties": {"physicalLocation": _PHYSICAL}}}}}
+_DRIVER = {"type": "object", "required": ["name"],
+           "properties": {"rules": {"type": "array", "items": {"type": "object", "required": ["id"]}}}}
+SARIF_REQUIRED = {"type": "object", "required": ["version", "runs"], "properties": {
+    "version": {"const": "2.1.0"},
+    "runs": {"type": "array", "items": {"type": "object", "required": ["tool"], "properties": {
+        "tool": {"type": "object", "required": ["driver"], "properties": {"driver": _DRIVER}},
+        "results": {"type": "array", "items": _RESULT}}}}}}
+
+
+def test_lint_writes_sarif_github_annotations_and_gitlab_code_quality(tmp_path):
+    import re
+
+    import jsonschema
+
+    plain = written(tmp_path / "sql", {"a.sql": BLOCKING_INDEX + "ALTER TABLE t ADD COLUMN c int;\n",
+                                       "b.sql": RENAME, "c.sql": "UPDATE t SET c = 1;\n"})
+    as_json, sarif, github, gitlab = gonogo_together(*(("lint", str(plain), "--format", form)
+                                                       for form in ("json", "sarif", "github", "gitlab")))
+    assert {as_json.returncode, sarif.returncode, github.returncode, gitlab.returncode} == {1}
+    findings = json.loads(as_json.stdout)["findings"]
+    assert {f["level"] for f in findings} == {"error", "warning", "note"}
+    expected = [(f["path"], f["line"], f["rule"], f["level"]) for f in findings]
+
+    document = json.loads(sarif.stdout)
+    jsonschema.validate(document, SARIF_REQUIRED)
+    [run] = document["runs"]
+    rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
+    assert [(r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+             r["locations"][0]["physicalLocation"]["region"]["startLine"], r["ruleId"], r["level"])
+            for r in run["results"]] == expected
+    assert all(rules[r["ruleIndex"]] == r["ruleId"] for r in run["results"])
+
+    command = re.compile(r"^::(error|warning|notice) file=([^,]+),line=(\d+),title=gonogo ([\w-]+)::(.+)$")
+    lines = [command.match(line) for line in github.stdout.splitlines()]
+    assert all(lines), github.stdout
+    assert [(m[2], int(m[3]), m[4], {"notice": "note"}.get(m[1], m[1])) for m in lines] == expected
+
+    issues = json.loads(gitlab.stdout)
+    assert [(i["location"]["path"], i["location"]["lines"]["begin"], i["check_name"],
+             {"critical": "error", "minor": "warning", "info": "note"}[i["severity"]]) for i in issues] == expected
+    assert all(i["description"] for i in issues)
+    assert len({i["fingerprint"] for i in issues}) == len(issues)
+
+
+# -- lint: input it cannot read ------------------------------------------------------------------
+
+FUNCTION_WITH_A_TYPO = """\
+CREATE TABLE audit (id bigint);
+CREATE OR REPLACE FUNCTION audit_issue() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  -- WHERE in a comment is not the error
+  IF NEW.status = 'closed' THEN
+    INSERT INTO audit (id) VALUES (NEW.id) WHERE;
+  END IF;
+  RETURN NEW;
+END;
+$$;
+"""
+DO_WITH_A_TYPO = "SELECT 1;\nDO $$\nBEGIN\n  PERFORM 1;\n  UPDAT issues SET x = 1;\nEND $$;\n"
+
+
+@pytest.mark.parametrize("name, content, line, says", [
+    ("latin1.sql", "SELECT 1;\n-- café\nSELECT 2;\n".encode("latin-1"), 2, "is not UTF-8"),
+    ("function.sql", FUNCTION_WITH_A_TYPO, 6, "the function's body does not parse"),
+    ("do_block.sql", DO_WITH_A_TYPO, 5, "the DO block's body does not parse"),
+    ("empty.sql", "", 1, "an empty migration is most likely a mistake"),
+    ("comments.sql", "-- TODO: the migration\n", 1, "an empty migration is most likely a mistake"),
+])
+def test_lint_names_file_and_line_of_input_it_cannot_read(tmp_path, name, content, line, says):
+    path = written(tmp_path, {name: content}) / name
+    message = refused(gonogo("lint", str(path)))
+    assert message.count("\n") == 1 and message.startswith(f"gonogo lint: {path} line {line}: "), message
+    assert says in message
+
+
+def test_lint_refuses_a_file_larger_than_it_reads_at_once(tmp_path):
+    from gonogo.lint.paths import MAX_BYTES
+
+    path = tmp_path / "seed.sql"
+    row = "INSERT INTO country (id, name) VALUES (1, 'a country of the seed data');\n"
+    path.write_text(row * (50 * 2**20 // len(row)))  # 50 MB
+    assert path.stat().st_size > MAX_BYTES
+    message = refused(gonogo("lint", str(path)))
+    assert message.count("\n") == 1 and message.startswith(f"gonogo lint: {path} line 1: 50 MB, more than")

@@ -11,60 +11,89 @@ decide a verdict and never hide a risk.
 
     lint_batch(batch) -> one GateResult per step (its migration and its rollback)
     lint_file(sql_file, step_kind=..., step_enabled=..., known=...) -> the Findings of one file
+    lint_files([FileToLint(...), ...]) -> the Findings of each file, squawk run once for all
 
 What the lint knows of the schema before a file (column types, foreign keys: lint.known)
 comes from the migrations production applied already (a batch imported from a migration
-tool) or the batch's expected schema, and the batch's earlier enabled steps (known_before).
+tool) or the batch's expected schema, and the batch's earlier enabled steps (known_before);
+what the batch itself creates before a file is new to it (earlier_statements).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import os
+from dataclasses import dataclass
+from typing import Any
 
 from gonogo.lint.finding import ERROR, NOTE, WARNING, Finding
 from gonogo.lint.known import KnownSchema, known_before
 from gonogo.lint.rules import RULES
 from gonogo.lint.rules.transaction_holds_lock import longest_hold
 from gonogo.lint.script import Script
-from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk
+from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk_files
 from gonogo.results import GateResult, Verdict
 
-__all__ = ["lint_batch", "lint_step", "lint_file", "known_before", "Finding", "KnownSchema", "RULES",
-           "EXCLUDED_RULES", "SquawkNotFound", "SquawkFailed", "ERROR", "WARNING", "NOTE"]
+__all__ = ["lint_batch", "lint_step", "lint_file", "lint_files", "FileToLint", "step_files", "known_before",
+           "Finding", "KnownSchema", "RULES", "EXCLUDED_RULES", "SquawkNotFound", "SquawkFailed", "ERROR",
+           "WARNING", "NOTE"]
 
 
-def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = False,
-              name: str | None = None, earlier=(), known: KnownSchema | None = None) -> list[Finding]:
-    """Findings in one migration (or, rollback=True, rollback) file, by line. `name` is how
-    findings name the file (default: its file name); `earlier`, the statements the batch runs
-    before it (tables, columns and indexes they create are new to this file); `known`: the schema
-    before it, as far as the lint has seen it (production's and the earlier steps')."""
-    script = _script(sql_file, step_kind=step_kind, step_enabled=step_enabled, rollback=rollback,
-                     name=name, earlier=earlier, known=known)
-    ours = [finding for rule in RULES for finding in rule(script)]
-    # on these problems gonogo's rule sees what squawk does not (a table or index the batch
-    # made, a rollback): its silence on a statement is a verdict, not a gap
-    judged = {(f.line, f.key_problem) for f in ours}
-    theirs = [f for f in squawk(script, sql_file.text)
-              if f.key_problem not in OWNED_PROBLEMS or (f.line, f.key_problem) in judged]
-    return _one_per_problem(theirs + ours)
+@dataclass(frozen=True)
+class FileToLint:
+    """One file to lint, in the context of its step. name: how findings name the file;
+    earlier: the statements the batch runs before it (what they create is new to it); known:
+    the schema before it, as far as the lint has seen it (production's and the earlier steps')."""
 
+    sql_file: Any
+    step_kind: str = "schema"
+    step_enabled: bool = True
+    rollback: bool = False
+    name: str | None = None
+    earlier: tuple = ()
+    known: KnownSchema | None = None
 
-def _script(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool, name: str | None, earlier,
-            known) -> Script:
-    return Script(sql_file.as_run, file=name or sql_file.path.name, step_kind=step_kind,
-                  step_enabled=step_enabled, rollback=rollback, earlier=earlier, known=known)
+    def script(self) -> Script:
+        return Script(self.sql_file.as_run, file=self.name or self.sql_file.path.name, step_kind=self.step_kind,
+                      step_enabled=self.step_enabled, rollback=self.rollback, earlier=self.earlier,
+                      known=self.known)
 
 
 # Problems a gonogo rule decides whole (see rules/rename.py, rules/drop_index_without_concurrently.py).
 OWNED_PROBLEMS = frozenset({"rename", "drop-index"})
 
 
+def lint_files(files: list[FileToLint]) -> list[list[Finding]]:
+    """The findings of each file, by line, in order: squawk runs once for them all (per set
+    of options), not once per file."""
+    scripts = [f.script() for f in files]
+    found = squawk_files([(script, f.sql_file.text) for script, f in zip(scripts, files)])
+    results = []
+    for script, theirs in zip(scripts, found):
+        ours = [finding for rule in RULES for finding in rule(script)]
+        # on these problems gonogo's rule sees what squawk does not (a table or index the batch
+        # made, a rollback): its silence on a statement is a verdict, not a gap
+        judged = {(f.line, f.key_problem) for f in ours}
+        theirs = [f for f in theirs if f.key_problem not in OWNED_PROBLEMS or (f.line, f.key_problem) in judged]
+        results.append(_one_per_problem(theirs + ours))
+    return results
+
+
+def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = False,
+              name: str | None = None, earlier=(), known: KnownSchema | None = None) -> list[Finding]:
+    """Findings in one migration (or, rollback=True, rollback) file, by line (FileToLint says
+    what each argument is)."""
+    [findings] = lint_files([FileToLint(sql_file, step_kind, step_enabled, rollback, name, tuple(earlier), known)])
+    return findings
+
+
 def lint_batch(batch) -> list[GateResult]:
     """One result per step, disabled steps included, each covering the step's rollback too."""
-    return [lint_step(step, root=batch.path, earlier=earlier_statements(batch, step), known=known_before(batch, step))
-            for step in batch.steps]
+    files = [f for step in batch.steps
+             for f in step_files(step, batch.path, earlier_statements(batch, step), known_before(batch, step))]
+    found = lint_files(files)
+    return [lint_step(step, root=batch.path, findings=found[2 * i] + found[2 * i + 1], files=files[2 * i: 2 * i + 2])
+            for i, step in enumerate(batch.steps)]
 
 
 def earlier_statements(batch, step) -> tuple:
@@ -78,21 +107,28 @@ def earlier_statements(batch, step) -> tuple:
                                                  *(each.backfill.batch.statements if each.backfill else ())))
 
 
-def lint_step(step, root=None, earlier=(), known: KnownSchema | None = None) -> GateResult:
-    """The step's lint result; `earlier`: the statements the batch runs before it
-    (earlier_statements); `known`: the schema before it (known_before). Its rollback runs
-    after its own forward file, on the schema the step leaves."""
-    def name(path) -> str:
-        return os.path.relpath(path, root) if root else path.name
+def step_files(step, root=None, earlier=(), known: KnownSchema | None = None) -> list[FileToLint]:
+    """A step's migration and its rollback, as lint_files takes them: the rollback runs after
+    the step's own forward file, on the schema it leaves."""
+    earlier, known = tuple(earlier), known or KnownSchema()
+    return [FileToLint(step.forward, step.kind, step.enabled, False, _relative(step.forward.path, root),
+                       earlier, known),
+            FileToLint(step.rollback, step.kind, step.enabled, True, _relative(step.rollback.path, root),
+                       (*earlier, *step.forward.statements), known.after(step.forward.statements))]
 
-    earlier = tuple(earlier)
-    known = known or KnownSchema()
-    forward = lint_file(step.forward, step_kind=step.kind, step_enabled=step.enabled,
-                        name=name(step.forward.path), earlier=earlier, known=known)
-    rollback = lint_file(step.rollback, step_kind=step.kind, step_enabled=step.enabled, rollback=True,
-                         name=name(step.rollback.path), earlier=(*earlier, *step.forward.statements),
-                         known=known.after(step.forward.statements))
-    findings = forward + rollback
+
+def _relative(path, root) -> str:
+    return os.path.relpath(path, root) if root else path.name
+
+
+def lint_step(step, root=None, findings: list[Finding] | None = None, files: list[FileToLint] | None = None,
+              ) -> GateResult:
+    """The step's result; files: step_files(step, ...) (default: with nothing before it);
+    findings: those lint_files found in them (else linted here)."""
+    files = files or step_files(step, root)
+    if findings is None:
+        forward, rollback = lint_files(files)
+        findings = forward + rollback
     errors = [f for f in findings if f.level == ERROR]
     warnings = [f for f in findings if f.level == WARNING]
     verdict = Verdict.FAIL if errors else Verdict.WARN if warnings else Verdict.PASS
@@ -106,15 +142,14 @@ def lint_step(step, root=None, earlier=(), known: KnownSchema | None = None) -> 
         hint = worst.help
     else:
         notes = len(findings)
-        message = (f"{name(step.forward.path)} and its rollback have no lint findings{state}" if not notes else
-                   f"{name(step.forward.path)} and its rollback take no risky lock{state}; "
+        message = (f"{_relative(step.forward.path, root)} and its rollback have no lint findings{state}" if not notes else
+                   f"{_relative(step.forward.path, root)} and its rollback take no risky lock{state}; "
                    f"{notes} robustness note{'s' if notes > 1 else ''} (statements not re-runnable)")
         hint = findings[0].help if notes else ""
     # in one transaction every lock lasts to the COMMIT: the longest hold, said with the verdict
-    hold = longest_hold(_script(step.forward, step_kind=step.kind, step_enabled=step.enabled, rollback=False,
-                                name=None, earlier=earlier, known=known))
+    hold = longest_hold(files[0].script())
     if hold:
-        message += f"; {name(step.forward.path)}: {hold.sentence()}"
+        message += f"; {_relative(step.forward.path, root)}: {hold.sentence()}"
     return GateResult(gate="lint", title="Static lint", phase="preflight", subject=step.name,
                       verdict=verdict, value=_count(findings, errors, warnings), threshold="no errors",
                       message=message, hint=hint, details=[f.to_detail() for f in findings])

@@ -3,7 +3,8 @@
 gonogo runs a file statement by statement in autocommit, like psql -f, or in one transaction
 (its mode, gonogo.sqlfile), and squawk is told which; it lints for PostgreSQL 15; and the
 rules that are noise for gonogo are excluded, each with its reason below. squawk runs once
-per file, on the file's text (the bytes gonogo checksummed), with its JSON reporter; each
+per set of options for all the files linted together, on each file's text (the bytes gonogo
+checksummed), with its JSON reporter; each
 violation is mapped back to the statement gonogo runs at that line, and to the lock held
 on the table while it runs.
 
@@ -153,22 +154,44 @@ def squawk_command(*, rollback: bool, one_transaction: bool = False) -> list[str
 
 def squawk(script: Script, text: str) -> list[Finding]:
     """squawk's violations in one file, as findings on the statements gonogo runs."""
-    command = [*squawk_command(rollback=script.rollback, one_transaction=script.one_transaction),
-               "--stdin-filepath", script.file]
-    done = subprocess.run(command, input=text, capture_output=True, text=True, timeout=120)
-    if done.returncode not in (0, 1):  # 1: violations found
-        raise SquawkFailed(f"squawk failed on {script.file} (exit {done.returncode}): "
-                           f"{done.stderr.strip()[:500]}")
-    try:
-        violations = json.loads(done.stdout or "[]")
-    except json.JSONDecodeError:
-        raise SquawkFailed(f"squawk gave no JSON report for {script.file}: {done.stdout[:300]!r}") from None
-    findings = []
-    for violation in violations:
-        finding = _finding(script, violation)
-        if finding:
-            findings.append(finding)
-    return findings
+    return squawk_files([(script, text)])[0]
+
+
+def squawk_files(files: list[tuple[Script, str]]) -> list[list[Finding]]:
+    """squawk's violations in each (script, text), in order: one squawk run per set of options
+    (rollback or not, one transaction or not), not one per file, since starting squawk costs
+    more than linting a file. Each text is written to a file of its own in a temporary folder,
+    as the text may be a part of a file (a dbmate section) or SQL a tool generated (Alembic)."""
+    import tempfile
+
+    groups: dict[tuple[bool, bool], list[int]] = {}
+    for index, (script, _text) in enumerate(files):
+        groups.setdefault((script.rollback, script.one_transaction), []).append(index)
+    found: list[list[Finding]] = [[] for _ in files]
+    with tempfile.TemporaryDirectory(prefix="gonogo-squawk-") as folder:
+        for (rollback, one_transaction), indexes in groups.items():
+            paths = {}
+            for index in indexes:
+                path = os.path.join(folder, f"{index}.sql")
+                with open(path, "w", encoding="utf-8") as out:
+                    out.write(files[index][1])
+                paths[path] = index
+            command = squawk_command(rollback=rollback, one_transaction=one_transaction)
+            names = ", ".join(files[i][0].file for i in indexes[:3]) + (", ..." if len(indexes) > 3 else "")
+            done = subprocess.run([*command, *paths], capture_output=True, text=True, timeout=300)
+            if done.returncode not in (0, 1):  # 1: violations found
+                raise SquawkFailed(f"squawk failed on {names} (exit {done.returncode}): "
+                                   f"{done.stderr.strip()[:500]}")
+            try:
+                violations = json.loads(done.stdout or "[]")
+            except json.JSONDecodeError:
+                raise SquawkFailed(f"squawk gave no JSON report for {names}: {done.stdout[:300]!r}") from None
+            for violation in violations:
+                index = paths[violation["file"]]
+                finding = _finding(files[index][0], violation)
+                if finding:
+                    found[index].append(finding)
+    return found
 
 
 def _finding(script: Script, violation: dict) -> Finding | None:

@@ -21,12 +21,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from gonogo.errors import BatchError
 from gonogo.sqlfile import STATEMENTS, TRANSACTION, SqlFile, query, read_sql_file, read_text
 from gonogo.tools import Applied, Migration, MigrationTool
+
+if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver
+    import psycopg
 
 # dbmate's own patterns (migration.go, db.go): a migration file, and its two section directives.
 _FILE = re.compile(r"^(\d+).*\.sql$")

@@ -45,14 +45,17 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import psycopg
 from pglast import ast, enums
 
 from gonogo.errors import BatchError
 from gonogo.sqlfile import STATEMENTS, TRANSACTION, SqlFile, query, read_sql_file, read_text, split_statements
 from gonogo.statements import Statement
 from gonogo.tools import Applied, Migration, MigrationTool, one_transaction
+
+if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver
+    import psycopg
 
 _SQL = "tools_flyway.sql"
 _NAME = re.compile(r"^(?P<prefix>[VU])(?P<version>.*?)__(?P<description>.*)\.sql$")  # up to the first __

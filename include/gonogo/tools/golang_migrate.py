@@ -29,12 +29,14 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from pathlib import Path
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from gonogo.errors import BatchError
 from gonogo.sqlfile import TRANSACTION, query, read_sql_file
 from gonogo.tools import Applied, Migration, MigrationTool, one_transaction
+
+if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver
+    import psycopg
 
 _FILE = re.compile(r"^([0-9]+)_(.*)\.(down|up)\.(.*)$")
 _SQL = "tools_golang_migrate.sql"

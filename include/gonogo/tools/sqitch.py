@@ -31,12 +31,14 @@ import socket
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-
-import psycopg
+from typing import TYPE_CHECKING
 
 from gonogo.errors import BatchError
 from gonogo.sqlfile import STATEMENTS, SqlFile, query, read_sql_file
 from gonogo.tools import Applied, Migration, MigrationTool
+
+if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver
+    import psycopg
 
 SQL = "tools_sqitch.sql"
 
@@ -302,6 +304,8 @@ def _register_project(conn: psycopg.Connection, info: dict, name: str, email: st
     found = conn.execute(query(SQL, "sqitch_project_uri"), {"project": project}).fetchone()
     if found is not None:
         if found[0] != uri:
+            import psycopg
+
             raise psycopg.errors.RaiseException(
                 f"Sqitch project {project} is registered with URI {found[0]}, sqitch.plan says {uri}: make %uri the "
                 f"same as the registry's")
