@@ -18,8 +18,9 @@ A statement that cannot run inside a transaction block (SQLSTATE 25001: CONCURRE
 2D000: a DO block that COMMITs) runs as written, in autocommit, on its own scratch copy of the
 schema, while a second session holds ROW EXCLUSIVE and a row lock on every row of each table
 it names, so the statement stops at its first wait (CONCURRENTLY waits for older writers; a
-batch UPDATE waits for its first row): the second session reads the statement's locks there
-and then lets it go on, polling until it ends. Rows written per transaction are counted from
+batch UPDATE waits for its first row): the locks it holds there are its measured locks, read
+by the second session, which then lets it go on and keeps polling until it ends (what that
+sampling sees is kept apart, in sampled_later: a short lock can fall between two polls). Rows written per transaction are counted from
 xmin afterwards (new row versions of one transaction); for DELETE that count is gone with the
 rows, so a committed-batch DELETE's per-transaction share is "not measured".
 """
@@ -146,6 +147,7 @@ class Measured:
     scanned: set[str] = field(default_factory=set)          # tables of the schema read through (rows read >= rows)
     written: dict[str, float | None] = field(default_factory=dict)  # table -> rows written in one transaction ÷ rows
     schema_tables: frozenset[str] = frozenset()             # relations of schema.sql (before the case)
+    sampled_later: dict[str, str] = field(default_factory=dict)  # observed: seen after its first wait (not compared)
     error: str = ""
 
     @property
@@ -320,17 +322,26 @@ def _locks_by_table(added: set[tuple[int, str]], before: dict[int, _Relation]) -
 
 def _storage(conn, m: Measured, before: dict[int, _Relation], after: dict[int, _Relation],
              schema: dict[int, _Relation]) -> None:
-    """Rewritten tables and built indexes, on relations of the schema."""
+    """Rewritten tables and built indexes, on relations of the schema. A table with new, empty
+    storage was truncated, not rewritten (its indexes too); an index re-created on the storage
+    of an index that existed before (ALTER COLUMN TYPE of a binary-coercible type keeps it) was
+    not built."""
+    truncated = set()
     for oid, r in after.items():
         old = before.get(oid)
-        if r.kind in ("i", "I"):
-            table = schema.get(r.table)
-            if table is not None and (old is None or old.filenode != r.filenode):
-                m.indexed.add(table.name)
-        elif r.kind in ("r", "p", "m") and oid in schema and old is not None and old.filenode != r.filenode:
-            size = conn.execute("SELECT pg_relation_size(%s)", (oid,)).fetchone()[0]
-            if size:  # new storage with rows: rewritten (TRUNCATE gives new, empty storage)
+        if r.kind in ("r", "p", "m") and oid in schema and old is not None and old.filenode != r.filenode:
+            if conn.execute("SELECT pg_relation_size(%s)", (oid,)).fetchone()[0]:
                 m.rewritten.add(r.name)
+            else:
+                truncated.add(oid)
+    old_storage = {r.filenode for r in before.values()}
+    for oid, r in after.items():
+        old = before.get(oid)
+        table = schema.get(r.table)
+        if r.kind not in ("i", "I") or table is None or r.table in truncated:
+            continue
+        if (old is None and r.filenode not in old_storage) or (old is not None and old.filenode != r.filenode):
+            m.indexed.add(table.name)
 
 
 def _named_tables(statement: CorpusStatement) -> set[str]:
@@ -382,16 +393,18 @@ def _observe(cluster, template, statement: CorpusStatement, case: list[CorpusSta
 
             worker = threading.Thread(target=run)
             worker.start()
-            seen: set[tuple[int, str]] = set()
+            seen: set[tuple[int, str]] = set()    # granted while it waits: the measurement
+            later: set[tuple[int, str]] = set()   # sampled after the release: may miss short locks
             released, waited = False, False
             deadline = time.monotonic() + 60
             while worker.is_alive() and time.monotonic() < deadline:
-                for oid, mode, granted, on_relation in watcher.execute(_LOCKS_OF, (pid,)).fetchall():
-                    if granted and on_relation:
-                        seen.add((oid, mode))
-                    elif not granted and not released:
-                        waited = True
-                if waited and not released:
+                sample = watcher.execute(_LOCKS_OF, (pid,)).fetchall()
+                granted = {(oid, mode) for oid, mode, is_granted, on_relation in sample if is_granted and on_relation}
+                if released:
+                    later |= granted
+                elif any(not is_granted for _, _, is_granted, _ in sample):
+                    waited = True
+                    seen |= granted
                     watcher.execute("ROLLBACK")
                     released = True
                 time.sleep(0.002)
@@ -406,6 +419,7 @@ def _observe(cluster, template, statement: CorpusStatement, case: list[CorpusSta
                 m.error = "the statement never waited, so its locks were only sampled"
             after = _relations(watcher)
             m.locks = _locks_by_table(seen, schema)
+            m.sampled_later = _locks_by_table(later - seen, schema)
             _storage(watcher, m, schema, after, schema)
             for table in tables:
                 if rows.get(table):
