@@ -22,6 +22,7 @@ ALTER TABLE invoices ALTER COLUMN currency TYPE varchar(3);
 
 ALTER TABLE invoices ALTER COLUMN number TYPE text USING number::text;
 
+-- timestamptz -> timestamp: no rewrite when the session's TimeZone is UTC (PostgreSQL 12+), a rewrite otherwise
 ALTER TABLE events ALTER COLUMN created_at TYPE timestamp;
 
 ALTER TABLE events ALTER COLUMN payload TYPE json;
