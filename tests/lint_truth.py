@@ -446,18 +446,36 @@ def _most_rows_of_one_transaction(conn, table: str, next_xid: int, statement: Co
 
 def sql_file(path: Path):
     """A corpus file as gonogo hands it to the lint: run statement by statement, like psql -f."""
-    from gonogo.sqlfile import SqlFile
-
-    text = path.read_text()
-    return SqlFile(path=path, text=text, statements=tuple(parse_script(text)), mode="statements")
+    return _as_sql_file(path, path.read_text())
 
 
 def lint_corpus(files: Iterable[Path] | None = None) -> list:
-    """gonogo's findings on every corpus file (gonogo.lint.lint_file, an enabled schema step)."""
-    from gonogo.lint import lint_file
+    """gonogo's findings on every corpus statement, linted as it is measured: alone (a chained
+    statement after the ones it follows), in an enabled schema step, knowing the schema it
+    runs on (schema.sql), as gonogo knows production's from the batch's expected schema or
+    the migrations the tool applied. One lint_files call: squawk runs once."""
+    from gonogo.lint import FileToLint, KnownSchema, lint_files
 
-    return [f for path in (files or corpus_files())
-            for f in lint_file(sql_file(path), step_kind="schema", step_enabled=True)]
+    known = KnownSchema.of(parse_script(SCHEMA.read_text()))
+    files = []
+    for path in files_or_all(files):
+        lines = path.read_text().splitlines(keepends=True)
+        for group in cases(read_corpus(path)):
+            kept = {n for s in group for n in range(s.line, s.end_line + 1)}
+            # the other statements blanked: each line keeps its number, findings map back as they are
+            text = "".join(line if n in kept else "\n" for n, line in enumerate(lines, start=1))
+            files.append(FileToLint(_as_sql_file(path, text), "schema", True, False, path.name, (), known))
+    return [f for found in lint_files(files) for f in found]
+
+
+def files_or_all(files: Iterable[Path] | None) -> list[Path]:
+    return list(files) if files else corpus_files()
+
+
+def _as_sql_file(path: Path, text: str):
+    from gonogo.sqlfile import SqlFile
+
+    return SqlFile(path=path, text=text, statements=tuple(parse_script(text)), mode="statements")
 
 
 def statement_at(statements: list[CorpusStatement], file: str, line: int) -> CorpusStatement | None:

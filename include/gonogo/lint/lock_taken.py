@@ -81,7 +81,9 @@ def lock_taken(node: ast.Node) -> str | None:
             return "ACCESS EXCLUSIVE" if full else "SHARE UPDATE EXCLUSIVE"
         case ast.ReindexStmt():
             concurrent = any(p.defname == "concurrently" for p in node.params or ())
-            return "SHARE UPDATE EXCLUSIVE" if concurrent else "SHARE"
+            # SHARE on the table, ACCESS EXCLUSIVE on each index it rebuilds: every query that
+            # plans on the table opens its indexes, so reads wait too (measured: tests/lint_truth.py)
+            return "SHARE UPDATE EXCLUSIVE" if concurrent else "ACCESS EXCLUSIVE"
         case ast.RefreshMatViewStmt():
             return "EXCLUSIVE" if node.concurrent else "ACCESS EXCLUSIVE"
         case ast.RenameStmt():
@@ -95,6 +97,10 @@ def lock_taken(node: ast.Node) -> str | None:
             return "ACCESS EXCLUSIVE" if node.objectType == _OBJ.OBJECT_TABLE else None
         case ast.CommentStmt() | ast.CreateStatsStmt():
             return "SHARE UPDATE EXCLUSIVE" if node_table(node) else None
+        case ast.ViewStmt():
+            return "ACCESS EXCLUSIVE" if node.replace else None  # a new view is the script's own
+        case ast.AlterSeqStmt():
+            return "SHARE ROW EXCLUSIVE"  # on the sequence: nextval() of the app's INSERTs waits
         case ast.CreateStmt():
             return None  # a new table is the script's own; a REFERENCES' lock is in other_locks
     return None
@@ -170,7 +176,16 @@ def alter_table_cmd_lock(cmd: ast.AlterTableCmd) -> str:
 
 
 def node_table(node: ast.Node) -> str | None:
-    """The table (or index) a statement names first, as written."""
+    """The table (or index, view, sequence) a statement names first, as written."""
+    match node:
+        case ast.CommentStmt(objtype=_OBJ.OBJECT_COLUMN, object=[*names]) if len(names) > 1:
+            return names[-2].sval
+        case ast.CommentStmt(objtype=_OBJ.OBJECT_TABLE | _OBJ.OBJECT_INDEX, object=[*names]) if names:
+            return names[-1].sval
+        case ast.ViewStmt():
+            return node.view.relname
+        case ast.AlterSeqStmt():
+            return node.sequence.relname
     relation = getattr(node, "relation", None)
     if isinstance(relation, ast.RangeVar):
         return relation.relname

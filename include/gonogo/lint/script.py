@@ -43,6 +43,7 @@ class Unit:
     transaction: int  # statements with the same number run in one transaction
     in_do: bool = False
     batched: bool = False  # inside a DO-block loop that COMMITs each round
+    looped: bool = False   # inside a DO-block loop (committing each round or not)
 
     @property
     def lock(self) -> str | None:
@@ -271,10 +272,10 @@ def _do_units(statement: Statement, transaction: int) -> list[Unit]:
                  if item.defname == "as"), "")
     at = statement.sql.find(body) if body else -1
     body_line = statement.line + (statement.sql[:at].count("\n") if at >= 0 else 0)
-    events: list[tuple[str, int, bool, int]] = []  # (query, lineno, batched, commits so far)
+    events: list[tuple[str, int, bool, bool, int]] = []  # (query, lineno, batched, looped, commits so far)
     commits = 0
 
-    def walk(value, batched: bool) -> None:
+    def walk(value, batched: bool, looped: bool) -> None:
         nonlocal commits
         if isinstance(value, dict):
             for key, child in value.items():
@@ -282,22 +283,22 @@ def _do_units(statement: Statement, transaction: int) -> list[Unit]:
                     commits += 1
                 elif key == "PLpgSQL_stmt_execsql":
                     query = child["sqlstmt"]["PLpgSQL_expr"]["query"]
-                    events.append((query, child.get("lineno", 1), batched, commits))
+                    events.append((query, child.get("lineno", 1), batched, looped, commits))
                 inside = batched or (key in _LOOPS and _contains(child, _ENDS))
-                walk(child, inside)
+                walk(child, inside, looped or key in _LOOPS)
         elif isinstance(value, list):
             for child in value:
-                walk(child, batched)
+                walk(child, batched, looped)
 
-    walk(pglast.parse_plpgsql(statement.sql), False)
+    walk(pglast.parse_plpgsql(statement.sql), False, False)
     nodes = list(statement.nodes())
     units: list[Unit] = []
-    for query, lineno, batched, ended in events:
+    for query, lineno, batched, looped, ended in events:
         for _ in pglast.parse_sql(query):
             if not nodes:
                 break
             units.append(Unit(statement, nodes.pop(0), body_line + lineno - 1, transaction + ended,
-                              in_do=True, batched=batched))
+                              in_do=True, batched=batched, looped=looped))
     return units
 
 

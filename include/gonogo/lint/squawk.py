@@ -71,6 +71,7 @@ PROBLEMS = {
     "require-concurrent-index-creation": "index-build",
     "require-concurrent-index-deletion": "drop-index",
     "changing-column-type": "rewrite",
+    "adding-field-with-default": "rewrite",
     "constraint-missing-not-valid": "validation-scan",
     "adding-foreign-key-constraint": "validation-scan",
     "disallowed-unique-constraint": "index-build-exclusive",
@@ -101,7 +102,7 @@ FIXES = {
     "renaming-column": ('ALTER TABLE "Recipe" RENAME COLUMN "name" TO "title"',
                         'ALTER TABLE "Recipe" ADD COLUMN IF NOT EXISTS "title" text'),
     "renaming-table": ('ALTER TABLE "Recipe" RENAME TO "Dish"',
-                       'CREATE OR REPLACE VIEW "Dish" AS SELECT * FROM "Recipe"'),
+                       'CREATE VIEW "Dish" AS SELECT * FROM "Recipe"'),
     "ban-truncate-cascade": ('TRUNCATE "Recipe" CASCADE', 'TRUNCATE "RecipeItem", "Recipe"'),
 }
 _DROP_HELP = ("drop it only once no app version uses it, in a cleanup step that stays disabled "

@@ -16,6 +16,7 @@ from gonogo.lint.rules.index_without_concurrently import index_without_concurren
 from gonogo.lint.rules.not_valid_validate_same_transaction import not_valid_validate_same_transaction
 from gonogo.lint.rules.rename import rename
 from gonogo.lint.rules.set_not_null import set_not_null
+from gonogo.lint.rules.table_rewrite import table_rewrite
 from gonogo.lint.rules.transaction_holds_lock import transaction_holds_lock
 from gonogo.lint.rules.unbatched_update_delete import unbatched_update_delete
 
@@ -29,6 +30,7 @@ RULES = [
     drop_index_without_concurrently,
     set_not_null,
     alter_column_type,
+    table_rewrite,
     index_without_concurrently,
     constraint_builds_index,
     constraint_without_not_valid,

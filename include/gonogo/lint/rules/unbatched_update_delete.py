@@ -32,11 +32,13 @@ def unbatched_update_delete(script: Script) -> list[Finding]:
     or of a joined table (in a DO block an unqualified name is a PL/pgSQL variable). An AND
     is bounded if one side is, an OR if every side is.
 
-    Certain to write every row (the message says "every row"): no WHERE, WHERE true, a WHERE
-    that only joins the target to another table (UPDATE ... FROM, DELETE ... USING), key <> v,
-    and c IS NULL on a column added with no default earlier in the file or batch and not
-    written since. Any other WHERE (status = 'x') may touch every row: said so, naming the key
-    it does not bound."""
+    Certain to write every row (problem "whole-table-write", the message says "every row"): no
+    WHERE, WHERE true, key <> v, c IS NULL on a column added with no default earlier in the
+    file or batch and not written since, and a bounded statement in a DO-block loop with no
+    COMMIT (every round runs in the block's one transaction). Any other WHERE (status = 'x',
+    or one that only joins the target to another table: every row with a match) may touch
+    every row (problem "unbounded-write"): said so, naming the key it does not bound. The dry
+    run measures which it was (gonogo.locktrace: rows written ÷ rows in the table)."""
     found = []
     for unit in script.units:
         node = unit.node
@@ -46,22 +48,28 @@ def unbatched_update_delete(script: Script) -> list[Finding]:
         if table in script.new_tables:
             continue
         where = _Where(script, unit)
-        if where.bounded(node.whereClause):
-            continue
         verb = "UPDATE" if isinstance(node, ast.UpdateStmt) else "DELETE"
         keys = " or ".join(f'"{k}"' for k in where.keys if k != "ctid")
-        reason = where.certain(node.whereClause)
-        if reason is not None:
+        problem = "whole-table-write"
+        if where.bounded(node.whereClause):
+            if not unit.looped:
+                continue
+            reason = " (each round bounded, but the loop has no COMMIT: every round runs in the DO block's one transaction)"
+        else:
+            reason = where.certain(node.whereClause)
+        if reason is not None and not reason.startswith(" that has a match"):
             message = (f'{verb} of every row of "{table}"{reason} in one transaction: each row stays locked until '
                        f"it commits (the app's writes to those rows wait) and the long transaction holds back VACUUM")
         else:
-            message = (f'{verb} may touch every row of "{table}" in one transaction: its WHERE does not bound '
+            problem = "unbounded-write"
+            bound = f"{reason}: its WHERE does not bound" if reason else " in one transaction: its WHERE does not bound"
+            message = (f'{verb} may touch every row of "{table}"{bound} '
                        f'"{table}"\'s key ({keys}) to a range; each row it writes stays locked until it commits '
                        f"and the long transaction holds back VACUUM")
         if where.joined_tables:
             read = ", ".join(f'"{t}"' for t in where.joined_tables)
             message += f"; it only reads {read} (ACCESS SHARE: it blocks {blocks('ACCESS SHARE')})"
-        found.append(script.finding(unit, rule="unbatched-update-delete", problem="whole-table-write",
+        found.append(script.finding(unit, rule="unbatched-update-delete", problem=problem,
                                     level=WARNING, lock="ROW EXCLUSIVE", message=message, help=_HELP))
     return found
 
