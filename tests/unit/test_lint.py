@@ -673,3 +673,15 @@ def test_a_foreign_key_finding_names_the_lock_on_the_referenced_table(tmp_path):
     found = lint_file(dropping, step_kind="cleanup", step_enabled=False, known=KnownSchema.of(parse_script(FK)))
     assert [(f.rule, f.other_locks) for f in found if f.level != "note"] == [
         ("drop-constraint", (("Recipe", "ACCESS EXCLUSIVE"),))]
+
+
+def test_a_check_written_on_a_new_column_is_a_scan_under_access_exclusive(tmp_path):
+    # Django writes `ADD COLUMN "rating" integer DEFAULT 0 NOT NULL CHECK ("rating" >= 0)`: the
+    # CHECK cannot be NOT VALID there, and PostgreSQL checks every existing row under the ALTER's lock
+    [finding] = [f for f in lint(tmp_path, 'ALTER TABLE "Recipe" ADD COLUMN "rating" integer DEFAULT 0 NOT NULL '
+                                           'CHECK ("rating" >= 0);\n') if f.level == "error"]
+    assert (finding.rule, finding.lock, finding.key_problem) == (
+        "constraint-without-not-valid", "ACCESS EXCLUSIVE", "validation-scan")
+    assert "NOT VALID" in finding.help
+    assert not [f for f in lint(tmp_path, 'ALTER TABLE "Recipe" ADD COLUMN "rating" integer DEFAULT 0;\n')
+                if f.level == "error"]

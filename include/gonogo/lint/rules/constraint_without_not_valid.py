@@ -35,4 +35,17 @@ def constraint_without_not_valid(script: Script) -> list[Finding]:
                       "CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE"
                       + (", and ROW SHARE on the referenced table" if kind == "FOREIGN KEY" else "")
                       + ": reads and writes go on)")))
+    # a CHECK written on the new column itself cannot be NOT VALID: PostgreSQL checks every row
+    for unit, cmd in script.commands(enums.AlterTableType.AT_AddColumn):
+        column = cmd.def_
+        checks = [c for c in getattr(column, "constraints", None) or ()
+                  if getattr(c, "contype", None) == _CT.CONSTR_CHECK]
+        if checks:
+            found.append(script.finding(
+                unit, rule="constraint-without-not-valid", problem="validation-scan", level=ERROR,
+                lock="ACCESS EXCLUSIVE",
+                message=(f'ADD COLUMN "{column.colname}" with a CHECK on "{unit.table}" checks every row while '
+                         f"holding ACCESS EXCLUSIVE: {locks.blocks('ACCESS EXCLUSIVE')} for the whole scan"),
+                help=(f'add the column without the CHECK, then ADD CONSTRAINT ... CHECK (...) NOT VALID and '
+                      f"VALIDATE CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE: reads and writes go on)")))
     return found
