@@ -283,8 +283,9 @@ def referenced_tables(statements: list[Statement]) -> set[str]:
     return visitor.names - created_tables(statements)
 
 
-def created_tables(statements: list[Statement]) -> set[str]:
-    """Tables and views the statements create, or rename to: nobody can use them before."""
+def created_tables(statements: list[Statement], *, renamed: bool = True) -> set[str]:
+    """Tables and views the statements create, or (renamed=True) rename to: nobody can use them
+    under that name before. A renamed table still has its rows (renamed=False leaves it out)."""
     names = set()
     for statement in statements:
         for node in statement.nodes():
@@ -294,7 +295,7 @@ def created_tables(statements: list[Statement]) -> set[str]:
                 names.add(node.into.rel.relname)
             elif isinstance(node, ast.ViewStmt):
                 names.add(node.view.relname)
-            elif isinstance(node, ast.RenameStmt) and node.renameType == enums.ObjectType.OBJECT_TABLE:
+            elif renamed and isinstance(node, ast.RenameStmt) and node.renameType == enums.ObjectType.OBJECT_TABLE:
                 names.add(node.newname)
     return names
 

@@ -685,3 +685,24 @@ def test_a_check_written_on_a_new_column_is_a_scan_under_access_exclusive(tmp_pa
     assert "NOT VALID" in finding.help
     assert not [f for f in lint(tmp_path, 'ALTER TABLE "Recipe" ADD COLUMN "rating" integer DEFAULT 0;\n')
                 if f.level == "error"]
+
+
+def test_a_new_columns_references_is_a_scan_only_when_a_default_fills_the_rows(tmp_path):
+    # fider's `ADD COLUMN user_id INT REFERENCES users(id)`: every row NULL, nothing to check
+    # (PostgreSQL read 0 rows); with DEFAULT 1 it checks every row (read them all)
+    empty = lint(tmp_path, 'ALTER TABLE ideas ADD COLUMN user_id int REFERENCES users (id);\n')
+    assert not [f for f in empty if f.level == "error"], empty
+    [filled] = [f for f in lint(tmp_path, 'ALTER TABLE ideas ADD COLUMN tenant_id int NOT NULL DEFAULT 1 '
+                                          'REFERENCES tenants (id);\n') if f.level == "error"]
+    assert (filled.rule, filled.key_problem, filled.lock) == (
+        "constraint-without-not-valid", "validation-scan", "ACCESS EXCLUSIVE")
+    assert "adding-foreign-key-constraint" in filled.references
+
+
+def test_a_renamed_table_keeps_its_rows_for_the_lint(tmp_path):
+    # ente's migration renames a table, then backfills and SET NOT NULLs it: the renamed table is not new
+    sql = ('ALTER TABLE temporary_object_keys RENAME TO temp_objects;\n'
+           "UPDATE temp_objects SET is_multipart = 'f';\n"
+           'ALTER TABLE temp_objects ALTER COLUMN is_multipart SET NOT NULL;\n')
+    found = {(f.line, f.rule) for f in lint(tmp_path, sql) if f.level != "note"}
+    assert {(2, "unbatched-update-delete"), (3, "set-not-null")} <= found, found

@@ -34,7 +34,8 @@ from gonogo.lint.script import Script
 from gonogo.lint.squawk import EXCLUDED_RULES, SquawkFailed, SquawkNotFound, squawk_files
 from gonogo.results import GateResult, Verdict
 
-__all__ = ["lint_batch", "lint_step", "lint_file", "lint_files", "FileToLint", "step_files", "known_before",
+__all__ = ["lint_batch", "lint_step", "lint_file", "lint_files", "FileToLint", "step_files", "batch_files",
+           "known_before",
            "Finding", "KnownSchema", "RULES", "EXCLUDED_RULES", "SquawkNotFound", "SquawkFailed", "ERROR",
            "WARNING", "NOTE"]
 
@@ -61,8 +62,9 @@ class FileToLint:
 
 # Problems a gonogo rule decides whole (rules/rename.py, rules/drop_index_without_concurrently.py;
 # rewrites: rules/alter_column_type.py knows binary-coercible types, rules/table_rewrite.py
-# volatile defaults): squawk's finding stays only on a statement gonogo's rule flags too.
-OWNED_PROBLEMS = frozenset({"rename", "drop-index", "rewrite"})
+# volatile defaults; scans: rules/constraint_without_not_valid.py knows a new column's REFERENCES
+# reads no row): squawk's finding stays only on a statement gonogo's rule flags too.
+OWNED_PROBLEMS = frozenset({"rename", "drop-index", "rewrite", "validation-scan"})
 
 
 def lint_files(files: list[FileToLint]) -> list[list[Finding]]:
@@ -91,11 +93,16 @@ def lint_file(sql_file, *, step_kind: str, step_enabled: bool, rollback: bool = 
 
 def lint_batch(batch) -> list[GateResult]:
     """One result per step, disabled steps included, each covering the step's rollback too."""
-    files = [f for step in batch.steps
-             for f in step_files(step, batch.path, earlier_statements(batch, step), known_before(batch, step))]
+    files = batch_files(batch)
     found = lint_files(files)
     return [lint_step(step, root=batch.path, findings=found[2 * i] + found[2 * i + 1], files=files[2 * i: 2 * i + 2])
             for i, step in enumerate(batch.steps)]
+
+
+def batch_files(batch) -> list[FileToLint]:
+    """Every step's migration and rollback, each knowing what runs before it (step_files)."""
+    return [f for step in batch.steps
+            for f in step_files(step, batch.path, earlier_statements(batch, step), known_before(batch, step))]
 
 
 def earlier_statements(batch, step) -> tuple:

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from gonogo import tools
 from gonogo.errors import BatchError
-from gonogo.lint import FileToLint, step_files
+from gonogo.lint import FileToLint, KnownSchema, batch_files
 from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file
 
 # The largest file the lint reads. Parsing costs about 3 s and 40 MB of memory per MB of SQL
@@ -99,12 +99,22 @@ def _batch(folder: Path) -> Target:
 
     folder = folder.resolve()
     batch = load_batch(folder.name, folder.parent)
-    return Target(folder, "batch", [(s.name, step_files(s, root=batch.path)) for s in batch.steps], batch)
+    files = batch_files(batch)  # as the DAG's lint gate: two per step, knowing what ran before
+    return Target(folder, "batch", [(s.name, files[2 * i: 2 * i + 2]) for i, s in enumerate(batch.steps)], batch)
 
 
 def _tool(name: str, folder: Path) -> Target:
     _not_too_large(folder)
-    return Target(folder.resolve(), name, [(m.name, _migration_files(m)) for m in _migrations(name, folder)])
+    migrations = _migrations(name, folder)
+    return Target(folder.resolve(), name, [(m.name, _migration_files(m, _known_before(migrations, m)))
+                                           for m in migrations])
+
+
+def _known_before(migrations: list[tools.Migration], migration: tools.Migration) -> KnownSchema:
+    """The schema the tool's earlier migrations leave (column types, foreign keys). Their tables
+    are not new: in an author's checkout, production applied the earlier ones long ago."""
+    before = migrations[: migrations.index(migration)]
+    return KnownSchema.of(s for m in before for s in m.up.statements)
 
 
 def _migrations(name: str, folder: Path) -> list[tools.Migration]:
@@ -115,10 +125,12 @@ def _migrations(name: str, folder: Path) -> list[tools.Migration]:
                          f"migrations (pip install {exc.name})") from None
 
 
-def _migration_files(migration: tools.Migration) -> list[FileToLint]:
-    files = [FileToLint(_not_empty(migration.up), name=str(migration.up.path))]
+def _migration_files(migration: tools.Migration, known: KnownSchema | None = None) -> list[FileToLint]:
+    known = known or KnownSchema()
+    files = [FileToLint(_not_empty(migration.up), name=str(migration.up.path), known=known)]
     if migration.down is not None and migration.down.statements:
-        files.append(FileToLint(migration.down, rollback=True, name=str(migration.down.path)))
+        files.append(FileToLint(migration.down, rollback=True, name=str(migration.down.path),
+                                known=known.after(migration.up.statements)))
     return files
 
 
@@ -131,7 +143,8 @@ def _file(path: Path) -> tuple[str, list[tuple[str, list[FileToLint]]]]:
         if name := tool_of(folder):
             for migration in _migrations(name, folder):
                 if absolute in (migration.up.path.resolve(), migration.down and migration.down.path.resolve()):
-                    return name, [(migration.name, _migration_files(migration))]
+                    migrations = _migrations(name, folder)
+                    return name, [(migration.name, _migration_files(migration, _known_before(migrations, migration)))]
     return "file", [(path.stem, [FileToLint(_not_empty(read(path)), name=str(path))])]
 
 

@@ -87,7 +87,7 @@ class Script:
     @functools.cached_property
     def new_tables(self) -> set[str]:
         """Tables the file or the batch's earlier steps create: nobody else uses them yet."""
-        return created_tables([*self.earlier, *self.statements])
+        return created_tables([*self.earlier, *self.statements], renamed=False)  # a renamed table keeps its rows
 
     def all_null(self, table: str, column: str, at: Unit) -> bool:
         """Whether the column is NULL in every row when `at` runs: added to an existing table

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pglast import enums
+from pglast import ast, enums
 
 from gonogo import locks
 from gonogo.lint.finding import ERROR, Finding
@@ -35,12 +35,25 @@ def constraint_without_not_valid(script: Script) -> list[Finding]:
                       "CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE"
                       + (", and ROW SHARE on the referenced table" if kind == "FOREIGN KEY" else "")
                       + ": reads and writes go on)")))
-    # a CHECK written on the new column itself cannot be NOT VALID: PostgreSQL checks every row
+    # a CHECK written on the new column itself cannot be NOT VALID: PostgreSQL checks every row;
+    # a REFERENCES on it too, but only when a DEFAULT fills the rows (all NULL: nothing to check,
+    # measured: 0 rows read)
     for unit, cmd in script.commands(enums.AlterTableType.AT_AddColumn):
         column = cmd.def_
-        checks = [c for c in getattr(column, "constraints", None) or ()
-                  if getattr(c, "contype", None) == _CT.CONSTR_CHECK]
-        if checks:
+        kinds = {getattr(c, "contype", None) for c in getattr(column, "constraints", None) or ()}
+        filled = any(getattr(c, "contype", None) == _CT.CONSTR_DEFAULT and not _null(c.raw_expr)
+                     for c in column.constraints or ())
+        if _CT.CONSTR_FOREIGN in kinds and filled:
+            found.append(script.finding(
+                unit, rule="constraint-without-not-valid", problem="validation-scan", level=ERROR,
+                lock="ACCESS EXCLUSIVE",
+                message=(f'ADD COLUMN "{column.colname}" with a DEFAULT and a REFERENCES on "{unit.table}" checks '
+                         f"every row against the referenced table while holding ACCESS EXCLUSIVE: "
+                         f"{locks.blocks('ACCESS EXCLUSIVE')} for the whole scan"),
+                help=("add the column without the REFERENCES, then ADD CONSTRAINT ... FOREIGN KEY ... NOT VALID and "
+                      "VALIDATE CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE, ROW SHARE on the "
+                      "referenced table: reads and writes go on)")))
+        if _CT.CONSTR_CHECK in kinds:
             found.append(script.finding(
                 unit, rule="constraint-without-not-valid", problem="validation-scan", level=ERROR,
                 lock="ACCESS EXCLUSIVE",
@@ -49,3 +62,7 @@ def constraint_without_not_valid(script: Script) -> list[Finding]:
                 help=(f'add the column without the CHECK, then ADD CONSTRAINT ... CHECK (...) NOT VALID and '
                       f"VALIDATE CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE: reads and writes go on)")))
     return found
+
+
+def _null(expr) -> bool:
+    return expr is None or (isinstance(expr, ast.A_Const) and expr.isnull)
