@@ -112,3 +112,25 @@ def test_a_real_autovacuum_in_a_ddl_steps_way_is_canceled_and_the_step_takes_its
     assert met["pid"] == autovacuum and met["action"] == "canceled" and "dusty" in met["query"]
     assert run.tally.lock_timeouts >= 1  # the first attempt met it; a later one took the lock
     assert any(f"(pid {autovacuum}) blocked the step: canceled it" in line for line in lines)
+
+
+def test_a_production_role_that_may_not_cancel_autovacuum_is_told_the_grant(prod_db):
+    import dataclasses
+    import os
+
+    from gonogo.gates.session_guards import session_guards
+    from gonogo.results import Verdict
+    from gonogo.target import SessionGuards
+
+    role = f"migrator_{os.getpid()}"
+    with prod_db.connect("tests/setup", guards=None) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN PASSWORD 'migrator'")
+        try:
+            as_role = dataclasses.replace(prod_db, user=role, password="migrator")
+            refused = session_guards(as_role, SessionGuards(), app="run_1/check_session_guards")
+            conn.execute(f"GRANT pg_signal_backend TO {role}")
+            granted = session_guards(as_role, SessionGuards(), app="run_1/check_session_guards")
+        finally:
+            conn.execute(f"DROP ROLE {role}")
+    assert refused.verdict is Verdict.WARN and f"GRANT pg_signal_backend TO {role}" in refused.hint
+    assert granted.verdict is Verdict.PASS
