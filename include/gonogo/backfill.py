@@ -23,8 +23,8 @@ counts and checksums prove, also under live traffic, that the batch lost no row 
 nothing beyond the mapped column. The progress is committed with the batch, so a run that is
 killed resumes after the last committed batch, and a finished one does nothing more.
 
-A batch that cannot get its locks within the session's lock_timeout (SQLSTATE 55P03) is
-retried whole with backoff (gonogo.retry). Progress, rate and the time left go to `log` at
+A batch is one unit of gonogo.retry: one that cannot get its locks within the session's
+lock_timeout (SQLSTATE 55P03) or loses a deadlock (40P01) is retried whole with backoff. Progress, rate and the time left go to `log` at
 every 10 % of the rows and in between every `log_every` seconds, so a slow backfill never looks
 hung and a 10-million-row one does not flood the log.
 """
@@ -42,7 +42,7 @@ from gonogo import history
 from gonogo.batch import Backfill, Step
 from gonogo.progress import duration
 from gonogo.results import GateResult, Verdict
-from gonogo.retry import RetryPolicy, with_retries
+from gonogo.retry import RetryPolicy, Tally, run_unit
 from gonogo.sqlfile import query
 
 Log = Callable[[str], None]
@@ -93,7 +93,7 @@ class _Tally:
     upto_key: int
     started: float = field(default_factory=time.monotonic)
     done: list[_Done] = field(default_factory=list)
-    lock_retries: int = 0
+    retries: Tally = field(default_factory=Tally)
 
     @property
     def rows(self) -> int:
@@ -111,7 +111,8 @@ class _Tally:
         seconds = self.seconds
         return {"batches": len(self.done), "rows": self.rows, "rows_mapped": self.mapped,
                 "seconds": round(seconds, 3), "rows_per_second": round(self.rows / seconds) if seconds else None,
-                "resumed_from": self.resumed_from, "upto_key": self.upto_key, "lock_retries": self.lock_retries}
+                "resumed_from": self.resumed_from, "upto_key": self.upto_key, "lock_retries": self.retries.retried,
+                "deadlocks": self.retries.deadlocks}
 
 
 def run_backfill(conn: psycopg.Connection, step: Step, *, run_id: str,
@@ -167,16 +168,11 @@ def run_backfill(conn: psycopg.Connection, step: Step, *, run_id: str,
             f"done before ({state.rows_done} mapped), {left} to go")
 
     tally = _Tally(resumed_from, state.upto_key)
-
-    def retry_line(line: str) -> None:
-        tally.lock_retries += 1
-        log(line)
-
     position, last_line, logged_tenth = state.last_key, tally.started, _tenth(walked_before, total)
     while position < state.upto_key:
         try:
-            done = with_retries(lambda: _one_batch(conn, spec, statements, where), policy,
-                                what=f"the backfill batch after {spec.key} {position}", log=retry_line)
+            done = run_unit(conn, lambda: _one_batch(conn, spec, statements, where), policy,
+                            what=f"the backfill batch after {spec.key} {position}", log=log, tally=tally.retries)
         except _Mismatch as exc:
             bad = exc.detail
             return result(

@@ -19,7 +19,7 @@ from psycopg import pq
 from gonogo.errors import GonogoError
 from gonogo.indexes import builds_index_concurrently, recover_invalid_index
 from gonogo.progress import index_build
-from gonogo.retry import RetryPolicy, is_lock_timeout, patient
+from gonogo.retry import RetryPolicy, Tally, patient, run_unit
 from gonogo.sqlfile import SqlFile
 from gonogo.statements import Statement, closes_transaction, commits_transaction, opens_transaction
 
@@ -29,6 +29,8 @@ Execute = Callable[[psycopg.Connection, Statement], object]
 _HINTS = {
     "55P03": ("a lock could not be taken within lock_timeout, on every attempt: another session holds a "
               "conflicting lock on the table (look in pg_locks / pg_stat_activity); retry when it ends"),
+    "40P01": ("a deadlock with another session on every attempt: the app takes the same locks in the other "
+              "order; run the step when that transaction is not running, or take its locks in the app's order"),
     "57014": "the statement ran past statement_timeout; raise it for this step or run it off-peak",
     "23505": "duplicate rows block the unique constraint: remove them first (the preflight gates name them)",
     "23503": "rows reference missing parents: clean the orphans first (the orphan integrity gate names them)",
@@ -43,13 +45,15 @@ class StatementRun:
     summary: str
     seconds: float
     notices: list[str] = field(default_factory=list)
-    attempts: int = 1
+    attempts: int = 1  # of its unit: its block's, when it ran in one
+    outcome: object = None  # what run_script's `execute` returned (the lock trace's StatementTrace)
 
 
 @dataclass
 class ScriptRun:
     file: str
     statements: list[StatementRun] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)  # lock timeouts, deadlocks, autovacuums met over all units
 
     @property
     def seconds(self) -> float:
@@ -75,13 +79,15 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
                before_commit: Callable[[psycopg.Connection], None] | None = None) -> ScriptRun:
     """Run the file as its mode says (SqlFile.as_run): statement by statement, or in one
     transaction. `execute` sends one statement (the lock trace wraps it to watch its locks);
-    whatever it raises is reported here, the one place a SQL error becomes a ScriptError.
+    what it returns is kept as the statement's outcome, for the attempt that went through.
+    Whatever it raises is reported here, the one place a SQL error becomes a ScriptError.
 
-    With a retry policy, each statement runs under the policy's lock_timeout (its patient one
-    for CONCURRENTLY and VALIDATE), and a lock timeout is retried with backoff: a statement
-    on its own alone, a statement inside a BEGIN ... COMMIT with its whole block.
-    Before a CREATE INDEX CONCURRENTLY, an invalid leftover of that index is dropped; an index
-    build that takes long logs its progress (gonogo.progress).
+    The file runs as units (gonogo.retry.run_unit): a statement on its own, or a BEGIN ...
+    COMMIT block whole. With a retry policy, each statement runs under the policy's
+    lock_timeout (its patient one for CONCURRENTLY and VALIDATE), and a unit that times out on
+    a lock or loses a deadlock is run again with backoff. Before a CREATE INDEX CONCURRENTLY,
+    an invalid leftover of that index is dropped; an index build that takes long logs its
+    progress (gonogo.progress).
 
     before_commit(conn) records the file as applied (gonogo's history, the migration tool's own
     table): inside the file's last transaction, right before its COMMIT, when the file ends in
@@ -94,65 +100,61 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
     statements = script.as_run
     last = len(statements) - 1
     ends_in_commit = bool(statements) and commits_transaction(statements[-1])
-    recorded = False
     saved_timeout = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0] if policy else None
-    current_timeout = saved_timeout
+    state = {"timeout": saved_timeout, "recorded": False, "failed": None}
+    unit_policy = policy or RetryPolicy(attempts=1, cancel_autovacuum=False)
 
     def on_notice(diag) -> None:
         notices.append(diag.message_primary or "")
         log(f"    NOTICE: {diag.message_primary}")
 
+    def run_statement(i: int, in_block: bool) -> None:
+        statement = statements[i]
+        state["failed"] = statement
+        log(f"  {script.path.name}:{statement.line}: {statement.summary()}")
+        notices.clear()
+        started = time.monotonic()
+        if policy:
+            wanted = policy.patient_lock_timeout if patient(statement) else policy.lock_timeout
+            if wanted != state["timeout"]:
+                conn.execute("SELECT set_config('lock_timeout', %s, false)", [wanted])
+                state["timeout"] = wanted
+        recording = bool(i == last and ends_in_commit and before_commit and in_block)
+        if recording:
+            before_commit(conn)
+        if index := builds_index_concurrently(statement):
+            recover_invalid_index(conn, index, log)
+        with index_build(conn, statement, log):
+            outcome = execute(conn, statement)
+        seconds = time.monotonic() - started
+        state["recorded"] = state["recorded"] or recording
+        run.statements.append(StatementRun(statement.line, statement.summary(), seconds, list(notices),
+                                           attempts=run.tally.attempts, outcome=outcome))
+        attempts = run.tally.attempts
+        log(f"    done in {seconds:.3f} s" + (f" after {attempts} attempts" if attempts > 1 else ""))
+
+    def unit(first: int, end: int, kept: int) -> None:
+        del run.statements[kept:]  # what an earlier attempt of this unit ran was rolled back
+        try:
+            for i in range(first, end):
+                run_statement(i, in_block=opens_transaction(statements[first]))
+        except psycopg.Error:
+            state["timeout"] = None  # a SET inside a rolled-back block is undone with it
+            raise
+
     conn.add_notice_handler(on_notice)
     try:
-        i, block_start, kept, attempt = 0, None, 0, 1
-        while i < len(statements):
-            statement = statements[i]
-            recording = False
-            if opens_transaction(statement):
-                block_start, kept = i, len(run.statements)
-            log(f"  {script.path.name}:{statement.line}: {statement.summary()}")
-            notices.clear()
-            started = time.monotonic()
+        first = 0
+        while first < len(statements):
+            end = _unit_end(statements, first)
+            what = (f"the transaction at line {statements[first].line}" if opens_transaction(statements[first])
+                    else f"line {statements[first].line}")
+            kept = len(run.statements)
             try:
-                if policy:
-                    wanted = policy.patient_lock_timeout if patient(statement) else policy.lock_timeout
-                    if wanted != current_timeout:
-                        conn.execute("SELECT set_config('lock_timeout', %s, false)", [wanted])
-                        current_timeout = wanted
-                recording = i == last and ends_in_commit and before_commit and block_start is not None
-                if recording:
-                    before_commit(conn)
-                if index := builds_index_concurrently(statement):
-                    recover_invalid_index(conn, index, log)
-                with index_build(conn, statement, log):
-                    execute(conn, statement)
+                run_unit(conn, lambda: unit(first, end, kept), unit_policy, what=what, log=log, tally=run.tally)
             except psycopg.Error as exc:
-                if conn.info.transaction_status != pq.TransactionStatus.IDLE:  # the file's or a tracer's
-                    conn.execute("ROLLBACK")
-                    current_timeout = None  # a SET inside the aborted block is undone with it
-                in_block = block_start is not None
-                if policy and is_lock_timeout(exc) and attempt < policy.attempts:
-                    delay = policy.backoff(attempt)
-                    unit = f"the transaction at line {statements[block_start].line}" if in_block else f"line {statement.line}"
-                    log(f"    lock not available (attempt {attempt}/{policy.attempts}): {unit} again in "
-                        f"{delay:.2f} s; the app runs meanwhile")
-                    time.sleep(delay)
-                    attempt += 1
-                    if in_block:
-                        i, block_start = block_start, None
-                        del run.statements[kept:]
-                    continue
-                raise _script_error(script, statement, exc, run, attempts=attempt) from exc
-            seconds = time.monotonic() - started
-            recorded = recorded or bool(recording)
-            run.statements.append(StatementRun(statement.line, statement.summary(), seconds, list(notices),
-                                               attempts=attempt))
-            log(f"    done in {seconds:.3f} s" + (f" after {attempt} attempts" if attempt > 1 else ""))
-            if closes_transaction(statement):
-                block_start = None
-            if block_start is None:
-                attempt = 1
-            i += 1
+                raise _script_error(script, state["failed"], exc, run, attempts=run.tally.attempts) from exc
+            first = end
     finally:
         conn.remove_notice_handler(on_notice)
         if saved_timeout is not None and conn.info.transaction_status == pq.TransactionStatus.IDLE:
@@ -162,12 +164,23 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
         raise ScriptError(f"{script.path.name} opens a transaction (BEGIN) and never commits it; "
                           f"it was rolled back. Add COMMIT at the end of the transaction.",
                           run=run, line=statements[-1].line, sqlstate=None)
-    if before_commit and not recorded:
+    if before_commit and not state["recorded"]:
         try:
             before_commit(conn)
         except psycopg.Error as exc:
             raise _script_error(script, statements[-1], exc, run, attempts=1) from exc
     return run
+
+
+def _unit_end(statements: list[Statement], first: int) -> int:
+    """Where the unit that starts at `first` ends (exclusive): after the statement that closes
+    the transaction a BEGIN opens (the end of the file if none does), else right after it."""
+    if not opens_transaction(statements[first]):
+        return first + 1
+    for i in range(first + 1, len(statements)):
+        if closes_transaction(statements[i]):
+            return i + 1
+    return len(statements)
 
 
 def _script_error(script: SqlFile, statement: Statement, exc: psycopg.Error, run: ScriptRun,

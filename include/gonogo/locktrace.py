@@ -62,7 +62,7 @@ from gonogo.sqlfile import SqlFile, query
 from gonogo.errors import GonogoError
 from gonogo.execute import Log, execute_statement, run_script
 from gonogo.results import GateResult, Verdict
-from gonogo.retry import RetryPolicy
+from gonogo.retry import RetryPolicy, Tally
 from gonogo.statements import Statement, needs_autocommit, opens_transaction
 from gonogo.target import Target
 
@@ -156,6 +156,7 @@ class StatementTrace:
 class TracedRun:
     file: str
     statements: list[StatementTrace] = field(default_factory=list)
+    tally: Tally = field(default_factory=Tally)  # what its lock retries met (run_script's)
 
     @property
     def seconds(self) -> float:
@@ -227,9 +228,10 @@ def trace_script(conn: psycopg.Connection, script: SqlFile, *, observer: Target,
         run = run_script(conn, script, log, execute=tracer.execute, policy=policy, before_commit=before_commit)
     finally:
         tracer.close()
-    for trace, ran in zip(tracer.traces, run.statements):
+    traces = [ran.outcome for ran in run.statements]  # the attempts that went through, once each
+    for trace, ran in zip(traces, run.statements):
         trace.notices = ran.notices
-    return TracedRun(file=run.file, statements=tracer.traces)
+    return TracedRun(file=run.file, statements=traces, tally=run.tally)
 
 
 @dataclass(frozen=True)
@@ -277,20 +279,18 @@ class _Tracer:
         self.conn = conn
         self.observer = observer
         self.log = log
-        self.traces: list[StatementTrace] = []
         self._transaction: _FileTransaction | None = None
-        self._opened_at: int | None = None  # len(traces) when the file's open BEGIN ran
         self._observer_conn: psycopg.Connection | None = None
 
-    def execute(self, conn: psycopg.Connection, statement: Statement) -> None:
+    def execute(self, conn: psycopg.Connection, statement: Statement) -> StatementTrace:
+        """Run one statement as run_script's `execute`, and return its trace."""
         if isinstance(statement.node, _UNTRACED):
-            self._untraced(statement)
-        elif self._transaction is not None:
-            self._in_transaction(statement)
-        elif needs_autocommit(statement):
-            self._sampled(statement, self._relations())
-        else:
-            self._on_its_own(statement)
+            return self._untraced(statement)
+        if self._transaction is not None:
+            return self._in_transaction(statement)
+        if needs_autocommit(statement):
+            return self._sampled(statement, self._relations())
+        return self._on_its_own(statement)
 
     def close(self) -> None:
         if self._observer_conn is not None:
@@ -298,17 +298,13 @@ class _Tracer:
 
     # -- the four ways a statement runs -----------------------------------------------------------
 
-    def _untraced(self, statement: Statement) -> None:
+    def _untraced(self, statement: Statement) -> StatementTrace:
         opens = opens_transaction(statement) and self.conn.info.transaction_status == pq.TransactionStatus.IDLE
         before = self._relations() if opens else None
-        if opens and self._opened_at is not None:
-            del self.traces[self._opened_at:]  # run_script retries a rolled-back block: trace it anew
-        if opens:
-            self._opened_at = len(self.traces)
         started = time.monotonic()
         execute_statement(self.conn, statement)
         ended = time.monotonic()
-        self.traces.append(StatementTrace(statement.line, statement.summary(), ended - started, method="untraced"))
+        trace = StatementTrace(statement.line, statement.summary(), ended - started, method="untraced")
         status = self.conn.info.transaction_status
         if before is not None and status == pq.TransactionStatus.INTRANS:
             self._transaction = _FileTransaction(before=before, last=before)
@@ -317,9 +313,10 @@ class _Tracer:
             for hold, began, measured in self._transaction.holds.values():  # COMMIT or ROLLBACK released them
                 hold.held_seconds = ended - began - (measuring - measured)
             self._log_holds((hold for hold, _, _ in self._transaction.holds.values()), "until COMMIT: ")
-            self._transaction, self._opened_at = None, None
+            self._transaction = None
+        return trace
 
-    def _in_transaction(self, statement: Statement) -> None:
+    def _in_transaction(self, statement: Statement) -> StatementTrace:
         transaction = self._transaction
         keys = self._foreign_keys()
         pending = self._pending_writes(statement)
@@ -341,9 +338,9 @@ class _Tracer:
         measuring = time.monotonic()
         trace.writes = self._writes(statement, pending, cursor)  # counted in the file's transaction, as it was then
         transaction.measuring += time.monotonic() - measuring
-        self.traces.append(trace)
+        return trace
 
-    def _on_its_own(self, statement: Statement) -> None:
+    def _on_its_own(self, statement: Statement) -> StatementTrace:
         before = self._relations()
         keys = self._foreign_keys()
         pending = self._pending_writes(statement)
@@ -355,8 +352,7 @@ class _Tracer:
             if exc.sqlstate not in _NOT_IN_BLOCK_SQLSTATES:
                 raise  # run_script rolls the transaction back and reports the error
             self.conn.execute("ROLLBACK")  # nothing of it stayed: run it as written (its notices repeat)
-            self._sampled(statement, before)
-            return
+            return self._sampled(statement, before)
         seconds = time.monotonic() - started
         held = self._own_locks(before)
         after = self._relations()
@@ -370,9 +366,9 @@ class _Tracer:
         trace.writes = self._writes(statement, pending, cursor)  # after the COMMIT: the count holds no lock of it
         self._log_holds(trace.locks, "")
         self._log_writes(trace.writes)
-        self.traces.append(trace)
+        return trace
 
-    def _sampled(self, statement: Statement, before: _Relations) -> None:
+    def _sampled(self, statement: Statement, before: _Relations) -> StatementTrace:
         keys = self._foreign_keys()
         pending = self._pending_writes(statement)
         with _LockPoller(self._observer(), self.conn.info.backend_pid, before) as poller:
@@ -393,7 +389,7 @@ class _Tracer:
         trace.writes = self._writes(statement, pending, cursor, batched=True)
         self._log_holds(trace.locks, "sampled: ")
         self._log_writes(trace.writes)
-        self.traces.append(trace)
+        return trace
 
     # -- rows written ---------------------------------------------------------------------------
 

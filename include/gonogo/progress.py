@@ -88,13 +88,17 @@ def describe_index_build(row: dict, seconds: float) -> str:
 
 
 def _progress_conninfo(conn: psycopg.Connection) -> str:
-    """The statement's own server, database and login (its callers need not know a Target),
-    as gonogo/<app>/progress with the default session guards."""
+    return sibling_conninfo(conn, _SUFFIX)
+
+
+def sibling_conninfo(conn: psycopg.Connection, suffix: str) -> str:
+    """The session's own server, database and login (its callers need not know a Target),
+    as gonogo/<app><suffix> with the default session guards: for a session that watches it."""
     params = conn.info.get_parameters()
     if conn.info.password:
         params["password"] = conn.info.password
     app = params.get("application_name") or "gonogo"
-    params["application_name"] = app[:_APP_NAME_MAX - len(_SUFFIX)] + _SUFFIX
+    params["application_name"] = app[:_APP_NAME_MAX - len(suffix)] + suffix
     params["options"] = SessionGuards().options()
     return make_conninfo(**params)
 

@@ -19,7 +19,7 @@ from gonogo.backfill import run_backfill
 from gonogo.batch import Batch, Step
 from gonogo.errors import StepFailed
 from gonogo.execute import Log, ScriptError, ScriptRun, run_script
-from gonogo.retry import RetryPolicy
+from gonogo.retry import RetryPolicy, Tally
 from gonogo.gates.preconditions import preconditions
 from gonogo.problems import verify
 from gonogo.results import GateResult, Verdict, failures
@@ -57,6 +57,7 @@ def recorder(batch: Batch, step: Step, *, ledger: Ledger | None = None,
             else:
                 batch.tool.record(conn, step.origin, started=started)
     return write
+LOCK_RETRIES = "lock_retries"
 _PLURAL = {"index": "indexes", "constraint": "constraints", "trigger": "triggers",
            "function": "functions", "extension": "extensions"}
 
@@ -121,9 +122,11 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
                              check_preconditions=check_preconditions, runner=runner, policy=policy,
                              run_id=ledger.run_id if ledger else "gonogo",
                              before_commit=recorder(owner, step, ledger=ledger) if owner else None)
-        if ledger:
+        if ledger:  # the audit trail keeps what the lock retries met: deadlocks, autovacuums canceled
+            retried = [r.details[0] for r in results if r.gate == LOCK_RETRIES]
             history.finish(conn, ledger.batch, step, ledger.run_id, "failed" if failures(results) else "applied",
-                           detail={"results": [f"{r.gate}: {r.verdict.value} {r.value}" for r in results]})
+                           detail={"results": [f"{r.gate}: {r.verdict.value} {r.value}" for r in results],
+                                   **({LOCK_RETRIES: retried[0]} if retried else {})})
         if failures(results):
             return _stop(run, step, results, log)
         run.results.extend(results)
@@ -168,7 +171,7 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
     try:
         script = runner(conn, step.forward, log, policy=policy_for(conn, step, policy), before_commit=before_commit)
     except ScriptError as exc:
-        return [*pre, GateResult(
+        return [*pre, *lock_retries(exc.run.tally, phase=phase, subject=step.name), GateResult(
             gate="step_applied", title="Migration applied", phase=phase, subject=step.name,
             verdict=Verdict.FAIL, value=f"failed at line {exc.line}", threshold="every statement succeeds",
             message=str(exc), hint="fix the data or the migration, then re-run: applied statements are idempotent",
@@ -180,7 +183,8 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
         threshold="every statement succeeds",
         message=f"{step.forward.path.name} ran to the end",
         details=[{"line": s.line, "statement": s.summary, "seconds": round(s.seconds, 3),
-                  "notices": s.notices, "attempts": getattr(s, "attempts", 1)} for s in script.statements])]
+                  "notices": s.notices, "attempts": getattr(s, "attempts", 1)} for s in script.statements]),
+               *lock_retries(script.tally, phase=phase, subject=step.name)]
     if step.backfill:  # the file installed what keeps new rows in step; now the existing ones
         results.append(run_backfill(conn, step, run_id=run_id, policy=policy_for(conn, step, policy), log=log,
                                     phase=phase))
@@ -192,6 +196,19 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
     results.append(rowcounts.unchanged(before, rowcounts.count_rows(conn, tables), phase=phase,
                                        subject=step.name, live_traffic=live_traffic))
     return results
+
+
+def lock_retries(tally: Tally, *, phase: str, subject: str) -> list[GateResult]:
+    """What the step's lock retries met (lock timeouts, deadlocks, autovacuums canceled or waited
+    for), as one informational result; none when every unit went through at once."""
+    met = tally.describe()
+    if not met:
+        return []
+    return [GateResult(
+        gate=LOCK_RETRIES, title="Lock waits retried", phase=phase, subject=subject, verdict=Verdict.PASS,
+        value=met, threshold="each attempt within lock_timeout; retried with backoff",
+        message=f"{met}: each attempt gave up its lock wait within lock_timeout and ran again, the app ran "
+                f"in between", details=[tally.to_dict()])]
 
 
 def objects_valid(conn: psycopg.Connection, step: Step, *, phase: str) -> GateResult:
@@ -238,6 +255,7 @@ def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
         except ScriptError as exc:
             run.failed_step = step.name
             run.error = str(exc)
+            run.results.extend(lock_retries(exc.run.tally, phase=phase, subject=step.name))
             run.results.append(GateResult(
                 gate="rollback_applied", title="Rollback applied", phase=phase, subject=step.name,
                 verdict=Verdict.FAIL, value=f"failed at line {exc.line}", threshold="every statement succeeds",
@@ -253,6 +271,7 @@ def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
             gate="rollback_applied", title="Rollback applied", phase=phase, subject=step.name,
             verdict=Verdict.PASS, value=f"{len(script.statements)} statements in {script.seconds:.2f} s",
             threshold="every statement succeeds", message=f"{step.rollback.path.name} ran to the end"))
+        run.results.extend(lock_retries(script.tally, phase=phase, subject=step.name))
     return run
 
 
