@@ -85,6 +85,7 @@ class Backfill:
     query: str = field(repr=False)
     batch_size: int = 500  # ~20 ms of row locks a batch (tests/bench/test_bench_backfill.py)
     pause_ms: int = 0  # a batch commits every ~20 ms: the app's writes interleave anyway; a pause only cost throughput
+    vacuum_after: bool = True  # VACUUM (ANALYZE) the table once the backfill finished (backfill.vacuum_after)
 
 
 BACKFILL_PARAMETERS = ("from_key", "to_key")
@@ -436,7 +437,8 @@ def _read_backfill(raw: dict, path: Path) -> tuple[Backfill | None, list[str]]:
     return Backfill(table=table, key=key, column=column,
                     batch=SqlFile(path=path, text=text, statements=tuple(statements)),
                     query=_as_psycopg_query(text, found), batch_size=raw.get("batch_size", Backfill.batch_size),
-                    pause_ms=raw.get("pause_ms", Backfill.pause_ms)), []
+                    pause_ms=raw.get("pause_ms", Backfill.pause_ms),
+                    vacuum_after=raw.get("vacuum_after", Backfill.vacuum_after)), []
 
 
 def _with_positional_parameters(text: str, found: list[tuple[str, int, int]]) -> str:
