@@ -107,6 +107,7 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
         results += contracts(conn, batch, done, phase=PHASE, subject="before the batch")
         results += _commands(ctx, None, log)
         applied: list[str] = []
+        broken_since: dict[str, str] = {}  # query -> the step after which it first broke: blamed once
         for step in batch.enabled_steps:
             if step.name in done:
                 log(f"== dry run: step {step.order} {step.name} already applied on production: skipped")
@@ -138,8 +139,14 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
                 after = plans.measure(conn, queries, runs=t.explain_runs)
                 after = plans.confirm(conn, queries, baseline.plans, after, runs=t.explain_runs,
                                       max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms, log=log)
-                results.append(plans.compare(baseline.plans, after, max_ratio=t.latency_ratio,
-                                             floor_ms=t.latency_floor_ms, phase=PHASE, subject=step.name))
+                latency = plans.compare(baseline.plans, after, max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms,
+                                        phase=PHASE, subject=step.name, broken_since=broken_since)
+                results.append(latency)
+                for row in latency.details:
+                    if row["verdict"] == "broken":
+                        broken_since[row["name"]] = f"step {step.order} {step.name}"
+                    elif row["verdict"] != plans.STILL_BROKEN:
+                        broken_since.pop(row["name"], None)  # works again: a later break is that step's
             results += contracts(conn, batch, [*done, *applied], phase=PHASE, subject=step.name)
             results += _commands(ctx, step.name, log)
     return results
