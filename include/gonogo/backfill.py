@@ -215,6 +215,91 @@ def run_backfill(conn: psycopg.Connection, step: Step, *, run_id: str,
         **tally.details())
 
 
+VACUUM_GATE, VACUUM_TITLE = "backfill_vacuum", "Backfilled table vacuumed and analyzed"
+
+
+def vacuum_after(conn: psycopg.Connection, step: Step, *, run_id: str, policy: RetryPolicy = RetryPolicy(),
+                 log: Log = print, phase: str = "") -> GateResult:
+    """VACUUM (ANALYZE) the table a finished backfill rewrote, unless the manifest says
+    vacuum_after: false; its dead tuples (pg_stat_user_tables.n_dead_tup) are measured before
+    and after and recorded as a backfill event (action: vacuum). The backfill left one dead version of every row
+    it mapped: until a vacuum, every sequential scan of the table reads them too (measured on
+    the recipe app: ~47 % dead tuples, recipe_search slower with the same plan), and the
+    planner's statistics predate the new column's values.
+    VACUUM cannot run inside a transaction block (the session is in autocommit) and takes SHARE
+    UPDATE EXCLUSIVE: the app's reads and writes go on; only DDL, CREATE INDEX CONCURRENTLY and
+    another vacuum of the table wait for it. It runs without statement_timeout (killing it
+    halfway throws its work away, and it blocks nobody); a lock timeout (autovacuum or DDL holding
+    the table) is retried like a batch. It failing is a WARN: the backfill is done and right,
+    only the table is bloated until autovacuum comes."""
+    spec = step.backfill
+    if spec is None:
+        raise ValueError(f"step {step.name} has no backfill in the manifest of batch {step.batch_id}")
+    conn.autocommit = True
+    table = f'"{spec.table}"'
+
+    def result(verdict: Verdict, value: str, message: str, hint: str = "", **details) -> GateResult:
+        if not conn.broken:
+            # a backfill event: gonogo.events' CHECK of event names in existing databases has no "vacuum"
+            history.record(conn, run_id, step.batch_id, "backfill", step=step.name,
+                           detail={"action": "vacuum", "verdict": verdict.value, "value": value, **details})
+        return GateResult(gate=VACUUM_GATE, title=VACUUM_TITLE, phase=phase, subject=step.name, verdict=verdict,
+                          value=value, threshold="dead tuples of the backfilled table removed before the next step",
+                          message=message, hint=hint, details=[{"table": spec.table, **details}])
+
+    before, live = _dead_tuples(conn, spec.table)
+    if not spec.vacuum_after:
+        log(f"  backfill {spec.table}: not vacuumed (manifest: vacuum_after: false), {before} dead tuples left")
+        return result(Verdict.PASS, f"not vacuumed: {before} dead tuples left",
+                      f"the manifest says vacuum_after: false: {table} keeps {before} dead tuples "
+                      f"({_share(before, live)}) until autovacuum comes",
+                      dead_tuples_before=before, live_tuples=live, vacuumed=False)
+    log(f"  backfill {spec.table}: VACUUM (ANALYZE) {table}, {before} dead tuples ({_share(before, live)})")
+    started = time.monotonic()
+    try:
+        with_retries(lambda: _vacuum(conn, spec.table), policy, what=f"VACUUM (ANALYZE) {table}", log=log)
+    except psycopg.Error as exc:
+        primary = exc.diag.message_primary or str(exc).strip() or type(exc).__name__
+        return result(Verdict.WARN, f"not vacuumed: {before} dead tuples left",
+                      f"VACUUM (ANALYZE) {table} failed (SQLSTATE {exc.sqlstate}): {primary}; the backfill is "
+                      f"done, the table keeps {before} dead tuples ({_share(before, live)})",
+                      hint=f"run VACUUM (ANALYZE) {table} when nothing holds the table: its scans read the "
+                           f"dead rows until then", dead_tuples_before=before, live_tuples=live, vacuumed=False,
+                      error=f"SQLSTATE {exc.sqlstate}: {primary}")
+    seconds = time.monotonic() - started
+    after, live = _dead_tuples(conn, spec.table)
+    log(f"  backfill {spec.table}: vacuumed in {seconds:.2f} s, dead tuples {before} -> {after}")
+    return result(Verdict.PASS, f"dead tuples {before} → {after} in {seconds:.2f} s",
+                  f"{table} vacuumed and analyzed after its backfill: dead tuples {before} "
+                  f"({_share(before, live)}) before, {after} after",
+                  dead_tuples_before=before, dead_tuples_after=after, live_tuples=live,
+                  seconds=round(seconds, 3), vacuumed=True)
+
+
+def _vacuum(conn: psycopg.Connection, table: str) -> None:
+    timeout = conn.execute("SELECT current_setting('statement_timeout')").fetchone()[0]
+    conn.execute("SELECT set_config('statement_timeout', '0', false)")
+    try:
+        conn.execute(sql.SQL(query("backfill.sql", "vacuum")).format(table=sql.Identifier(table)))
+    finally:
+        if not conn.broken:
+            conn.execute("SELECT set_config('statement_timeout', %s, false)", (timeout,))
+
+
+def _dead_tuples(conn: psycopg.Connection, table: str) -> tuple[int, int]:
+    """(n_dead_tup, n_live_tup) of the table, this session's own counts included: PostgreSQL 15+
+    flushes a session's statistics at most once a second, unless told to at the next idle."""
+    if conn.info.server_version >= 150000:
+        conn.execute("SELECT pg_stat_force_next_flush()")
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    row = conn.execute(query("backfill.sql", "dead_tuples"), {"table": table}).fetchone()
+    return (row[0], row[1]) if row else (0, 0)
+
+
+def _share(dead: int, live: int) -> str:
+    return f"{100.0 * dead / (dead + live):.0f} % of the table's row versions" if dead + live else "empty table"
+
+
 def read_progress(conn: psycopg.Connection, step: Step) -> Progress | None:
     """The step's backfill progress, None where it never started."""
     row = conn.execute(query("backfill.sql", "progress"), {"batch": step.batch_id, "step": step.name}).fetchone()

@@ -42,6 +42,18 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class Pace:
+    """The pace of the app's traffic that gonogo plays on staging during the dry run (manifest
+    `workload`): a query runs at its rate here, else at production's measured one, else at
+    default_calls_per_second; all of them scaled by one factor when they add up to more than
+    max_calls_per_second (gonogo.workload.paced)."""
+
+    rates: dict[str, float] = field(default_factory=dict)
+    default_calls_per_second: float = 10.0
+    max_calls_per_second: float = 200.0
+
+
+@dataclass(frozen=True)
 class WatchConfig:
     """The manifest's `watch`: gonogo's default metrics or not, the poll interval, the errors in
     a row that make the window inconclusive, and the batch's own metrics (gonogo.analysis.Metric)."""
@@ -85,6 +97,7 @@ class Backfill:
     query: str = field(repr=False)
     batch_size: int = 500  # ~20 ms of row locks a batch (tests/bench/test_bench_backfill.py)
     pause_ms: int = 0  # a batch commits every ~20 ms: the app's writes interleave anyway; a pause only cost throughput
+    vacuum_after: bool = True  # VACUUM (ANALYZE) the table once the backfill finished (backfill.vacuum_after)
 
 
 BACKFILL_PARAMETERS = ("from_key", "to_key")
@@ -154,6 +167,7 @@ class Batch:
     queries: tuple[Query, ...] = ()
     contracts: tuple[Contract, ...] = ()
     thresholds: Thresholds = Thresholds()
+    pace: Pace = Pace()
     on_failure: str = "rollback"
     watch: WatchConfig = WatchConfig()
     commands: tuple = ()  # the team's commands as gates (gonogo.gates.commands.Command)
@@ -369,6 +383,10 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                                    (folder / manifest["query_params"]).resolve() if "query_params" in manifest else None)
         except BatchError as exc:
             problems.append(str(exc))
+    pace = Pace(**manifest.get("workload", {}))
+    if queries and (unknown := sorted(set(pace.rates) - {q.name for q in queries})):
+        problems.append(f"workload.rates: no top query named {', '.join(unknown)} "
+                        f"(top queries: {', '.join(q.name for q in queries)})")
 
     if problems:
         raise BatchError(f"batch {batch_id!r} ({manifest_path}) is not valid:\n"
@@ -379,7 +397,7 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                  required_tables=tuple(manifest.get("required_tables", ())),
                  integrity_checks=checks, expected_schema=expected, queries=queries,
                  contracts=(*(imported.contracts if imported else ()), *contracts), thresholds=Thresholds(**manifest.get("thresholds", {})),
-                 on_failure=manifest.get("on_failure", "rollback"), watch=watch, commands=tuple(commands))
+                 pace=pace, on_failure=manifest.get("on_failure", "rollback"), watch=watch, commands=tuple(commands))
 
 
 def _read_manifest(path: Path) -> dict:
@@ -436,7 +454,8 @@ def _read_backfill(raw: dict, path: Path) -> tuple[Backfill | None, list[str]]:
     return Backfill(table=table, key=key, column=column,
                     batch=SqlFile(path=path, text=text, statements=tuple(statements)),
                     query=_as_psycopg_query(text, found), batch_size=raw.get("batch_size", Backfill.batch_size),
-                    pause_ms=raw.get("pause_ms", Backfill.pause_ms)), []
+                    pause_ms=raw.get("pause_ms", Backfill.pause_ms),
+                    vacuum_after=raw.get("vacuum_after", Backfill.vacuum_after)), []
 
 
 def _with_positional_parameters(text: str, found: list[tuple[str, int, int]]) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import psycopg
 
 from gonogo import discover, history, observe, plans
-from gonogo.batch import SqlFile
+from gonogo.batch import Pace, SqlFile
 from gonogo.queries import Query
 from gonogo.context import RunContext
 from gonogo.execute import Log
@@ -28,7 +28,7 @@ from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
 from gonogo.steps import apply_step, apply_steps, recorder, rollback_steps
 from gonogo.target import Target
-from gonogo.workload import Workload
+from gonogo.workload import Workload, paced
 
 PHASE, REHEARSAL = "dry_run", "rehearsal"
 
@@ -84,13 +84,16 @@ class _Tracing:
 
 
 @contextlib.contextmanager
-def _app_traffic(staging: Target, queries: tuple[Query, ...], app: str):
-    """The app's top queries running on staging, and a sampler of their lock waits
-    (None when there are no queries: then there is no wait to measure)."""
+def _app_traffic(staging: Target, queries: tuple[Query, ...], app: str, pace: Pace = Pace(), log: Log = print):
+    """The app's top queries running on staging at production's pace (gonogo.workload.paced),
+    and a sampler of their lock waits (None when there are no queries: then there is no wait
+    to measure)."""
     if not queries:
         yield None
         return
-    with Workload(staging, queries, clients=2, app=f"{app}/app") as load, \
+    traffic = paced(queries, rates=pace.rates, default=pace.default_calls_per_second, cap=pace.max_calls_per_second)
+    log(f"   app traffic on staging: {traffic.describe()}")
+    with Workload(staging, traffic.queries, clients=2, app=f"{app}/app") as load, \
             WaitSampler(staging, watch_pids=lambda: load.pids) as waits:
         yield waits
 
@@ -107,6 +110,7 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
         results += contracts(conn, batch, done, phase=PHASE, subject="before the batch")
         results += _commands(ctx, None, log)
         applied: list[str] = []
+        broken_since: dict[str, str] = {}  # query -> the step after which it first broke: blamed once
         for step in batch.enabled_steps:
             if step.name in done:
                 log(f"== dry run: step {step.order} {step.name} already applied on production: skipped")
@@ -117,7 +121,7 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
                 continue
             log(f"== dry run: step {step.order} {step.name}")
             tracing = _Tracing(staging)
-            with _app_traffic(staging, queries, app) as waits:
+            with _app_traffic(staging, queries, app, batch.pace, log) as waits:
                 step_results = apply_step(conn, step, phase=PHASE, live_traffic=False, log=log,
                                           check_preconditions=True, runner=tracing, policy=ctx.policy,
                                           run_id=ctx.run_id, before_commit=recorder(batch, step), batch=batch)
@@ -138,8 +142,14 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
                 after = plans.measure(conn, queries, runs=t.explain_runs)
                 after = plans.confirm(conn, queries, baseline.plans, after, runs=t.explain_runs,
                                       max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms, log=log)
-                results.append(plans.compare(baseline.plans, after, max_ratio=t.latency_ratio,
-                                             floor_ms=t.latency_floor_ms, phase=PHASE, subject=step.name))
+                latency = plans.compare(baseline.plans, after, max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms,
+                                        phase=PHASE, subject=step.name, broken_since=broken_since)
+                results.append(latency)
+                for row in latency.details:
+                    if row["verdict"] == "broken":
+                        broken_since[row["name"]] = f"step {step.order} {step.name}"
+                    elif row["verdict"] != plans.STILL_BROKEN:
+                        broken_since.pop(row["name"], None)  # works again: a later break is that step's
             results += contracts(conn, batch, [*done, *applied], phase=PHASE, subject=step.name)
             results += _commands(ctx, step.name, log)
     return results
@@ -153,7 +163,7 @@ def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], 
         return []
     tracing = _Tracing(staging)
     with ctx.session("staging") as conn:
-        with _app_traffic(staging, baseline.queries, ctx.app) as waits:
+        with _app_traffic(staging, baseline.queries, ctx.app, batch.pace, log) as waits:
             run = rollback_steps(conn, steps, phase=REHEARSAL, log=log, runner=tracing, policy=ctx.policy,
                                  batch=batch)
         results = [*run.results]

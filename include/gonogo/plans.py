@@ -12,6 +12,7 @@ EXPLAIN output stays out of it unless asked for (`keep_raw=True`, for the report
 from __future__ import annotations
 
 import statistics
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +188,7 @@ def _ratio(before: float, after: float) -> float:
 
 
 SAME_WORK = "slower, same work"
+STILL_BROKEN = "still broken"  # broke after an earlier step of the batch, and fails still
 
 
 def _more_work(before: PlanSample, after: PlanSample) -> bool:
@@ -233,12 +235,14 @@ def _row(name: str, before: PlanSample | None, after: PlanSample | None, max_rat
 
 
 def _change(row: dict) -> str:
+    if row["verdict"] == STILL_BROKEN:
+        return f"still broken since {row['broken_since']}: {row['error']}"
     if row["verdict"] in ("broken", "still failing"):
         return f"fails: {row['error']}"
     return f"{row['ratio']:.2f}x ({row['after_ms'] - row['before_ms']:+.2f} ms)"
 
 
-_UNTIMED = {"broken": "now fails", "still failing": "fails before and after",
+_UNTIMED = {"broken": "now fails", "still failing": "fails before and after", STILL_BROKEN: "still broken",
             "not measured": "measured on one side only"}
 
 
@@ -252,25 +256,30 @@ def _worst(rows: list[dict], max_ratio: float, floor_ms: float) -> dict | None:
 
     timed = sorted((r for r in rows if r["ratio"] is not None), key=closeness, reverse=True)
     for group in ([r for r in rows if r["verdict"] == "broken"], timed,
-                  [r for r in rows if r["verdict"] in ("still failing", "not measured")]):
+                  [r for r in rows if r["verdict"] in ("still failing", STILL_BROKEN, "not measured")]):
         if group:
             return group[0]
     return None
 
 
 def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "dry_run",
-            subject: str = "") -> GateResult:
+            subject: str = "", broken_since: Mapping[str, str] | None = None) -> GateResult:
     """The gate: FAIL when a top query got slower by more than `max_ratio` AND by more than
     `floor_ms` milliseconds (median to median) while doing more work (another plan, more pages),
     or fails now and did not before; WARN when a query could not be compared (failing before and
     after, or measured on one side only) or got slower doing the same work.
+    broken_since: {query: the earlier step after which it first broke}: such a query, failing
+    still, is "still broken" since that step (a WARN here), not broken again by this one.
     Takes PlanSamples or their dicts, as `measure` gives them or as they come back from XCom."""
     before, after = _as_samples(before), _as_samples(after)
     rows = [_row(name, before.get(name), after.get(name), max_ratio, floor_ms)
             for name in [*before, *(n for n in after if n not in before)]]
+    for row in rows:
+        if row["verdict"] == "broken" and row["name"] in (broken_since or {}):
+            row |= {"verdict": STILL_BROKEN, "broken_since": broken_since[row["name"]]}
     regressed = [r for r in rows if r["verdict"] == "regressed"]
     bad = [r for r in rows if r["verdict"] == "broken"] + regressed
-    odd = [r for r in rows if r["verdict"] in ("still failing", "not measured")]
+    odd = [r for r in rows if r["verdict"] in ("still failing", STILL_BROKEN, "not measured")]
     noisy = [r for r in rows if r["verdict"] == SAME_WORK]
     counts = (f"{len(regressed)} regressed, {sum(r['verdict'] == 'improved' for r in rows)} improved, "
               f"{sum(r['plan_changed'] for r in rows)} plans changed")
@@ -280,8 +289,12 @@ def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "d
                    + ", ".join(f"{r['name']} {_change(r)}" for r in bad) + f" ({counts})")
     elif odd:
         verdict = Verdict.WARN
-        message = (f"no top query got slower, but {', '.join(r['name'] for r in odd)} could not be "
-                   f"compared ({counts})")
+        still = [f"{r['name']} {_change(r)}" for r in odd if r["verdict"] == STILL_BROKEN]
+        uncompared = [r["name"] for r in odd if r["verdict"] != STILL_BROKEN]
+        message = (f"no top query got slower, but {', '.join(uncompared)} could not be compared ({counts})"
+                   if not still else
+                   f"this step broke no top query; {'; '.join(still)}"
+                   + (f"; {', '.join(uncompared)} could not be compared" if uncompared else "") + f" ({counts})")
     elif noisy:
         verdict = Verdict.WARN
         slower = ", ".join(f"{r['name']} {_change(r)}" for r in noisy)
@@ -308,6 +321,9 @@ def _hint(worst: dict | None, verdict: Verdict) -> str:
     if worst["verdict"] == "broken":
         return (f"{worst['name']} worked before this step and fails after it ({worst['error']}): the "
                 f"migration breaks a query the app runs; change the migration or ship the app change first")
+    if worst["verdict"] == STILL_BROKEN:
+        return (f"{worst['name']} is still broken since {worst['broken_since']} ({worst['error']}): this step "
+                f"did not break it; fix that step")
     if worst["verdict"] == "still failing":
         return f"{worst['name']} failed before this step too ({worst['error']}): check the query and its parameters"
     if worst["verdict"] == "not measured":

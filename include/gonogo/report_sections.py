@@ -132,7 +132,7 @@ def _latency_changes(measured: list[GateResult]) -> list[dict]:
             state = (d["plan_after"], d["verdict"])
             plan, verdict = previous.get(d["name"], (d["plan_before"], "same"))
             if (d["verdict"] in ("regressed", "broken") or d["plan_after"] != plan
-                    or d["verdict"] not in ("same", verdict)):
+                    or d["verdict"] not in ("same", "still broken", verdict)):
                 changes.append({"step": r.subject, **d})
             previous[d["name"]] = state
     return changes

@@ -15,7 +15,7 @@ import psycopg
 
 from gonogo import history, rowcounts
 from gonogo.backfill import forget as forget_backfill
-from gonogo.backfill import run_backfill
+from gonogo.backfill import run_backfill, vacuum_after
 from gonogo.batch import Batch, Step
 from gonogo.errors import StepFailed
 from gonogo.execute import Log, ScriptError, ScriptRun, run_script
@@ -190,6 +190,9 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
                                     phase=phase))
         if results[-1].failed:
             return results
+        # the old version of every row it mapped stays until a vacuum: the app's scans read them
+        results.append(vacuum_after(conn, step, run_id=run_id, policy=policy_for(conn, step, policy), log=log,
+                                    phase=phase))
     results.append(objects_valid(conn, step, phase=phase))
     if step.verify:
         results.append(verify(conn, step.verify, phase=phase, subject=step.name))

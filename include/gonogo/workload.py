@@ -15,6 +15,7 @@ a query with param_sets takes them in turn.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -288,6 +289,48 @@ class Workload:
             return conn
         finally:
             self._ready[number].set()  # start() waits for this: a session, or the error why not
+
+
+@dataclass(frozen=True)
+class Paced:
+    """The queries with the rates the workload keeps; scale: the factor the cap put on every
+    rate (1.0: production's rates as they are)."""
+
+    queries: tuple[Query, ...]
+    scale: float
+    sources: dict[str, str]  # query -> where its rate came from: manifest, production, default
+
+    @property
+    def calls_per_second(self) -> float:
+        return sum(q.rate or 0.0 for q in self.queries)
+
+    def describe(self) -> str:
+        counts = {s: list(self.sources.values()).count(s) for s in dict.fromkeys(self.sources.values())}
+        capped = f", scaled ×{self.scale:.2g} to the cap" if self.scale < 1 else ""
+        return (f"{self.calls_per_second:.1f} calls/s over {len(self.queries)} queries "
+                f"({', '.join(f'{n} {s}' for s, n in counts.items())} rates{capped})")
+
+
+def paced(queries: Sequence[Query], *, rates: Mapping[str, float] | None = None, default: float = 10.0,
+          cap: float = 200.0) -> Paced:
+    """Every query with a rate, so that none runs in a closed loop: the given rate (the
+    manifest's), else its own (production's, measured in pg_stat_statements), else `default`.
+    When they add up to more than `cap` calls/s, each is scaled by the same factor: the mix stays
+    production's, the total stays what staging can take beside the migration. A closed loop is a
+    load test, not the app: measured on staging, a whole-table UPDATE took 200 s under one and
+    75 s without (tests/bench/test_bench_dryrun_cost.py measures the dry run's cost)."""
+    rates = rates or {}
+    chosen, sources = {}, {}
+    for q in queries:
+        if rates.get(q.name):
+            chosen[q.name], sources[q.name] = float(rates[q.name]), "manifest"
+        elif q.rate:
+            chosen[q.name], sources[q.name] = q.rate, "production"
+        else:
+            chosen[q.name], sources[q.name] = default, "default"
+    total = sum(chosen.values())
+    scale = min(1.0, cap / total) if total > 0 else 1.0
+    return Paced(tuple(dataclasses.replace(q, rate=chosen[q.name] * scale) for q in queries), scale, sources)
 
 
 def _param_sets(query: Query, i: int) -> Mapping[str, Any]:

@@ -68,3 +68,12 @@ UPDATE gonogo.backfill_progress
 
 -- name: forget
 DELETE FROM gonogo.backfill_progress WHERE batch = %(batch)s AND step = %(step)s;
+
+-- name: dead_tuples
+-- Dead and live row versions of the backfilled table, as the cumulative statistics have them.
+SELECT n_dead_tup, n_live_tup
+  FROM pg_stat_user_tables
+ WHERE relid = to_regclass(quote_ident(%(table)s));
+
+-- name: vacuum
+VACUUM (ANALYZE) {table};

@@ -22,6 +22,7 @@ from gonogo.execute import run_script
 from gonogo.problems import verify
 from gonogo.results import Verdict
 from gonogo.retry import RetryPolicy
+from gonogo.steps import apply_step
 from gonogo.target import SessionGuards
 
 SCALE = 0.2  # 1,000 recipes
@@ -365,3 +366,58 @@ def test_a_change_beyond_the_mapped_column_is_rolled_back_and_fails_naming_the_r
     prod_conn.execute('DROP TRIGGER touch ON "Recipe"')
     assert backfill(prod_conn, sized(100)).verdict is Verdict.PASS
     assert prod_conn.execute(UNMAPPED).fetchone()[0] == 0 and others(prod_conn) == before
+
+
+def _vacuums(conn) -> tuple[int, int]:
+    """(vacuum_count, analyze_count) of Recipe: manual runs only, autovacuum is off in these tests."""
+    conn.execute("SELECT pg_stat_clear_snapshot()")
+    return conn.execute("SELECT vacuum_count, analyze_count FROM pg_stat_user_tables "
+                        "WHERE relname = 'Recipe'").fetchone()
+
+
+def test_a_finished_backfill_vacuums_and_analyzes_its_table_and_records_the_dead_tuples(prod_db):
+    sample_app.load(prod_db, scale=SCALE)
+    # production's guards (statement_timeout among them), as the DAG's sessions have them
+    with prod_db.connect("tests", guards=SessionGuards()) as conn:
+        history.ensure(conn)
+        conn.execute('ALTER TABLE "Recipe" SET (autovacuum_enabled = false)')  # only gonogo's vacuum counts
+        before = _vacuums(conn)
+        timeout = conn.execute("SHOW statement_timeout").fetchone()[0]
+
+        results = apply_step(conn, STEP, phase="production", live_traffic=False, log=Lines(), policy=FAST,
+                             run_id="tests")
+
+        assert [r.verdict for r in results] == [Verdict.PASS] * len(results), [r.message for r in results]
+        [vacuumed] = [r for r in results if r.gate == "backfill_vacuum"]
+        assert [r.gate for r in results].index("backfill_vacuum") == [r.gate for r in results].index("backfill") + 1
+        [details] = vacuumed.details
+        assert details["vacuumed"] is True and details["table"] == "Recipe"
+        # the backfill left an old version of every row it mapped; the vacuum removed them
+        mapped = next(r for r in results if r.gate == "backfill").details[0]["rows_mapped"]
+        assert details["dead_tuples_before"] >= mapped > 0
+        assert details["dead_tuples_after"] == 0
+        assert vacuumed.value.startswith(f"dead tuples {details['dead_tuples_before']} → 0 in ")
+        assert _vacuums(conn) == (before[0] + 1, before[1] + 1)
+        assert conn.execute("SHOW statement_timeout").fetchone()[0] == timeout  # restored after the VACUUM
+        [event] = [e for e in history.events(conn, BATCH.id) if e["detail"].get("action") == "vacuum"]
+        assert event["event"] == "backfill" and event["step"] == STEP.name
+        assert event["detail"]["dead_tuples_after"] == 0
+
+
+def test_vacuum_after_false_leaves_the_table_to_autovacuum_and_says_how_many_dead_tuples(prod_db, prod_conn):
+    sample_app.load(prod_db, scale=SCALE)
+    history.ensure(prod_conn)
+    prod_conn.execute('ALTER TABLE "Recipe" SET (autovacuum_enabled = false)')
+    before = _vacuums(prod_conn)
+    step = dataclasses.replace(STEP, backfill=dataclasses.replace(STEP.backfill, vacuum_after=False))
+
+    results = apply_step(prod_conn, step, phase="dry_run", live_traffic=False, log=Lines(), policy=FAST,
+                         run_id="tests")
+
+    [left] = [r for r in results if r.gate == "backfill_vacuum"]
+    assert left.verdict is Verdict.PASS and left.details[0]["vacuumed"] is False
+    assert left.details[0]["dead_tuples_before"] > 0
+    assert left.value == f"not vacuumed: {left.details[0]['dead_tuples_before']} dead tuples left"
+    assert "vacuum_after: false" in left.message
+    assert _vacuums(prod_conn) == before
+

@@ -191,3 +191,56 @@ def test_a_hidden_whole_table_update_is_named_by_the_dry_run_and_foreign_keys_na
     [fks] = [r for r in by_gate(applied, "lock_budget") if r.subject == steps[1]]
     referenced = {d["relation"] for d in fks.details if d["role"].startswith("the referenced table")}
     assert {'"Recipe"', '"User"'} <= referenced
+
+
+def _three_step_batch(root: Path) -> Path:
+    """A batch of 3 steps on a small table; step 1 renames the column the app's lookup reads."""
+    folder = root / "three_steps"
+    files = {
+        "migrations/s1_rename.sql": 'ALTER TABLE item RENAME COLUMN label TO title;\n',
+        "rollbacks/s1_rename_rollback.sql": 'ALTER TABLE item RENAME COLUMN title TO label;\n',
+        "migrations/s2_index.sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS item_price ON item (price);\n",
+        "rollbacks/s2_index_rollback.sql": "DROP INDEX CONCURRENTLY IF EXISTS item_price;\n",
+        "migrations/s3_column.sql": "ALTER TABLE item ADD COLUMN IF NOT EXISTS note text;\n",
+        "rollbacks/s3_column_rollback.sql": "ALTER TABLE item DROP COLUMN IF EXISTS note;\n",
+        "queries.sql": "-- name: item_label\nSELECT label FROM item WHERE id = %(id)s;\n"
+                       "-- name: item_price\nSELECT price FROM item WHERE id = %(id)s;\n",
+        "params.yaml": "item_label: {id: 7}\nitem_price: {id: 7}\n",
+    }
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    steps = [{"order": n, "file": f"migrations/{name}.sql", "rollback": f"rollbacks/{name}_rollback.sql",
+              "kind": "schema"} for n, name in enumerate(("s1_rename", "s2_index", "s3_column"), start=1)]
+    manifest = {"id": folder.name, "title": "three steps, the first breaks a query", "steps": steps,
+                "top_queries": "queries.sql", "query_params": "params.yaml"}
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return folder
+
+
+def test_a_query_broken_by_step_1_is_blamed_on_step_1_and_still_broken_after_steps_2_and_3(staging_db, tmp_path):
+    with staging_db.connect("tests", guards=None) as conn:
+        conn.execute("CREATE TABLE item (id int PRIMARY KEY, label text, price numeric)")
+        conn.execute("INSERT INTO item SELECT g, 'item ' || g, g FROM generate_series(1, 200) g")
+    folder = _three_step_batch(tmp_path)
+    batch = load_batch(folder.name, root=folder.parent)
+    names = [s.name for s in batch.enabled_steps]
+
+    applied, _ = run(staging_db, batch)
+
+    latency = {r.subject: r for r in by_gate(applied, "query_latency")}
+    assert list(latency) == names
+    rows = {step: {d["name"]: d for d in latency[step].details} for step in names}
+    # step 1 broke it: a FAIL there, naming the query and the error
+    assert latency[names[0]].verdict is Verdict.FAIL
+    assert rows[names[0]]["item_label"]["verdict"] == "broken"
+    assert "item_label worked before this step and fails after it" in latency[names[0]].hint
+    # steps 2 and 3 did not: it is still broken since step 1, and not blamed on them
+    for step in names[1:]:
+        row = rows[step]["item_label"]
+        assert (row["verdict"], row["broken_since"]) == ("still broken", f"step 1 {names[0]}")
+        assert latency[step].verdict is Verdict.WARN
+        assert "worked before this step" not in latency[step].hint + latency[step].message
+        assert f"item_label still broken since step 1 {names[0]}" in latency[step].message
+        assert f"item_label is still broken since step 1 {names[0]}" in latency[step].hint
+        assert rows[step]["item_price"]["verdict"] != "broken"

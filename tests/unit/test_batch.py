@@ -204,7 +204,7 @@ def test_the_backfill_step_names_its_table_key_column_and_batch_file(batch):
     assert step.order == 5 and step.kind == "backfill"
     spec = step.backfill
     assert (spec.table, spec.key, spec.column) == ("Recipe", "id", "categoryId")
-    assert (spec.batch_size, spec.pause_ms) == (500, 0)
+    assert (spec.batch_size, spec.pause_ms, spec.vacuum_after) == (500, 0, True)
     assert spec.batch.path == SHIPPED / BACKFILL_BATCH
     assert [s.kind for s in spec.batch.statements] == ["UpdateStmt"]
     assert "%(from_key)s" in spec.query and "%(to_key)s" in spec.query
@@ -266,6 +266,13 @@ def test_backfill_fields_are_checked_against_the_manifest_format(copy):
     assert "manifest.steps[4].backfill: 'key' is a required property" in message
     assert "manifest.steps[4].backfill.batch_size: 0 is less than the minimum of 1" in message
     assert "manifest.steps[4].backfill: Additional properties are not allowed ('pause' was unexpected)" in message
+
+
+def test_vacuum_after_false_is_read_from_the_manifest(copy):
+    manifest = _manifest(copy)
+    manifest["steps"][4]["backfill"]["vacuum_after"] = False
+    _write_manifest(copy, manifest)
+    assert load_batch(BATCH_ID, root=copy.parent).steps[4].backfill.vacuum_after is False
 
 
 def test_a_percent_sign_in_a_comment_is_sent_as_it_is(copy):
