@@ -257,7 +257,7 @@ def vacuum_after(conn: psycopg.Connection, step: Step, *, run_id: str, policy: R
     log(f"  backfill {spec.table}: VACUUM (ANALYZE) {table}, {before} dead tuples ({_share(before, live)})")
     started = time.monotonic()
     try:
-        with_retries(lambda: _vacuum(conn, spec.table), policy, what=f"VACUUM (ANALYZE) {table}", log=log)
+        run_unit(conn, lambda: _vacuum(conn, spec.table), policy, what=f"VACUUM (ANALYZE) {table}", log=log)
     except psycopg.Error as exc:
         primary = exc.diag.message_primary or str(exc).strip() or type(exc).__name__
         return result(Verdict.WARN, f"not vacuumed: {before} dead tuples left",
