@@ -224,3 +224,15 @@ SELECT CASE WHEN to_regclass(%(table)s) IS NOT NULL THEN has_table_privilege(%(t
 -- name: quoted_names
 -- The current role and database as a GRANT names them (quoted only where they must be).
 SELECT quote_ident(current_user), quote_ident(current_database());
+
+-- name: monitoring_state
+-- shared_preload_libraries (NULL: hidden from a role without pg_read_all_settings), track_io_timing,
+-- whether pg_stat_statements is created in this database.
+SELECT (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'),
+       current_setting('track_io_timing'),
+       EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_stat_statements');
+
+-- name: statements_hidden
+-- Statements of other roles pg_stat_statements hides from this one (their queryid reads NULL
+-- without pg_read_all_stats). Fails with SQLSTATE 55000 when the library is not preloaded.
+SELECT count(*) FILTER (WHERE queryid IS NULL) FROM pg_stat_statements(false);
