@@ -673,3 +673,16 @@ def test_a_foreign_key_finding_names_the_lock_on_the_referenced_table(tmp_path):
     found = lint_file(dropping, step_kind="cleanup", step_enabled=False, known=KnownSchema.of(parse_script(FK)))
     assert [(f.rule, f.other_locks) for f in found if f.level != "note"] == [
         ("drop-constraint", (("Recipe", "ACCESS EXCLUSIVE"),))]
+
+
+def test_an_unnamed_constraint_or_index_is_named_by_its_columns_not_by_a_blank(tmp_path):
+    """Rails and hand-written SQL often leave a foreign key unnamed: no 'ADD CONSTRAINT  FOREIGN KEY'."""
+    sql = ('ALTER TABLE "RecipeItem" ADD FOREIGN KEY ("recipeId", "unitId") REFERENCES "Recipe" ("id", "unitId");\n'
+           'ALTER TABLE "Recipe" ADD UNIQUE ("name");\n'
+           'CREATE INDEX ON "Recipe" ("name");\n')
+    found = {f.rule: f.message for f in lint(tmp_path, sql)}
+    assert found["constraint-without-not-valid"].startswith(
+        'ADD FOREIGN KEY ("recipeId", "unitId") on "RecipeItem" checks every row')
+    assert found["constraint-builds-index"].startswith('ADD UNIQUE ("name") on "Recipe" builds its index')
+    assert found["index-without-concurrently"].startswith('CREATE INDEX on "Recipe" without CONCURRENTLY')
+    assert not [m for m in found.values() if "  " in m]
