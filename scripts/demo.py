@@ -25,6 +25,7 @@ PROJECT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT / "include"), str(PROJECT / "plugins")]
 
 import sample_app  # noqa: E402
+from gonogo.artifacts import run_path  # noqa: E402
 from gonogo.batch import load_batch  # noqa: E402
 from gonogo.batches import available_batches  # noqa: E402
 from gonogo.local_slack import LocalSlack  # noqa: E402
@@ -38,7 +39,9 @@ def main() -> int:
                                      epilog="your databases: GONOGO_PRODUCTION_URL=postgresql://... "
                                             "GONOGO_STAGING_URL=postgresql://... make demo DEMO_ARGS='--import "
                                             "prisma ../app/prisma/migrations'")
-    parser.add_argument("--batch", help=f"a batch under the batches directory ({', '.join(available_batches())})")
+    parser.add_argument("--batch", help=f"a batch under the batches directory ({', '.join(available_batches())}), "
+                                        f"or the path of a batch folder (`python -m gonogo import ... --write DIR` "
+                                        f"writes one)")
     parser.add_argument("--import", dest="source", nargs=2, metavar=("TOOL", "FOLDER"),
                         help=f"your migration tool's folder instead of a batch ({', '.join(TOOLS)})")
     parser.add_argument("--answer", choices=("approve", "reject"),
@@ -59,8 +62,13 @@ def main() -> int:
     else:
         stack, answer = LocalStack.default(), args.answer or "approve"
         print(f"== local clusters under {stack.base}")
-        prod, _ = stack.start()
-        print(f"   production: 127.0.0.1:{prod.port} (WAL archived to {prod.archive_dir})")
+        prod, staging = stack.start()
+        production, staging_target = stack.targets()
+        for cluster, target, what in ((prod, production, f"WAL archived to {prod.archive_dir}"),
+                                      (staging, staging_target, "its database is dropped and recreated by each run")):
+            state = cluster.root / "cluster.json"
+            print(f"   {cluster.name}: postgresql://{target.user}:***@{target.host}:{target.port}/{target.dbname} "
+                  f"({what}); password: python3 -c \"import json; print(json.load(open('{state}'))['password'])\"")
         print(f"== loading the sample app at scale {args.scale} into production and running its workload")
         counts, stats = stack.load_app(scale=args.scale, workload_seconds=10)
         print(f"   {sum(counts.values()):,} rows in {len(counts)} tables; workload: {stats.calls:,} queries, "
@@ -72,6 +80,11 @@ def main() -> int:
     conf = {"monitoring_hours": args.watch_minutes / 60}
     if args.source:
         conf.update(migration_tool=args.source[0], migrations_folder=str(Path(args.source[1]).resolve()))
+    elif args.batch and (Path(args.batch) / "manifest.yaml").is_file():
+        # a batch folder written anywhere (import --write): the run reads batches from its parent
+        folder = Path(args.batch).resolve()
+        os.environ["GONOGO_BATCHES_DIR"] = str(folder.parent)
+        conf["batch"] = folder.name
     else:
         conf["batch"] = args.batch or (sample_app.BATCH if not yours else "")
         if not conf["batch"]:
@@ -106,19 +119,27 @@ def main() -> int:
     print(f"\n== Slack (local stand-in) got {len(messages)} messages:")
     for m in messages:
         print(f"   {m.get('channel')}: {m.get('text')}")
-    run_dir = stack.artifacts / dag.dag_id
-    reports = sorted(run_dir.glob("*/report.html"), key=lambda p: p.stat().st_mtime)
-    print(f"\n== results under {run_dir}:")
-    if reports:
-        print(f"   Go/No-Go report: {reports[-1]} (and report.md, report.json beside it)")
+    # this run's folder only: an earlier run's report must not pass for this one's
+    this_run = run_path(dag.dag_id, dagrun.run_id, stack.artifacts)
+    report = this_run / "report.html"
+    print(f"\n== results under {this_run.parent}:")
+    if report.is_file():
+        print(f"   Go/No-Go report: {report} (and report.md, report.json beside it)")
+    else:
+        # report_outcome fails whenever the run did not end as asked: the cause is the other one
+        failed = [task for task, state in states.items() if state == "failed" and task != "report_outcome"]
+        print(f"   no Go/No-Go report: this run stopped before writing one"
+              + (f" ({', '.join(failed)} failed)" if failed else "")
+              + "; each task's log is printed above (dag.test), the run's files are in " + str(this_run))
     print(f"   Slack log {slack_log}")
     print(f"   finished in {time.monotonic() - started:.0f} s"
           + ("" if yours else "; clusters still running (make stop to stop them)"))
     go = states.get("decide.evaluate_gates") == "success"
+    where = "report" if report.is_file() else "failed task's log"
     if answer == "reject":  # what was asked: a Go, then the stand-in's Reject left production untouched
         ok = go and states.get("decide.approve_rollout") == "success"
         print(f"\n== {'GO' if go else 'NO-GO'}" + (": rehearsed, approval rejected, production untouched" if ok
-                                                  else ": read the report above; production untouched"))
+                                                  else f": read the {where} above; production untouched"))
     else:  # what was asked: rolled out
         ok = str(dagrun.state) == "success"
         print(f"\n== {'ROLLED OUT' if ok else ('GO, but the rollout did not complete' if go else 'NO-GO')}")

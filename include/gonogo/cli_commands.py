@@ -142,14 +142,21 @@ def plan(args: argparse.Namespace) -> int:
 
 
 def import_(args: argparse.Namespace) -> int:
+    import dataclasses
+
     from gonogo.imported import import_batch, pending, write_batch_folder
 
     batch = import_batch(args.tool, args.folder)
     everything = len(batch.steps)
     if args.production_env:
         with _production(args.production_env) as conn:
-            batch = pending(batch, conn)
+            # a pending step whose rollback the team must write stops the import, but only after
+            # --write made the batch folder that rollback goes into
+            batch = pending(batch, conn, require_rollbacks=False)
     written = write_batch_folder(batch, args.write) if args.write else None
+    if written:
+        batch = dataclasses.replace(batch, path=written)
+    to_write = [s for s in batch.steps if s.rollback_missing]
     steps = [{"order": s.order, "name": s.name, "kind": s.kind, "runs": s.runs_as,
               "rollback": "none yet: to be written" if s.rollback_missing else s.rollback_source,
               "file": shown(s.forward.path), "rollback_file": None if s.rollback_missing else shown(s.rollback.path),
@@ -157,8 +164,18 @@ def import_(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json({"tool": args.tool, "folder": str(batch.source), "batch": batch.id, "migrations": everything,
                      "applied_before": [m.name for m in batch.applied_before], "steps": steps,
-                     "written": str(written) if written else None})
-        return 0
+                     "written": str(written) if written else None,
+                     "rollbacks_to_write": [str(written / "rollbacks" / f"{s.name}.sql") if written else s.name
+                                            for s in to_write]})
+    else:
+        _print_import(args, batch, everything, steps, written, to_write)
+    if args.production_env:
+        batch.require_rollbacks()  # exit 2: production has pending steps gonogo cannot roll back yet
+    return 0
+
+
+def _print_import(args, batch: Batch, everything: int, steps: list[dict], written: Path | None,
+                  to_write: list) -> None:
     print(f"{args.tool}: {_n(everything, 'migration')} in {shown(batch.source)}"
           + (f"; production has applied {len(batch.applied_before)}" if args.production_env else ""))
     if not steps:
@@ -167,17 +184,22 @@ def import_(args: argparse.Namespace) -> int:
         print(f"{s['order']:>3}. {s['name']} ({s['kind']}, runs {s['runs']}; rollback {s['rollback']})")
         for needed in s["rollback_needed_for"]:
             print(f"       {needed}")
-    if missing := [s for s in steps if s["rollback_needed_for"]]:
+    if to_write:
         where = batch.where_rollbacks_go() if not written else \
             f"save each as rollbacks/<step>.sql in {shown(written)}"
-        print(f"{_n(len(missing), 'migration')} need a rollback written by hand before gonogo rolls "
-              f"{'them' if len(missing) > 1 else 'it'} out ({'pending on production' if args.production_env else 'if production has not applied them; --production-env tells which'}): {where}.")
+        print(f"{_n(len(to_write), 'migration')} need a rollback written by hand before gonogo rolls "
+              f"{'them' if len(to_write) > 1 else 'it'} out ({'pending on production' if args.production_env else 'if production has not applied them; --production-env tells which'}): {where}.")
+    drafted = [s for s in batch.steps if s.rollback_drafted]
     if written:
-        print(f"Wrote {shown(written)}: manifest.yaml and the drafted rollbacks to review in rollbacks/.")
+        print(f"Wrote {shown(written)}: manifest.yaml"
+              + (f" and {_n(len(drafted), 'drafted rollback')} to review in {shown(written / 'rollbacks')}"
+                 if drafted else " (no rollback drafted: the tool's own down files are the rollbacks)" if not to_write
+                 else " (no rollback drafted)") + ".")
+        for s in to_write:
+            print(f"  still to write: {shown(written / 'rollbacks' / (s.name + '.sql'))}")
         print(f"  python -m gonogo lint {shown(written)}")
-    if not written and any(s.rollback_drafted for s in batch.steps):
+    if not written and drafted:
         print("Drafted rollbacks live in memory; --write DIR saves them to review.")
-    return 0
 
 
 def _production(var: str):

@@ -109,6 +109,13 @@ def applied_by(conn: psycopg.Connection, batch_id: str, run_id: str) -> list[str
     return [row[0] for row in conn.execute(query("history.sql", "applied_by"), {"batch": batch_id, "run_id": run_id})]
 
 
+def started_by(conn: psycopg.Connection, batch_id: str, run_id: str) -> list[str]:
+    """The steps this run started, rolled back since or not: none means it changed nothing."""
+    if not conn.execute(query("history.sql", "exists")).fetchone()[0]:
+        return []
+    return [row[0] for row in conn.execute(query("history.sql", "started_by"), {"batch": batch_id, "run_id": run_id})]
+
+
 def in_flux(conn: psycopg.Connection, batch: Batch) -> frozenset[str]:
     """Names of the objects created by steps a crash or a failure left 'running' or 'failed':
     they may be partly there. Schema comparisons leave them out; the step is run again."""

@@ -69,10 +69,11 @@ def default_id(tool: MigrationTool, folder: Path) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", f"{tool.name}-{parts[-1]}")[:100]
 
 
-def pending(batch: Batch, conn) -> Batch:
+def pending(batch: Batch, conn, *, require_rollbacks: bool = True) -> Batch:
     """The batch without the migrations the database's tool history records as applied (those
-    become applied_before); stops on a failed, dirty or edited migration, and on a pending step
-    whose rollback the team must write."""
+    become applied_before); stops on a failed, dirty or edited migration, and (unless
+    require_rollbacks is False: `import --write` writes the folder for them first) on a pending
+    step whose rollback the team must write."""
     if batch.tool is None:
         return batch
     migrations = [s.origin for s in batch.steps]
@@ -84,7 +85,8 @@ def pending(batch: Batch, conn) -> Batch:
             f"from the first. If the schema is already at some migration, record that with the tool first "
             f"({batch.tool.baseline_hint or batch.tool.status_command})")
     done, _ = tools.split(batch.tool, migrations, applied)
-    return pinned(batch, [s.name for s in batch.steps if s.origin not in done], [m.name for m in done])
+    return pinned(batch, [s.name for s in batch.steps if s.origin not in done], [m.name for m in done],
+                  require_rollbacks=require_rollbacks)
 
 
 def _app_tables(conn, batch: Batch) -> list[str]:
@@ -93,7 +95,7 @@ def _app_tables(conn, batch: Batch) -> list[str]:
     return [obj for kind, obj, _ in read_schema(conn, batch.history_objects).lines if kind == "table"]
 
 
-def pinned(batch: Batch, steps: list[str], applied: list[str]) -> Batch:
+def pinned(batch: Batch, steps: list[str], applied: list[str], *, require_rollbacks: bool = True) -> Batch:
     """The batch with exactly these steps pending and these migrations applied before, as a
     run found them once."""
     if batch.tool is None:
@@ -104,7 +106,8 @@ def pinned(batch: Batch, steps: list[str], applied: list[str]) -> Batch:
     kept = tuple(by_name[n] for n in steps)
     result = dataclasses.replace(batch, steps=kept, applied_before=tuple(by_name[n].origin for n in applied),
                                  contracts=tuple(c for c in batch.contracts if not c.once or c.after in steps))
-    result.require_rollbacks()
+    if require_rollbacks:
+        result.require_rollbacks()
     return result
 
 

@@ -28,9 +28,12 @@ def _who(decision: dict, default: str) -> str:
 
 def decide(*, gates_report: str | None, approval: dict | None, applied: list[dict] | None,
            watched: dict | None, on_failure: dict | None = None, after_watch: dict | None = None,
-           disabled_steps: list[str] = ()) -> Outcome:
+           disabled_steps: list[str] = (), started: list[str] | None = None,
+           stopped_at: str | None = None) -> Outcome:
     """Arguments are what the phases returned through XCom; None means the phase did not finish.
-    on_failure / after_watch: on-call's answer after a failed step / a watch alarm."""
+    on_failure / after_watch: on-call's answer after a failed step / a watch alarm.
+    started: the steps production's history says this run started, rolled back or not (None: not
+    known); stopped_at: the first production task that did not finish."""
     if gates_report is None:
         return Outcome("stopped", "the rollout stopped before the approval: a gate failed or could "
                                   "not be measured (see decide.evaluate_gates and the report)", True)
@@ -43,6 +46,11 @@ def decide(*, gates_report: str | None, approval: dict | None, applied: list[dic
             return Outcome("fixing_forward", f"a production step failed and {_who(on_failure, 'the decision timeout')} "
                                              f"chose to fix forward: what applied stays; fix the cause and trigger "
                                              f"again to resume", True)
+        if started == [] or (started is None and stopped_at not in (None, "apply_migrations")):
+            # a task before the first migration failed (backup, restore point, ...): nothing ran, nothing to undo
+            task = f"production.{stopped_at}" if stopped_at else "a production task"
+            return Outcome("stopped", f"{task} failed before any migration was applied: production untouched, "
+                                      f"nothing to roll back (the task's log says why; fix it and trigger again)", True)
         return Outcome("rolled_back", "a production step failed; see rollback_migrations for what was undone", True)
     if watched is None:
         return Outcome("watch_alarm", "the watch window did not complete", True)

@@ -84,6 +84,12 @@ def in_flight(ctx: RunContext) -> list[str]:
         return history.applied_by(conn, ctx.batch.id, ctx.run_id)
 
 
+def started(ctx: RunContext) -> list[str]:
+    """The steps this run started on production, whatever became of them."""
+    with ctx.session("production") as conn:
+        return history.started_by(conn, ctx.batch.id, ctx.run_id)
+
+
 def rollback(ctx: RunContext, pre_batch: dict, log: Log = print) -> list[GateResult]:
     """Undo what this run did, the step in flight first, then the rest in reverse.
     pre_batch: what backup() recorded."""

@@ -232,7 +232,16 @@ def _run(argv: list[str], target: Target, log: Log, what: str, app: str, tables:
             message += (". A table stayed locked by another session past the lock wait timeout: the "
                         "snapshot gave up rather than make the app's queries queue behind it. Retry when "
                         "the lock is released (pg_locks shows who holds it).")
+        if denied := _DENIED_EXTENSION.search(message):
+            message += (f". pg_restore recreates every extension production has, and staging's login "
+                        f"{target.user} may not create {denied['name']}: a trusted extension needs CREATE on "
+                        f"the database, any other one a superuser. Connect staging as a superuser (its "
+                        f"database is a throwaway copy), or drop the extension from production if the app "
+                        f"does not use it")
         raise TargetError(message)
+
+
+_DENIED_EXTENSION = re.compile(r'permission denied to create extension "(?P<name>[^"]+)"')
 
 
 def table_names(conn) -> list[str]:

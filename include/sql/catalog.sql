@@ -190,3 +190,49 @@ SELECT n.nspname, i.indisvalid AND i.indisready
   JOIN pg_index i ON i.indexrelid = c.oid
   JOIN pg_namespace n ON n.oid = c.relnamespace
  WHERE c.relname = %(name)s AND pg_table_is_visible(c.oid);
+
+-- name: execute_privilege
+-- May the current role call the function (signature as text, e.g. 'pg_switch_wal()')?
+SELECT has_function_privilege(%(function)s, 'EXECUTE');
+
+-- name: wal_archiving
+-- Whether WAL is archived: only then does the restore point call pg_switch_wal().
+SELECT current_setting('wal_level') IN ('replica', 'logical') AND current_setting('archive_mode') IN ('on', 'always');
+
+-- name: schema_write_privileges
+-- A schema the rollout writes its bookkeeping into: does it exist, may the role create it (CREATE
+-- on the database), use and create in it (CREATE TABLE IF NOT EXISTS checks CREATE even when the
+-- table exists), and which of its tables and sequences the role may not write.
+SELECT n.oid IS NOT NULL AS present,
+       has_database_privilege(current_database(), 'CREATE') AS may_create,
+       n.oid IS NOT NULL AND has_schema_privilege(n.oid, 'USAGE') AND has_schema_privilege(n.oid, 'CREATE') AS usable,
+       ARRAY(SELECT c.relname::text FROM pg_class c
+              WHERE c.relnamespace = n.oid AND c.relkind IN ('r', 'p', 'S')
+                AND NOT CASE WHEN c.relkind = 'S' THEN has_sequence_privilege(c.oid, 'USAGE')
+                             ELSE has_table_privilege(c.oid, 'SELECT') AND has_table_privilege(c.oid, 'INSERT')
+                                  AND has_table_privilege(c.oid, 'UPDATE') AND has_table_privilege(c.oid, 'DELETE') END
+              ORDER BY 1) AS unwritable
+  FROM (SELECT %(schema)s::name AS nspname) s
+  LEFT JOIN pg_namespace n USING (nspname);
+
+-- name: table_write_privilege
+-- May the role write the table ("schema.table") this way; NULL: no such table, and then may it
+-- create it in its schema.
+SELECT CASE WHEN to_regclass(%(table)s) IS NOT NULL THEN has_table_privilege(%(table)s, %(privilege)s) END,
+       (SELECT has_schema_privilege(oid, 'CREATE') FROM pg_namespace WHERE nspname = %(schema)s);
+
+-- name: quoted_names
+-- The current role and database as a GRANT names them (quoted only where they must be).
+SELECT quote_ident(current_user), quote_ident(current_database());
+
+-- name: monitoring_state
+-- shared_preload_libraries (NULL: hidden from a role without pg_read_all_settings), track_io_timing,
+-- whether pg_stat_statements is created in this database.
+SELECT (SELECT setting FROM pg_settings WHERE name = 'shared_preload_libraries'),
+       current_setting('track_io_timing'),
+       EXISTS (SELECT FROM pg_extension WHERE extname = 'pg_stat_statements');
+
+-- name: statements_hidden
+-- Statements of other roles pg_stat_statements hides from this one (their queryid reads NULL
+-- without pg_read_all_stats). Fails with SQLSTATE 55000 when the library is not preloaded.
+SELECT count(*) FILTER (WHERE queryid IS NULL) FROM pg_stat_statements(false);

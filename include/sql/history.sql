@@ -73,6 +73,12 @@ SELECT step FROM gonogo.history
  WHERE batch = %(batch)s AND run_id = %(run_id)s AND status IN ('running', 'applied', 'failed')
  ORDER BY started_at;
 
+-- name: started_by
+-- The steps a run started on this database, whatever became of them (rolled back included).
+SELECT step FROM gonogo.events
+ WHERE batch = %(batch)s AND run_id = %(run_id)s AND event = 'apply'
+ GROUP BY step ORDER BY min(id);
+
 -- name: rollout_lock_holder
 -- Who holds gonogo's rollout lock on this database.
 SELECT a.pid, a.application_name, a.backend_start, a.client_addr

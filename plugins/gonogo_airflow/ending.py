@@ -23,6 +23,25 @@ def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
     return to_dicts(results)
 
 
+# the production tasks up to the apply, in the order they run: each returns a value when it finishes
+_PRODUCTION_TASKS = ("record_approval", "check_session_guards", "take_backup", "create_restore_point",
+                     "capture_metrics_baseline", "apply_migrations")
+
+
+def _started(r: Rollout) -> list[str] | None:
+    """The steps this run started on production, from its history; None where it cannot be
+    read (the outcome then judges from the tasks that finished)."""
+    import psycopg
+
+    from gonogo import production
+    from gonogo.errors import GonogoError
+
+    try:
+        return production.started(r.ctx)
+    except (GonogoError, psycopg.Error):
+        return None
+
+
 def report_outcome(r: Rollout) -> str:
     """Decide how the rollout ended from what its phases returned, rewrite the report with it,
     record a rejection, tell Slack (unless a failing task already did), and fail unless it completed."""
@@ -30,11 +49,17 @@ def report_outcome(r: Rollout) -> str:
 
     pull = r.ti.xcom_pull
     applied, watched = pull(task_ids="production.apply_migrations"), pull(task_ids="watch.watch_window")
+    approval = r.decision("decide.approve_rollout")
+    started = stopped_at = None
+    if applied is None and approval.get("chosen_options") == ["Approve"]:
+        stopped_at = next((t for t in _PRODUCTION_TASKS if pull(task_ids=f"production.{t}") is None), None)
+        started = _started(r)
     end = outcome.decide(gates_report=pull(task_ids="decide.evaluate_gates"), applied=applied, watched=watched,
-                         approval=r.decision("decide.approve_rollout"),
+                         approval=approval,
                          on_failure=r.decision("production.decide_on_failure"),
                          after_watch=r.decision("watch.decide_after_watch"),
-                         disabled_steps=[] if applied is None else [s.name for s in r.batch.steps if not s.enabled])
+                         disabled_steps=[] if applied is None else [s.name for s in r.batch.steps if not s.enabled],
+                         started=started, stopped_at=stopped_at)
     r.write_final_report(applied, watched, end)
     if end.kind == "rejected":
         outcome.record_rejection(r.ctx, r.decision("decide.approve_rollout"))

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import time
 
+import psycopg
 import pytest
+from psycopg import sql
 
 import sample_app
 from gonogo.batch import load_batch
@@ -133,3 +136,36 @@ def test_monitoring_passes_once_pg_stat_statements_is_created(prod_conn):
     after = monitoring_enabled(prod_conn)
     assert after.verdict is Verdict.PASS
     assert after.value.startswith("pg_stat_statements loaded, created")
+
+
+def test_monitoring_as_a_role_without_monitoring_grants_warns_and_names_them(prod_cluster, prod_db, prod_conn):
+    """The trial's production login: it owns the app, nothing more. current_setting() of
+    shared_preload_libraries is refused to it; the gate must not crash but say what to grant."""
+    name, password = f"app_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    admin = prod_cluster.target().connect("tests", guards=None)
+    admin.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(sql.Identifier(name), sql.Literal(password)))
+    as_role = dataclasses.replace(prod_db, user=name, password=password)
+    try:
+        with as_role.connect("tests", guards=None) as conn:
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):  # what crashed check_monitoring
+                conn.execute("SELECT current_setting('shared_preload_libraries')")
+            unknown = monitoring_enabled(conn)
+            assert unknown.verdict is Verdict.WARN and "cannot tell" in unknown.value
+            assert f"GRANT pg_read_all_settings TO {name}" in unknown.hint
+            assert "CREATE EXTENSION pg_stat_statements" in unknown.hint
+
+            prod_conn.execute("CREATE EXTENSION pg_stat_statements")
+            prod_conn.execute("SELECT count(*) FROM pg_class")  # a statement of another role
+            hidden = monitoring_enabled(conn)  # loaded: pg_stat_statements itself answers
+            assert hidden.verdict is Verdict.WARN
+            assert hidden.value.startswith("pg_stat_statements loaded, created")
+            assert f"GRANT pg_read_all_stats TO {name}" in hidden.hint and "hidden from" in hidden.value
+
+            admin.execute(sql.SQL("GRANT pg_monitor TO {}").format(sql.Identifier(name)))
+            granted = monitoring_enabled(conn)
+            assert granted.verdict is Verdict.PASS, granted.message
+            assert granted.value.startswith("pg_stat_statements loaded, created")
+    finally:
+        admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+        admin.close()
+

@@ -3,10 +3,13 @@ and refusals that protect production."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+import secrets
 import stat
 
 import pytest
+from psycopg import sql
 
 import sample_app
 from gonogo import snapshot
@@ -190,3 +193,30 @@ def test_interleaved_worker_lines_count_each_table_once():
     assert [line for text in output if (line := progress.line(text))] == [
         "restoring data for table public.A (1 of 2, 2.0 MB compressed)",
         "restoring data for table public.B (2 of 2, 500 B compressed)"]
+
+
+def test_a_staging_login_that_may_not_create_productions_extensions_is_told_what_to_do(
+        prod_db, staging_cluster, staging_db, tmp_path):
+    """The trial: staging's login could create databases but not pg_stat_statements (untrusted),
+    which pg_restore recreates because production has it."""
+    with prod_db.connect("tests", guards=None) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements")
+        conn.execute("CREATE TABLE t (id int)")
+    taken = snapshot.dump(prod_db, tmp_path / "snapshot", log=quiet)
+    name, password = f"stager_{secrets.token_hex(3)}", secrets.token_urlsafe(12)
+    with staging_cluster.target().connect("tests", guards=None) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN CREATEDB PASSWORD {}").format(sql.Identifier(name),
+                                                                                 sql.Literal(password)))
+        admin.execute(sql.SQL("ALTER DATABASE {} OWNER TO {}").format(sql.Identifier(staging_db.dbname),
+                                                                      sql.Identifier(name)))
+        try:
+            with pytest.raises(TargetError) as caught:
+                snapshot.restore_into(taken, dataclasses.replace(staging_db, user=name, password=password),
+                                      production=prod_db, log=quiet)
+        finally:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(staging_db.dbname)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))
+    message = str(caught.value)
+    assert 'permission denied to create extension "pg_stat_statements"' in message
+    assert f"staging's login {name} may not create pg_stat_statements" in message
+    assert "Connect staging as a superuser" in message and password not in message

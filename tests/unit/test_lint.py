@@ -706,3 +706,16 @@ def test_a_renamed_table_keeps_its_rows_for_the_lint(tmp_path):
            'ALTER TABLE temp_objects ALTER COLUMN is_multipart SET NOT NULL;\n')
     found = {(f.line, f.rule) for f in lint(tmp_path, sql) if f.level != "note"}
     assert {(2, "unbatched-update-delete"), (3, "set-not-null")} <= found, found
+
+
+def test_an_unnamed_constraint_or_index_is_named_by_its_columns_not_by_a_blank(tmp_path):
+    """Rails and hand-written SQL often leave a foreign key unnamed: no 'ADD CONSTRAINT  FOREIGN KEY'."""
+    sql = ('ALTER TABLE "RecipeItem" ADD FOREIGN KEY ("recipeId", "unitId") REFERENCES "Recipe" ("id", "unitId");\n'
+           'ALTER TABLE "Recipe" ADD UNIQUE ("name");\n'
+           'CREATE INDEX ON "Recipe" ("name");\n')
+    found = {f.rule: f.message for f in lint(tmp_path, sql)}
+    assert found["constraint-without-not-valid"].startswith(
+        'ADD FOREIGN KEY ("recipeId", "unitId") on "RecipeItem" checks every row')
+    assert found["constraint-builds-index"].startswith('ADD UNIQUE ("name") on "Recipe" builds its index')
+    assert found["index-without-concurrently"].startswith('CREATE INDEX on "Recipe" without CONCURRENTLY')
+    assert not [m for m in found.values() if "  " in m]

@@ -92,3 +92,21 @@ def test_completed_names_when_a_disabled_step_may_be_enabled():
                      disabled_steps=["20250115170000_cleanup"])
     assert outcome.kind == "completed"
     assert "`20250115170000_cleanup`" in outcome.next_steps and "2026-12-01 06:00" in outcome.next_steps
+
+
+def test_a_production_task_failing_before_any_step_leaves_production_untouched():
+    outcome = decide(gates_report="report.md", approval=APPROVED, applied=None, watched=None,
+                     started=[], stopped_at="take_backup")
+    assert outcome.kind == "stopped" and not outcome.ok and outcome.already_told
+    assert "production.take_backup failed before any migration was applied" in outcome.summary
+    assert "production untouched" in outcome.summary and "rolled" not in outcome.summary
+
+
+def test_without_the_history_a_failure_before_apply_still_touched_nothing():
+    # apply_migrations runs only after create_restore_point finished: nothing can have applied
+    outcome = decide(gates_report="report.md", approval=APPROVED, applied=None, watched=None,
+                     started=None, stopped_at="create_restore_point")
+    assert outcome.kind == "stopped" and "production untouched" in outcome.summary
+    unknown = decide(gates_report="report.md", approval=APPROVED, applied=None, watched=None,
+                     started=None, stopped_at="apply_migrations")
+    assert unknown.kind == "rolled_back"

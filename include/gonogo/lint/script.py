@@ -236,6 +236,16 @@ class Script:
                        other_locks=tuple(others.items()))
 
 
+def added_constraint(constraint: ast.Constraint, kind: str) -> str:
+    """How an ADD of the constraint reads in a message: by its name, or, unnamed (as Rails and
+    hand-written SQL often leave a foreign key), by its columns: ADD FOREIGN KEY ("a", "b")."""
+    if constraint.conname:
+        return f"ADD CONSTRAINT {constraint.conname} {kind}"
+    columns = constraint.fk_attrs if kind == "FOREIGN KEY" else constraint.keys
+    names = ", ".join(f'"{c.sval}"' for c in columns or ())
+    return f"ADD {kind} ({names})" if names else f"ADD {kind}"
+
+
 def _quoted(table: str) -> str:
     return table if table == REFERENCED_TABLE else f'"{table}"'
 

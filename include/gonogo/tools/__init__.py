@@ -68,6 +68,7 @@ class MigrationTool(ABC):
     name: str = ""
     mode: str = "transaction"       # how the tool runs a migration file (gonogo.sqlfile)
     history: tuple[str, ...] = ()   # its history tables ("schema.table") or schemas ("schema."): not the app's
+    history_writes: tuple[str, ...] = ("INSERT", "DELETE")  # what record() and forget() do to a history table
     status_command: str = ""        # the tool's own command that lists pending migrations
     layout: str = ""                # the folder layout, for an error about a folder that is not it
 

@@ -77,6 +77,7 @@ class Alembic(MigrationTool):
     name = "alembic"
     mode = TRANSACTION
     history = ("public.alembic_version",)
+    history_writes = ()  # the revision's own SQL writes alembic_version: checked as its statements
     status_command = "alembic current --check-heads"
     layout = "alembic.ini whose script_location holds env.py and versions/<revision>_<slug>.py"
     baseline_hint = "alembic stamp <the revision production is at>"

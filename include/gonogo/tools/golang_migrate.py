@@ -46,6 +46,7 @@ class GolangMigrate(MigrationTool):
     name = "golang-migrate"
     mode = TRANSACTION
     history = ("public.schema_migrations",)
+    history_writes = ("INSERT", "TRUNCATE")
     status_command = "migrate -path <dir> -database <url> version"
     layout = "<version>_<title>.up.sql and <version>_<title>.down.sql (migrate create -ext sql -seq)"
     baseline_hint = "migrate -path <dir> -database <url> force <the version production is at>"

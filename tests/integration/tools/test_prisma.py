@@ -9,14 +9,22 @@ implicit many-to-many table, enums, foreign keys added after both tables.
 from __future__ import annotations
 
 import hashlib
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
+from gonogo.batch import load_batch
 from gonogo.errors import BatchError
 from gonogo.imported import import_batch, pending
 from gonogo.steps import Ledger, apply_steps, rollback_steps
 from prisma_app import APPLIED, MIGRATIONS, PENDING, TRACKER, deploy_as_prisma_does, prisma_status
+
+
+PROJECT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture
@@ -148,6 +156,36 @@ def test_a_statement_no_draft_can_undo_asks_for_the_teams_rollback(tracker, tmp_
         (batch_folder / "rollbacks" / f"{renamed.name}.sql").write_text(
             'ALTER TABLE "Issue" RENAME COLUMN "summary" TO "body";\n')
         batch = pending(import_batch("prisma", folder, batch_folder=batch_folder), conn)
+    assert batch.step(renamed.name).rollback_source == "written by the team"
+
+
+def test_import_write_makes_the_folder_the_missing_rollback_goes_into_then_stops(tracker, tmp_path):
+    """The trial: production has pending steps, one needs a hand-written rollback; the message
+    says to use --write, so --write must write the folder (and still exit 2 until it is done)."""
+    folder = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS, folder)
+    renamed = folder / "20240402110000_issue_summary"
+    renamed.mkdir()
+    (renamed / "migration.sql").write_text('ALTER TABLE "Issue" RENAME COLUMN "body" TO "summary";\n')
+    env = {**os.environ, "GONOGO_TEST_PRODUCTION": f"postgresql://{tracker.user}:{tracker.password}@{tracker.host}:{tracker.port}/{tracker.dbname}"}
+    done = subprocess.run([sys.executable, "-m", "gonogo", "import", "prisma", str(folder),
+                           "--production-env", "GONOGO_TEST_PRODUCTION", "--write", str(tmp_path / "batches")],
+                          env=env, capture_output=True, text=True, timeout=120, cwd=PROJECT)
+    assert done.returncode == 2, done.stdout + done.stderr
+    [written] = (tmp_path / "batches").iterdir()
+    drafted = sorted(p.name for p in (written / "rollbacks").iterdir())
+    assert drafted == [f"{name}.sql" for name in PENDING]  # drafts of the additive pending steps, nothing else
+    assert (written / "manifest.yaml").is_file()
+    assert f"Wrote {written}: manifest.yaml and 2 drafted rollbacks to review in {written / 'rollbacks'}." in done.stdout
+    todo = written / "rollbacks" / f"{renamed.name}.sql"
+    assert f"still to write: {todo}" in done.stdout
+    assert f"write the rollback of each step as rollbacks/<step>.sql in the batch folder {written}" in done.stderr
+    assert f"write the rollback for {renamed / 'migration.sql'} line 1" in done.stderr
+
+    todo.write_text('ALTER TABLE "Issue" RENAME COLUMN "summary" TO "body";\n')
+    with tracker.connect("tests", guards=None) as conn:
+        batch = pending(load_batch(written.name, written.parent), conn)
+    assert [s.name for s in batch.steps] == [*PENDING, renamed.name]
     assert batch.step(renamed.name).rollback_source == "written by the team"
 
 

@@ -12,7 +12,7 @@ import re
 from pglast import enums
 
 from gonogo.lint.finding import ERROR, Finding
-from gonogo.lint.script import Script
+from gonogo.lint.script import Script, added_constraint
 
 _CT = enums.ConstrType
 _KINDS = {_CT.CONSTR_UNIQUE: "UNIQUE", _CT.CONSTR_PRIMARY: "PRIMARY KEY", _CT.CONSTR_EXCLUSION: "EXCLUDE"}
@@ -32,7 +32,7 @@ def constraint_builds_index(script: Script) -> list[Finding]:
             found.append(script.finding(
                 unit, rule="constraint-builds-index", problem="index-build-exclusive", level=ERROR,
                 lock="ACCESS EXCLUSIVE",
-                message=(f'ADD CONSTRAINT {cmd.def_.conname or ""} {kind} on "{unit.table}" builds its '
+                message=(f'{added_constraint(cmd.def_, kind)} on "{unit.table}" builds its '
                          f"index under ACCESS EXCLUSIVE: reads and writes wait for the whole build"),
                 help=_help(unit.table, cmd.def_, kind)))
     return found

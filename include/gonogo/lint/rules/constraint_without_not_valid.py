@@ -7,7 +7,7 @@ from pglast import ast, enums
 from gonogo import locks
 from gonogo.lint.finding import ERROR, Finding
 from gonogo.lint.lock_taken import alter_table_cmd_lock
-from gonogo.lint.script import Script
+from gonogo.lint.script import Script, added_constraint
 
 _CT = enums.ConstrType
 _KINDS = {_CT.CONSTR_FOREIGN: "FOREIGN KEY", _CT.CONSTR_CHECK: "CHECK"}
@@ -29,7 +29,7 @@ def constraint_without_not_valid(script: Script) -> list[Finding]:
             lock = alter_table_cmd_lock(cmd)
             found.append(script.finding(
                 unit, rule="constraint-without-not-valid", problem="validation-scan", level=ERROR, lock=lock,
-                message=(f'ADD CONSTRAINT {cmd.def_.conname or ""} {kind} on "{unit.table}" checks every '
+                message=(f'{added_constraint(cmd.def_, kind)} on "{unit.table}" checks every '
                          f"row while holding {lock}: {locks.blocks(lock)} for the whole scan"),
                 help=("ADD it NOT VALID (catalog-only; new writes are checked at once), then VALIDATE "
                       "CONSTRAINT in its own transaction (SHARE UPDATE EXCLUSIVE"

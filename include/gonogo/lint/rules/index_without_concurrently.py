@@ -22,7 +22,7 @@ def index_without_concurrently(script: Script) -> list[Finding]:
             lock = script.held_lock(unit)  # SHARE, or a stronger one its transaction took before
             found.append(script.finding(
                 unit, rule="index-without-concurrently", problem="index-build", level=ERROR, lock=lock,
-                message=(f'CREATE INDEX {node.idxname or ""} on "{unit.table}" without CONCURRENTLY '
+                message=(f'CREATE INDEX {node.idxname + " " if node.idxname else ""}on "{unit.table}" without CONCURRENTLY '
                          f"holds {lock} for the whole build: {locks.blocks(lock)} until it ends"),
                 help=("CREATE INDEX CONCURRENTLY IF NOT EXISTS, as a statement of its own (it cannot run "
                       "inside BEGIN ... COMMIT or a DO block)")))
