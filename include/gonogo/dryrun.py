@@ -28,6 +28,7 @@ from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
 from gonogo.steps import apply_step, apply_steps, recorder, rollback_steps
 from gonogo.target import Target
+from gonogo.watch import rewritten_tables
 from gonogo.workload import Workload
 
 PHASE, REHEARSAL = "dry_run", "rehearsal"
@@ -139,7 +140,10 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
                 after = plans.confirm(conn, queries, baseline.plans, after, runs=t.explain_runs,
                                       max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms, log=log)
                 results.append(plans.compare(baseline.plans, after, max_ratio=t.latency_ratio,
-                                             floor_ms=t.latency_floor_ms, phase=PHASE, subject=step.name))
+                                             floor_ms=t.latency_floor_ms, phase=PHASE, subject=step.name,
+                                             controls=plans.controls_of(baseline.plans, batch.tables_needed()),
+                                             dead=_dead_tuples(conn, rewritten_tables(batch)),
+                                             rewritten=rewritten_tables(batch)))
             results += contracts(conn, batch, [*done, *applied], phase=PHASE, subject=step.name)
             results += _commands(ctx, step.name, log)
     return results
@@ -181,6 +185,15 @@ def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], 
                 "new attempt" if again.ok else again.error,
         hint="" if again.ok else "a rollback leaves something behind that the forward step trips on"))
     return results
+
+
+def _dead_tuples(conn: psycopg.Connection, tables: set[str]) -> dict[str, float]:
+    """{table: % of dead tuples} of the tables the batch rewrites (gonogo.judge's diagnosis)."""
+    if not tables:
+        return {}
+    rows = conn.execute("SELECT relname, 100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0) "
+                        "FROM pg_stat_user_tables WHERE relname = ANY(%s)", [sorted(tables)]).fetchall()
+    return {name: float(pct or 0.0) for name, pct in rows}
 
 
 def _commands(ctx: RunContext, after: str | None, log: Log) -> list[GateResult]:

@@ -64,3 +64,28 @@ def test_a_plan_change_names_the_step():
 def test_control_factors_are_the_median_slowdown_of_the_controls():
     assert control_factors([[1.0, 1.0], [2.0, 2.0]], [[2.0, 1.0], [4.0, 6.0]]) == [2.0, 2.0]
     assert control_factors([[1.0]], [[]]) == []
+
+
+def test_the_staging_latency_gate_judges_the_same_way():
+    from gonogo.plans import PlanSample, compare
+    from gonogo.results import Verdict
+
+    def sample(name, runs, pages=12, scans=(("Seq Scan", "Recipe", None),), cost=100.0):
+        return PlanSample(name, execution_ms=sorted(runs)[len(runs) // 2], runs_ms=tuple(runs), shared_hit=pages,
+                          top_node="Limit", scans=scans, cost=cost)
+
+    quick, slow = [4.0, 4.1, 3.9, 4.0, 4.2], [9.0, 9.2, 8.9, 9.1, 9.3]
+    ctrl = (("Seq Scan", "Other", None),)
+    before = {"q": sample("q", quick), "c": sample("c", quick, scans=ctrl)}
+    # slower, same plan and pages, controls not slower: the step's (a slower trigger or function)
+    gate = compare(before, {"q": sample("q", slow), "c": sample("c", quick, scans=ctrl)}, max_ratio=1.5, floor_ms=2,
+                   controls=["c"])
+    assert gate.verdict is Verdict.FAIL and gate.details[0]["evidence"] == ["time"]
+    # the controls as slow: the machine
+    gate = compare(before, {"q": sample("q", slow), "c": sample("c", slow, scans=ctrl)}, max_ratio=1.5, floor_ms=2,
+                   controls=["c"])
+    assert gate.verdict is Verdict.WARN and gate.details[0]["verdict"] == "slower, same work"
+    # more pages on a table the batch backfilled, 47 % dead: VACUUM (ANALYZE), not a No-Go
+    gate = compare(before, {"q": sample("q", slow, pages=60), "c": sample("c", quick, scans=ctrl)}, max_ratio=1.5,
+                   floor_ms=2, controls=["c"], dead={"Recipe": 47.0}, rewritten={"Recipe"})
+    assert gate.verdict is Verdict.WARN and 'VACUUM (ANALYZE) "Recipe"' in gate.hint
