@@ -191,6 +191,9 @@ def _dead_tuples(conn: psycopg.Connection, tables: set[str]) -> dict[str, float]
     """{table: % of dead tuples} of the tables the batch rewrites (gonogo.judge's diagnosis)."""
     if not tables:
         return {}
+    # this session's own counts (the step and its backfill ran here) flushed, a fresh snapshot read
+    observe._quietly(conn, "SELECT pg_stat_force_next_flush()")
+    observe._quietly(conn, "SELECT pg_stat_clear_snapshot()")
     rows = conn.execute("SELECT relname, 100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0) "
                         "FROM pg_stat_user_tables WHERE relname = ANY(%s)", [sorted(tables)]).fetchall()
     return {name: float(pct or 0.0) for name, pct in rows}

@@ -83,3 +83,15 @@ def test_a_query_the_batch_made_slower_with_the_same_plan_is_an_alarm_from_the_r
     assert "time changed" in slow.message and "plan changed" not in slow.message, slow.message
     assert "work changed" not in slow.message and "Mann-Whitney p" in slow.message
     assert "trigger, CHECK or function" in slow.hint
+
+
+def test_the_dead_tuples_a_rewrite_left_are_read_in_the_session_that_wrote_them(tiny_app):
+    from gonogo import judge
+    from gonogo.dryrun import _dead_tuples
+
+    with tiny_app.connect("tests", guards=None) as conn:
+        conn.autocommit = True
+        conn.execute("ALTER TABLE items SET (autovacuum_enabled = off)")
+        conn.execute("UPDATE items SET v = v")  # a backfill's whole-table rewrite
+        dead = _dead_tuples(conn, {"items"})
+    assert dead["items"] >= judge.DEAD_SHARE  # seen at once, though the stats flush later (the diagnosis needs it)

@@ -89,3 +89,26 @@ def test_the_staging_latency_gate_judges_the_same_way():
     gate = compare(before, {"q": sample("q", slow, pages=60), "c": sample("c", quick, scans=ctrl)}, max_ratio=1.5,
                    floor_ms=2, controls=["c"], dead={"Recipe": 47.0}, rewritten={"Recipe"})
     assert gate.verdict is Verdict.WARN and 'VACUUM (ANALYZE) "Recipe"' in gate.hint
+
+
+def test_the_watch_reports_more_pages_on_a_rewritten_table_as_vacuum_advice_not_an_alarm():
+    from gonogo.analysis import PASSED, Analysis, Metric
+    from gonogo.results import Verdict
+
+    q = Metric("query_ms:q", "q", "", {"rewritten": ["t"], "steps_naming": {}}, kind="query", max_ratio=1.5,
+               floor=2.0, failure_limit=1)
+    dead = Metric("dead_tuples:t", "dead", "", unit=" %", max_increase=20, severity="warn", failure_limit=2)
+    plan = ("Limit: Seq Scan on t", [["Seq Scan", "t", None]])
+
+    def reading(calls, ms=2.0, pages=12):  # cumulative (time, calls, pages, rows), cost, plan, scans
+        return (calls * ms, float(calls), calls * pages, calls * 20.0, 10.0, *plan)
+
+    series = [{"query_ms:q": reading(10 * i), "dead_tuples:t": (2.0,)} for i in range(1, 9)]
+    analysis = Analysis([q, dead], series[-1], window_seconds=100, series=series)
+    total = (80 * 2.0, 80.0, 80 * 12.0, 80 * 20.0)
+    for i in range(1, 7):  # ten calls an interval, 40 pages each, a little slower: the dead rows
+        total = (total[0] + 10 * 2.2, total[1] + 10, total[2] + 10 * 40, total[3] + 10 * 20)
+        analysis.observe({"query_ms:q": (*total, 10.0, *plan), "dead_tuples:t": (47.0,)}, i * 10)
+    assert analysis.finish() == PASSED
+    [result] = [r for r in analysis.results() if r.subject == "query_ms:q"]
+    assert result.verdict is Verdict.WARN and result.hint.startswith('not an alarm: VACUUM (ANALYZE) "t"')
