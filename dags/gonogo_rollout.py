@@ -144,9 +144,11 @@ def create_restore_point() -> list[dict]:
 
 @task
 def capture_metrics_baseline() -> dict:
-    """The watch window's metrics read just before the batch: what "no worse" is measured against."""
+    """The watch window's metrics read over a few intervals just before the batch: the distribution
+    "no worse" is measured against."""
     from gonogo.watch import capture_baseline
-    return capture_baseline(Rollout.current().ctx)
+    r = Rollout.current()
+    return capture_baseline(r.ctx, hours=float(r.params["monitoring_hours"]) or None)
 
 
 @task

@@ -10,14 +10,24 @@ A metric that errors or returns nothing is never a success: after `error_limit` 
 errors the window is inconclusive and a human decides, and so is one that only ever errored. A
 ratio with nothing to divide by in an interval (a query nobody called) is "no data": not an
 error, and never a PASS — a metric with no data in the whole window ends as a WARN.
+
+A top query is a `query` metric, judged by gonogo.judge rather than by a threshold: its plan
+and its pages per call (which a busy machine does not move) and its time per call over the last
+intervals against the baseline's intervals, normalised by the `control` metrics (a probe that
+touches no table, and top queries that touch none of the batch's tables). The baseline is a
+series of readings taken before the batch, so that it is a distribution of intervals.
+A value on the better side of its baseline is never a breach.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import statistics
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from gonogo import judge as judging
 from gonogo.results import GateResult, Verdict
 
 if TYPE_CHECKING:  # the batch loader (lint, plan) reads Metric without a database driver
@@ -25,6 +35,9 @@ if TYPE_CHECKING:  # the batch loader (lint, plan) reads Metric without a databa
 
 Reading = tuple[float, ...]
 RUNNING, ALARM, INCONCLUSIVE, PASSED = "running", "alarm", "inconclusive", "passed"
+QUERY, CONTROL = "query", "control"
+RECENT_INTERVALS = 6  # a query's last intervals, judged against the baseline's
+PROBE_RUNS = 5        # the control probe's runs per reading; their median is its time
 
 
 @dataclass(frozen=True)
@@ -33,7 +46,7 @@ class Metric:
     title: str
     query: str
     params: dict = field(default_factory=dict)
-    kind: str = "gauge"              # gauge | delta | ratio
+    kind: str = "gauge"              # gauge | delta | ratio | query | control
     unit: str = ""
     max: float | None = None         # breach: value > max
     min: float | None = None         # breach: value < min
@@ -45,6 +58,15 @@ class Metric:
     after_fraction: float = 0.0      # judged only once this share of the window has passed
 
     def threshold(self) -> str:
+        if self.kind == QUERY:
+            return (f"plan and pages per call as before (≤ ×{judging.WORK_RATIO:g} or + {judging.WORK_FLOOR_PAGES:g}); "
+                    + ("a control, not timed" if self.params.get("control") else
+                       f"time per call not significantly slower than the baseline's intervals (Mann-Whitney "
+                       f"p < {judging.ALPHA:g}) by more than ×{self.max_ratio or 1.5:g} and + {self.floor:g} ms "
+                       f"after the controls' slowdown")
+                    + (f", {self.failure_limit} breaches tolerated" if self.failure_limit else ""))
+        if self.kind == CONTROL:
+            return "none: it measures the machine"
         parts = []
         if self.max is not None:
             parts.append(f"≤ {self.max:g}{self.unit}")
@@ -73,6 +95,9 @@ def read(conn: psycopg.Connection, metrics: list[Metric]) -> dict[str, Reading |
     readings: dict[str, Reading | str] = {}
     for metric in metrics:
         try:
+            if metric.kind in (QUERY, CONTROL):
+                readings[metric.name] = _read_query(conn, metric) if metric.kind == QUERY else _read_probe(conn, metric)
+                continue
             row = conn.execute(metric.query, metric.params or None, prepare=False).fetchone()
         except psycopg.Error as exc:
             if conn.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
@@ -86,6 +111,29 @@ def read(conn: psycopg.Connection, metrics: list[Metric]) -> dict[str, Reading |
     return readings
 
 
+def _read_query(conn, metric: Metric) -> tuple:
+    """(total ms, calls, pages, rows, plan cost, plan text, scans) of a top query: its counters in
+    pg_stat_statements and its plan now (EXPLAIN without ANALYZE: it does not run the query)."""
+    from gonogo.plans import PlanSample, plan_scans
+
+    row = conn.execute(metric.query, {"queryid": metric.params["queryid"]}, prepare=False).fetchone()
+    plan = conn.execute("EXPLAIN (FORMAT JSON) " + metric.params["sql"], metric.params.get("args") or None,
+                        prepare=False).fetchone()[0][0]["Plan"]
+    scans = plan_scans(plan)
+    text = PlanSample("", top_node=plan["Node Type"], scans=scans).plan_text()
+    return (*(float(v) for v in row), float(plan["Total Cost"]), text, [list(x) for x in scans])
+
+
+def _read_probe(conn, metric: Metric) -> tuple:
+    """(ms,): the median time of the control probe, run a few times from this session."""
+    times = []
+    for _ in range(PROBE_RUNS):
+        started = time.perf_counter()
+        conn.execute(metric.query, prepare=False).fetchone()
+        times.append((time.perf_counter() - started) * 1000)
+    return (statistics.median(times),)
+
+
 @dataclass
 class _State:
     samples: list = field(default_factory=list)   # (elapsed seconds, value | None, note)
@@ -95,11 +143,15 @@ class _State:
     measured: int = 0
     previous: Reading | None = None
     last_error: str = ""
+    intervals: list = field(default_factory=list)  # query: (ms, pages, rows per call, controls' factor)
+    judgement: judging.Judgement | None = None
+    vacuum: str = ""  # a query read more pages of a rewritten table: the VACUUM (ANALYZE) advice
 
 
 class Analysis:
     def __init__(self, metrics: list[Metric], baseline: dict[str, Reading | str], *, window_seconds: float,
-                 error_limit: int = 3):
+                 error_limit: int = 3, series: list[dict] | None = None):
+        """series: the readings taken before the batch, oldest first (the last one is `baseline`)."""
         self.metrics = metrics
         self.baseline = baseline
         self.window_seconds = window_seconds
@@ -107,11 +159,50 @@ class Analysis:
         self.states = {m.name: _State(previous=_reading(baseline.get(m.name))) for m in metrics}
         self.elapsed = 0.0
         self.finished = False
+        series = series or [baseline]
+        self.controls = [m for m in metrics if m.kind == CONTROL or (m.kind == QUERY and m.params.get("control"))]
+        self._control_base: dict[str, list[float]] = {m.name: [] for m in self.controls}
+        pairs = list(zip(series, series[1:]))
+        for before, after in pairs:
+            for name, value in self._control_values(before, after).items():
+                self._control_base[name].append(value)
+        # (ms, pages, rows per call, the controls' factor) of each baseline interval with calls
+        self._base_intervals: dict[str, list] = {m.name: [] for m in metrics if m.kind == QUERY}
+        for before, after in pairs:
+            factor = self._factor(self._control_values(before, after))
+            for name, intervals in self._base_intervals.items():
+                if interval := _interval(before.get(name), after.get(name)):
+                    intervals.append((*interval, factor))
+
+    def _control_values(self, before: dict, after: dict) -> dict[str, float]:
+        """Each control's time in the interval between two readings: the probe's time, a control
+        query's time per call."""
+        values = {}
+        for metric in self.controls:
+            if metric.kind == CONTROL:
+                reading = _reading(after.get(metric.name))
+                if reading:
+                    values[metric.name] = reading[0]
+            elif interval := _interval(before.get(metric.name), after.get(metric.name)):
+                values[metric.name] = interval[0]
+        return values
+
+    def _factor(self, values: dict[str, float]) -> float:
+        """How much slower than at the baseline the controls ran (their median ratio), 1.0 unknown."""
+        ratios = [v / statistics.median(self._control_base[n]) for n, v in values.items()
+                  if self._control_base.get(n) and statistics.median(self._control_base[n]) > 0]
+        return statistics.median(ratios) if ratios else 1.0
 
     def baseline_value(self, metric: Metric) -> float | None:
+        if metric.kind == QUERY:
+            base = self._base_intervals.get(metric.name)
+            return statistics.median(i[0] for i in base) if base else None
         reading = _reading(self.baseline.get(metric.name))
         if reading is None:
             return None
+        if metric.kind == CONTROL:
+            values = self._control_base.get(metric.name)
+            return statistics.median(values) if values else reading[0]
         if metric.kind == "delta":
             return 0.0
         if metric.kind == "ratio":
@@ -121,6 +212,8 @@ class Analysis:
     def observe(self, readings: dict[str, Reading | str], elapsed: float) -> str:
         """Take one poll's readings at `elapsed` seconds into the window; returns the status."""
         self.elapsed = elapsed
+        previous = {m.name: self.states[m.name].previous for m in self.controls}
+        factor = self._factor(self._control_values(previous, {n: r for n, r in readings.items() if not isinstance(r, str)}))
         for metric in self.metrics:
             state, reading = self.states[metric.name], readings.get(metric.name, "not read")
             if isinstance(reading, str):
@@ -130,6 +223,9 @@ class Analysis:
                 state.samples.append((round(elapsed, 1), None, f"error: {reading}"))
                 continue
             state.consecutive_errors = 0
+            if metric.kind == QUERY:
+                self._observe_query(metric, state, reading, elapsed, factor)
+                continue
             value = self._value(metric, reading, state)
             state.previous = reading
             if value is None:
@@ -142,12 +238,54 @@ class Analysis:
             state.samples.append((round(elapsed, 1), round(value, 4), "breach" if breach else ""))
         return self.status
 
+    def _observe_query(self, metric: Metric, state: _State, reading: tuple, elapsed: float, factor: float) -> None:
+        """One interval of a top query, and gonogo.judge's verdict over its recent intervals."""
+        interval = _interval(state.previous, reading)
+        state.previous = reading
+        if interval is None:
+            state.samples.append((round(elapsed, 1), None, "no data in this interval"))
+            return
+        state.measured += 1
+        state.intervals.append((*interval, factor))
+        base = self._base_intervals.get(metric.name, [])
+        recent = state.intervals[-RECENT_INTERVALS:]
+        old = _reading(self.baseline.get(metric.name)) or ()
+        control = bool(metric.params.get("control"))
+        before = judging.Evidence(ms=() if control else tuple(i[0] for i in base), pages=tuple(i[1] for i in base),
+                                  rows=tuple(i[2] for i in base), plan=old[5] if len(old) > 6 else "",
+                                  scans=tuple(tuple(x) for x in old[6]) if len(old) > 6 else (),
+                                  cost=old[4] if len(old) > 6 else None)
+        after = judging.Evidence(ms=() if control else tuple(i[0] for i in recent), pages=tuple(i[1] for i in recent),
+                                 rows=tuple(i[2] for i in recent), plan=reading[5], cost=reading[4],
+                                 scans=tuple(tuple(x) for x in reading[6]))
+        verdict = judging.judge(metric.name.removeprefix("query_ms:"), before, after,
+                                before_factors=[i[3] for i in base], after_factors=[i[3] for i in recent],
+                                ratio=metric.max_ratio or 1.5, floor_ms=metric.floor)
+        if verdict.alarm:
+            lost = sorted({s[2] for s in before.scans if s[2]} - {s[2] for s in after.scans if s[2]})
+            dead = {name.removeprefix("dead_tuples:"): self.states[name].samples[-1][1]
+                    for name in self.states if name.startswith("dead_tuples:") and self.states[name].samples
+                    and self.states[name].samples[-1][1] is not None}
+            verdict = judging.diagnose(verdict, after, dead=dead, rewritten=set(metric.params.get("rewritten", ())),
+                                       steps_naming=metric.params.get("steps_naming", {}), lost=lost)
+        judged = elapsed >= metric.after_fraction * self.window_seconds
+        # more pages on a table the batch rewrote, no slower yet: VACUUM (ANALYZE) is the remedy,
+        # not a rollback, so it is reported (a WARN), not an alarm that asks for one
+        vacuum = verdict.remedy.startswith("VACUUM") and judging.TIME not in verdict.fired
+        breach = judged and verdict.alarm and not vacuum
+        state.breaches += breach
+        if judged and vacuum:
+            state.vacuum = verdict.remedy
+        state.judgement = verdict
+        state.samples.append((round(elapsed, 1), round(interval[0], 4),
+                              f"breach: {', '.join(verdict.fired)}" if breach else ""))
+
     def finish(self) -> str:
         self.finished = True
         return self.status
 
     def _value(self, metric: Metric, reading: Reading, state: _State) -> float | None:
-        if metric.kind == "gauge":
+        if metric.kind in ("gauge", CONTROL):
             return reading[0]
         base = _reading(self.baseline.get(metric.name))
         if metric.kind == "delta":
@@ -158,6 +296,8 @@ class Analysis:
 
     def _breached(self, metric: Metric, value: float) -> bool:
         base = self.baseline_value(metric)
+        if base is not None and metric.kind != "delta" and not worse(metric, value, base):
+            return False  # better than (or equal to) its baseline: never a breach
         if metric.max is not None and value > metric.max:
             return True
         if metric.min is not None and value < metric.min:
@@ -200,21 +340,53 @@ class Analysis:
                 verdict, message = Verdict.WARN, "no data in the whole window (nothing to measure: no traffic?)"
             elif self._failed(metric):
                 verdict = Verdict.FAIL if metric.severity == "fail" else Verdict.WARN
-                message = f"breached {state.breaches} times (limit {metric.failure_limit})"
+                message = f"breached in {breach_count(state.breaches, state.measured)} (alarm at {metric.failure_limit + 1})"
             elif state.breaches:
-                verdict, message = Verdict.PASS, f"breached {state.breaches} times, within the limit of {metric.failure_limit}"
+                verdict, message = Verdict.PASS, (f"breached in {breach_count(state.breaches, state.measured)}, within "
+                                                  f"the limit of {metric.failure_limit}")
             else:
                 verdict, message = Verdict.PASS, f"within its threshold in all {state.measured} measurements"
+            hint = "" if verdict is Verdict.PASS else (
+                "look at the metric's query against production; roll back or fix forward" if verdict is Verdict.FAIL
+                else "worth a look, not an alarm")
+            if metric.kind == QUERY and state.judgement is not None:
+                message = f"{message}; {state.judgement.message}"
+                hint = state.judgement.remedy or hint if verdict is not Verdict.PASS else ""
+            if metric.kind == QUERY and state.vacuum and verdict is Verdict.PASS:
+                verdict, hint = Verdict.WARN, f"not an alarm: {state.vacuum}"
+            if metric.kind == CONTROL:
+                message = (f"control, touches no table: the machine ran ×{self._factor({metric.name: last}):.2f} its "
+                           f"baseline in the last interval" if last is not None else "control: never measured")
             out.append(GateResult(
                 gate="watch_metric", title=metric.title, phase="watch", subject=metric.name, verdict=verdict,
                 value=(f"{_fmt(last, metric.unit)} (baseline {_fmt(base, metric.unit)})" if last is not None
                        else f"no value (baseline {_fmt(base, metric.unit)})"),
-                threshold=metric.threshold(), message=message,
-                hint="" if verdict is Verdict.PASS else (
-                    "look at the metric's query against production; roll back or fix forward" if verdict is Verdict.FAIL
-                    else "worth a look, not an alarm"),
+                threshold=metric.threshold(), message=message, hint=hint,
                 details=[{"elapsed_s": t, "value": v, "baseline": base, "note": n} for t, v, n in state.samples[-50:]]))
         return out
+
+
+def _interval(before, after) -> tuple[float, float, float] | None:
+    """(ms, pages, rows per call) of a query between two readings; None without calls."""
+    before, after = _reading(before), _reading(after)
+    if not before or not after or len(before) < 4 or len(after) < 4:
+        return None
+    calls = after[1] - before[1]
+    if calls <= 0:
+        return None
+    return ((after[0] - before[0]) / calls, (after[2] - before[2]) / calls, (after[3] - before[3]) / calls)
+
+
+def worse(metric: Metric, value: float, base: float) -> bool:
+    """On the side of the baseline the metric's condition fails on."""
+    if metric.max is not None or metric.max_ratio is not None or metric.max_increase is not None:
+        return value > base
+    return metric.min is not None and value < base
+
+
+def breach_count(breaches: int, measured: int) -> str:
+    """"2 of 10 intervals": the intervals that breached, of those measured."""
+    return f"{breaches} of {measured} interval{'' if measured == 1 else 's'}"
 
 
 def _reading(value) -> Reading | None:

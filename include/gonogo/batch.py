@@ -62,6 +62,9 @@ class WatchConfig:
     interval_seconds: float = 60.0
     error_limit: int = 3
     metrics: tuple = ()
+    # readings taken before the batch, one interval apart: the baseline is their intervals'
+    # distribution, not one reading (gonogo.judge compares against it)
+    baseline_intervals: int = 8
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
 from gonogo.steps import apply_step, apply_steps, recorder, rollback_steps
 from gonogo.target import Target
+from gonogo.watch import rewritten_tables
 from gonogo.workload import Workload, paced
 
 PHASE, REHEARSAL = "dry_run", "rehearsal"
@@ -143,7 +144,10 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
                 after = plans.confirm(conn, queries, baseline.plans, after, runs=t.explain_runs,
                                       max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms, log=log)
                 latency = plans.compare(baseline.plans, after, max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms,
-                                        phase=PHASE, subject=step.name, broken_since=broken_since)
+                                        phase=PHASE, subject=step.name, broken_since=broken_since,
+                                        controls=plans.controls_of(baseline.plans, batch.tables_needed()),
+                                        dead=_dead_tuples(conn, rewritten_tables(batch)),
+                                        rewritten=rewritten_tables(batch))
                 results.append(latency)
                 for row in latency.details:
                     if row["verdict"] == "broken":
@@ -191,6 +195,18 @@ def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], 
                 "new attempt" if again.ok else again.error,
         hint="" if again.ok else "a rollback leaves something behind that the forward step trips on"))
     return results
+
+
+def _dead_tuples(conn: psycopg.Connection, tables: set[str]) -> dict[str, float]:
+    """{table: % of dead tuples} of the tables the batch rewrites (gonogo.judge's diagnosis)."""
+    if not tables:
+        return {}
+    # this session's own counts (the step and its backfill ran here) flushed, a fresh snapshot read
+    observe._quietly(conn, "SELECT pg_stat_force_next_flush()")
+    observe._quietly(conn, "SELECT pg_stat_clear_snapshot()")
+    rows = conn.execute("SELECT relname, 100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0) "
+                        "FROM pg_stat_user_tables WHERE relname = ANY(%s)", [sorted(tables)]).fetchall()
+    return {name: float(pct or 0.0) for name, pct in rows}
 
 
 def _commands(ctx: RunContext, after: str | None, log: Log) -> list[GateResult]:

@@ -2,8 +2,11 @@
 
 `measure` runs EXPLAIN (ANALYZE, BUFFERS, FORMAT JSON) of every top query a few times, after
 one warm-up run, and keeps the median; `compare` is the gate: no top query got slower by more
-than both the ratio and the absolute floor, and none that worked before fails now. Plan
-changes (scan types, indexes used) and improvements are shown too.
+than both the ratio and the absolute floor, and none that worked before fails now. What a
+slower query means is gonogo.judge's, the watch window's judgement: another plan or more pages
+(which a busy machine does not cause), or runs slower by a rank test than the control queries
+(ones that touch none of the batch's tables) were; more pages on a table the batch rewrote,
+full of dead tuples, is VACUUM (ANALYZE), a WARN. Plan changes and improvements are shown too.
 
 A PlanSample is a small JSON-able dict once `to_dict`-ed (it travels through XCom); the full
 EXPLAIN output stays out of it unless asked for (`keep_raw=True`, for the report files).
@@ -18,6 +21,7 @@ from typing import Any
 
 import psycopg
 
+from gonogo import judge
 from gonogo.queries import Query
 from gonogo.results import GateResult, Verdict
 
@@ -43,6 +47,7 @@ class PlanSample:
     top_node: str = ""
     scans: tuple[Scan, ...] = ()             # in plan order, each once
     error: str | None = None
+    cost: float | None = None                # the planner's estimate of the median run's plan
     raw: Any = field(default=None, repr=False, compare=False)  # the median run's EXPLAIN JSON
 
     @property
@@ -65,7 +70,7 @@ class PlanSample:
         data = {"name": self.name, "execution_ms": self.execution_ms, "planning_ms": self.planning_ms,
                 "runs_ms": list(self.runs_ms), "shared_hit": self.shared_hit,
                 "shared_read": self.shared_read, "top_node": self.top_node,
-                "scans": [list(s) for s in self.scans], "error": self.error}
+                "scans": [list(s) for s in self.scans], "error": self.error, "cost": self.cost}
         if raw:
             data["raw"] = self.raw
         return data
@@ -138,7 +143,7 @@ def measure(conn: psycopg.Connection, queries, *, runs: int = 5,
             planning_ms=round(statistics.median(out["Planning Time"] for out in outputs), 3),
             runs_ms=tuple(round(t, 3) for t in times),
             shared_hit=plan.get("Shared Hit Blocks", 0), shared_read=plan.get("Shared Read Blocks", 0),
-            top_node=plan["Node Type"], scans=plan_scans(plan),
+            top_node=plan["Node Type"], scans=plan_scans(plan), cost=plan.get("Total Cost"),
             raw=middle if keep_raw else None)
     return samples
 
@@ -187,20 +192,39 @@ def _ratio(before: float, after: float) -> float:
     return 1.0 if after <= 0 else float("inf")
 
 
-SAME_WORK = "slower, same work"
+SAME_WORK, BLOATED = "slower, same work", "slower, dead tuples"
 STILL_BROKEN = "still broken"  # broke after an earlier step of the batch, and fails still
 
 
-def _more_work(before: PlanSample, after: PlanSample) -> bool:
-    """The plan changed or the query reads more pages (10 % and 8 pages of slack): it does more
-    work. Slower with the same plan over the same pages is the machine (a neighbour on the cores,
-    autovacuum), which no repetition rules out when it lasts: a WARN to read, not a No-Go."""
-    pages = before.shared_hit + before.shared_read
-    return before.plan_text() != after.plan_text() or after.shared_hit + after.shared_read > pages * 1.1 + 8
+def _evidence(sample: PlanSample) -> judge.Evidence:
+    return judge.Evidence(ms=sample.runs_ms, pages=(sample.shared_hit + sample.shared_read,), plan=sample.plan_text(),
+                          scans=sample.scans, cost=sample.cost)
+
+
+def _factors(controls: dict[str, tuple[PlanSample, PlanSample]] | None) -> tuple[list[float] | None, ...]:
+    """The controls' slowdown per EXPLAIN ANALYZE run, before and after (None: no controls)."""
+    pairs = [(b, a) for b, a in (controls or {}).values() if b and a and not b.failed and not a.failed]
+    if not pairs:
+        return None, None
+    base = [list(b.runs_ms) for b, _ in pairs]
+    return judge.control_factors(base, base), judge.control_factors(base, [list(a.runs_ms) for _, a in pairs])
+
+
+def _judged(name: str, before: PlanSample, after: PlanSample, max_ratio: float, floor_ms: float, controls,
+            dead: dict[str, float], rewritten: set[str]) -> judge.Judgement:
+    before_factors, after_factors = _factors({n: c for n, c in (controls or {}).items() if n != name})
+    found = judge.judge(name, _evidence(before), _evidence(after), before_factors=before_factors,
+                        after_factors=after_factors, ratio=max_ratio, floor_ms=floor_ms)
+    if found.fired == (judge.TIME,) and after_factors is None:
+        # without controls a slower run is the machine as much as the step: not evidence alone
+        found = judge.Judgement(found.name, (), found.reasons, found.figures)
+    lost = sorted(set(before.indexes) - set(after.indexes))
+    return judge.diagnose(found, _evidence(after), dead=dead, rewritten=rewritten, steps_naming={}, lost=lost)
 
 
 def _row(name: str, before: PlanSample | None, after: PlanSample | None, max_ratio: float,
-         floor_ms: float) -> dict[str, Any]:
+         floor_ms: float, controls=None, dead: dict[str, float] | None = None,
+         rewritten: set[str] = frozenset()) -> dict[str, Any]:
     row: dict[str, Any] = {"name": name,
                            "before_ms": before.execution_ms if before else None,
                            "after_ms": after.execution_ms if after else None, "ratio": None}
@@ -215,7 +239,12 @@ def _row(name: str, before: PlanSample | None, after: PlanSample | None, max_rat
         ratio = _ratio(b, a)
         row["ratio"] = round(ratio, 2)
         if a > b * max_ratio and a - b > floor_ms:
-            row["verdict"] = "regressed" if _more_work(before, after) else SAME_WORK
+            found = _judged(name, before, after, max_ratio, floor_ms, controls, dead or {}, rewritten)
+            row |= {"evidence": list(found.fired), "judgement": found.message, "remedy": found.remedy}
+            if found.remedy.startswith("VACUUM"):
+                row["verdict"] = BLOATED
+            else:
+                row["verdict"] = "regressed" if found.alarm else SAME_WORK
         elif a < b / max_ratio and b - a > floor_ms:
             row["verdict"] = "improved"
         else:
@@ -262,8 +291,16 @@ def _worst(rows: list[dict], max_ratio: float, floor_ms: float) -> dict | None:
     return None
 
 
+def controls_of(samples, tables) -> list[str]:
+    """The measured queries whose plan touches none of `tables`: controls for the others."""
+    touched = set(tables)
+    return [name for name, s in _as_samples(samples).items()
+            if not s.failed and s.scans and not {relation for _, relation, _ in s.scans if relation} & touched]
+
+
 def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "dry_run",
-            subject: str = "", broken_since: Mapping[str, str] | None = None) -> GateResult:
+            subject: str = "", broken_since: Mapping[str, str] | None = None, controls: list[str] = (),
+            dead: dict[str, float] | None = None, rewritten: set[str] = frozenset()) -> GateResult:
     """The gate: FAIL when a top query got slower by more than `max_ratio` AND by more than
     `floor_ms` milliseconds (median to median) while doing more work (another plan, more pages),
     or fails now and did not before; WARN when a query could not be compared (failing before and
@@ -272,7 +309,8 @@ def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "d
     still, is "still broken" since that step (a WARN here), not broken again by this one.
     Takes PlanSamples or their dicts, as `measure` gives them or as they come back from XCom."""
     before, after = _as_samples(before), _as_samples(after)
-    rows = [_row(name, before.get(name), after.get(name), max_ratio, floor_ms)
+    paired = {n: (before.get(n), after.get(n)) for n in controls}
+    rows = [_row(name, before.get(name), after.get(name), max_ratio, floor_ms, paired, dead, rewritten)
             for name in [*before, *(n for n in after if n not in before)]]
     for row in rows:
         if row["verdict"] == "broken" and row["name"] in (broken_since or {}):
@@ -280,7 +318,7 @@ def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "d
     regressed = [r for r in rows if r["verdict"] == "regressed"]
     bad = [r for r in rows if r["verdict"] == "broken"] + regressed
     odd = [r for r in rows if r["verdict"] in ("still failing", STILL_BROKEN, "not measured")]
-    noisy = [r for r in rows if r["verdict"] == SAME_WORK]
+    noisy = [r for r in rows if r["verdict"] in (SAME_WORK, BLOATED)]
     counts = (f"{len(regressed)} regressed, {sum(r['verdict'] == 'improved' for r in rows)} improved, "
               f"{sum(r['plan_changed'] for r in rows)} plans changed")
     if bad:
@@ -328,11 +366,15 @@ def _hint(worst: dict | None, verdict: Verdict) -> str:
         return f"{worst['name']} failed before this step too ({worst['error']}): check the query and its parameters"
     if worst["verdict"] == "not measured":
         return f"{worst['name']} was measured only on one side: measure both with the same queries"
+    if worst["verdict"] == BLOATED:
+        return f"{worst['name']} reads more pages with the same plan: {worst['remedy']}"
     if worst["verdict"] == SAME_WORK:
         return (f"{worst['name']} has the same plan ({worst['plan_after']}) and reads the same pages: the extra "
                 f"time is the staging machine, unless the step added a trigger or CHECK this query now runs; "
                 f"re-run the dry run on a quiet staging to be sure")
     lost = sorted(set(worst["indexes_used_before"]) - set(worst["indexes_used_after"]))
+    if worst.get("evidence") == [judge.TIME]:
+        return f"{worst['name']} is {_change(worst)}: {worst['remedy']} ({worst['judgement']})"
     plan = (f"its plan went from {worst['plan_before']} to {worst['plan_after']}" if worst["plan_changed"]
             else f"its plan is unchanged ({worst['plan_after']})")
     fix = (f"it no longer uses {', '.join(lost)}: keep or recreate that index" if lost else

@@ -122,7 +122,7 @@ def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "", inc
     head = ("*Watch window inconclusive:* a metric could not be measured, so the rollout cannot be called "
             "healthy." if inconclusive else "*Watch window alarm* after the rollout.")
     body = (head + " On-call decides next: roll back or fix forward (the Required Actions of the run).\n\n"
-            + "\n".join(_result_line(r) for r in failed[:_MAX_LINES]))
+            + "\n".join(_result_line(r) + (f"\n      → {r.hint}" if r.hint else "") for r in failed[:_MAX_LINES]))
     title = "❓ gonogo: watch window inconclusive" if inconclusive else "🚨 gonogo: watch window alarm"
     return _message(title, body, info, task_url, ("Roll back or fix forward", decision_url))
 

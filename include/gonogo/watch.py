@@ -2,11 +2,15 @@
 against the baseline read just before the batch, until the window closes, an alarm is raised
 or the analysis turns inconclusive.
 
-The default metrics, derived from the batch: each top query's mean time per call
-(pg_stat_statements, against its mean before the rollout), the rollback ratio and deadlocks
+The default metrics, derived from the batch: each top query judged by gonogo.judge (its plan,
+its pages per call, and its time per call over the recent intervals against the baseline's,
+normalised by control queries), a control probe that touches no table, the rollback ratio and deadlocks
 (pg_stat_database), sessions waiting on locks, invalid indexes on the batch's tables (must stay
 0), whether each index the batch created gets used, and dead-tuple growth on the touched tables.
 A batch adds its own in the manifest's `watch.metrics`.
+
+The baseline is `watch.baseline_intervals` intervals read just before the batch, one window
+interval apart: a distribution, not one reading.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
-from gonogo.analysis import ALARM, INCONCLUSIVE, Analysis, Metric, read
+from gonogo.analysis import ALARM, CONTROL, INCONCLUSIVE, QUERY, Analysis, Metric, breach_count, read, worse
+from gonogo.plans import plan_scans
 from gonogo.batch import Batch
 from gonogo.context import RunContext
 from gonogo.progress import duration
@@ -40,13 +45,22 @@ def metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
 def default_metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
     t = batch.thresholds
     tables = batch.tables_needed()
-    found = []
+    rewritten = rewritten_tables(batch)
+    found = [Metric("control_probe", "Control: CPU work touching no table", query("metrics.sql", "control_probe"),
+                    kind=CONTROL, unit=" ms")]
     for q in batch.queries:
-        queryid = _query_id(conn, q.sql, q.params)
-        if queryid is not None:
-            found.append(Metric(f"query_ms:{q.name}", f"Mean time of {q.name}", query("metrics.sql", "query_time"),
-                                {"queryid": queryid}, kind="ratio", unit=" ms", max_ratio=t.latency_ratio,
-                                floor=t.latency_floor_ms, failure_limit=2))
+        explained = _explain(conn, q.sql, q.params)
+        if explained is None or explained.get("Query Identifier") is None:
+            continue
+        scans = plan_scans(explained["Plan"])
+        touched = {relation for _, relation, _ in scans if relation}
+        names = touched | {index for _, _, index in scans if index}
+        found.append(Metric(
+            f"query_ms:{q.name}", f"Time, work and plan of {q.name}", query("metrics.sql", "query_work"),
+            {"queryid": explained["Query Identifier"], "sql": q.sql, "args": q.to_dict()["params"],
+             "control": not touched & set(tables), "rewritten": sorted(rewritten & touched),
+             "steps_naming": steps_naming(batch, names)},
+            kind=QUERY, unit=" ms", max_ratio=t.latency_ratio, floor=t.latency_floor_ms, failure_limit=1))
     found += [
         Metric("rollback_ratio", "Rollbacks per transaction", query("metrics.sql", "rollback_ratio"),
                kind="ratio", max_ratio=2.0, floor=0.01, failure_limit=2),
@@ -67,23 +81,53 @@ def default_metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
     return found
 
 
-def _query_id(conn: psycopg.Connection, sql: str, params: dict) -> int | None:
-    """pg_stat_statements' id of a top query, from EXPLAIN VERBOSE (needs compute_query_id)."""
+def _explain(conn: psycopg.Connection, sql: str, params: dict) -> dict | None:
+    """EXPLAIN VERBOSE of a top query: its plan, and pg_stat_statements' id of it (needs
+    compute_query_id); None when it does not run."""
     try:
-        plan = conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + sql, params or None, prepare=False).fetchone()[0]
+        return conn.execute("EXPLAIN (VERBOSE, FORMAT JSON) " + sql, params or None, prepare=False).fetchone()[0][0]
     except psycopg.Error:
         conn.rollback()
         return None
-    return plan[0].get("Query Identifier")
 
 
-def capture_baseline(ctx: RunContext) -> dict:
-    """The metrics and their readings just before the batch touches production (JSON-able)."""
+def rewritten_tables(batch: Batch) -> set[str]:
+    """Tables the batch rewrites or backfills: where it leaves dead tuples behind."""
+    found = set()
+    for step in batch.enabled_steps:
+        if step.backfill:
+            found.add(step.backfill.table)
+        if step.kind == "backfill":
+            found |= step.tables()
+    return found
+
+
+def steps_naming(batch: Batch, names: set[str]) -> dict[str, list[str]]:
+    """{index or table: the enabled steps whose SQL names it}: the step a plan change points to."""
+    found: dict[str, list[str]] = {}
+    for step in batch.enabled_steps:
+        text = "\n".join(s.sql for s in step.forward.statements)
+        for name in names:
+            if name in text:
+                found.setdefault(name, []).append(step.name)
+    return found
+
+
+def capture_baseline(ctx: RunContext, *, hours: float | None = None,
+                     sleep: Callable[[float], None] = time.sleep) -> dict:
+    """The metrics, and `baseline_intervals` intervals of their readings, one window interval
+    apart, just before the batch touches production (JSON-able). Each reading in its own
+    session, as the window's polls are."""
+    batch = ctx.batch
+    interval = interval_for(hours * 3600, batch) if hours else batch.watch.interval_seconds
     with ctx.session("production") as conn:
-        found = metrics(conn, ctx.batch)
-        readings = read(conn, found)
-    return {"metrics": [m.to_dict() for m in found], "readings": readings,
-            "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        found = metrics(conn, batch)
+    series = [poll(ctx.production, ctx.app, ctx.guards, found)]
+    for _ in range(batch.watch.baseline_intervals):
+        sleep(interval)
+        series.append(poll(ctx.production, ctx.app, ctx.guards, found))
+    return {"metrics": [m.to_dict() for m in found], "readings": series[-1], "series": series,
+            "interval": interval, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 
 
 def interval_for(seconds: float, batch: Batch) -> float:
@@ -107,7 +151,8 @@ def run_window(ctx: RunContext, baseline: dict, *, hours: float, log: Log = prin
     analysis without holding a worker slot): returns the outcome and one result per metric."""
     found = [Metric.from_dict(m) for m in baseline["metrics"]]
     seconds = hours * 3600
-    analysis = Analysis(found, baseline["readings"], window_seconds=seconds, error_limit=ctx.batch.watch.error_limit)
+    analysis = Analysis(found, baseline["readings"], window_seconds=seconds, error_limit=ctx.batch.watch.error_limit,
+                        series=baseline.get("series"))
     started, interval = time.monotonic(), interval_for(seconds, ctx.batch)
     log(opening(analysis, interval))
     while True:
@@ -138,18 +183,26 @@ def progress(analysis: Analysis, seconds: float) -> str:
 
 
 def worse_than_baseline(analysis: Analysis) -> list[str]:
-    """"name value (baseline b, n of m breaches so far)" of each metric whose last value is on
-    the failing side of its baseline, or that breached earlier in the window; most breaches first."""
+    """"name value (baseline b; breached in n of m intervals, alarm at k)" of each metric whose last
+    value is on the failing side of its baseline, or that breached earlier in the window; most
+    breaches first. A query says which evidence fired; a control is the machine, never worse."""
     found = []
     for metric in analysis.metrics:
+        if metric.kind == CONTROL:
+            continue
         state, base = analysis.states[metric.name], analysis.baseline_value(metric)
         last = state.samples[-1][1] if state.samples else None
-        worse = last is not None and base is not None and _worse(metric, last, base)
-        if worse or state.breaches:
+        if metric.kind == QUERY:
+            bad = state.judgement is not None and state.judgement.alarm
+        else:
+            bad = last is not None and base is not None and worse(metric, last, base)
+        if bad or state.breaches:
             now = f"{last:.4g}{metric.unit}" if last is not None else "no value"
             baseline = f"{base:.4g}{metric.unit}" if base is not None else "none"
-            breaches = f", {state.breaches} of {metric.failure_limit + 1} breaches so far" if state.breaches else ""
-            found.append((-state.breaches, f"{metric.name} {now} (baseline {baseline}{breaches})"))
+            breaches = (f"; breached in {breach_count(state.breaches, state.measured)}, alarm at "
+                        f"{metric.failure_limit + 1}" + ("" if bad else ", not now")) if state.breaches else ""
+            fired = f" [{', '.join(state.judgement.fired)}]" if metric.kind == QUERY and bad else ""
+            found.append((-state.breaches, f"{metric.name}{fired} {now} (baseline {baseline}{breaches})"))
     return [text for _, text in sorted(found, key=lambda item: item[0])]
 
 
@@ -162,13 +215,6 @@ def erroring_metrics(analysis: Analysis) -> list[str]:
             found.append(f"{metric.name} ({state.consecutive_errors} in a row, inconclusive at "
                          f"{analysis.error_limit}: {state.last_error})")
     return found
-
-
-def _worse(metric: Metric, value: float, base: float) -> bool:
-    """On the side of the baseline the metric's condition fails on."""
-    if metric.max is not None or metric.max_ratio is not None or metric.max_increase is not None:
-        return value > base
-    return metric.min is not None and value < base
 
 
 def _some(items: list[str]) -> str:

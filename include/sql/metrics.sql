@@ -32,3 +32,15 @@ SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE indexrelname =
 -- name: dead_tuple_pct
 SELECT coalesce(round(100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0), 2), 0)
   FROM pg_stat_user_tables WHERE relname = %(table)s;
+
+-- name: query_work
+-- Cumulative time (ms), calls, shared blocks (hit + read) and rows of one statement: the deltas
+-- give time, pages and rows per call over an interval (gonogo.judge).
+SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0),
+       coalesce(sum(shared_blks_hit + shared_blks_read), 0), coalesce(sum(rows), 0)
+  FROM pg_stat_statements
+ WHERE queryid = %(queryid)s AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database());
+
+-- name: control_probe
+-- A control that touches no table: CPU work only, so its time says how busy the machine is.
+SELECT sum(i) FROM generate_series(1, 30000) AS i;
