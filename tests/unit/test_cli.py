@@ -463,6 +463,16 @@ def test_lint_names_file_and_line_of_input_it_cannot_read(tmp_path, name, conten
     assert says in message
 
 
+def test_lint_reads_a_file_as_a_plain_file_beside_another_projects_folders(tmp_path):
+    # The file's grandparent (a temp dir, a monorepo) holds a folder that looks like a Prisma
+    # migration and one that does not: the file is none of Prisma's migrations, linted on its own.
+    written(tmp_path, {"20240101_x/migration.sql": "SELECT 1;\n", "notes/readme.txt": "",
+                       "mine/rename.sql": "ALTER TABLE t RENAME COLUMN a TO b;\n"})
+    done = gonogo("lint", str(tmp_path / "mine" / "rename.sql"))
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "[rename]" in done.stdout and "Prisma" not in done.stderr
+
+
 def test_lint_refuses_a_file_larger_than_it_reads_at_once(tmp_path):
     from gonogo.lint.paths import MAX_BYTES
 

@@ -139,13 +139,25 @@ def _file(path: Path) -> tuple[str, list[tuple[str, list[FileToLint]]]]:
     migration of a tool's folder, else statement by statement."""
     _not_too_large(path)
     absolute = path.resolve()
-    for folder in (absolute.parent, absolute.parent.parent):
-        if name := tool_of(folder):
-            for migration in _migrations(name, folder):
-                if absolute in (migration.up.path.resolve(), migration.down and migration.down.path.resolve()):
-                    migrations = _migrations(name, folder)
-                    return name, [(migration.name, _migration_files(migration, _known_before(migrations, migration)))]
+    for folder, nested in ((absolute.parent, False), (absolute.parent.parent, True)):
+        name = tool_of(folder)
+        # Two levels up only for the tools whose migrations sit a folder deeper: a file's
+        # grandparent is otherwise any folder (a temp dir holding some other project).
+        if name is None or (nested and not _nested_in(name, absolute)):
+            continue
+        migrations = _migrations(name, folder)
+        for migration in migrations:
+            if absolute in (migration.up.path.resolve(), migration.down and migration.down.path.resolve()):
+                return name, [(migration.name, _migration_files(migration, _known_before(migrations, migration)))]
     return "file", [(path.stem, [FileToLint(_not_empty(read(path)), name=str(path))])]
+
+
+def _nested_in(name: str, file: Path) -> bool:
+    """Whether the file sits where the tool keeps migrations a folder below its root: Prisma's
+    <name>/migration.sql, Sqitch's deploy/ and revert/ scripts."""
+    if name == "prisma":
+        return file.name == "migration.sql"
+    return name == "sqitch" and file.parent.name in ("deploy", "revert", "verify")
 
 
 def _folder(folder: Path) -> list[Target]:
