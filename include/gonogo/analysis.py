@@ -261,7 +261,7 @@ class Analysis:
         verdict = judging.judge(metric.name.removeprefix("query_ms:"), before, after,
                                 before_factors=[i[3] for i in base], after_factors=[i[3] for i in recent],
                                 ratio=metric.max_ratio or 1.5, floor_ms=metric.floor)
-        if verdict.alarm:
+        if verdict.alarm or verdict.figures.get("unimportant"):
             lost = sorted({s[2] for s in before.scans if s[2]} - {s[2] for s in after.scans if s[2]})
             dead = {name.removeprefix("dead_tuples:"): self.states[name].samples[-1][1]
                     for name in self.states if name.startswith("dead_tuples:") and self.states[name].samples

@@ -15,6 +15,9 @@ Three kinds of evidence, each named in the verdict when it fires:
   not the migration; a slowdown the controls do not share, significant and beyond the ratio
   and the floor, is the batch's.
 
+Plan and work fire only for a query that is also slower by the ratio and the floor now (its
+latest intervals, normalised): they say the batch caused a slowdown, not that one matters.
+
 Better numbers are never evidence. `diagnose` then says what fits: more pages on a table the
 batch rewrote or backfilled that holds many dead tuples is VACUUM (ANALYZE) of that table, not
 a rollback; a plan change names the step whose SQL names the index or table that changed.
@@ -32,6 +35,7 @@ WORK_RATIO = 1.3        # pages per call up by 30 % ...
 WORK_FLOOR_PAGES = 8.0  # ... and by 8 pages (an index descent more is not a regression)
 DEAD_SHARE = 10.0       # % of dead tuples that makes a rewritten table the likely cause
 EXACT_UP_TO = 400       # n1 * n2 up to which the exact distribution of U is computed
+LATEST = 3              # the latest intervals (runs) whose median says how slow a query is now
 
 PLAN, WORK, TIME = "plan", "work", "time"
 
@@ -194,6 +198,18 @@ def judge(name: str, before: Evidence, after: Evidence, *, before_factors: list[
             reasons.append(text)
         else:
             reasons.append(text.replace("pages per call", "same work: pages per call", 1))
+    # Plan and work say who slowed a query, not that it matters: an alarm also needs the query
+    # slower than its baseline by the ratio and the floor (its latest runs, after the controls'
+    # slowdown) — a tiny table read whole in 0.1 ms instead of by index in 0.05 ms is not a
+    # regression anyone rolls back for. Without timings (a control), plan and work decide alone.
+    if fired and TIME not in fired and before.ms and after.ms:
+        b_med = statistics.median(_normalised(before.ms, before_factors))
+        latest = statistics.median(_normalised(after.ms, after_factors)[-LATEST:])
+        if not (latest > b_med * ratio and latest - b_med > floor_ms):
+            reasons.append(f"{' and '.join(fired)} changed, but time per call {b_med:.3g} → {latest:.3g} ms "
+                           f"is within ×{ratio:g} or + {floor_ms:g} ms: not a regression that matters")
+            figures["unimportant"] = list(fired)
+            fired = []
     return Judgement(name, tuple(fired), tuple(reasons), figures)
 
 
@@ -208,15 +224,16 @@ def diagnose(judgement: Judgement, after: Evidence, *, dead: dict[str, float], r
     """The remedy that fits the evidence. dead: {table: dead-tuple %} now; rewritten: tables the
     batch rewrote or backfilled; steps_naming: {index or table: steps whose SQL names it};
     lost: indexes the plan used before and does not now."""
-    if not judgement.alarm:
+    fired = judgement.fired or tuple(judgement.figures.get("unimportant", ()))
+    if not fired:
         return judgement
     tables = [s[1] for s in after.scans if s[1]]
     bloated = [t for t in dict.fromkeys(tables) if t in rewritten and dead.get(t, 0.0) >= DEAD_SHARE]
-    if WORK in judgement.fired and PLAN not in judgement.fired and bloated:
+    if WORK in fired and PLAN not in fired and bloated:
         remedy = ("; ".join(f'VACUUM (ANALYZE) "{t}" ({dead[t]:.0f} % dead tuples left by the batch\'s rewrite)'
                             for t in bloated)
                   + ": the query reads the dead row versions too; a rollback would not remove them")
-    elif PLAN in judgement.fired or lost:
+    elif PLAN in fired or lost:
         changed = list(lost) + [t for t in tables if t not in lost]
         steps = list(dict.fromkeys(s for name in changed for s in steps_naming.get(name, ())))
         where = (f"step {', '.join(steps)} changed the plan" if steps
@@ -224,7 +241,7 @@ def diagnose(judgement: Judgement, after: Evidence, *, dead: dict[str, float], r
         fix = f"it no longer uses {', '.join(lost)}: recreate that index or roll back" if lost else \
             "read the new plan; ANALYZE or an index may fix it forward, or roll back"
         remedy = f"{where}; {fix}"
-    elif WORK in judgement.fired:
+    elif WORK in fired:
         remedy = "it reads more pages with the same plan: check the table's size and dead tuples, then roll back or fix forward"
     else:
         remedy = ("slower than the control queries with the same plan and work: a trigger, CHECK or function "

@@ -158,7 +158,8 @@ def confirm(conn: psycopg.Connection, queries, before, after: dict[str, PlanSamp
 
     def suspects() -> list:
         return [q for q in queries if q.name in kept and q.name in before
-                and _row(q.name, before[q.name], kept[q.name], max_ratio, floor_ms)["verdict"] in ("regressed", SAME_WORK)]
+                and _row(q.name, before[q.name], kept[q.name], max_ratio, floor_ms)["verdict"]
+                in ("regressed", SAME_WORK, AS_CONTROLS)]
 
     for _ in range(attempts):
         again = suspects()
@@ -192,7 +193,7 @@ def _ratio(before: float, after: float) -> float:
     return 1.0 if after <= 0 else float("inf")
 
 
-SAME_WORK, BLOATED = "slower, same work", "slower, dead tuples"
+SAME_WORK, BLOATED, AS_CONTROLS = "slower, same work", "slower, dead tuples", "slower, as the controls"
 STILL_BROKEN = "still broken"  # broke after an earlier step of the batch, and fails still
 
 
@@ -244,7 +245,8 @@ def _row(name: str, before: PlanSample | None, after: PlanSample | None, max_rat
             if found.remedy.startswith("VACUUM"):
                 row["verdict"] = BLOATED
             else:
-                row["verdict"] = "regressed" if found.alarm else SAME_WORK
+                row["verdict"] = ("regressed" if found.alarm else AS_CONTROLS if found.figures.get("unimportant")
+                                  else SAME_WORK)
         elif a < b / max_ratio and b - a > floor_ms:
             row["verdict"] = "improved"
         else:
@@ -318,7 +320,7 @@ def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "d
     regressed = [r for r in rows if r["verdict"] == "regressed"]
     bad = [r for r in rows if r["verdict"] == "broken"] + regressed
     odd = [r for r in rows if r["verdict"] in ("still failing", STILL_BROKEN, "not measured")]
-    noisy = [r for r in rows if r["verdict"] in (SAME_WORK, BLOATED)]
+    noisy = [r for r in rows if r["verdict"] in (SAME_WORK, BLOATED, AS_CONTROLS)]
     counts = (f"{len(regressed)} regressed, {sum(r['verdict'] == 'improved' for r in rows)} improved, "
               f"{sum(r['plan_changed'] for r in rows)} plans changed")
     if bad:
@@ -336,7 +338,9 @@ def compare(before, after, *, max_ratio: float, floor_ms: float, phase: str = "d
     elif noisy:
         verdict = Verdict.WARN
         slower = ", ".join(f"{r['name']} {_change(r)}" for r in noisy)
-        message = f"no top query does more work, but {slower} ran slower with the same plan over the same pages ({counts})"
+        message = (f"no top query got slower than the machine explains, but {slower} ran slower "
+                   + ("with the same plan over the same pages" if all(r["verdict"] == SAME_WORK for r in noisy)
+                      else "(read each one's evidence)") + f" ({counts})")
     else:
         verdict, message = Verdict.PASS, f"no top query of {len(rows)} got slower ({counts})"
     worst = _worst(rows, max_ratio, floor_ms)
@@ -372,6 +376,9 @@ def _hint(worst: dict | None, verdict: Verdict) -> str:
         return (f"{worst['name']} has the same plan ({worst['plan_after']}) and reads the same pages: the extra "
                 f"time is the staging machine, unless the step added a trigger or CHECK this query now runs; "
                 f"re-run the dry run on a quiet staging to be sure")
+    if worst["verdict"] == AS_CONTROLS:
+        return (f"{worst['name']} ran {_change(worst)}, as the control queries did: {worst['judgement']}; the "
+                f"staging machine was busy; re-run the dry run on a quiet staging to be sure")
     lost = sorted(set(worst["indexes_used_before"]) - set(worst["indexes_used_after"]))
     if worst.get("evidence") == [judge.TIME]:
         return f"{worst['name']} is {_change(worst)}: {worst['remedy']} ({worst['judgement']})"

@@ -43,9 +43,9 @@ def test_every_query_slower_alike_is_the_machine_not_the_migration():
 
 
 def test_more_pages_with_the_same_plan_on_a_rewritten_table_says_vacuum():
-    bloated = Evidence(ms=(2.0,) * 6, pages=(40,) * 6, rows=(20,) * 6, plan=BASE.plan, scans=BASE.scans, cost=10.0)
+    bloated = Evidence(ms=(5.0,) * 6, pages=(40,) * 6, rows=(20,) * 6, plan=BASE.plan, scans=BASE.scans, cost=10.0)
     verdict = judge.judge("q", BASE, bloated)
-    assert verdict.fired == ("work",) and "pages per call 12 → 40" in verdict.message
+    assert "work" in verdict.fired and "pages per call 12 → 40" in verdict.message
     found = diagnose(verdict, bloated, dead={"t": 47.0}, rewritten={"t"}, steps_naming={})
     assert found.remedy.startswith('VACUUM (ANALYZE) "t" (47 % dead tuples') and "rollback would not" in found.remedy
     not_ours = diagnose(verdict, bloated, dead={"t": 47.0}, rewritten=set(), steps_naming={})
@@ -112,3 +112,24 @@ def test_the_watch_reports_more_pages_on_a_rewritten_table_as_vacuum_advice_not_
     assert analysis.finish() == PASSED
     [result] = [r for r in analysis.results() if r.subject == "query_ms:q"]
     assert result.verdict is Verdict.WARN and result.hint.startswith('not an alarm: VACUUM (ANALYZE) "t"')
+
+
+def test_plan_and_work_that_cost_no_time_that_matters_are_reported_not_fired():
+    # The seed's sample data: a backfill left the planner reading a tiny table whole (47 pages in
+    # 0.13 ms) instead of by index (10 pages in 0.05 ms); the batch's thresholds (×1.5 and 2 ms)
+    # say such a query is no regression.
+    tiny_before = Evidence(ms=(0.045,) * 8, pages=(9.8,) * 8, rows=(9,) * 8, plan="Limit: Index Scan using i on t",
+                           scans=(("Index Scan", "t", "i"),), cost=18.0)
+    tiny_after = Evidence(ms=(0.13,) * 6, pages=(47,) * 6, rows=(9,) * 6, plan="Limit: Seq Scan on t",
+                          scans=(("Seq Scan", "t", None),), cost=60.0)
+    verdict = judge.judge("q", tiny_before, tiny_after)
+    assert not verdict.alarm and verdict.figures["unimportant"] == ["plan", "work"]
+    assert "not a regression that matters" in verdict.message
+    # the same change with a floor the team set for queries this fast is an alarm
+    assert {"plan", "work"} <= set(judge.judge("q", tiny_before, tiny_after, floor_ms=0.05).fired)
+    # more pages that cost nothing yet on a table the batch rewrote: the VACUUM advice still comes
+    same_time = Evidence(ms=(2.0,) * 6, pages=(40,) * 6, rows=(20,) * 6, plan=BASE.plan, scans=BASE.scans, cost=10.0)
+    quiet = judge.judge("q", BASE, same_time)
+    assert not quiet.alarm
+    found = diagnose(quiet, same_time, dead={"t": 47.0}, rewritten={"t"}, steps_naming={})
+    assert found.remedy.startswith('VACUUM (ANALYZE) "t"')
