@@ -7,6 +7,7 @@ killed earlier session left behind are stopped at the start of the next one.
 
 from __future__ import annotations
 
+import atexit
 import glob
 import os
 import shutil
@@ -23,6 +24,8 @@ from helpers import create_database, drop_database
 # Airflow reads its settings when first imported: the session gets its own home and
 # metadata database before any test module imports it.
 _AIRFLOW_HOME = Path(tempfile.mkdtemp(prefix="gonogo-airflow-test-"))
+# pytest-xdist's controller imports this file too and runs no session fixture: remove at exit
+atexit.register(shutil.rmtree, _AIRFLOW_HOME, ignore_errors=True)
 os.environ.update(airflow_env(_AIRFLOW_HOME, connections={}))
 
 _PREFIX = "gonogo-test-"
