@@ -92,9 +92,12 @@ def test_migration_4_speeds_up_the_queries_its_indexes_are_for(conn, batch):
 
     result = gate(plans.to_dicts(before), plans.to_dicts(after), batch)  # as they come from XCom
 
-    assert result.verdict is Verdict.PASS, result.message
+    # PASS, or on a busy machine a WARN for a query slower over the same plan and pages (the
+    # machine, not the step): never a regression
+    assert result.verdict is not Verdict.FAIL, result.message
     assert result.gate == "query_latency" and result.threshold == "≤ 1.5x or ≤ +2 ms"
     rows = rows_by_name(result)
+    assert not [r for r in rows.values() if r["verdict"] == "regressed"], rows
     improved = [r for r in rows.values() if r["verdict"] == "improved"]
     assert improved, rows
     for row in improved:
