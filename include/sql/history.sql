@@ -42,13 +42,15 @@ CREATE TABLE IF NOT EXISTS gonogo.backfill_progress (
 -- the control probe's time and the cumulative counters of the app's top statements at one moment;
 -- consecutive samples give the intervals of the same hours of the day before a watch window.
 -- `since`: when pg_stat_statements started counting (its reset, or the server's start).
+-- (No CREATE INDEX here: IF NOT EXISTS or not, it must own the table, and a login granted the
+-- tables another role made may not. The UNIQUE (at, id) index serves the reads by time.)
 CREATE TABLE IF NOT EXISTS gonogo.samples (
     id       bigserial PRIMARY KEY,
     at       timestamptz NOT NULL,
     since    timestamptz,
-    probe_ms float8
+    probe_ms float8,
+    UNIQUE (at, id)
 );
-CREATE INDEX IF NOT EXISTS samples_at ON gonogo.samples (at);
 CREATE TABLE IF NOT EXISTS gonogo.sample_statements (
     sample_id bigint NOT NULL REFERENCES gonogo.samples (id) ON DELETE CASCADE,
     queryid   bigint NOT NULL,
