@@ -144,11 +144,11 @@ def create_restore_point() -> list[dict]:
 
 @task
 def capture_metrics_baseline() -> dict:
-    """The watch window's metrics read over a few intervals just before the batch: the distribution
-    "no worse" is measured against."""
+    """The watch window's metrics read over a few intervals just before the batch, with the same hours
+    of the day before where gonogo_sample sampled them: the distribution "no worse" is measured against."""
     from gonogo.watch import capture_baseline
     r = Rollout.current()
-    return capture_baseline(r.ctx, hours=float(r.params["monitoring_hours"]) or None)
+    return capture_baseline(r.ctx, hours=float(r.params["monitoring_hours"]) or None, log=log.info)
 
 
 @task

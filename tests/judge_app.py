@@ -99,3 +99,18 @@ def window(ctx, *, during=None):
             return run_window(ctx, baseline, hours=WINDOW_HOURS, log=quiet)
 
 
+
+
+@contextmanager
+def slower_price(target):
+    """item_by_v slower with the same plan and pages: price() waits a little on every row (the
+    batch's function, or the evening's peak at a service it calls); the controls are not slowed."""
+    with target.connect("tests/dba", guards=None) as conn:
+        conn.execute("CREATE OR REPLACE FUNCTION price(v int) RETURNS int LANGUAGE plpgsql AS "
+                     "$$ BEGIN PERFORM pg_sleep(0.0002); RETURN v * 2; END $$")
+    try:
+        yield
+    finally:
+        with target.connect("tests/dba", guards=None) as conn:
+            conn.execute("CREATE OR REPLACE FUNCTION price(v int) RETURNS int LANGUAGE plpgsql AS "
+                         "$$ BEGIN RETURN v * 2; END $$")

@@ -15,7 +15,10 @@ A top query is a `query` metric, judged by gonogo.judge rather than by a thresho
 and its pages per call (which a busy machine does not move) and its time per call over the last
 intervals against the baseline's intervals, normalised by the `control` metrics (a probe that
 touches no table, and top queries that touch none of the batch's tables). The baseline is a
-series of readings taken before the batch, so that it is a distribution of intervals.
+series of readings taken before the batch, so that it is a distribution of intervals; where
+gonogo sampled production the day before (gonogo.samples), the intervals of the same hours
+yesterday are part of it, and a query's recent intervals are judged against the baseline
+intervals nearest to them in the time of day: at tonight's peak, yesterday's peak.
 A value on the better side of its baseline is never a breach.
 """
 
@@ -24,6 +27,7 @@ from __future__ import annotations
 import dataclasses
 import statistics
 import time
+from typing import NamedTuple
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +42,8 @@ RUNNING, ALARM, INCONCLUSIVE, PASSED = "running", "alarm", "inconclusive", "pass
 QUERY, CONTROL = "query", "control"
 RECENT_INTERVALS = 6  # a query's last intervals, judged against the baseline's
 PROBE_RUNS = 5        # the control probe's runs per reading; their median is its time
+NEAREST = 8           # baseline intervals a query's recent ones are judged against, nearest in the time of day
+DAY = 86400.0
 
 
 @dataclass(frozen=True)
@@ -143,36 +149,85 @@ class _State:
     measured: int = 0
     previous: Reading | None = None
     last_error: str = ""
-    intervals: list = field(default_factory=list)  # query: (ms, pages, rows per call, controls' factor)
+    intervals: list = field(default_factory=list)  # query: _Interval of each poll
     judgement: judging.Judgement | None = None
     vacuum: str = ""  # a query read more pages of a rewritten table: the VACUUM (ANALYZE) advice
 
 
+class _Interval(NamedTuple):
+    """One interval of a query: time, pages and rows per call, how much slower than at the
+    baseline the controls ran in it, when it was (epoch seconds, its middle) and whether it
+    is one of the same hours yesterday."""
+
+    ms: float
+    pages: float
+    rows: float
+    factor: float
+    when: float
+    yesterday: bool = False
+
+
 class Analysis:
     def __init__(self, metrics: list[Metric], baseline: dict[str, Reading | str], *, window_seconds: float,
-                 error_limit: int = 3, series: list[dict] | None = None):
-        """series: the readings taken before the batch, oldest first (the last one is `baseline`)."""
+                 error_limit: int = 3, series: list[dict] | None = None, times: list[float] | None = None,
+                 yesterday: list[list[dict]] | None = None, started_at: float | None = None):
+        """series: the readings taken before the batch, oldest first (the last one is `baseline`),
+        at `times` (epoch seconds); yesterday: runs of consecutive samples of the same hours the
+        day before ({"at": epoch seconds, "readings": {...}}, gonogo.samples); started_at: when
+        the window started (epoch seconds; elapsed counts from it)."""
         self.metrics = metrics
         self.baseline = baseline
         self.window_seconds = window_seconds
         self.error_limit = error_limit
+        self.started_at = time.time() if started_at is None else started_at
         self.states = {m.name: _State(previous=_reading(baseline.get(m.name))) for m in metrics}
         self.elapsed = 0.0
         self.finished = False
         series = series or [baseline]
+        times = times if times and len(times) == len(series) else [self.started_at] * len(series)
         self.controls = [m for m in metrics if m.kind == CONTROL or (m.kind == QUERY and m.params.get("control"))]
         self._control_base: dict[str, list[float]] = {m.name: [] for m in self.controls}
-        pairs = list(zip(series, series[1:]))
-        for before, after in pairs:
+        # (before, after, middle, of yesterday) of each baseline interval: just before the batch, then yesterday's
+        timed = list(zip(series, times))
+        pairs = [(b, a, (tb + ta) / 2, False) for (b, tb), (a, ta) in zip(timed, timed[1:])]
+        pairs += [(b["readings"], a["readings"], (b["at"] + a["at"]) / 2, True)
+                  for run in yesterday or () for b, a in zip(run, run[1:])]
+        self.sources = {"before": sum(not y for *_, y in pairs), "yesterday": sum(y for *_, y in pairs)}
+        for before, after, _, _ in pairs:
             for name, value in self._control_values(before, after).items():
                 self._control_base[name].append(value)
-        # (ms, pages, rows per call, the controls' factor) of each baseline interval with calls
-        self._base_intervals: dict[str, list] = {m.name: [] for m in metrics if m.kind == QUERY}
-        for before, after in pairs:
+        # each baseline interval with calls, of each query
+        self._base_intervals: dict[str, list[_Interval]] = {m.name: [] for m in metrics if m.kind == QUERY}
+        for before, after, when, of_yesterday in pairs:
             factor = self._factor(self._control_values(before, after))
             for name, intervals in self._base_intervals.items():
                 if interval := _interval(before.get(name), after.get(name)):
-                    intervals.append((*interval, factor))
+                    intervals.append(_Interval(*interval, factor, when, of_yesterday))
+
+    @classmethod
+    def from_baseline(cls, metrics: list[Metric], baseline: dict, *, window_seconds: float, error_limit: int,
+                      started_at: float | None = None) -> Analysis:
+        """The analysis of a window against a baseline of gonogo.watch.capture_baseline."""
+        return cls(metrics, baseline["readings"], window_seconds=window_seconds, error_limit=error_limit,
+                   series=baseline.get("series"), times=baseline.get("times"), yesterday=baseline.get("yesterday"),
+                   started_at=started_at)
+
+    def nearest(self, name: str, recent: list[_Interval]) -> list[_Interval]:
+        """The baseline intervals a query's recent ones are judged against: all of them without
+        samples of yesterday; with them, the NEAREST (or as many as were read just before the
+        batch) in the time of day — at tonight's peak, yesterday's peak."""
+        base = self._base_intervals.get(name, [])
+        if not recent or not any(i.yesterday for i in base):
+            return base
+        now = statistics.median(i.when for i in recent)
+        size = max(NEAREST, sum(not i.yesterday for i in base))
+        return sorted(base, key=lambda i: _day_distance(i.when, now))[:size]
+
+    def describe_sources(self) -> str:
+        """"8 intervals just before the batch, 24 from the same hours yesterday"."""
+        before, yesterday = self.sources["before"], self.sources["yesterday"]
+        text = f"{before} interval{'' if before == 1 else 's'} just before the batch"
+        return text + (f", {yesterday} from the same hours yesterday" if yesterday else "")
 
     def _control_values(self, before: dict, after: dict) -> dict[str, float]:
         """Each control's time in the interval between two readings: the probe's time, a control
@@ -194,9 +249,10 @@ class Analysis:
         return statistics.median(ratios) if ratios else 1.0
 
     def baseline_value(self, metric: Metric) -> float | None:
-        if metric.kind == QUERY:
-            base = self._base_intervals.get(metric.name)
-            return statistics.median(i[0] for i in base) if base else None
+        if metric.kind == QUERY:  # the intervals just before the batch (all, where there are none)
+            base = self._base_intervals.get(metric.name, [])
+            base = [i for i in base if not i.yesterday] or base
+            return statistics.median(i.ms for i in base) if base else None
         reading = _reading(self.baseline.get(metric.name))
         if reading is None:
             return None
@@ -246,21 +302,24 @@ class Analysis:
             state.samples.append((round(elapsed, 1), None, "no data in this interval"))
             return
         state.measured += 1
-        state.intervals.append((*interval, factor))
-        base = self._base_intervals.get(metric.name, [])
+        state.intervals.append(_Interval(*interval, factor, self.started_at + elapsed))
         recent = state.intervals[-RECENT_INTERVALS:]
+        base = self.nearest(metric.name, recent)
         old = _reading(self.baseline.get(metric.name)) or ()
         control = bool(metric.params.get("control"))
-        before = judging.Evidence(ms=() if control else tuple(i[0] for i in base), pages=tuple(i[1] for i in base),
-                                  rows=tuple(i[2] for i in base), plan=old[5] if len(old) > 6 else "",
+        before = judging.Evidence(ms=() if control else tuple(i.ms for i in base), pages=tuple(i.pages for i in base),
+                                  rows=tuple(i.rows for i in base), plan=old[5] if len(old) > 6 else "",
                                   scans=tuple(tuple(x) for x in old[6]) if len(old) > 6 else (),
                                   cost=old[4] if len(old) > 6 else None)
-        after = judging.Evidence(ms=() if control else tuple(i[0] for i in recent), pages=tuple(i[1] for i in recent),
-                                 rows=tuple(i[2] for i in recent), plan=reading[5], cost=reading[4],
+        after = judging.Evidence(ms=() if control else tuple(i.ms for i in recent),
+                                 pages=tuple(i.pages for i in recent),
+                                 rows=tuple(i.rows for i in recent), plan=reading[5], cost=reading[4],
                                  scans=tuple(tuple(x) for x in reading[6]))
+        of_yesterday = sum(i.yesterday for i in base)
         verdict = judging.judge(metric.name.removeprefix("query_ms:"), before, after,
-                                before_factors=[i[3] for i in base], after_factors=[i[3] for i in recent],
-                                ratio=metric.max_ratio or 1.5, floor_ms=metric.floor)
+                                before_factors=[i.factor for i in base], after_factors=[i.factor for i in recent],
+                                ratio=metric.max_ratio or 1.5, floor_ms=metric.floor,
+                                baseline_note=f"{of_yesterday} of the same hours yesterday" if of_yesterday else "")
         if verdict.alarm or verdict.figures.get("unimportant"):
             lost = sorted({s[2] for s in before.scans if s[2]} - {s[2] for s in after.scans if s[2]})
             dead = {name.removeprefix("dead_tuples:"): self.states[name].samples[-1][1]
@@ -375,6 +434,12 @@ def _interval(before, after) -> tuple[float, float, float] | None:
     if calls <= 0:
         return None
     return ((after[0] - before[0]) / calls, (after[2] - before[2]) / calls, (after[3] - before[3]) / calls)
+
+
+def _day_distance(a: float, b: float) -> float:
+    """Seconds between two moments' times of day (22:00 and 01:00 are 3 hours apart)."""
+    apart = abs(a - b) % DAY
+    return min(apart, DAY - apart)
 
 
 def worse(metric: Metric, value: float, base: float) -> bool:

@@ -136,9 +136,11 @@ def control_factors(controls_base: list[list[float]], controls_now: list[list[fl
 
 def judge(name: str, before: Evidence, after: Evidence, *, before_factors: list[float] | None = None,
           after_factors: list[float] | None = None, ratio: float = 1.5, floor_ms: float = 2.0,
-          alpha: float = ALPHA, work_ratio: float = WORK_RATIO, work_floor: float = WORK_FLOOR_PAGES) -> Judgement:
+          alpha: float = ALPHA, work_ratio: float = WORK_RATIO, work_floor: float = WORK_FLOOR_PAGES,
+          baseline_note: str = "") -> Judgement:
     """The verdict for one query. *_factors: the controls' slowdown per interval of each side
-    (control_factors); None when there are no controls (time is then compared as measured)."""
+    (control_factors); None when there are no controls (time is then compared as measured).
+    baseline_note: where the baseline's intervals came from, said after their count."""
     fired, reasons, figures = [], [], {}
     faster = False  # time per call under the baseline's: more pages then are no regression
 
@@ -170,7 +172,8 @@ def judge(name: str, before: Evidence, after: Evidence, *, before_factors: list[
                     "intervals": (len(a_norm), len(b_norm))}
         ctrl = f", controls ×{slowed:.2f}" if slowed else ", no control queries"
         text = (f"time per call {b_med:.3g} → {a_med:.3g} ms{' normalised' if slowed else ''}{ctrl}, "
-                f"Mann-Whitney p = {p:.3g} over {len(a_norm)} intervals against {len(b_norm)}")
+                f"Mann-Whitney p = {p:.3g} over {len(a_norm)} intervals against {len(b_norm)}"
+                + (f" ({baseline_note})" if baseline_note else ""))
         faster = a_med < b_med
         if p < alpha and a_med > b_med * ratio and a_med - b_med > floor_ms:
             fired.append(TIME)

@@ -10,7 +10,9 @@ normalised by control queries), a control probe that touches no table, the rollb
 A batch adds its own in the manifest's `watch.metrics`.
 
 The baseline is `watch.baseline_intervals` intervals read just before the batch, one window
-interval apart: a distribution, not one reading.
+interval apart: a distribution, not one reading. Where the gonogo_sample DAG sampled production
+the day before (gonogo.samples), the intervals of the hours the window will cover, a day
+earlier, are part of it too.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 
 import psycopg
 
+from gonogo import samples
 from gonogo.analysis import ALARM, CONTROL, INCONCLUSIVE, QUERY, Analysis, Metric, breach_count, read, worse
 from gonogo.plans import plan_scans
 from gonogo.batch import Batch
@@ -33,6 +36,8 @@ from gonogo.target import SessionGuards, Target
 Log = Callable[[str], None]
 STABLE_DAYS_BEFORE_CLEANUP = 7  # seed, Next Steps: "Wait 1 week of stable production metrics"
 NAMED_IN_PROGRESS = 5  # metrics named in one progress line; the rest are counted
+DAY = timedelta(days=1)
+SPAN_MARGIN = timedelta(hours=1)  # yesterday's samples read beyond the window's hours, each side
 
 
 def metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
@@ -46,8 +51,7 @@ def default_metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
     t = batch.thresholds
     tables = batch.tables_needed()
     rewritten = rewritten_tables(batch)
-    found = [Metric("control_probe", "Control: CPU work touching no table", query("metrics.sql", "control_probe"),
-                    kind=CONTROL, unit=" ms")]
+    found = [control_probe()]
     for q in batch.queries:
         explained = _explain(conn, q.sql, q.params)
         if explained is None or explained.get("Query Identifier") is None:
@@ -79,6 +83,12 @@ def default_metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
         found.append(Metric(f"dead_tuples:{table}", f"Dead tuples in {table}", query("metrics.sql", "dead_tuple_pct"),
                             {"table": table}, unit=" %", max_increase=20, severity="warn", failure_limit=2))
     return found
+
+
+def control_probe() -> Metric:
+    """A control that touches no table: how busy the machine is (the watch's and the samples')."""
+    return Metric("control_probe", "Control: CPU work touching no table", query("metrics.sql", "control_probe"),
+                  kind=CONTROL, unit=" ms")
 
 
 def _explain(conn: psycopg.Connection, sql: str, params: dict) -> dict | None:
@@ -113,21 +123,60 @@ def steps_naming(batch: Batch, names: set[str]) -> dict[str, list[str]]:
     return found
 
 
-def capture_baseline(ctx: RunContext, *, hours: float | None = None,
+def capture_baseline(ctx: RunContext, *, hours: float | None = None, log: Log = print,
                      sleep: Callable[[float], None] = time.sleep) -> dict:
     """The metrics, and `baseline_intervals` intervals of their readings, one window interval
-    apart, just before the batch touches production (JSON-able). Each reading in its own
-    session, as the window's polls are."""
+    apart, just before the batch touches production, with the samples of the same hours the
+    day before where gonogo_sample took them (JSON-able). Each reading in its own session, as
+    the window's polls are. Logs how many intervals came from where."""
     batch = ctx.batch
     interval = interval_for(hours * 3600, batch) if hours else batch.watch.interval_seconds
     with ctx.session("production") as conn:
         found = metrics(conn, batch)
-    series = [poll(ctx.production, ctx.app, ctx.guards, found)]
+    series, times = [poll(ctx.production, ctx.app, ctx.guards, found)], [time.time()]
     for _ in range(batch.watch.baseline_intervals):
         sleep(interval)
         series.append(poll(ctx.production, ctx.app, ctx.guards, found))
-    return {"metrics": [m.to_dict() for m in found], "readings": series[-1], "series": series,
-            "interval": interval, "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        times.append(time.time())
+    with ctx.session("production") as conn:
+        yesterday, note = same_hours_yesterday(conn, found, hours)
+    baseline = {"metrics": [m.to_dict() for m in found], "readings": series[-1], "series": series, "times": times,
+                "yesterday": yesterday, "interval": interval,
+                "at": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    sources = Analysis.from_baseline(found, baseline, window_seconds=(hours or 0) * 3600, error_limit=1)
+    baseline["sources"] = sources.sources | {"note": note}
+    log(f"watch baseline: {sources.describe_sources()}" + (f" ({note})" if note else ""))
+    return baseline
+
+
+def same_hours_yesterday(conn: psycopg.Connection, found: list[Metric], hours: float | None) -> tuple[list, str]:
+    """Runs of gonogo_sample's samples of the hours a window of `hours` starting now covers,
+    a day earlier (the whole day for a window of a day or more; an hour's margin each side),
+    as readings of `found` ({"at": epoch seconds, "readings": {metric: reading}}); and a note
+    that says where they come from, or why there are none."""
+    now = datetime.now(timezone.utc)
+    span = min(DAY, timedelta(hours=hours or 24))
+    start, end = now - DAY - SPAN_MARGIN, min(now, now - DAY + span + SPAN_MARGIN)
+    queries = {m.params["queryid"]: m.name for m in found if m.kind == QUERY}
+    probe = control_probe()
+    probes = [m.name for m in found if m.kind == CONTROL and m.query == probe.query]
+    taken = samples.between(conn, list(queries), start, end)
+    if not taken:
+        kept, oldest, _ = samples.count(conn)
+        why = (f"gonogo_sample has not sampled {conn.info.dbname} yet (paused or new)" if not kept else
+               f"none of gonogo_sample's {kept} samples is of the same hours yesterday "
+               f"(the oldest is from {oldest:%Y-%m-%d %H:%M} UTC)")
+        return [], f"{why}: only the intervals just before the batch"
+    runs = [[{"at": s.at.timestamp(), "readings": {**{queries[q]: list(v) for q, v in s.statements.items()},
+                                                  **{name: [s.probe_ms] for name in probes if s.probe_ms is not None}}}
+             for s in run] for run in taken]
+    sampled = {name for run in runs for s in run for name in s["readings"]}
+    missing = sorted(name.removeprefix("query_ms:") for name in queries.values() if name not in sampled)
+    first, last = taken[0][0].at, taken[-1][-1].at
+    note = f"gonogo_sample's samples from {first:%Y-%m-%d %H:%M} to {last:%H:%M} UTC"
+    if missing:
+        note += f"; not among the sampled statements: {', '.join(missing)} (the intervals just before the batch only)"
+    return runs, note
 
 
 def interval_for(seconds: float, batch: Batch) -> float:
@@ -151,8 +200,7 @@ def run_window(ctx: RunContext, baseline: dict, *, hours: float, log: Log = prin
     analysis without holding a worker slot): returns the outcome and one result per metric."""
     found = [Metric.from_dict(m) for m in baseline["metrics"]]
     seconds = hours * 3600
-    analysis = Analysis(found, baseline["readings"], window_seconds=seconds, error_limit=ctx.batch.watch.error_limit,
-                        series=baseline.get("series"))
+    analysis = Analysis.from_baseline(found, baseline, window_seconds=seconds, error_limit=ctx.batch.watch.error_limit)
     started, interval = time.monotonic(), interval_for(seconds, ctx.batch)
     log(opening(analysis, interval))
     while True:
@@ -168,7 +216,9 @@ def run_window(ctx: RunContext, baseline: dict, *, hours: float, log: Log = prin
 def opening(analysis: Analysis, interval: float) -> str:
     """The task log's first line of a window."""
     return (f"watch: {len(analysis.metrics)} metrics against their baseline for "
-            f"{duration(analysis.window_seconds)}, read every {duration(interval)}")
+            f"{duration(analysis.window_seconds)}, read every {duration(interval)}; baseline: "
+            f"{analysis.describe_sources()}"
+            + ("" if analysis.sources["yesterday"] else " (no samples of the same hours yesterday: gonogo_sample)"))
 
 
 def progress(analysis: Analysis, seconds: float) -> str:
@@ -226,3 +276,17 @@ def cleanup_from(ended_at: datetime) -> datetime:
     """When a disabled cleanup step may be enabled: a week of stable metrics after the window."""
     return ended_at + timedelta(days=STABLE_DAYS_BEFORE_CLEANUP)
 
+
+
+def sample_production(target: Target, app: str, guards: SessionGuards, *, limit: int = samples.STATEMENTS,
+                      retention_days: float = samples.RETENTION.days, keep: int = samples.KEEP) -> dict:
+    """One sample of production for the baselines of later watch windows (the gonogo_sample
+    DAG): the control probe and the app's top statements' counters, stored in gonogo's schema
+    on that database, older samples pruned. Returns what it did (JSON-able, no credentials)."""
+    with target.connect(app, guards) as conn:
+        taken = samples.take(conn, control_probe(), limit=limit)
+        pruned = samples.store(conn, taken, retention=timedelta(days=retention_days), keep=keep)
+        kept, oldest, _ = samples.count(conn)
+    return {"database": target.describe(), "at": taken.at.isoformat(timespec="seconds"),
+            "statements": len(taken.statements), "probe_ms": taken.probe_ms, "pruned": pruned, "kept": kept,
+            "oldest": oldest.isoformat(timespec="seconds") if oldest else None}

@@ -1,6 +1,7 @@
 -- gonogo's bookkeeping in each database it changes, in its own schema (left out of every
 -- schema comparison): which step of which batch is applied, from which file (sha256), by
--- which run; an append-only audit trail of events; and the progress of batched backfills.
+-- which run; an append-only audit trail of events; the progress of batched backfills; and the
+-- samples of production's query metrics the watch window's baseline draws on.
 
 -- name: create
 CREATE SCHEMA IF NOT EXISTS gonogo;
@@ -36,6 +37,28 @@ CREATE TABLE IF NOT EXISTS gonogo.backfill_progress (
     rows_done  bigint NOT NULL DEFAULT 0,
     updated_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (batch, step)
+);
+-- Production sampled ahead of any rollout by the gonogo_sample DAG (gonogo.samples): a sample is
+-- the control probe's time and the cumulative counters of the app's top statements at one moment;
+-- consecutive samples give the intervals of the same hours of the day before a watch window.
+-- `since`: when pg_stat_statements started counting (its reset, or the server's start).
+-- (No CREATE INDEX here: IF NOT EXISTS or not, it must own the table, and a login granted the
+-- tables another role made may not. The UNIQUE (at, id) index serves the reads by time.)
+CREATE TABLE IF NOT EXISTS gonogo.samples (
+    id       bigserial PRIMARY KEY,
+    at       timestamptz NOT NULL,
+    since    timestamptz,
+    probe_ms float8,
+    UNIQUE (at, id)
+);
+CREATE TABLE IF NOT EXISTS gonogo.sample_statements (
+    sample_id bigint NOT NULL REFERENCES gonogo.samples (id) ON DELETE CASCADE,
+    queryid   bigint NOT NULL,
+    total_ms  float8 NOT NULL,
+    calls     bigint NOT NULL,
+    pages     bigint NOT NULL,
+    rows      bigint NOT NULL,
+    PRIMARY KEY (sample_id, queryid)
 );
 
 -- name: steps

@@ -41,8 +41,8 @@ class WatchTrigger(BaseTrigger):
         found = [Metric.from_dict(m) for m in self.baseline["metrics"]]
         started, deadline = datetime.fromisoformat(self.started), datetime.fromisoformat(self.deadline)
         window = (deadline - started).total_seconds()
-        analysis = Analysis(found, self.baseline["readings"], window_seconds=window, error_limit=self.error_limit,
-                            series=self.baseline.get("series"))
+        analysis = Analysis.from_baseline(found, self.baseline, window_seconds=window, error_limit=self.error_limit,
+                                          started_at=started.timestamp())
         self.log.info(opening(analysis, self.interval))  # the triggerer's log: the task log in Airflow 3
         while True:
             left = (deadline - datetime.now(timezone.utc)).total_seconds()

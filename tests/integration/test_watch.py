@@ -166,12 +166,13 @@ def test_a_short_window_logs_every_poll_with_the_time_left_and_what_got_worse(pr
     ctx = context(prod_db, batch)
     with prod_db.connect("tests", guards=None) as conn:
         conn.execute("CREATE TABLE t (a int)")
-        baseline = capture_baseline(ctx, hours=3 / 3600)
+        baseline = capture_baseline(ctx, hours=3 / 3600, log=quiet)
         conn.execute("INSERT INTO t SELECT generate_series(1, 5)")  # after the baseline: worse, within the limit
     log = []
     status, results = run_window(ctx, baseline, hours=3 / 3600, log=log.append)
     assert status == PASSED
-    assert log[0] == "watch: 2 metrics against their baseline for 3.0 s, read every 0.5 s"
+    assert log[0] == ("watch: 2 metrics against their baseline for 3.0 s, read every 0.5 s; baseline: 8 intervals "
+                      "just before the batch (no samples of the same hours yesterday: gonogo_sample)")
     polls = log[1:]
     assert len(polls) == len(results[0].details) > 1, log  # one line per poll (a sample each), nothing else
     for line in polls:

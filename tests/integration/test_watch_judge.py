@@ -9,18 +9,9 @@ import threading
 import time
 from contextlib import contextmanager
 
-import pytest
-
 from gonogo.analysis import ALARM, PASSED
 from gonogo.results import Verdict
-from judge_app import context, cpu_hog, drop_tiny_app, make_tiny_app, tiny_batch, window
-
-
-@pytest.fixture
-def tiny_app(prod_cluster):
-    target = make_tiny_app(prod_cluster)
-    yield target
-    drop_tiny_app(prod_cluster, target)
+from judge_app import context, cpu_hog, slower_price, tiny_batch, window
 
 
 def by_subject(results):
@@ -68,15 +59,7 @@ def test_an_index_a_top_query_needs_dropped_halfway_is_an_alarm_naming_the_plan_
 
 def test_a_query_the_batch_made_slower_with_the_same_plan_is_an_alarm_from_the_rank_test(tiny_app):
     ctx = context(tiny_app, tiny_batch())
-
-    @contextmanager
-    def slower_function():
-        with tiny_app.connect("tests/dba", guards=None) as conn:
-            conn.execute("CREATE OR REPLACE FUNCTION price(v int) RETURNS int LANGUAGE plpgsql AS "
-                         "$$ BEGIN PERFORM pg_sleep(0.0002); RETURN v * 2; END $$")
-        yield
-
-    status, results = window(ctx, during=slower_function())
+    status, results = window(ctx, during=slower_price(tiny_app))
     assert status == ALARM
     slow = by_subject(results)["query_ms:item_by_v"]
     assert slow.verdict is Verdict.FAIL
