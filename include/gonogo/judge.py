@@ -232,10 +232,17 @@ def diagnose(judgement: Judgement, after: Evidence, *, dead: dict[str, float], r
         return judgement
     tables = [s[1] for s in after.scans if s[1]]
     bloated = [t for t in dict.fromkeys(tables) if t in rewritten and dead.get(t, 0.0) >= DEAD_SHARE]
+    # vacuumed already (the backfill's own VACUUM, autovacuum): the table keeps the pages its old
+    # row versions took, free space later writes reuse, and a sequential scan still reads them
+    grown = [t for t in dict.fromkeys(tables) if t in rewritten and t not in bloated]
     if WORK in fired and PLAN not in fired and bloated:
         remedy = ("; ".join(f'VACUUM (ANALYZE) "{t}" ({dead[t]:.0f} % dead tuples left by the batch\'s rewrite)'
                             for t in bloated)
                   + ": the query reads the dead row versions too; a rollback would not remove them")
+    elif WORK in fired and PLAN not in fired and grown:
+        remedy = ("VACUUM (ANALYZE) has left " + ", ".join(f'"{t}"' for t in grown) + " with the pages the batch's "
+                  "rewrite freed: the query reads them too, later writes reuse them, a rollback would not return "
+                  "them; pg_repack (or VACUUM FULL in a quiet window) shrinks the table if the extra reads matter")
     elif PLAN in fired or lost:
         changed = list(lost) + [t for t in tables if t not in lost]
         steps = list(dict.fromkeys(s for name in changed for s in steps_naming.get(name, ())))

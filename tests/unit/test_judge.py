@@ -133,3 +133,14 @@ def test_plan_and_work_that_cost_no_time_that_matters_are_reported_not_fired():
     assert not quiet.alarm
     found = diagnose(quiet, same_time, dead={"t": 47.0}, rewritten={"t"}, steps_naming={})
     assert found.remedy.startswith('VACUUM (ANALYZE) "t"')
+
+
+def test_more_pages_on_a_rewritten_table_already_vacuumed_are_its_freed_pages_not_a_rollback():
+    # the backfill's own VACUUM ran: no dead tuples left, the table keeps the pages they took
+    grown = Evidence(ms=(5.0,) * 6, pages=(51,) * 6, rows=(20,) * 6, plan=BASE.plan, scans=BASE.scans, cost=10.0)
+    verdict = judge.judge("q", BASE, grown)
+    found = diagnose(verdict, grown, dead={"t": 0.4}, rewritten={"t"}, steps_naming={})
+    assert found.remedy.startswith('VACUUM (ANALYZE) has left "t"') and "pg_repack" in found.remedy
+    assert "a rollback would not" in found.remedy
+    elsewhere = diagnose(verdict, grown, dead={}, rewritten=set(), steps_naming={})
+    assert not elsewhere.remedy.startswith("VACUUM")
