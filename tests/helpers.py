@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 import os
 import subprocess
 
@@ -52,6 +53,17 @@ def pg_dump_schema(target) -> str:
 
 def states(dagrun) -> dict[str, str]:
     return {ti.task_id: str(ti.state) for ti in dagrun.get_task_instances()}
+
+
+def failed_gates(artifacts) -> list[str]:
+    """The FAIL lines of every report under `artifacts`: what an assertion on a run's states
+    prints, so a No-Go on a busy CI machine says which gate and by how much."""
+    lines = []
+    for path in sorted(artifacts.glob("*/*/report.json")):
+        for r in json.loads(path.read_text())["results"]:
+            if r["verdict"] == "FAIL":
+                lines.append(f"{r['phase']} {r['gate']} {r['subject']}: {r['value']} — {r['message'][:300]}")
+    return lines
 
 
 def headers(messages) -> list[str]:

@@ -20,7 +20,7 @@ import pytest
 import sample_app
 from gonogo import history
 from gonogo.batch import SHIPPED_BATCHES, load_batch
-from helpers import body, headers, pg_dump_schema, states
+from helpers import body, failed_gates, headers, pg_dump_schema, states
 from report_page import ReportPage
 
 pytestmark = pytest.mark.timeout(300)
@@ -58,7 +58,7 @@ def test_approved_rollout_migrates_production(rollout):
 
     dagrun = env.run("Approve")
 
-    assert str(dagrun.state) == "success", states(dagrun)
+    assert str(dagrun.state) == "success", (states(dagrun), failed_gates(env.artifacts))
     constraints, indexes, unmapped, counts = catalog(env.production)
     assert SEED_CONSTRAINTS <= constraints.keys()
     assert all(constraints.values()), [name for name, valid in constraints.items() if not valid]
@@ -148,7 +148,7 @@ def test_rejected_rollout_leaves_production_untouched(rollout):
 
     ti = states(dagrun)
     assert str(dagrun.state) == "failed"  # a rejection is not a quiet success
-    assert ti["decide.approve_rollout"] == "success"
+    assert ti["decide.approve_rollout"] == "success", failed_gates(env.artifacts)
     assert ti["production.apply_migrations"] == "skipped"
     assert ti["production.take_backup"] == "skipped"
     assert pg_dump_schema(env.production) == schema_before
