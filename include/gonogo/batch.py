@@ -46,11 +46,13 @@ class Pace:
     """The pace of the app's traffic that gonogo plays on staging during the dry run (manifest
     `workload`): a query runs at its rate here, else at production's measured one, else at
     default_calls_per_second; all of them scaled by one factor when they add up to more than
-    max_calls_per_second (gonogo.workload.paced)."""
+    max_calls_per_second (gonogo.workload.paced), and again, while it runs, when the queries keep
+    more than max_busy_sessions of one session busy (gonogo.workload's pacer)."""
 
     rates: dict[str, float] = field(default_factory=dict)
     default_calls_per_second: float = 10.0
     max_calls_per_second: float = 200.0
+    max_busy_sessions: float = 0.25
 
 
 @dataclass(frozen=True)

@@ -18,15 +18,16 @@ import psycopg
 
 from gonogo import discover, history, observe, plans
 from gonogo.batch import Pace, SqlFile
+from gonogo.sqlfile import rolled_back
 from gonogo.queries import Query
 from gonogo.context import RunContext
-from gonogo.execute import Log
+from gonogo.execute import Log, ScriptError
 from gonogo.gates.commands import run_command
 from gonogo.gates.contracts import contracts
 from gonogo.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script, whole_table_writes
 from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
-from gonogo.steps import apply_step, apply_steps, recorder, rollback_steps
+from gonogo.steps import apply_step, apply_steps, lock_retries, recorder, rollback_steps
 from gonogo.target import Target
 from gonogo.watch import rewritten_tables
 from gonogo.workload import Workload, paced
@@ -93,10 +94,15 @@ def _app_traffic(staging: Target, queries: tuple[Query, ...], app: str, pace: Pa
         yield None
         return
     traffic = paced(queries, rates=pace.rates, default=pace.default_calls_per_second, cap=pace.max_calls_per_second)
-    log(f"   app traffic on staging: {traffic.describe()}")
-    with Workload(staging, traffic.queries, clients=2, app=f"{app}/app") as load, \
+    log(f"   app traffic on staging: {traffic.describe()}, within {pace.max_busy_sessions:g} busy sessions")
+    with Workload(staging, traffic.queries, clients=2, app=f"{app}/app",
+                  max_busy_sessions=pace.max_busy_sessions) as load, \
             WaitSampler(staging, watch_pids=lambda: load.pids) as waits:
         yield waits
+    stats = load.stats
+    log(f"   app traffic on staging: {stats.calls} calls in {stats.seconds:.1f} s ({stats.qps:.1f}/s)"
+        + (f"; rates scaled to ×{load.busy_scale:.2g} at the lowest to keep within "
+           f"{pace.max_busy_sessions:g} busy sessions" if load.busy_scale < 1 else ""))
 
 
 def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[GateResult]:
@@ -160,25 +166,93 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
 
 
 def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], log: Log = print) -> list[GateResult]:
-    """Seed 6, "Test rollback on staging first": roll back in reverse, compare, apply again."""
-    staging, batch = ctx.staging, ctx.batch
+    """Seed 6, "Test rollback on staging first": roll back in reverse, compare, apply again.
+
+    When every rollback can run inside a transaction, they run in one that is rolled back at the
+    end (the schema compared just before): staging keeps the batch without applying it a second
+    time, which for a whole-table UPDATE doubled the dry run's cost. Otherwise, or when that
+    transaction fails, each rollback commits and the batch is applied again."""
+    batch = ctx.batch
     steps = [batch.step(name) for name in applied]
     if not steps:
         return []
+    script = rolled_back([step.rollback for step in reversed(steps)], "rollbacks of " + (f"{len(steps)} steps" if len(steps) > 1 else "1 step"))
+    if script is not None:
+        rehearsed = _rehearse_rolled_back(ctx, baseline, steps, script, log)
+        if rehearsed is not None:
+            return rehearsed
+    return _rehearse_committed(ctx, baseline, steps, log)
+
+
+def _rehearse_rolled_back(ctx: RunContext, baseline: Baseline, steps: list, script: SqlFile,
+                          log: Log) -> list[GateResult] | None:
+    """The rollbacks in one transaction, rolled back; None if it failed (nothing of it stays)."""
+    staging, batch = ctx.staging, ctx.batch
+    tracing, restored = _Tracing(staging), []
+
+    def schema_before_undoing(conn: psycopg.Connection) -> None:  # inside the transaction, before its ROLLBACK
+        restored[:] = [compare(baseline.schema, read_schema(conn, batch.history_objects), gate="rollback_rehearsal",
+                               title="Rollbacks restore the pre-batch schema", phase=REHEARSAL,
+                               subject="after rolling back every step", expected_label="the baseline schema",
+                               ignore=baseline.in_flux)]
+
+    log(f"== {REHEARSAL}: {script.path.name} in one transaction, rolled back at the end")
+    with ctx.session("staging") as conn:
+        with _app_traffic(staging, baseline.queries, ctx.app, batch.pace, log) as waits:
+            try:
+                run = tracing(conn, script, log, policy=ctx.policy, before_commit=schema_before_undoing)
+            except ScriptError as exc:
+                log(f"   {exc}: rehearsing each rollback on its own, committed, then applying the batch again")
+                return None
+    results, ran = [], iter(run.statements[1:-1])  # BEGIN and ROLLBACK are the rehearsal's own
+    for step in reversed(steps):
+        own = [next(ran) for statement in step.rollback.as_run if not statement.is_transaction_control]
+        results.append(GateResult(
+            gate="rollback_applied", title="Rollback applied", phase=REHEARSAL, subject=step.name,
+            verdict=Verdict.PASS, value=f"{len(own)} statements in {sum(s.seconds for s in own):.2f} s",
+            threshold="every statement succeeds",
+            message=f"{step.rollback.path.name} ran to the end, in the rehearsal's transaction"))
+    results += lock_retries(run.tally, phase=REHEARSAL, subject="rollbacks")
+    results += _rehearsal_locks(tracing, waits, batch)
+    results += restored
+    same = bool(restored) and not failures(restored)
+    results.append(GateResult(
+        gate="rollback_rehearsal", title="The batch applies again after its rollbacks", phase=REHEARSAL,
+        subject="applied again", verdict=Verdict.PASS if same else Verdict.FAIL,
+        value="not applied a second time: the rollbacks were rolled back",
+        threshold="staging after the rollbacks is the staging the batch applied on",
+        message=("after the rollbacks staging's schema was the baseline's, on which every step applied and kept "
+                 "the row counts: a rollback on production can be followed by a new attempt; the rollbacks' "
+                 "transaction was rolled back, so staging ends as production will") if same else
+                "the rollbacks do not restore the schema the batch applied on: a new attempt after a rollback "
+                "meets a different schema",
+        hint="" if same else "read the schema difference above; make the rollback undo all its step made"))
+    return results
+
+
+def _rehearsal_locks(tracing: _Tracing, waits, batch) -> list[GateResult]:
+    """The rehearsal's lock budget, whole-table writes and the app's lock waits."""
+    results = []
+    if tracing.runs:
+        results.append(lock_budget(tracing.runs, budget_seconds=batch.thresholds.lock_budget_seconds,
+                                   phase=REHEARSAL, subject="rollbacks"))
+        if written := whole_table_writes(tracing.runs, phase=REHEARSAL, subject="rollbacks"):
+            results.append(written)
+    if waits is not None:
+        results.append(lock_waits(waits, threshold_seconds=batch.thresholds.lock_wait_seconds,
+                                  phase=REHEARSAL, subject="rollbacks", traced_runs=tracing.runs))
+    return results
+
+
+def _rehearse_committed(ctx: RunContext, baseline: Baseline, steps: list, log: Log) -> list[GateResult]:
+    """Each rollback committed in reverse, the schema compared, then the batch applied again."""
+    staging, batch = ctx.staging, ctx.batch
     tracing = _Tracing(staging)
     with ctx.session("staging") as conn:
         with _app_traffic(staging, baseline.queries, ctx.app, batch.pace, log) as waits:
             run = rollback_steps(conn, steps, phase=REHEARSAL, log=log, runner=tracing, policy=ctx.policy,
                                  batch=batch)
-        results = [*run.results]
-        if tracing.runs:
-            results.append(lock_budget(tracing.runs, budget_seconds=batch.thresholds.lock_budget_seconds,
-                                       phase=REHEARSAL, subject="rollbacks"))
-            if written := whole_table_writes(tracing.runs, phase=REHEARSAL, subject="rollbacks"):
-                results.append(written)
-        if waits is not None:
-            results.append(lock_waits(waits, threshold_seconds=batch.thresholds.lock_wait_seconds,
-                                      phase=REHEARSAL, subject="rollbacks", traced_runs=tracing.runs))
+        results = [*run.results, *_rehearsal_locks(tracing, waits, batch)]
         if not run.ok:
             return results
         results.append(compare(baseline.schema, read_schema(conn, batch.history_objects), gate="rollback_rehearsal",

@@ -21,7 +21,7 @@ from gonogo.indexes import builds_index_concurrently, recover_invalid_index
 from gonogo.progress import index_build
 from gonogo.retry import RetryPolicy, Tally, patient, run_unit
 from gonogo.sqlfile import SqlFile
-from gonogo.statements import Statement, closes_transaction, commits_transaction, opens_transaction
+from gonogo.statements import Statement, closes_transaction, opens_transaction
 
 Log = Callable[[str], None]
 Execute = Callable[[psycopg.Connection, Statement], object]
@@ -92,14 +92,15 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
     before_commit(conn) records the file as applied (gonogo's history, the migration tool's own
     table): inside the file's last transaction, right before its COMMIT, when the file ends in
     one — so a row there always means the file's changes committed with it — else after the
-    last statement.
+    last statement. Before a closing ROLLBACK (a rehearsal, sqlfile.rolled_back) it reads what
+    the transaction did before it is undone.
     """
     conn.autocommit = True
     run = ScriptRun(file=script.path.name)
     notices: list[str] = []
     statements = script.as_run
     last = len(statements) - 1
-    ends_in_commit = bool(statements) and commits_transaction(statements[-1])
+    ends_closed = bool(statements) and closes_transaction(statements[-1])
     saved_timeout = conn.execute("SELECT current_setting('lock_timeout')").fetchone()[0] if policy else None
     state = {"timeout": saved_timeout, "recorded": False, "failed": None}
     unit_policy = policy or RetryPolicy(attempts=1, cancel_autovacuum=False)
@@ -119,7 +120,7 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
             if wanted != state["timeout"]:
                 conn.execute("SELECT set_config('lock_timeout', %s, false)", [wanted])
                 state["timeout"] = wanted
-        recording = bool(i == last and ends_in_commit and before_commit and in_block)
+        recording = bool(i == last and ends_closed and before_commit and in_block)
         if recording:
             before_commit(conn)
         if index := builds_index_concurrently(statement):

@@ -122,6 +122,33 @@ def wrapped_in_transactions(statements: tuple[Statement, ...]) -> tuple[Statemen
     return tuple(out)
 
 
+def rolled_back(files: list[SqlFile], name: str) -> SqlFile | None:
+    """The files' statements, in order, in one transaction that a ROLLBACK ends: a rehearsal
+    whose changes nothing keeps. None when a file cannot run inside one (a statement that
+    needs its own transaction, CONCURRENTLY or VACUUM; a SAVEPOINT or ROLLBACK of its own);
+    the BEGIN and COMMIT a file writes or is wrapped in are left out. Lines stay each file's own."""
+    body: list[Statement] = []
+    for file in files:
+        for statement in file.as_run:
+            if needs_autocommit(statement):
+                return None
+            if statement.is_transaction_control:
+                if statement.node.kind not in _PLAIN_BEGIN_COMMIT:
+                    return None
+                continue
+            body.append(statement)
+    if not body:
+        return None
+    control = enums.TransactionStmtKind
+    return SqlFile(path=Path(name), text="", mode=STATEMENTS, statements=(
+        _control(control.TRANS_STMT_BEGIN, "BEGIN", body[0].line), *body,
+        _control(control.TRANS_STMT_ROLLBACK, "ROLLBACK", body[-1].line)))
+
+
+_PLAIN_BEGIN_COMMIT = (enums.TransactionStmtKind.TRANS_STMT_BEGIN, enums.TransactionStmtKind.TRANS_STMT_START,
+                       enums.TransactionStmtKind.TRANS_STMT_COMMIT)
+
+
 # include/sql in the project; gonogo/sql in an installed package (pyproject.toml)
 SQL_DIR = next((d for d in (Path(__file__).resolve().parent / "sql", Path(__file__).resolve().parent.parent / "sql")
                 if d.is_dir()), Path(__file__).resolve().parent.parent / "sql")

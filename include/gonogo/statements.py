@@ -61,7 +61,8 @@ class Statement:
 
     def summary(self, width: int = 90) -> str:
         if self.implicit:
-            return f"{self.sql} (the file runs in one transaction)"
+            return f"{self.sql} (" + ("the rehearsal undone" if self.sql == "ROLLBACK" else
+                                      "the file runs in one transaction") + ")"
         text = " ".join(self.sql.split())
         return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -79,11 +80,6 @@ _REINDEX_MANY = (enums.ReindexObjectType.REINDEX_OBJECT_SCHEMA, enums.ReindexObj
 
 def opens_transaction(statement: Statement) -> bool:
     return isinstance(statement.node, ast.TransactionStmt) and statement.node.kind in _OPENS
-
-
-def commits_transaction(statement: Statement) -> bool:
-    return (isinstance(statement.node, ast.TransactionStmt)
-            and statement.node.kind == enums.TransactionStmtKind.TRANS_STMT_COMMIT)
 
 
 def closes_transaction(statement: Statement) -> bool:

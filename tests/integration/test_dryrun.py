@@ -27,14 +27,14 @@ def by_gate(results, gate):
     return [r for r in results if r.gate == gate]
 
 
-def run(target, batch):
+def run(target, batch, log=quiet):
     with target.connect("tests") as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     ctx = RunContext(batch=batch, production=target, staging=target, run_id="tests", app="tests",
                      folder=Path("/nonexistent"), guards=GUARDS)
     baseline = dryrun.capture_baseline(ctx)
-    applied = dryrun.apply_all(ctx, baseline, log=quiet)
-    rehearsed = dryrun.rehearse_rollbacks(ctx, baseline, applied_steps(to_dicts(applied)), log=quiet)
+    applied = dryrun.apply_all(ctx, baseline, log=log)
+    rehearsed = dryrun.rehearse_rollbacks(ctx, baseline, applied_steps(to_dicts(applied)), log=log)
     return applied, rehearsed
 
 
@@ -244,3 +244,95 @@ def test_a_query_broken_by_step_1_is_blamed_on_step_1_and_still_broken_after_ste
         assert f"item_label still broken since step 1 {names[0]}" in latency[step].message
         assert f"item_label is still broken since step 1 {names[0]}" in latency[step].hint
         assert rows[step]["item_price"]["verdict"] != "broken"
+
+
+def _batch_of(root: Path, files: dict[str, str], steps: list[str]) -> object:
+    """A batch in `root` of the given files, step n being migrations/<name>.sql and its rollback."""
+    folder = root / "transactional"
+    for rel, text in files.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    manifest = {"id": folder.name, "title": "rollbacks that run in a transaction", "steps": [
+        {"order": n, "file": f"migrations/{name}.sql", "rollback": f"rollbacks/{name}_rollback.sql",
+         "kind": "schema"} for n, name in enumerate(steps, start=1)]}
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return load_batch(folder.name, root=root)
+
+
+def _state(target):
+    """The columns and tables of public, and how often the backfill's UPDATE ran."""
+    with target.connect("tests", guards=None) as conn:
+        columns = conn.execute("SELECT table_name, column_name FROM information_schema.columns "
+                               "WHERE table_schema = 'public' ORDER BY 1, 2").fetchall()
+        updates = conn.execute("SELECT coalesce(sum(calls), 0) FROM pg_stat_statements "
+                               "WHERE query LIKE 'UPDATE item SET note%'").fetchone()[0]
+    return columns, updates
+
+
+def test_rollbacks_that_run_in_a_transaction_are_rehearsed_in_one_rolled_back_and_the_backfill_runs_once(
+        staging_db, tmp_path):
+    """A column filled by a whole-table UPDATE and a new table: their rollbacks run in one
+    transaction that is rolled back; staging keeps the batch without applying it again."""
+    with staging_db.connect("tests", guards=None) as conn:
+        conn.execute("CREATE TABLE item (id int PRIMARY KEY, label text)")
+        conn.execute("INSERT INTO item SELECT g, 'item ' || g FROM generate_series(1, 2000) g")
+    batch = _batch_of(tmp_path, {
+        "migrations/s1_note.sql": "ALTER TABLE item ADD COLUMN note text;\nUPDATE item SET note = label;\n",
+        "rollbacks/s1_note_rollback.sql": "ALTER TABLE item DROP COLUMN note;\n",
+        "migrations/s2_tag.sql": "BEGIN;\nCREATE TABLE tag (id int PRIMARY KEY, item_id int REFERENCES item);\nCOMMIT;\n",
+        "rollbacks/s2_tag_rollback.sql": "DROP TABLE tag;\n",
+    }, ["s1_note", "s2_tag"])
+    lines = []
+
+    applied, rehearsed = run(staging_db, batch, log=lines.append)
+
+    assert applied_steps(to_dicts(applied)) == ["s1_note", "s2_tag"]
+    columns, updates = _state(staging_db)
+    assert ("item", "note") in columns and ("tag", "item_id") in columns  # staging still holds the batch
+    assert updates == 1  # the whole-table UPDATE ran once: in the apply, not again in the rehearsal
+    restored, again = by_gate(rehearsed, "rollback_rehearsal")
+    assert restored.verdict is Verdict.PASS and again.verdict is Verdict.PASS, (restored.message, again.message)
+    assert again.value == "not applied a second time: the rollbacks were rolled back"
+    assert [(r.subject, r.value.split(" in ")[0]) for r in by_gate(rehearsed, "rollback_applied")] == [
+        ("s2_tag", "1 statements"), ("s1_note", "1 statements")]
+    assert any("rollbacks of 2 steps in one transaction, rolled back at the end" in line for line in lines)
+    # the lock trace saw the rollbacks' locks, held to the end of the rehearsal's transaction
+    [budget] = by_gate(rehearsed, "lock_budget")
+    assert {("item" in d["relation"], d["mode"]) for d in budget.details} >= {(True, "ACCESS EXCLUSIVE")}
+
+
+def test_a_transactional_rollback_that_leaves_a_table_fails_the_rehearsal_and_staging_keeps_the_batch(
+        staging_db, tmp_path):
+    with staging_db.connect("tests", guards=None) as conn:
+        conn.execute("CREATE TABLE item (id int PRIMARY KEY, label text)")
+    batch = _batch_of(tmp_path, {
+        "migrations/s1_tag.sql": "CREATE TABLE tag (id int PRIMARY KEY);\nALTER TABLE item ADD COLUMN tag_id int;\n",
+        "rollbacks/s1_tag_rollback.sql": "ALTER TABLE item DROP COLUMN tag_id;\n",  # forgets the table
+    }, ["s1_tag"])
+
+    _, rehearsed = run(staging_db, batch)
+
+    restored, again = by_gate(rehearsed, "rollback_rehearsal")
+    assert restored.verdict is Verdict.FAIL and any("tag" in d["diff"] for d in restored.details)
+    assert again.verdict is Verdict.FAIL and "different schema" in again.message
+    columns, _ = _state(staging_db)
+    assert ("item", "tag_id") in columns  # rolled back: staging ends with the batch, as production will
+
+
+def test_a_rollback_that_fails_in_the_rehearsals_transaction_is_rehearsed_again_committed_and_named(
+        staging_db, tmp_path):
+    with staging_db.connect("tests", guards=None) as conn:
+        conn.execute("CREATE TABLE item (id int PRIMARY KEY, label text)")
+    batch = _batch_of(tmp_path, {
+        "migrations/s1_note.sql": "ALTER TABLE item ADD COLUMN note text;\n",
+        "rollbacks/s1_note_rollback.sql": "\nALTER TABLE item DROP COLUMN notes;\n",  # a typo
+    }, ["s1_note"])
+    lines = []
+
+    _, rehearsed = run(staging_db, batch, log=lines.append)
+
+    [failed] = by_gate(rehearsed, "rollback_applied")
+    assert failed.verdict is Verdict.FAIL and "s1_note_rollback.sql line 2" in failed.message, failed.message
+    assert any("rehearsing each rollback on its own, committed" in line for line in lines)
+    columns, _ = _state(staging_db)
+    assert ("item", "note") in columns

@@ -134,3 +134,24 @@ def test_referenced_tables_of_the_shipped_steps():
         "Recipe", "RecipeItem", "RecipeSection", "Ingredient", "Category", "Company", "User", "Membership",
         "ProductionPlan", "ProductionTask", "InventoryMovement", "SalesRecord", "ProductionHistory",
         "Notification", "WholesaleOrder"})
+
+
+def test_rollbacks_rehearsed_in_one_transaction_that_a_rollback_ends():
+    from pathlib import Path
+
+    from gonogo.sqlfile import TRANSACTION, read_sql_file, rolled_back
+
+    def file(name, text, mode="statements"):
+        return read_sql_file(Path(name), text=text, mode=mode)
+
+    second = file("b.sql", "ALTER TABLE t DROP COLUMN b;\nDROP TABLE u;\n", mode=TRANSACTION)
+    first = file("a.sql", "BEGIN;\nALTER TABLE t DROP COLUMN a;\nCOMMIT;\n")
+    script = rolled_back([second, first], "rollbacks of 2 steps")
+    assert [s.sql for s in script.as_run] == [
+        "BEGIN", "ALTER TABLE t DROP COLUMN b", "DROP TABLE u", "ALTER TABLE t DROP COLUMN a", "ROLLBACK"]
+    assert [s.line for s in script.as_run][1:4] == [1, 2, 2]  # each file's own lines
+    assert script.as_run[-1].summary() == "ROLLBACK (the rehearsal undone)"
+    # what cannot run inside a transaction, or ends one of its own, cannot be rehearsed so
+    assert rolled_back([file("c.sql", "DROP INDEX CONCURRENTLY i;\n")], "x") is None
+    assert rolled_back([first, file("d.sql", "BEGIN;\nDROP TABLE u;\nROLLBACK;\n")], "x") is None
+    assert rolled_back([file("e.sql", "SAVEPOINT s;\nDROP TABLE u;\n")], "x") is None

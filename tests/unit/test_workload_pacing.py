@@ -51,3 +51,25 @@ def test_the_manifest_names_rates_default_and_cap(tmp_path):
     (folder / "manifest.yaml").write_text(manifest + "workload: {rates: {three: 1}}\n")
     with pytest.raises(BatchError, match="workload.rates: no top query named three"):
         load_batch("paced", root=tmp_path)
+
+
+def test_queries_that_keep_staging_busier_than_the_budget_are_all_scaled_down_by_one_factor():
+    """12 queries of 50 ms at 10 calls/s each would keep 6 sessions busy: 0.25 is a 24th of it.
+    One call that waited on a lock for 20 s does not stop its query (the median of its last 5)."""
+    from gonogo.workload import _Pacer
+
+    queries = [Query(f"q{n}", "SELECT 1", rate=10.0) for n in range(12)]
+    pacer = _Pacer(queries, start=0.0, busy_budget=0.25)
+    for query in queries:
+        for _ in range(3):
+            pacer.took(query, 0.05)
+    assert pacer.scale == pytest.approx(0.25 / 6.0)
+    pacer.took(queries[0], 20.0)
+    assert pacer.scale == pytest.approx(0.25 / 6.0)  # still the median: 50 ms
+    for query in queries:
+        for _ in range(5):
+            pacer.took(query, 0.001)  # fast again: back to the rates as they are
+    assert pacer.scale == 1.0 and pacer.lowest_scale == pytest.approx(0.25 / 6.0)
+    unbounded = _Pacer(queries, start=0.0)
+    unbounded.took(queries[0], 5.0)
+    assert unbounded.scale == 1.0
