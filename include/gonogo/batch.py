@@ -18,6 +18,7 @@ from pathlib import Path
 import jsonschema
 import yaml
 
+from gonogo import timeouts
 from gonogo.analysis import Metric
 from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
@@ -124,6 +125,10 @@ class Step:
     origin: Migration | None = None  # the migration tool's migration this step is (gonogo.tools)
     rollback_drafted: bool = False   # the rollback is gonogo's draft (gonogo.drafts), not the team's
     rollback_missing: tuple[str, ...] = ()  # statements no draft can undo: the team must write it
+
+    def __post_init__(self):
+        if self.lock_timeout is not None and (wrong := timeouts.problem("lock_timeout", self.lock_timeout)):
+            raise BatchError(f"step {self.order} ({self.forward.path.name}): {wrong}")
 
     @property
     def name(self) -> str:
@@ -350,6 +355,9 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
         backfilled = backfill(raw["backfill"], f"{what} backfill") if "backfill" in raw else None
         if raw.get("enabled", True) is False and not raw.get("disabled_reason"):
             problems.append(f"{what} is disabled: say why in disabled_reason")
+        if "lock_timeout" in raw and (wrong := timeouts.problem("lock_timeout", raw["lock_timeout"])):
+            problems.append(f"{what}: {wrong}")
+            continue
         if forward and rollback:
             steps.append(Step(order=raw["order"], kind=raw["kind"], forward=forward, rollback=rollback,
                               verify=verify, precheck=precheck, enabled=raw.get("enabled", True),

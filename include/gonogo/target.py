@@ -39,6 +39,13 @@ class SessionGuards:
     statement_timeout: str = "5min"
     idle_in_transaction_session_timeout: str = "10min"
 
+    def __post_init__(self):
+        """Each within its range (gonogo.timeouts): 0 would be "wait forever"."""
+        from gonogo.timeouts import check
+
+        for name, value in dataclasses.asdict(self).items():
+            object.__setattr__(self, name, check(name, value, "session timeouts"))
+
     def options(self) -> str:
         return " ".join(f"-c {name}={value}" for name, value in dataclasses.asdict(self).items())
 

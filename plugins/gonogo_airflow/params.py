@@ -5,9 +5,12 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from gonogo.batches import available_batches
+from gonogo.timeouts import RANGES
 from gonogo.tools import NAMES as MIGRATION_TOOLS
 
 _BATCHES = available_batches()
+# A PostgreSQL duration other than 0 (wait forever); the range of each is checked when the run starts.
+_DURATION = r"^(?!0+(ms|s|min|h)?$)[0-9]+(ms|s|min|h)?$"
 
 ROLLOUT_PARAMS = {
     "batch": Param(_BATCHES[0] if _BATCHES else "", type="string", examples=_BATCHES or None,
@@ -28,20 +31,23 @@ ROLLOUT_PARAMS = {
                                          "recreated from the production snapshot on every run."),
     "monitoring_hours": Param(48.0, type="number", minimum=0, title="Watch window (hours)",
                               description="How long production is watched after the rollout."),
-    "lock_timeout": Param("2s", type="string", pattern=r"^[0-9]+(ms|s|min)?$", title="Lock timeout",
-                          description="lock_timeout of every session (the seed's 2s): the ceiling for any wait."),
-    "lock_attempt_timeout": Param("200ms", type="string", pattern=r"^[0-9]+(ms|s|min)?$",
+    "lock_timeout": Param("2s", type="string", pattern=_DURATION, title="Lock timeout",
+                          description="lock_timeout of every session (the seed's 2s): the ceiling for any wait. "
+                                      f"From {RANGES['lock_timeout'].describe()}; 0 (wait forever) is refused."),
+    "lock_attempt_timeout": Param("200ms", type="string", pattern=_DURATION,
                                   title="Lock timeout per attempt",
                                   description="How long a migration statement that blocks the app may wait for "
-                                              "its lock before it gives up and retries: the app's worst wait."),
+                                              "its lock before it gives up and retries: the app's worst wait. "
+                                              f"From {RANGES['lock_attempt_timeout'].describe()}."),
     "lock_retries": Param(60, type="integer", minimum=1, maximum=100, title="Lock retries",
                           description="Attempts per statement (or per BEGIN..COMMIT block) when its lock is "
                                       "not available within the attempt's timeout; backoff with jitter in between."),
     "failure_decision_minutes": Param(30, type="integer", minimum=1, title="On-call decision timeout (minutes)",
                                       description="When a production step fails, on-call chooses roll back or "
                                                   "fix forward; unanswered by then, the batch's on_failure applies."),
-    "statement_timeout": Param("5min", type="string", pattern=r"^[0-9]+(ms|s|min|h)?$",
-                               title="Statement timeout", description="statement_timeout of every session."),
+    "statement_timeout": Param("5min", type="string", pattern=_DURATION,
+                               title="Statement timeout", description="statement_timeout of every session. "
+                                                                      f"From {RANGES['statement_timeout'].describe()}."),
     "enable_steps": Param([], type="array", items={"type": "string"}, title="Enable disabled steps",
                           description="Steps the manifest disables to run in this rollout (e.g. the cleanup), "
                                       "allowed a week after a clean watch window; they get their own dry run "

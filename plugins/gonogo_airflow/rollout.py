@@ -102,6 +102,7 @@ class Rollout:
         production's tool history has not applied, the rest the schema production should have."""
         from gonogo.imported import pending
 
+        self.guards, self.policy  # noqa: B018 - the run's timeouts within their ranges, before anything runs
         batch = self.loaded_batch
         if batch.tool is not None:
             with self.session("production") as conn:
@@ -140,8 +141,10 @@ class Rollout:
     def policy(self) -> RetryPolicy:
         """Lock timeout per attempt and retries for every production statement (gonogo.retry)."""
         from gonogo.retry import RetryPolicy
+        from gonogo.timeouts import check
 
-        return RetryPolicy(lock_timeout=self.params["lock_attempt_timeout"], attempts=int(self.params["lock_retries"]))
+        return RetryPolicy(lock_timeout=check("lock_attempt_timeout", self.params["lock_attempt_timeout"], "the run's "
+                                              "parameters"), attempts=int(self.params["lock_retries"]))
 
     @cached_property
     def ctx(self) -> RunContext:

@@ -349,6 +349,21 @@ def test_malformed_batch_fails_before_production_is_read(rollout, monkeypatch, t
     assert "Open the report" not in buttons and "Open the task" in buttons
 
 
+def test_a_timeout_outside_its_range_stops_the_run_before_production_is_read(rollout):
+    """5ms passes the form's pattern (only 0 does not): the first task refuses it with the range."""
+    env = rollout()
+    schema_before = pg_dump_schema(env.production)
+
+    dagrun = env.run("Approve", lock_attempt_timeout="5ms")
+
+    ti = states(dagrun)
+    assert ti["prepare.validate_batch"] == "failed" and ti["prepare.take_snapshot"] == "upstream_failed"
+    assert pg_dump_schema(env.production) == schema_before
+    [alert] = env.slack.messages
+    assert "lock_attempt_timeout = '5ms' is not allowed: it is below the floor" in body(alert)
+    assert "from 10ms to 30s" in body(alert)
+
+
 def test_dag_folder_has_no_import_errors(rollout_dag):  # rollout_dag: the metadata database is migrated
     airflow = Path(sys.executable).with_name("airflow")
     out = subprocess.run([str(airflow), "dags", "list-import-errors", "--local"],

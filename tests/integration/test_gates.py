@@ -105,6 +105,17 @@ def test_session_guards_pass_with_the_values_requested(prod_db):
     assert "gonogo/run_1/set_session_guards" in result.message
 
 
+def test_session_guards_judge_the_sessions_real_timeouts_by_their_ranges_not_by_the_request(prod_db):
+    """A lock_timeout of 0 (wait forever) that got past every check before: the session really
+    runs with it, as asked, and the gate fails on what the session holds."""
+    guards = SessionGuards()
+    object.__setattr__(guards, "lock_timeout", "0")  # as a pooler or an older check would let through
+    result = session_guards(prod_db, guards, app="run_1/set_session_guards")
+    assert result.verdict is Verdict.FAIL
+    assert "lock_timeout=0: 0 means wait forever in PostgreSQL" in result.message, result.message
+    assert "from 10ms to 5min" in result.message and "lock_timeout from 10ms to 5min" in result.threshold
+
+
 def test_restore_point_on_an_archiving_cluster_reaches_the_archive(prod_cluster, prod_conn):
     result = create_restore_point(prod_conn, "gonogo_test_restore_point")
     assert result.verdict is Verdict.PASS

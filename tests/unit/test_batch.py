@@ -281,3 +281,43 @@ def test_a_percent_sign_in_a_comment_is_sent_as_it_is(copy):
     assert spec.query.startswith("-- maps 100 %% of the rows\n")  # psycopg sends "100 %"
     assert spec.query.count("%(from_key)s") == spec.query.count("%(to_key)s") == 1
 
+
+
+@pytest.mark.parametrize("value, why", [
+    ("0", "0 means wait forever in PostgreSQL"), ("0ms", "0 means wait forever in PostgreSQL"),
+    ("", "it is empty"), ("forever", "it is not a duration"), ("5ms", "it is below the floor"),
+    ("2h", "it is above the ceiling")])
+def test_a_timeout_outside_its_range_is_refused_everywhere_with_the_range(value, why, tmp_path):
+    from gonogo.target import SessionGuards
+    from gonogo.timeouts import TimeoutSettingError
+
+    with pytest.raises(TimeoutSettingError) as raised:
+        SessionGuards(lock_timeout=value)
+    assert why in str(raised.value) and "give a value from 10ms to 5min (default 2s)" in str(raised.value)
+    assert str(raised.value).startswith("session timeouts: lock_timeout = ")
+
+
+def test_a_steps_lock_timeout_of_0_is_a_problem_of_the_manifest(tmp_path):
+    folder = tmp_path / "forever"
+    (folder / "migrations").mkdir(parents=True)
+    (folder / "migrations/a.sql").write_text("ALTER TABLE t ADD COLUMN c int;\n")
+    (folder / "migrations/a_rollback.sql").write_text("ALTER TABLE t DROP COLUMN c;\n")
+    (folder / "manifest.yaml").write_text(
+        "id: forever\ntitle: t\nsteps: [{order: 1, file: migrations/a.sql, rollback: migrations/a_rollback.sql, "
+        "kind: schema, lock_timeout: '0'}]\n")
+    with pytest.raises(BatchError, match=r"step 1 \(a.sql\): lock_timeout = '0' is not allowed: 0 means wait "
+                                         r"forever in PostgreSQL"):
+        load_batch("forever", root=tmp_path)
+
+
+def test_the_trigger_form_refuses_a_timeout_of_0_and_says_the_range():
+    from airflow.sdk import Param
+
+    from gonogo_airflow.params import ROLLOUT_PARAMS
+
+    for name in ("lock_timeout", "lock_attempt_timeout", "statement_timeout"):
+        param = ROLLOUT_PARAMS[name]
+        with pytest.raises(Exception, match="does not match"):
+            Param(param.value, **param.schema).resolve("0")
+        assert Param(param.value, **param.schema).resolve("250ms") == "250ms"
+        assert "From " in param.description

@@ -9,6 +9,7 @@ import dataclasses
 from gonogo.results import GateResult, Verdict
 from gonogo.retry import can_cancel_autovacuum
 from gonogo.target import SessionGuards, Target
+from gonogo.timeouts import RANGES, problem
 
 
 def session_guards(target: Target, guards: SessionGuards, app: str) -> GateResult:
@@ -20,7 +21,12 @@ def session_guards(target: Target, guards: SessionGuards, app: str) -> GateResul
                 for name, value in wanted.items()}
         app_name = conn.execute("SELECT current_setting('application_name')").fetchone()[0]
         role, may_cancel = can_cancel_autovacuum(conn)
-    wrong = [f"{name}={rows[name][0]} (wanted {value})" for name, value in wanted.items() if not rows[name][1]]
+    # what the session really runs with, against the allowed ranges: a pooler or a role setting can
+    # override the startup options, and what was asked is no proof of what holds
+    wrong = [f"{name}={rows[name][0]}: " + unsafe.split(" is not allowed: ", 1)[1]
+             for name in wanted if (unsafe := problem(name, rows[name][0]))]
+    wrong += [f"{name}={rows[name][0]} (wanted {value})" for name, value in wanted.items()
+              if not rows[name][1] and not problem(name, rows[name][0])]
     if not wrong and not may_cancel:
         return GateResult(
             gate="session_guards", title="Session timeouts set", phase="production", verdict=Verdict.WARN,
@@ -34,7 +40,8 @@ def session_guards(target: Target, guards: SessionGuards, app: str) -> GateResul
         gate="session_guards", title="Session timeouts set", phase="production",
         verdict=Verdict.PASS if not wrong else Verdict.FAIL,
         value=", ".join(f"{name}={rows[name][0]}" for name in wanted),
-        threshold=", ".join(f"{k}={v}" for k, v in wanted.items()),
+        threshold=", ".join(f"{k}={v}" for k, v in wanted.items()) + "; each "
+                  + "; ".join(f"{k} {RANGES[k].describe()}" for k in wanted),
         message=(f"every production session of this run starts with these timeouts (application_name "
                  f"{app_name})" if not wrong else "settings differ: " + "; ".join(wrong)),
         hint="" if not wrong else "a pooler or role setting overrides startup options: connect directly")
