@@ -35,6 +35,7 @@ from gonogo_airflow.localstack import LocalStack, NamedDatabases  # noqa: E402
 
 
 def main() -> int:
+    os.umask(0o077)  # Airflow's metadata database, the reports, the Slack log: this user's alone
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
                                      epilog="your databases: GONOGO_PRODUCTION_URL=postgresql://... "
                                             "GONOGO_STAGING_URL=postgresql://... make demo DEMO_ARGS='--import "

@@ -32,9 +32,10 @@ USER = "admin"
 
 
 def _spawn(argv: list[str], env: dict, log: Path, pidfile: Path) -> int:
-    with open(log, "ab") as out:
+    # umask 077: what the stack writes (Airflow's metadata database, logs, the Slack log) is the user's alone
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         proc = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=PROJECT,
-                                start_new_session=True)  # its own process group: stopped as one
+                                start_new_session=True, umask=0o077)  # its own process group: stopped as one
     pidfile.write_text(str(proc.pid))
     return proc.pid
 

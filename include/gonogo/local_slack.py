@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -66,7 +67,8 @@ class _Server(ThreadingHTTPServer):
         with self.lock:
             self.messages.append(message)
             if self.log_path:
-                with open(self.log_path, "a") as out:
+                # 0600: the messages name production's tables, rows and people
+                with os.fdopen(os.open(self.log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "a") as out:
                     out.write(json.dumps({k: v for k, v in message.items() if k != "token"}) + "\n")
 
 

@@ -56,6 +56,24 @@ def test_a_run_path_never_leaves_the_artifacts_root(tmp_path, dag_id, run_id):
     assert path.is_relative_to(tmp_path.resolve()) and path != tmp_path.resolve()
 
 
+def test_each_run_id_gets_its_own_private_folder_whatever_the_umask(tmp_path):
+    """Run ids that only differ where the safe name replaces characters stay apart; the root and
+    the DAG's folder made on the way are 0700 too (mkdir's mode applies to the last one only)."""
+    import os
+    import stat
+
+    names = ["manual__2026-12-06T20:10:41+00:00", "manual__2026-12-06T20_10_41_00_00", "a:b", "a_b"]
+    assert len({artifacts.run_path(DAG_ID, name, tmp_path) for name in names}) == 4
+    assert artifacts.run_path(DAG_ID, "a_b", tmp_path).name == "a_b"  # a safe name stays as it is
+    old = os.umask(0o022)
+    try:
+        folder = artifacts.run_dir(DAG_ID, "a:b", tmp_path / "artifacts")
+    finally:
+        os.umask(old)
+    for made in (folder, folder.parent, tmp_path / "artifacts"):
+        assert stat.S_IMODE(made.stat().st_mode) == 0o700, made
+
+
 def test_the_ui_gets_a_report_tab_on_every_run(monkeypatch, tmp_path):
     plugins = api(monkeypatch, tmp_path).get("/api/v2/plugins").json()["plugins"]
     [gonogo] = [p for p in plugins if p["name"] == "gonogo"]

@@ -147,3 +147,18 @@ def test_an_api_error_raises(local_slack):
         slack.post(CASES["no_go"][0], token="", channel=CHANNEL, base_url=local_slack.api_url)
     assert caught.value.response["error"] == "not_authed"
     assert local_slack.messages == []
+
+
+def test_the_local_slack_log_is_private(tmp_path):
+    """Its messages name production's tables, rows and approvers: 0600 whatever the umask."""
+    import os
+    import stat
+
+    log = tmp_path / "slack.jsonl"
+    old = os.umask(0o022)
+    try:
+        with LocalSlack(log_path=log) as server:
+            slack.post(CASES["task_failed"][0], token=TOKEN, channel=CHANNEL, base_url=server.api_url)
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(log.stat().st_mode) == 0o600 and "take_snapshot" in log.read_text()
