@@ -35,14 +35,19 @@ from gonogo_airflow.watch import WatchWindow
 log = logging.getLogger("gonogo")
 
 
-@task
+# Reading and linting a batch takes seconds (a 5 MB file, the largest allowed: about 15 s); a
+# bound in time stops an input nobody foresaw from holding a worker.
+READ_TIMEOUT = timedelta(minutes=10)
+
+
+@task(execution_timeout=READ_TIMEOUT)
 def validate_batch() -> dict:
     """The whole batch checked before anything runs: manifest, files, SQL, a rollback per step;
     from a migration tool, the migrations production's tool history has not applied."""
     return Rollout.current().validated_batch()
 
 
-@task
+@task(execution_timeout=READ_TIMEOUT)
 def lint_migrations() -> list[dict]:
     """Static lint of every migration and rollback: squawk plus gonogo's own lock rules."""
     from gonogo.lint import lint_batch
@@ -101,13 +106,22 @@ def compare_observability(baseline: dict, rehearsed: list) -> list[dict]:
     return to_dicts([dryrun.compare_observability(Rollout.current().ctx, dryrun.Baseline.from_json(baseline))])
 
 
-@task
-def evaluate_gates(evidence: list) -> str:
-    """Write the Go/No-Go report; any FAIL stops the run here (Slack names the gates)."""
+@task(trigger_rule=TriggerRule.ALL_DONE)
+def evaluate_gates(evidence: dict) -> str:
+    """Write the Go/No-Go report; any FAIL stops the run here (Slack names the gates). A lint,
+    preflight or dry-run task that did not finish is a FAIL of its own in the report, beside all
+    that was measured; when the batch or the copy was never prepared, that task's alert said so."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
     from gonogo.report import go_no_go
+    from gonogo.results import did_not_finish
     r = Rollout.current()
-    r.ti.xcom_push(key="evidence", value=evidence)  # for the final report
-    return go_no_go(r.folder, r.info, r.batch, from_dicts(evidence))
+    if r.ti.xcom_pull(task_ids="prepare.restore_staging") is None:
+        raise AirflowSkipException("the batch or the staging copy was not prepared: nothing to evaluate")
+    results = did_not_finish([task for task, found in evidence.items() if found is None]) + from_dicts(
+        [found for found in evidence.values() if found is not None])
+    r.ti.xcom_push(key="evidence", value=to_dicts(results))  # for the final report
+    return go_no_go(r.folder, r.info, r.batch, results)
 
 
 @task
@@ -209,7 +223,8 @@ with DAG(
         observed = compare_observability(baseline, rehearsed)
 
     with TaskGroup("decide"):
-        evaluated = evaluate_gates([linted, *gates, applied_on_staging, rehearsed, observed])
+        evaluated = evaluate_gates({found.operator.task_id: found
+                                    for found in (linted, *gates, applied_on_staging, rehearsed, observed)})
         approve_rollout = RolloutApproval(
             task_id="approve_rollout",
             subject="Go/No-Go: roll batch {{ params.batch }} out to production?",

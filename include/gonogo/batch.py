@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import jsonschema
-import yaml
 
 from gonogo import timeouts
+from gonogo.limits import long_values, read_yaml
 from gonogo.analysis import Metric
 from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
@@ -414,10 +414,10 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
 
 
 def _read_manifest(path: Path) -> dict:
-    try:
-        manifest = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as exc:
-        raise BatchError(f"{path} is not valid YAML: {exc}") from None
+    manifest = read_yaml(path, "manifest")
+    if too_long := long_values(manifest, "manifest"):
+        raise BatchError(f"{path} has values too long to show an approver:\n"
+                         + "\n".join(f"  - {p}" for p in too_long[:10]))
     errors = sorted(jsonschema.Draft202012Validator(manifest_schema()).iter_errors(manifest),
                     key=lambda e: list(e.absolute_path))
     if errors:

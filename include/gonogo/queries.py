@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 
 from gonogo.errors import BatchError
+from gonogo.limits import read_yaml
 from gonogo.sqlfile import load_named, writes
 
 
@@ -55,8 +55,8 @@ def load_queries(sql_path: Path, params_path: Path | None) -> tuple[Query, ...]:
     params = {}
     if params_path is not None:
         try:
-            params = yaml.safe_load(Path(params_path).read_text()) or {}
-        except (OSError, yaml.YAMLError) as exc:
+            params = read_yaml(Path(params_path), "query_params file") or {}
+        except OSError as exc:
             raise BatchError(f"query_params: {params_path}: {exc}") from None
     missing = [name for name, sql in named.items() if "%(" in sql and name not in params]
     unknown = sorted(set(params) - set(named))

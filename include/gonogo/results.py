@@ -90,3 +90,15 @@ def require_pass(results: list[GateResult], step: str) -> list[dict]:
         raise StepFailed("; ".join(f"{r.title}: {r.message}" for r in failed), step=step, results=results,
                          before_changes=True)
     return to_dicts(results)
+
+
+def did_not_finish(task_ids: list[str]) -> list[GateResult]:
+    """A FAIL for each task whose evidence is missing because it failed (or a task it needs did):
+    the Go/No-Go report is written and No-Go is said even when a task crashed."""
+    return [GateResult(
+        gate="task_finished", title="Every check finished", phase=task_id.split(".")[0], subject=task_id,
+        verdict=Verdict.FAIL, value="did not finish", threshold="finished with its evidence",
+        message=f"{task_id} did not finish (it failed, or a task it needs did): what it measures is missing "
+                f"from this report, so this run cannot be approved",
+        hint="open the task's log in Airflow (the 🚨 message names its error), fix the cause, trigger again")
+            for task_id in task_ids]

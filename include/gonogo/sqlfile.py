@@ -87,7 +87,10 @@ def read_text(path: Path) -> str:
     """The file as on disk (the checksum is of its bytes), decoded as UTF-8; BatchError naming
     the line of a byte that is not."""
     from gonogo.errors import BatchError
+    from gonogo.limits import MAX_SQL_BYTES, too_large
 
+    too_large(path, MAX_SQL_BYTES, "SQL file", "a migration that large is a data load: put its DDL in a file of "
+                                               "its own, and load the data with COPY")
     raw = Path(path).read_bytes()
     try:
         return raw.decode()
@@ -157,7 +160,7 @@ _NAME_LINE = re.compile(r"^--\s*name:\s*(?P<name>[\w.-]+)\s*$", re.MULTILINE)
 
 def load_named(path: Path) -> dict[str, str]:
     """{name: sql} from a file of `-- name:` blocks, in file order."""
-    text = Path(path).read_text()
+    text = read_text(Path(path))
     marks = list(_NAME_LINE.finditer(text))
     if not marks:
         raise ValueError(f"{path}: no '-- name: <id>' lines; each query must be named")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gonogo.results import failures, to_dicts
-from gonogo_airflow.notify import OutcomeReported, send
+from gonogo_airflow.notify import OutcomeReported, send, send_bare
 from gonogo_airflow.rollout import Rollout
 
 
@@ -44,7 +44,19 @@ def _started(r: Rollout) -> list[str] | None:
 
 def report_outcome(r: Rollout) -> str:
     """Decide how the rollout ended from what its phases returned, rewrite the report with it,
-    record a rejection, tell Slack (unless a failing task already did), and fail unless it completed."""
+    record a rejection, tell Slack (unless a failing task already did), and fail unless it completed.
+    If that itself fails, Slack still hears that the run ended and why its report did not."""
+    try:
+        return _report_outcome(r)
+    except OutcomeReported:
+        raise
+    except Exception as failed:
+        send_bare(r, "the run ended, but its outcome and final report could not be written; the tasks' "
+                     "states and logs say how it went", failed)
+        raise OutcomeReported(f"the outcome could not be reported: {type(failed).__name__}: {failed}") from failed
+
+
+def _report_outcome(r: Rollout) -> str:
     from gonogo import outcome, slack
 
     pull = r.ti.xcom_pull

@@ -47,13 +47,32 @@ def send(rollout: Rollout, message: Message) -> bool:
 
 
 def on_task_failure(context) -> None:
-    """Every task's failure callback: one Slack message saying what failed and why."""
-    from gonogo import slack
-
+    """Every task's failure callback: one Slack message saying what failed and why. Whatever goes
+    wrong while writing it (the batch no longer loads, the report cannot be read), on-call still
+    gets the task and its error."""
     rollout = Rollout.from_context(context)
     error = context.get("exception")
     if isinstance(error, OutcomeReported):
         return
+    try:
+        _alert(rollout, error)
+    except Exception as failed:  # noqa: BLE001 - the alert must reach on-call whatever broke
+        log.exception("the failure alert could not be written in full")
+        send_bare(rollout, f"{type(error).__name__}: {error}" if error is not None else
+                  "marked failed without an error from its own code", failed)
+
+
+def send_bare(rollout: Rollout, what: str, failed: BaseException) -> bool:
+    """The last resort: the task and what happened, from the run's ids alone."""
+    from gonogo import slack
+
+    return send(rollout, slack.task_failed(rollout.bare_info, rollout.task_id, f"{what}\n(gonogo's message about it "
+                                           f"failed too: {type(failed).__name__}: {failed})", rollout.task_url))
+
+
+def _alert(rollout: Rollout, error: BaseException | None) -> None:
+    from gonogo import slack
+
     info = rollout.info
     if isinstance(error, GatesFailed):
         message = slack.no_go(info, failures(error.results), rollout.task_url)

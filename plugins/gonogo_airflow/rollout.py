@@ -15,7 +15,7 @@ from airflow.sdk import Connection, get_current_context
 from airflow.sdk.exceptions import AirflowNotFoundException
 
 from gonogo import artifacts
-from gonogo.errors import BatchError, GonogoError, TargetError
+from gonogo.errors import BatchError, TargetError
 from gonogo.preflight import preflight_gate
 from gonogo.results import to_dicts
 from gonogo.target import SessionGuards, Target
@@ -201,17 +201,26 @@ class Rollout:
         return f"{self.base_url}/gonogo/reports/{self.dag_id}/{quote(self.run_id)}"
 
     @property
+    def bare_info(self) -> RunInfo:
+        """Who the run is, from its ids and params alone: what a message says when nothing else can be read."""
+        from gonogo.report import RunInfo
+
+        return RunInfo(dag_id=self.dag_id, run_id=self.run_id, run_url=self.run_url,
+                       batch_id=str(self.params.get("batch") or self.params.get("migrations_folder") or "?"),
+                       batch_title="(not read: gonogo failed while reporting)")
+
+    @property
     def info(self) -> RunInfo:
         from gonogo.report import RunInfo
 
         try:
             title = self.batch.title
-        except GonogoError:  # a malformed batch must still be reportable
+        except Exception:  # noqa: BLE001 - a batch that does not load, for whatever reason, is still reported
             title = "(batch does not load)"
         try:
             batch_id = self.batch.id
-        except GonogoError:
-            batch_id = self.params["batch"]
+        except Exception:  # noqa: BLE001
+            batch_id = self.params.get("batch") or self.params.get("migrations_folder") or "?"
         written = (self.folder / "report.html").is_file()  # a run stopped early has none: no link to one
         return RunInfo(dag_id=self.dag_id, run_id=self.run_id, batch_id=batch_id,
                        batch_title=title, run_url=self.run_url,

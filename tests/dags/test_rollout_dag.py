@@ -364,6 +364,58 @@ def test_a_timeout_outside_its_range_stops_the_run_before_production_is_read(rol
     assert "from 10ms to 30s" in body(alert)
 
 
+def test_a_dry_run_task_that_crashes_still_gives_a_no_go_report_naming_it(rollout, monkeypatch):
+    """The rehearsal dies of an error no code of gonogo expects: the report is still written with
+    everything measured before it, and Slack says No-Go naming the task, besides its own alert."""
+    from gonogo import dryrun
+
+    env = rollout()
+    schema_before = pg_dump_schema(env.production)
+
+    def crash(*args, **kwargs):
+        raise KeyError("an unusual failure")
+    monkeypatch.setattr(dryrun, "rehearse_rollbacks", crash)
+
+    dagrun = env.run("Approve")
+
+    ti = states(dagrun)
+    assert ti["dry_run.rehearse_rollbacks"] == "failed" and ti["dry_run.compare_observability"] == "upstream_failed"
+    assert ti["decide.evaluate_gates"] == "failed" and ti["decide.approve_rollout"] == "upstream_failed"
+    assert env.answered == [] and pg_dump_schema(env.production) == schema_before
+    [run_dir] = (env.artifacts / "gonogo_rollout").iterdir()
+    report = json.loads((run_dir / "report.json").read_text())
+    crashed = {r["subject"]: r for r in report["results"] if r["gate"] == "task_finished"}
+    assert set(crashed) == {"dry_run.rehearse_rollbacks", "dry_run.compare_observability"}
+    assert all(r["verdict"] == "FAIL" for r in crashed.values())
+    assert any(r["gate"] == "step_applied" and r["phase"] == "dry_run" for r in report["results"])  # kept
+    alerts = {headers([m])[0]: body(m) for m in env.slack.messages}
+    [task_failed] = [text for header, text in alerts.items() if "task failed" in header]
+    assert "rehearse_rollbacks" in task_failed and "KeyError" in task_failed and "an unusual failure" in task_failed
+    [no_go] = [text for header, text in alerts.items() if "No-Go" in header]
+    assert "dry_run.rehearse_rollbacks" in no_go
+
+
+def test_the_failure_alert_and_the_outcome_reach_slack_when_writing_them_fails(rollout, monkeypatch):
+    """Nothing about the run can be read (every attempt raises): each failing task and the end of
+    the run still reach on-call, from the run's ids alone."""
+    from gonogo_airflow.rollout import Rollout
+
+    env = rollout()
+
+    def unreadable(self):
+        raise ValueError("the run cannot be read")
+    monkeypatch.setattr(Rollout, "info", property(unreadable))
+
+    dagrun = env.run("Approve")
+
+    ti = states(dagrun)
+    assert ti["decide.evaluate_gates"] == "failed" and ti["report_outcome"] == "failed"
+    texts = [body(m) for m in env.slack.messages]
+    assert len(texts) == 2, headers(env.slack.messages)
+    assert "decide.evaluate_gates" in texts[0] and "ValueError: the run cannot be read" in texts[0]
+    assert "report_outcome" in texts[1] and "outcome and final report could not be written" in texts[1]
+
+
 def test_dag_folder_has_no_import_errors(rollout_dag):  # rollout_dag: the metadata database is migrated
     airflow = Path(sys.executable).with_name("airflow")
     out = subprocess.run([str(airflow), "dags", "list-import-errors", "--local"],

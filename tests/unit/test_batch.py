@@ -321,3 +321,46 @@ def test_the_trigger_form_refuses_a_timeout_of_0_and_says_the_range():
             Param(param.value, **param.schema).resolve("0")
         assert Param(param.value, **param.schema).resolve("250ms") == "250ms"
         assert "From " in param.description
+
+
+def _manifest_batch(tmp_path, manifest: str, sql: str = "ALTER TABLE t ADD COLUMN c int;\n"):
+    folder = tmp_path / "limits"
+    (folder / "migrations").mkdir(parents=True, exist_ok=True)
+    (folder / "migrations/a.sql").write_text(sql)
+    (folder / "migrations/a_rollback.sql").write_text("ALTER TABLE t DROP COLUMN c;\n")
+    (folder / "manifest.yaml").write_text(manifest)
+    return folder
+
+
+STEP = "steps: [{order: 1, file: migrations/a.sql, rollback: migrations/a_rollback.sql, kind: schema}]\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_at_once_with_its_line(tmp_path):
+    import time
+
+    bomb = "".join(f"l{n}: &l{n} [" + ",".join([f"*l{n - 1}"] * 9) + "]\n" for n in range(1, 10))
+    _manifest_batch(tmp_path, "id: limits\ntitle: t\n" + STEP + "x0: &l0 [lol]\n" + bomb)
+    started = time.monotonic()
+    with pytest.raises(BatchError, match=r"manifest.yaml line 5: manifest is not valid YAML: an alias \(\*name\) "
+                                         r"is not allowed"):
+        load_batch("limits", root=tmp_path)
+    assert time.monotonic() - started < 1
+
+
+def test_inputs_larger_than_their_limits_are_refused_with_what_to_do(tmp_path):
+    from gonogo.limits import MAX_SQL_BYTES, MAX_YAML_BYTES
+
+    folder = _manifest_batch(tmp_path, "id: limits\ntitle: " + "x" * 201 + "\n" + STEP)
+    with pytest.raises(BatchError, match=r"manifest\.title: 'x+' is too long"):
+        load_batch("limits", root=tmp_path)
+    (folder / "manifest.yaml").write_text("id: limits\ntitle: t\n" + STEP + "required_tables: [" + "a" * 20_000 + "]\n")
+    with pytest.raises(BatchError, match=r"manifest\.required_tables\[0\]: 20,000 characters, more than the 10,000"):
+        load_batch("limits", root=tmp_path)
+    (folder / "manifest.yaml").write_text("id: limits\ntitle: t\n" + STEP + "#" * MAX_YAML_BYTES + "\n")
+    with pytest.raises(BatchError, match=r"manifest.yaml line 1: 1,048,6\d\d bytes, more than the 1 MB a manifest may be"):
+        load_batch("limits", root=tmp_path)
+    (folder / "manifest.yaml").write_text("id: limits\ntitle: t\n" + STEP)
+    (folder / "migrations/a.sql").write_text("-- padding\n" * (MAX_SQL_BYTES // 11 + 1))
+    with pytest.raises(BatchError, match=r"a.sql line 1: 5,242,8\d\d bytes, more than the 5 MB a SQL file may be; a migration "
+                                         r"that large is a data load"):
+        load_batch("limits", root=tmp_path)

@@ -23,13 +23,12 @@ from pathlib import Path
 
 from gonogo import tools
 from gonogo.errors import BatchError
+from gonogo.limits import MAX_SQL_BYTES
 from gonogo.lint import FileToLint, KnownSchema, batch_files
 from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file
 
-# The largest file the lint reads. Parsing costs about 3 s and 40 MB of memory per MB of SQL
-# (tests/bench/test_bench_lint_cli.py), so 50 MB would take minutes and 2 GB; a migration
-# that large is a data load, whose risky statements are its few DDL ones.
-MAX_BYTES = 5 * 1024 * 1024
+# The largest file the lint reads (gonogo.limits: what any SQL file of a batch may be).
+MAX_BYTES = MAX_SQL_BYTES
 
 _SKIPPED_FOLDERS = {"node_modules", "__pycache__", "venv", "site-packages"}
 
