@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
-
 from gonogo.errors import BatchError
 
 # Parsing SQL costs about 3 s and 40 MB of memory per MB (tests/bench/test_bench_lint_cli.py):
@@ -27,27 +25,33 @@ def too_large(path: Path, limit: int, what: str, fix: str) -> None:
         raise BatchError(f"{path} line 1: {size:,} bytes, more than the {_size(limit)} a {what} may be; {fix}")
 
 
-class _NoAliases(yaml.SafeLoader):
-    """safe_load without anchors' aliases: a manifest needs none, and each alias may double what
-    the next one expands to."""
+def _no_aliases():
+    """safe_load's loader without anchors' aliases: a manifest needs none, and each alias may
+    double what the next one expands to. (yaml is imported here: the lint alone, which reads SQL
+    files through this module's limits, does not install it.)"""
+    import yaml
 
-    def compose_node(self, parent, index):
-        if self.check_event(yaml.AliasEvent):
-            mark = self.peek_event().start_mark
-            raise yaml.MarkedYAMLError(problem="an alias (*name) is not allowed: write the value out",
-                                       problem_mark=mark)
-        return super().compose_node(parent, index)
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent, index):
+            if self.check_event(yaml.AliasEvent):
+                mark = self.peek_event().start_mark
+                raise yaml.MarkedYAMLError(problem="an alias (*name) is not allowed: write the value out",
+                                           problem_mark=mark)
+            return super().compose_node(parent, index)
+    return NoAliases
 
 
 def read_yaml(path: Path, what: str) -> object:
     """The YAML file at `path`, within MAX_YAML_BYTES, as UTF-8 and without aliases; BatchError
     naming the file, the line and what to do otherwise."""
+    import yaml
+
     from gonogo.sqlfile import read_text
 
     too_large(path, MAX_YAML_BYTES, what, "keep SQL in .sql files and data out of it")
     text = read_text(path)
     try:
-        return yaml.load(text, Loader=_NoAliases)  # noqa: S506 - a SafeLoader, without aliases
+        return yaml.load(text, Loader=_no_aliases())  # noqa: S506 - a SafeLoader, without aliases
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""

@@ -13,6 +13,7 @@ from gonogo.local_slack import LocalSlack
 from gonogo.workload import Workload
 from gonogo.target import Target
 from gonogo_airflow import local
+from gonogo_airflow.params import ROLLOUT_PARAMS
 
 SCALE = 0.1
 BATCH = load_batch("20250115_recipe_fixes")
@@ -40,7 +41,10 @@ class Rollout:
         from a background thread: `choice` for the approval, or {task_id: option}."""
         # a 3.6 s watch window. Every run names its batch: seen here, a dag.test() run whose conf left
         # `batch` or `migration_tool` out ran with the previous run's value (Airflow 3.3)
-        conf = {"monitoring_hours": 0.001, "batch": BATCH.id, "migration_tool": None, "migrations_folder": None, **conf}
+        # Every param is given (its form default unless the test says): a param a test set, such as
+        # lock_attempt_timeout, otherwise stays for the following runs of the same process.
+        conf = {**{name: param.value for name, param in ROLLOUT_PARAMS.items()},
+                "monitoring_hours": 0.001, "batch": BATCH.id, "migration_tool": None, "migrations_folder": None, **conf}
         answers = {"decide.approve_rollout": choice} if isinstance(choice, str) else choice
         with Workload(self.production, self.app_queries, clients=1, app="tests/app", commit_writes=True), \
                 local.Approver(self.dag.dag_id, answers, before_answer) as approver:
