@@ -25,7 +25,7 @@ from gonogo.preflight import PREFLIGHT
 from gonogo.results import from_dicts, to_dicts
 from gonogo_airflow import ending
 from gonogo_airflow.approval import FailureDecision, RolloutApproval
-from gonogo_airflow.notify import ApprovalNeeded, on_task_failure
+from gonogo_airflow.notify import ApprovalNeeded, on_task_failure, tell_orphans
 from gonogo_airflow.params import ROLLOUT_PARAMS
 from gonogo_airflow.rollout import Rollout
 from gonogo_airflow.watch import WatchWindow
@@ -136,7 +136,10 @@ def record_approval() -> dict:
 def check_session_guards() -> list[dict]:
     """Production sessions carry the timeouts; no other rollout holds this database."""
     from gonogo import production
-    return production.check_guards(Rollout.current().ctx)
+    r = Rollout.current()
+    results = production.check_guards(r.ctx, log=log.info)
+    tell_orphans(r, results)
+    return results
 
 
 @task
@@ -171,7 +174,9 @@ def apply_migrations() -> list[dict]:
     validated after each; skips what is applied, refuses an edited file, stops at a failure."""
     from gonogo import production
     from gonogo.errors import StepFailed
-    run = production.apply(Rollout.current().ctx, log=log.info)
+    r = Rollout.current()
+    run = production.apply(r.ctx, log=log.info)
+    tell_orphans(r, to_dicts(run.results))
     if not run.ok:
         raise StepFailed(run.error, step=run.failed_step, results=run.results)
     return to_dicts(run.results)

@@ -18,7 +18,7 @@ class RunContext:
     production: Target
     staging: Target
     run_id: str
-    app: str                      # application_name after "gonogo/": <run id>/<task>
+    app: str                      # application_name after "gonogo/": <run key>/<task> (rollout_lock.run_key)
     folder: Path                  # the run's artifacts (0700)
     guards: SessionGuards = field(default_factory=SessionGuards)
     policy: RetryPolicy = field(default_factory=RetryPolicy)

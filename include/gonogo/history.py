@@ -10,6 +10,7 @@ one); a step left 'running' or 'failed' by a crash is run again (steps are idemp
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 
 import psycopg
@@ -31,9 +32,17 @@ class Applied:
 
 
 def ensure(conn: psycopg.Connection) -> None:
-    """Create the gonogo schema and its tables if missing (idempotent)."""
+    """Create the gonogo schema and its tables if missing (idempotent), and let the audit trail
+    take every event this version records."""
     for statement in split_statements(query("history.sql", "create")):
         conn.execute(statement)
+    wanted = query("history.sql", "set_events_check")
+    current = conn.execute(query("history.sql", "events_check")).fetchone()
+    if current is None or set(_QUOTED.findall(wanted)) - set(_QUOTED.findall(current[0])):
+        conn.execute(wanted)
+
+
+_QUOTED = re.compile(r"'(\w+)'")
 
 
 def read(conn: psycopg.Connection, batch_id: str) -> dict[str, Applied]:

@@ -15,11 +15,12 @@ from gonogo.context import RunContext
 from gonogo.execute import Log
 from gonogo.gates.restore_point import create_restore_point
 from gonogo.gates.session_guards import session_guards
-from gonogo.results import GateResult, require_pass
+from gonogo.results import GateResult, Verdict, require_pass, to_dicts
 from gonogo.schema import Schema, read_schema
 from gonogo.steps import BatchRun, Ledger, apply_steps, undo
 
 PHASE = "production"
+ORPHANS = "orphan_sessions"
 
 
 def record(ctx: RunContext, event: str, *, username: str | None = None, detail: dict | None = None,
@@ -36,12 +37,32 @@ def record_decision(ctx: RunContext, event: str, decision: dict) -> dict:
     return decision
 
 
-def check_guards(ctx: RunContext) -> list[dict]:
+def check_guards(ctx: RunContext, log: Log = print) -> list[dict]:
     """Production sessions carry the timeouts, and no other rollout holds this database."""
     results = require_pass([session_guards(ctx.production, ctx.guards, ctx.app)], "check_session_guards")
     with ctx.session("production") as conn:
+        orphans = end_orphans(ctx, conn, log)
         rollout_lock.check_free(conn, "check_session_guards")
-    return results
+    return results + to_dicts(orphans)
+
+
+def end_orphans(ctx: RunContext, conn, log: Log) -> list[GateResult]:
+    """Sessions a dead task of this run left on production, ended (gonogo.rollout_lock), each
+    in the audit trail; one WARN result saying so, or none."""
+    ended = rollout_lock.end_orphans(conn, ctx.run_id, log=log)
+    if not ended:
+        return []
+    history.ensure(conn)
+    for session in ended:
+        history.record(conn, ctx.run_id, ctx.batch.id, "orphan_ended", detail=session)
+    return [GateResult(
+        gate=ORPHANS, title="No session left behind by a dead task", phase=PHASE, subject=ctx.app.split("/")[-1],
+        verdict=Verdict.WARN, value=f"{len(ended)} session{'s' if len(ended) > 1 else ''} ended",
+        threshold="no session of this run but the task's own",
+        message="a task of this run died and left its session running on production, holding the rollout lock: "
+                + "; ".join(f"{s['session']} — {s['ended']}" for s in ended),
+        hint="what it was running did not finish: the history says which step was in flight; read the task's "
+             "log (a worker killed, out of memory, a lost node)", details=ended)]
 
 
 def backup(ctx: RunContext, log: Log = print) -> tuple[list[dict], dict]:
@@ -73,9 +94,13 @@ def restore_point(ctx: RunContext) -> list[dict]:
 
 
 def apply(ctx: RunContext, log: Log = print) -> BatchRun:
-    with ctx.session("production") as conn, rollout_lock.exclusive(conn, "apply_migrations"):
-        return apply_steps(conn, list(ctx.batch.enabled_steps), phase=PHASE, live_traffic=True, log=log,
-                           ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy)
+    with ctx.session("production") as conn:
+        orphans = end_orphans(ctx, conn, log)
+        with rollout_lock.exclusive(conn, "apply_migrations"):
+            run = apply_steps(conn, list(ctx.batch.enabled_steps), phase=PHASE, live_traffic=True, log=log,
+                              ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy)
+    run.results[:0] = orphans
+    return run
 
 
 def in_flight(ctx: RunContext) -> list[str]:
@@ -93,9 +118,11 @@ def started(ctx: RunContext) -> list[str]:
 def rollback(ctx: RunContext, pre_batch: dict, log: Log = print) -> list[GateResult]:
     """Undo what this run did, the step in flight first, then the rest in reverse.
     pre_batch: what backup() recorded."""
-    steps = [ctx.batch.step(name) for name in in_flight(ctx)]
-    with ctx.session("production") as conn, rollout_lock.exclusive(conn, "rollback_migrations"):
-        history.record(conn, ctx.run_id, ctx.batch.id, "rollback", detail={"steps": [s.name for s in steps]})
-        return undo(conn, steps, Schema.from_json(pre_batch["schema"]), phase=PHASE, log=log,
-                    ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy,
-                    in_flux=frozenset(pre_batch.get("in_flux", ())))
+    with ctx.session("production") as conn:
+        orphans = end_orphans(ctx, conn, log)  # first: the step in flight may have been theirs
+        steps = [ctx.batch.step(name) for name in history.applied_by(conn, ctx.batch.id, ctx.run_id)]
+        with rollout_lock.exclusive(conn, "rollback_migrations"):
+            history.record(conn, ctx.run_id, ctx.batch.id, "rollback", detail={"steps": [s.name for s in steps]})
+            return orphans + undo(conn, steps, Schema.from_json(pre_batch["schema"]), phase=PHASE, log=log,
+                                  ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy,
+                                  in_flux=frozenset(pre_batch.get("in_flux", ())))

@@ -2,31 +2,93 @@
 
 Every production session that changes the schema holds it for its whole work; a second
 rollout (another run, another Airflow, a colleague's gonogo) fails at once and is told which
-run holds it, from the holder's application_name (gonogo/<run id>/<task>).
+run holds it, from the holder's application_name (gonogo/<run key>/<task>), what it is doing
+and how to end it. A session a dead task of the same run left behind is ended (end_orphans).
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
+import time
 
 import psycopg
 
 from gonogo.errors import StepFailed
+from gonogo.execute import Log
 from gonogo.sqlfile import query
+
+ORPHAN_WAIT_SECONDS = 5.0  # after pg_cancel_backend, before pg_terminate_backend
 
 # Advisory lock key (two int4): "gono" / "go" in ASCII. Advisory locks are per database.
 CLASSID, OBJID = 0x676F6E6F, 0x676F
+
+
+def run_key(run_id: str) -> str:
+    """A run's short name in application_name (gonogo/<key>/<task>): a run id such as
+    manual__2026-12-06T20:10:41.321859+00:00 with a task id overflows the 63 characters PostgreSQL
+    keeps, which cut the task's name. gonogo's events map it back to the run (run_of)."""
+    return "r" + hashlib.sha256(run_id.encode()).hexdigest()[:9]
+
+
+def run_of(conn: psycopg.Connection, key: str) -> str | None:
+    """The run id whose key this is, from the runs production's audit trail knows."""
+    if not conn.execute(query("history.sql", "exists")).fetchone()[0]:
+        return None
+    return next((run for (run,) in conn.execute(query("history.sql", "run_ids")) if run_key(run) == key), None)
+
+
+def _session(conn: psycopg.Connection, pid, app, since, state, query_start, text) -> str:
+    parts = (app or "").split("/")
+    if len(parts) > 2 and parts[0] == "gonogo":
+        run = run_of(conn, parts[1]) or parts[1]
+        who = f"run {run} (task {'/'.join(parts[2:])})"
+    else:
+        who = f"session '{app or 'unnamed'}'"
+    doing = (f"{state} since {query_start}: {' '.join((text or '').split())[:120]}" if state == "active"
+             else f"{state or 'unknown state'}")
+    return f"{who}, backend pid {pid}, connected since {since}, {doing}"
 
 
 def holder(conn: psycopg.Connection) -> str | None:
     row = conn.execute(query("history.sql", "rollout_lock_holder"), {"classid": CLASSID, "objid": OBJID}).fetchone()
     if row is None:
         return None
-    pid, app, since, client = row
-    parts = (app or "").split("/")
-    run = parts[1] if len(parts) > 2 and parts[0] == "gonogo" else None
-    who = f"run {run} (task {parts[-1]})" if run else f"session '{app or 'unnamed'}'"
-    return f"{who}, backend pid {pid} from {client or 'local socket'}, connected since {since}"
+    pid, app, since, client, state, query_start, text = row
+    return (_session(conn, pid, app, since, state, query_start, text) + f", from {client or 'local socket'}. "
+            f"If that task is no longer running in Airflow (its worker died), end the session: "
+            f"SELECT pg_terminate_backend({pid});")
+
+
+def end_orphans(conn: psycopg.Connection, run_id: str, log: Log = print,
+                wait_seconds: float = ORPHAN_WAIT_SECONDS) -> list[dict]:
+    """End the sessions of this run other than this one: within a run the tasks that touch
+    production run one after another, so a session of the run still there when the next one
+    starts was left by a task that died (kill -9, OOM, a lost node) — and the server goes on
+    with its statement (a CREATE INDEX CONCURRENTLY builds on), holding the rollout lock. Each
+    is cancelled, then terminated if it is still there after `wait_seconds`; what was done is
+    logged and returned (for the events, the report and Slack)."""
+    ended = []
+    for pid, app, since, state, query_start, text in conn.execute(
+            query("history.sql", "run_sessions"), {"prefix": f"gonogo/{run_key(run_id)}/"}).fetchall():
+        what = _session(conn, pid, app, since, state, query_start, text)
+        how = "cancelled"
+        conn.execute("SELECT pg_cancel_backend(%s)", [pid])
+        if not _gone(conn, pid, wait_seconds):
+            conn.execute("SELECT pg_terminate_backend(%s)", [pid])
+            how = "terminated" if _gone(conn, pid, wait_seconds) else "still running after pg_terminate_backend"
+        log(f"   a session a dead task of this run left on production: {what} — {how}")
+        ended.append({"pid": pid, "application_name": app, "session": what, "ended": how})
+    return ended
+
+
+def _gone(conn: psycopg.Connection, pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while conn.execute(query("history.sql", "session_alive"), {"pid": pid}).fetchone()[0]:
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
 
 
 @contextlib.contextmanager

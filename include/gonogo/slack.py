@@ -96,6 +96,13 @@ def step_failed(info: RunInfo, step: str, error: str, task_url: str = "", before
                     None if before_changes else ("Roll back or fix forward", decision_url))
 
 
+def orphans_ended(info: RunInfo, result: GateResult, task_url: str = "") -> Message:
+    """A task of the run died and left its session on production; the next task ended it."""
+    body = (f"*A task of this run died* and left its session running on production. {result.value}:\n"
+            f"{result.message[:2000]}\n_{result.hint}_")
+    return _message("🚨 gonogo: a dead task's session ended", body, info, task_url)
+
+
 def rolled_back(info: RunInfo, results: list[GateResult], task_url: str = "") -> Message:
     ok = all(not r.failed for r in results)
     lines = [_result_line(r) for r in results[:_MAX_LINES]]

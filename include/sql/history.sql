@@ -22,10 +22,7 @@ CREATE TABLE IF NOT EXISTS gonogo.events (
     run_id   text NOT NULL,
     batch    text NOT NULL,
     step     text,
-    event    text NOT NULL CHECK (event IN ('apply', 'applied', 'skip', 'fail', 'rollback', 'rolled_back',
-                                            'approve', 'reject', 'restore_point', 'backup', 'fix_forward',
-                                            'recover_index', 'backfill', 'watch_passed', 'watch_alarm',
-                                            'watch_inconclusive')),
+    event    text NOT NULL,  -- one of set_events_check's
     username text,
     detail   jsonb NOT NULL DEFAULT '{}'
 );
@@ -60,6 +57,19 @@ CREATE TABLE IF NOT EXISTS gonogo.sample_statements (
     rows      bigint NOT NULL,
     PRIMARY KEY (sample_id, queryid)
 );
+
+-- name: events_check
+SELECT pg_get_constraintdef(oid) FROM pg_constraint
+ WHERE conrelid = 'gonogo.events'::regclass AND conname = 'events_event_check';
+
+-- name: set_events_check
+-- The events gonogo records. Made when the table is, and again when a version of gonogo adds one
+-- (which needs the table's owner; a database whose check already has them all is left alone).
+ALTER TABLE gonogo.events DROP CONSTRAINT IF EXISTS events_event_check,
+  ADD CONSTRAINT events_event_check CHECK (event IN (
+      'apply', 'applied', 'skip', 'fail', 'rollback', 'rolled_back', 'approve', 'reject', 'restore_point',
+      'backup', 'fix_forward', 'recover_index', 'backfill', 'watch_passed', 'watch_alarm',
+      'watch_inconclusive', 'orphan_ended'));
 
 -- name: steps
 SELECT step, sha256, status, run_id, started_at, finished_at FROM gonogo.history WHERE batch = %(batch)s;
@@ -103,8 +113,23 @@ SELECT step FROM gonogo.events
  GROUP BY step ORDER BY min(id);
 
 -- name: rollout_lock_holder
--- Who holds gonogo's rollout lock on this database.
-SELECT a.pid, a.application_name, a.backend_start, a.client_addr
+-- Who holds gonogo's rollout lock on this database, and what it is doing.
+SELECT a.pid, a.application_name, a.backend_start, a.client_addr, a.state, a.query_start,
+       left(a.query, 200)
   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
  WHERE l.locktype = 'advisory' AND l.granted AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
    AND l.classid = %(classid)s AND l.objid = %(objid)s;
+
+-- name: run_sessions
+-- The sessions of one run on this database other than the caller's: its application_name prefix.
+SELECT pid, application_name, backend_start, state, query_start, left(query, 200)
+  FROM pg_stat_activity
+ WHERE datname = current_database() AND pid <> pg_backend_pid()
+   AND starts_with(application_name, %(prefix)s)
+ ORDER BY backend_start;
+
+-- name: session_alive
+SELECT count(*) > 0 FROM pg_stat_activity WHERE pid = %(pid)s;
+
+-- name: run_ids
+SELECT DISTINCT run_id FROM gonogo.events;

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from gonogo.results import failures, to_dicts
-from gonogo_airflow.notify import OutcomeReported, send, send_bare
+from gonogo_airflow.notify import OutcomeReported, send, send_bare, tell_orphans
 from gonogo_airflow.rollout import Rollout
 
 
@@ -17,6 +17,7 @@ def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
 
     pre_batch = r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema")
     results = production.rollback(r.ctx, pre_batch, log=log)
+    tell_orphans(r, to_dicts(results))
     send(r, slack.rolled_back(r.info, results, r.task_url))
     if failures(results):
         raise OutcomeReported("rollback incomplete: " + "; ".join(f.message for f in failures(results)))

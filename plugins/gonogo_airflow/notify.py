@@ -87,6 +87,16 @@ def _alert(rollout: Rollout, error: BaseException | None) -> None:
     send(rollout, message)
 
 
+def tell_orphans(rollout: Rollout, results: list) -> None:
+    """Slack, when this task ended sessions a dead task of the run left on production."""
+    from gonogo import slack
+    from gonogo.production import ORPHANS
+
+    for result in from_dicts(results):
+        if result.gate == ORPHANS:
+            send(rollout, slack.orphans_ended(rollout.info, result, rollout.task_url))
+
+
 class ApprovalNeeded(BaseNotifier):
     """The approval task's notifier: fires once, when it starts waiting, with the button to the
     approval page and the gates to look at."""

@@ -125,8 +125,11 @@ class Rollout:
 
     @property
     def app(self) -> str:
-        """application_name after 'gonogo/': which run and task this session belongs to."""
-        return f"{self.run_id}/{self.task_id}"
+        """application_name after 'gonogo/': which run (its short key: a run id is too long to keep
+        the task's name within 63 characters) and task this session belongs to."""
+        from gonogo.rollout_lock import run_key
+
+        return f"{run_key(self.run_id)}/{self.task_id}"
 
     def session(self, which: str):
         """A guarded session on production or staging, named after this run and task."""

@@ -416,6 +416,18 @@ def test_the_failure_alert_and_the_outcome_reach_slack_when_writing_them_fails(r
     assert "report_outcome" in texts[1] and "outcome and final report could not be written" in texts[1]
 
 
+def test_every_tasks_application_name_keeps_its_task_whole(rollout_dag):
+    """PostgreSQL keeps 63 characters of application_name: with the run's key, not its id, no
+    task's name is cut, and the key maps back to the run."""
+    from gonogo.rollout_lock import run_key
+    from gonogo_airflow.rollout import Rollout
+
+    run_id = "scheduled__2026-12-06T20:10:41.321859+00:00"
+    for task_id in rollout_dag.task_ids:
+        name = "gonogo/" + Rollout(dag_id=rollout_dag.dag_id, run_id=run_id, task_id=task_id, params={}, ti=None).app
+        assert len(name) <= 63 and name.endswith("/" + task_id) and run_key(run_id) in name, name
+
+
 def test_dag_folder_has_no_import_errors(rollout_dag):  # rollout_dag: the metadata database is migrated
     airflow = Path(sys.executable).with_name("airflow")
     out = subprocess.run([str(airflow), "dags", "list-import-errors", "--local"],

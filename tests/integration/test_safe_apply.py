@@ -16,6 +16,7 @@ from gonogo import history, production, rollout_lock
 from gonogo.batch import load_batch
 from gonogo.context import RunContext
 from gonogo.errors import StepFailed
+from gonogo.results import Verdict
 from gonogo.retry import RetryPolicy
 from gonogo.schema import diff, read_schema
 from gonogo.target import SessionGuards
@@ -30,7 +31,8 @@ def quiet(_):
 
 
 def context(target, batch=BATCH, run_id="run_1", policy=RetryPolicy(), tmp=Path("/nonexistent")) -> RunContext:
-    return RunContext(batch=batch, production=target, staging=target, run_id=run_id, app=f"{run_id}/tests",
+    return RunContext(batch=batch, production=target, staging=target, run_id=run_id,
+                      app=f"{rollout_lock.run_key(run_id)}/production.apply_migrations",
                       folder=tmp, guards=SessionGuards(lock_timeout=policy.lock_timeout), policy=policy)
 
 
@@ -193,13 +195,54 @@ def test_an_applied_migration_edited_since_is_refused(app, tmp_path):
 
 def test_a_second_rollout_is_refused_and_told_which_run_holds_the_database(app):
     with app.connect("other_run_42/apply_migrations", guards=None) as other:
+        pid = other.info.backend_pid
         assert other.execute("SELECT pg_try_advisory_lock(%s, %s)",
                              [rollout_lock.CLASSID, rollout_lock.OBJID]).fetchone()[0]
         with pytest.raises(StepFailed) as refused:
             production.apply(context(app), log=quiet)
     assert "run other_run_42 (task apply_migrations)" in str(refused.value)
+    assert f"SELECT pg_terminate_backend({pid})" in str(refused.value)  # and how to end it
     with app.connect("tests", guards=None) as conn:
         assert history.read(conn, BATCH.id) == {}  # nothing was started
+
+
+def test_a_session_a_dead_task_left_holding_the_lock_is_ended_by_the_runs_next_task(app):
+    """psql stands in for the task: it takes the rollout lock as gonogo's apply would, starts a
+    long statement, and is killed -9. The server goes on with the statement and keeps the lock;
+    the run's next task finds the session by its application_name, ends it, says so, and goes on."""
+    import os
+    import signal
+    import subprocess
+
+    from gonogo.cluster import find_bindir
+
+    ctx = context(app, only(BATCH, 1))
+    env = {**os.environ, **app.libpq_env(), "PGAPPNAME": f"gonogo/{rollout_lock.run_key(ctx.run_id)}/production.x"}
+    psql = subprocess.Popen([str(find_bindir() / "psql"), "-X", "-c",
+                             f"SELECT pg_advisory_lock({rollout_lock.CLASSID}, {rollout_lock.OBJID}), pg_sleep(120)"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with app.connect("tests", guards=None) as conn:
+        deadline = time.monotonic() + 10
+        while rollout_lock.holder(conn) is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "pg_sleep(120)" in rollout_lock.holder(conn)
+        os.kill(psql.pid, signal.SIGKILL)
+        psql.wait()
+        orphan = conn.execute("SELECT pid FROM pg_stat_activity WHERE application_name = %s",
+                              [env["PGAPPNAME"]]).fetchone()[0]  # the server does not notice yet
+    lines = []
+
+    run = production.apply(ctx, log=lines.append)
+
+    assert run.ok, run.error
+    [ended] = [r for r in run.results if r.gate == production.ORPHANS]
+    assert ended.verdict is Verdict.WARN and ended.value == "1 session ended"
+    assert ended.details[0]["pid"] == orphan and ended.details[0]["ended"] in ("cancelled", "terminated")
+    assert "pg_sleep(120)" in ended.message and any("a dead task of this run left" in line for line in lines)
+    with app.connect("tests", guards=None) as conn:
+        assert not conn.execute("SELECT count(*) FROM pg_stat_activity WHERE pid = %s", [orphan]).fetchone()[0]
+        [event] = [e for e in history.events(conn, BATCH.id) if e["event"] == "orphan_ended"]
+        assert event["detail"]["pid"] == orphan and event["run_id"] == ctx.run_id
 
 
 def test_a_run_killed_mid_batch_resumes_where_it_stopped(app):
