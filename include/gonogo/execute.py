@@ -36,6 +36,13 @@ _HINTS = {
     "23503": "rows reference missing parents: clean the orphans first (the orphan integrity gate names them)",
     "23514": "rows violate the CHECK constraint: fix them first (the precondition gates name them)",
     "25001": "this statement cannot run inside a transaction block: move it out of BEGIN ... COMMIT",
+    # the server ended the session: what it said is the reason; the file's open transaction was rolled back
+    "57P01": ("an administrator ended this session (pg_terminate_backend) or the server is shutting down: "
+              "ask who, then run again (the history resumes the step)"),
+    "57P02": "the server crashed and is restarting: when it is back, run again (the history resumes the step)",
+    "57P03": "the server is starting or in recovery: wait until it accepts connections, then run again",
+    "08006": ("the connection to the server broke (a crash, a restart, a network device): when it is back, "
+              "run again (the history resumes the step)"),
 }
 
 

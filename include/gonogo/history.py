@@ -76,23 +76,38 @@ def decide_quietly(step: Step, recorded: Applied | None) -> str:
 
 
 def start(conn: psycopg.Connection, batch: Batch, step: Step, run_id: str) -> None:
-    conn.execute(query("history.sql", "start_step"),
-                 {"batch": batch.id, "step": step.name, "sha256": step.forward.sha256, "run_id": run_id})
-    record(conn, run_id, batch.id, "apply", step=step.name, detail={"sha256": step.forward.sha256})
+    """A new attempt of the step (its own row in gonogo.attempts, pointing at the crashed or
+    failed attempt it resumes), the step's state 'running', and an 'apply' event."""
+    keys = {"batch": batch.id, "step": step.name, "sha256": step.forward.sha256, "run_id": run_id}
+    attempt, resumes = conn.execute(query("history.sql", "start_attempt"), keys).fetchone()
+    conn.execute(query("history.sql", "start_step"), keys)
+    record(conn, run_id, batch.id, "apply", step=step.name,
+           detail={"sha256": step.forward.sha256, "attempt": attempt, "resumes": resumes})
 
 
 def mark(conn: psycopg.Connection, batch: Batch, step: Step, status: str) -> None:
     """The step's status alone, written inside the transaction of its file (no event: finish
     records one once the step is validated)."""
-    conn.execute(query("history.sql", "mark_step"), {"batch": batch.id, "step": step.name, "status": status})
+    keys = {"batch": batch.id, "step": step.name, "status": status}
+    conn.execute(query("history.sql", "mark_step"), keys)
+    conn.execute(query("history.sql", "end_attempt"), {**keys, "final": False, "detail": "{}"})
 
 
 def finish(conn: psycopg.Connection, batch: Batch, step: Step, run_id: str, status: str,
            detail: dict | None = None) -> None:
-    conn.execute(query("history.sql", "finish_step"), {"batch": batch.id, "step": step.name, "status": status,
-                                                        "detail": json.dumps(detail or {})})
+    keys = {"batch": batch.id, "step": step.name, "status": status, "detail": json.dumps(detail or {}, default=str)}
+    conn.execute(query("history.sql", "finish_step"), keys)
+    conn.execute(query("history.sql", "end_attempt"), {**keys, "final": True})
     event = {"applied": "applied", "failed": "fail", "rolled_back": "rolled_back"}[status]
     record(conn, run_id, batch.id, event, step=step.name, detail=detail)
+
+
+def attempts(conn: psycopg.Connection, batch_id: str) -> list[dict]:
+    """Every attempt of every step of the batch, oldest first."""
+    if not conn.execute(query("history.sql", "exists")).fetchone()[0]:
+        return []
+    columns = ("id", "step", "run_id", "sha256", "status", "started_at", "finished_at", "resumes", "detail")
+    return [dict(zip(columns, row)) for row in conn.execute(query("history.sql", "attempts"), {"batch": batch_id})]
 
 
 def record(conn: psycopg.Connection, run_id: str, batch_id: str, event: str, *, step: str | None = None,

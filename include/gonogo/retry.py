@@ -137,7 +137,10 @@ def run_unit(conn: psycopg.Connection, action: Callable[[], T], policy: RetryPol
                 return action()
             except psycopg.Error as exc:
                 if conn.info.transaction_status != pq.TransactionStatus.IDLE:
-                    conn.execute("ROLLBACK")  # on a broken session this raises: nothing to retry on
+                    try:
+                        conn.execute("ROLLBACK")
+                    except psycopg.Error:
+                        raise exc from None  # the session is gone: the server's reason is the first error
                 if exc.sqlstate == DEADLOCK:
                     tally.deadlocks += 1
                 elif exc.sqlstate == LOCK_NOT_AVAILABLE:

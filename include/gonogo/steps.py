@@ -122,6 +122,14 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
                              check_preconditions=check_preconditions, runner=runner, policy=policy,
                              run_id=ledger.run_id if ledger else "gonogo",
                              before_commit=recorder(owner, step, ledger=ledger) if owner else None)
+        if conn.closed:  # the server ended the session: its reason is in the step's error; nothing more is written
+            run.results.extend(results)
+            run.failed_step = step.name
+            run.error = (f"step {step.name}: " + "; ".join(f"{r.title}: {r.message}" for r in failures(results))
+                         + ". The session to the database was lost, so the history keeps this attempt 'running': "
+                           "the next run resumes it")
+            log(f"!! {run.error}")
+            return run
         if ledger:  # the audit trail keeps what the lock retries met: deadlocks, autovacuums canceled
             retried = [r.details[0] for r in results if r.gate == LOCK_RETRIES]
             history.finish(conn, ledger.batch, step, ledger.run_id, "failed" if failures(results) else "applied",

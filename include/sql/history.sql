@@ -16,6 +16,20 @@ CREATE TABLE IF NOT EXISTS gonogo.history (
     detail      jsonb NOT NULL DEFAULT '{}',
     PRIMARY KEY (batch, step)
 );
+-- Every attempt of a step, one row each (gonogo.history keeps the step's latest state): an
+-- attempt a crash left 'running' is marked 'crashed' by the one that resumes it (resumes).
+CREATE TABLE IF NOT EXISTS gonogo.attempts (
+    id          bigserial PRIMARY KEY,
+    batch       text NOT NULL,
+    step        text NOT NULL,
+    run_id      text NOT NULL,
+    sha256      text NOT NULL,
+    status      text NOT NULL CHECK (status IN ('running', 'applied', 'failed', 'rolled_back', 'crashed')),
+    started_at  timestamptz NOT NULL DEFAULT now(),
+    finished_at timestamptz,
+    resumes     bigint REFERENCES gonogo.attempts (id),
+    detail      jsonb NOT NULL DEFAULT '{}'
+);
 CREATE TABLE IF NOT EXISTS gonogo.events (
     id       bigserial PRIMARY KEY,
     at       timestamptz NOT NULL DEFAULT now(),
@@ -80,6 +94,33 @@ VALUES (%(batch)s, %(step)s, %(sha256)s, 'running', %(run_id)s)
 ON CONFLICT (batch, step) DO UPDATE
    SET sha256 = EXCLUDED.sha256, status = 'running', run_id = EXCLUDED.run_id,
        started_at = now(), finished_at = NULL, detail = '{}';
+
+-- name: start_attempt
+-- A new attempt of the step; the one before it, if a crash left it running (or it failed), is
+-- the one it resumes, and a running one is marked crashed.
+WITH previous AS (
+    SELECT id, status FROM gonogo.attempts
+     WHERE batch = %(batch)s AND step = %(step)s ORDER BY id DESC LIMIT 1
+), crashed AS (
+    UPDATE gonogo.attempts a SET status = 'crashed', finished_at = now(),
+           detail = a.detail || jsonb_build_object('resumed_by_run', %(run_id)s::text)
+      FROM previous p WHERE a.id = p.id AND p.status = 'running'
+)
+INSERT INTO gonogo.attempts (batch, step, run_id, sha256, status, resumes)
+SELECT %(batch)s, %(step)s, %(run_id)s, %(sha256)s, 'running',
+       (SELECT id FROM previous WHERE status IN ('running', 'failed'))
+RETURNING id, resumes;
+
+-- name: end_attempt
+-- The step's latest attempt: its status (and, once validated, when it ended and what it met).
+UPDATE gonogo.attempts SET status = %(status)s,
+       finished_at = CASE WHEN %(final)s THEN now() ELSE finished_at END,
+       detail = CASE WHEN %(final)s THEN detail || %(detail)s::jsonb ELSE detail END
+ WHERE id = (SELECT max(id) FROM gonogo.attempts WHERE batch = %(batch)s AND step = %(step)s);
+
+-- name: attempts
+SELECT id, step, run_id, sha256, status, started_at, finished_at, resumes, detail
+  FROM gonogo.attempts WHERE batch = %(batch)s ORDER BY id;
 
 -- name: finish_step
 UPDATE gonogo.history

@@ -8,7 +8,6 @@ import threading
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 
 import sample_app
@@ -156,8 +155,8 @@ def test_an_index_build_killed_halfway_is_found_invalid_and_rebuilt(app):
         killer_done.set()
 
     threading.Thread(target=kill_the_build, daemon=True).start()
-    with pytest.raises(psycopg.OperationalError):
-        production.apply(ctx, log=quiet)
+    stopped = production.apply(ctx, log=quiet)
+    assert not stopped.ok and "SQLSTATE 57P01" in stopped.error, stopped.error  # the server's reason
     assert killer_done.wait(60)
     with app.connect("tests", guards=None) as conn:
         valid = conn.execute("SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
@@ -271,3 +270,46 @@ def test_a_run_killed_mid_batch_resumes_where_it_stopped(app):
         events = [e["event"] for e in history.events(conn, BATCH.id)]
     assert statuses == {"applied"}
     assert events.count("skip") == 0 and events.count("applied") == len(BATCH.enabled_steps)
+    # every attempt is kept: the crashed one, and the one that resumed it, pointing at it
+    with app.connect("tests", guards=None) as conn:
+        tries = [a for a in history.attempts(conn, BATCH.id) if a["step"] == STEP[3].name]
+    crashed, resumed = tries
+    assert (crashed["run_id"], crashed["status"], crashed["detail"]["resumed_by_run"]) == ("run_1", "crashed", "run_2")
+    assert (resumed["run_id"], resumed["status"], resumed["resumes"]) == ("run_2", "applied", crashed["id"])
+    assert resumed["finished_at"] is not None and crashed["finished_at"] <= resumed["started_at"]
+
+
+def test_a_session_the_server_ends_is_reported_with_its_reason_and_the_next_run_resumes(app, tmp_path):
+    """An administrator terminates the apply's session mid-statement: the step fails with what the
+    server said (57P01), not 'the connection is closed'; the attempt stays 'running' in the
+    history, and the next run resumes it as a new attempt pointing at the crashed one."""
+    folder = tmp_path / "lost"
+    for rel, text in {"migrations/s1.sql": "CREATE TABLE IF NOT EXISTS lost_item (id int);\nSELECT pg_sleep(3);\n",
+                      "rollbacks/s1_rollback.sql": "DROP TABLE lost_item;\n"}.items():
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    (folder / "manifest.yaml").write_text(
+        "id: lost\ntitle: a session ended by the server\nsteps: [{order: 1, file: migrations/s1.sql, "
+        "rollback: rollbacks/s1_rollback.sql, kind: schema}]\n")
+    batch = load_batch("lost", root=tmp_path)
+
+    def terminate():
+        with app.connect("tests", guards=None) as conn:
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline and not conn.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE query = 'SELECT pg_sleep(3)' AND state = 'active'").fetchall():
+                time.sleep(0.05)
+    killer = threading.Thread(target=terminate)
+    killer.start()
+    run = production.apply(context(app, batch), log=quiet)
+    killer.join()
+
+    assert not run.ok
+    assert "SQLSTATE 57P01" in run.error and "terminating connection due to administrator command" in run.error
+    assert "the connection is closed" not in run.error and "the next run resumes it" in run.error
+    again = production.apply(context(app, batch, run_id="run_2"), log=quiet)
+    assert again.ok, again.error
+    with app.connect("tests", guards=None) as conn:
+        crashed, resumed = history.attempts(conn, "lost")
+    assert (crashed["status"], resumed["status"], resumed["resumes"]) == ("crashed", "applied", crashed["id"])
