@@ -181,6 +181,8 @@ class Batch:
     on_failure: str = "rollback"
     watch: WatchConfig = WatchConfig()
     commands: tuple = ()  # the team's commands as gates (gonogo.gates.commands.Command)
+    approvers: tuple[str, ...] = ()          # Airflow logins who may approve (never the run's triggerer)
+    rollback_executors: tuple[str, ...] = ()  # Airflow logins who may decide roll back / fix forward
     tool: MigrationTool | None = None  # the team's migration tool the steps come from (gonogo.tools)
     source: Path | None = None         # its migrations folder
     applied_before: tuple[Migration, ...] = ()  # the tool's migrations the target has applied already
@@ -410,7 +412,9 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                  required_tables=tuple(manifest.get("required_tables", ())),
                  integrity_checks=checks, expected_schema=expected, queries=queries,
                  contracts=(*(imported.contracts if imported else ()), *contracts), thresholds=Thresholds(**manifest.get("thresholds", {})),
-                 pace=pace, on_failure=manifest.get("on_failure", "rollback"), watch=watch, commands=tuple(commands))
+                 pace=pace, on_failure=manifest.get("on_failure", "rollback"), watch=watch, commands=tuple(commands),
+                 approvers=tuple(manifest.get("approvers", ())),
+                 rollback_executors=tuple(manifest.get("rollback_executors", ())))
 
 
 def _read_manifest(path: Path) -> dict:

@@ -52,6 +52,12 @@ ROLLOUT_PARAMS = {
                           description="Steps the manifest disables to run in this rollout (e.g. the cleanup), "
                                       "allowed a week after a clean watch window; they get their own dry run "
                                       "and approval."),
+    "approvers": Param([], type="array", items={"type": "string"}, title="Approvers",
+                       description="Airflow logins who may approve this rollout (empty: the batch's, else anyone "
+                                   "Airflow's roles allow). Never the person who triggers the run: four eyes."),
+    "rollback_executors": Param([], type="array", items={"type": "string"}, title="Rollback executors",
+                                description="Airflow logins who may choose roll back or fix forward when production "
+                                            "fails (empty: the batch's, else anyone Airflow's roles allow)."),
     "slack_conn_id": Param("gonogo_slack", type="string", title="Slack connection",
                            description="Airflow Slack connection: the bot token as its password."),
     "slack_channel": Param("#db-rollouts", type="string", title="Slack channel"),

@@ -158,6 +158,25 @@ def test_rejected_rollout_leaves_production_untouched(rollout):
     assert ReportPage(page.read_text()).word == "REJECTED"
 
 
+def test_the_person_who_triggered_a_run_cannot_approve_it(rollout, monkeypatch):
+    """Four eyes. dag.test() triggers as "dag_test"; here the run counts as triggered by the login
+    the stand-in approver answers with, so its Approve is the triggerer's own."""
+    from gonogo_airflow import approval
+
+    env = rollout()
+    schema_before = pg_dump_schema(env.production)
+    monkeypatch.setattr(approval, "triggered_by", lambda context: "Anonymous")  # the API's login under all-admins
+
+    dagrun = env.run("Approve")
+
+    ti = states(dagrun)
+    assert env.answered and ti["decide.approve_rollout"] == "failed"
+    assert ti["production.record_approval"] == "upstream_failed" and ti["production.apply_migrations"] == "upstream_failed"
+    assert pg_dump_schema(env.production) == schema_before
+    refused = [body(m) for m in env.slack.messages if "four eyes" in body(m)]
+    assert refused and "Anonymous triggered this run and approved it" in refused[0], headers(env.slack.messages)
+
+
 def test_failed_gate_stops_before_the_approval(rollout):
     env = rollout(defects=["orphan_recipe_items"])
     schema_before = pg_dump_schema(env.production)
