@@ -6,7 +6,8 @@
 3. **dry_run** — each migration applied to the copy under the app's queries: locks traced, plans
    compared, contracts run; then every rollback rehearsed and the batch applied again.
 4. **decide** — the Go/No-Go report; a FAIL stops here and tells Slack, else `approve_rollout` waits.
-5. **production** — timeouts, verified backup, restore point, each migration applied and validated;
+5. **production** — the low-traffic window waited for (if set), timeouts, verified backup, restore
+   point, each migration applied and validated (never outside the window);
    a failure rolls back what this run applied, in reverse.
 6. **watch** — production's metrics against the pre-rollout baseline for `monitoring_hours` (no
    worker slot held); an alarm asks on-call to roll back or fix forward. **report_outcome** tells
@@ -28,6 +29,7 @@ from gonogo_airflow.approval import FailureDecision, RolloutApproval
 from gonogo_airflow.notify import ApprovalNeeded, on_task_failure, tell_orphans
 from gonogo_airflow.params import ROLLOUT_PARAMS
 from gonogo_airflow.rollout import Rollout
+from gonogo_airflow.traffic_window import LowTrafficWindow
 from gonogo_airflow.watch import WatchWindow
 
 # Task bodies import the library where they use it: psycopg, pglast and slack_sdk load when a
@@ -175,6 +177,8 @@ def apply_migrations() -> list[dict]:
     from gonogo import production
     from gonogo.errors import StepFailed
     r = Rollout.current()
+    if r.window is not None:  # never outside the low-traffic window (it may have ended during the backup)
+        r.window.check(what="the migrations")
     run = production.apply(r.ctx, log=log.info)
     tell_orphans(r, to_dicts(run.results))
     if not run.ok:
@@ -247,8 +251,9 @@ with DAG(
             body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",
             rollback_task="production.rollback_migrations", fix_forward_task="production.fix_forward")
         rolled_back, fixing = rollback_migrations(), fix_forward()
-        chain(approved, check_session_guards(), take_backup(), create_restore_point(), capture_metrics_baseline(),
-              applied, decide_on_failure, [rolled_back, fixing])
+        window = LowTrafficWindow(task_id="wait_for_window", doc_md=LowTrafficWindow.__doc__)
+        chain(approved, window, check_session_guards(), take_backup(), create_restore_point(),
+              capture_metrics_baseline(), applied, decide_on_failure, [rolled_back, fixing])
 
     with TaskGroup("watch"):
         watch_window = WatchWindow(task_id="watch_window", baseline_task="production.capture_metrics_baseline")

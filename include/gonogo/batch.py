@@ -19,6 +19,7 @@ import jsonschema
 
 from gonogo import timeouts
 from gonogo.limits import long_values, read_yaml
+from gonogo.window import Window
 from gonogo.analysis import Metric
 from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
@@ -181,6 +182,7 @@ class Batch:
     on_failure: str = "rollback"
     watch: WatchConfig = WatchConfig()
     commands: tuple = ()  # the team's commands as gates (gonogo.gates.commands.Command)
+    window: object = None  # gonogo.window.Window: the low-traffic window production changes start in
     approvers: tuple[str, ...] = ()          # Airflow logins who may approve (never the run's triggerer)
     rollback_executors: tuple[str, ...] = ()  # Airflow logins who may decide roll back / fix forward
     tool: MigrationTool | None = None  # the team's migration tool the steps come from (gonogo.tools)
@@ -399,6 +401,13 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
         except BatchError as exc:
             problems.append(str(exc))
     pace = Pace(**manifest.get("workload", {}))
+    window = None
+    if raw_window := manifest.get("window"):
+        try:
+            window = Window.parse(raw_window.get("start"), raw_window.get("end"), raw_window.get("timezone", "UTC"),
+                                  where="manifest window")
+        except BatchError as exc:
+            problems.append(str(exc))
     if queries and (unknown := sorted(set(pace.rates) - {q.name for q in queries})):
         problems.append(f"workload.rates: no top query named {', '.join(unknown)} "
                         f"(top queries: {', '.join(q.name for q in queries)})")
@@ -413,7 +422,7 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                  integrity_checks=checks, expected_schema=expected, queries=queries,
                  contracts=(*(imported.contracts if imported else ()), *contracts), thresholds=Thresholds(**manifest.get("thresholds", {})),
                  pace=pace, on_failure=manifest.get("on_failure", "rollback"), watch=watch, commands=tuple(commands),
-                 approvers=tuple(manifest.get("approvers", ())),
+                 window=window, approvers=tuple(manifest.get("approvers", ())),
                  rollback_executors=tuple(manifest.get("rollback_executors", ())))
 
 

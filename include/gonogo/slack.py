@@ -96,6 +96,12 @@ def step_failed(info: RunInfo, step: str, error: str, task_url: str = "", before
                     None if before_changes else ("Roll back or fix forward", decision_url))
 
 
+def waiting_for_window(info: RunInfo, window: str, opens: str, task_url: str = "") -> Message:
+    body = (f"*Approved; waiting for the low-traffic window* {window}: production changes start when it "
+            f"opens ({opens}), and never outside it.")
+    return _message("⏳ gonogo: waiting for the window", body, info, task_url)
+
+
 def orphans_ended(info: RunInfo, result: GateResult, task_url: str = "") -> Message:
     """A task of the run died and left its session on production; the next task ended it."""
     body = (f"*A task of this run died* and left its session running on production. {result.value}:\n"

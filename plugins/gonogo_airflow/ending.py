@@ -25,7 +25,7 @@ def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
 
 
 # the production tasks up to the apply, in the order they run: each returns a value when it finishes
-_PRODUCTION_TASKS = ("record_approval", "check_session_guards", "take_backup", "create_restore_point",
+_PRODUCTION_TASKS = ("record_approval", "wait_for_window", "check_session_guards", "take_backup", "create_restore_point",
                      "capture_metrics_baseline", "apply_migrations")
 
 

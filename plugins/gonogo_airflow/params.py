@@ -52,6 +52,13 @@ ROLLOUT_PARAMS = {
                           description="Steps the manifest disables to run in this rollout (e.g. the cleanup), "
                                       "allowed a week after a clean watch window; they get their own dry run "
                                       "and approval."),
+    "window_start": Param(None, type=["null", "string"], title="Low-traffic window: start",
+                          description="HH:MM: production changes start only inside the window; after the approval "
+                                      "the run waits for it without a worker slot. Empty: the batch's, else none."),
+    "window_end": Param(None, type=["null", "string"], title="Low-traffic window: end",
+                        description="HH:MM (before the start: the window crosses midnight)."),
+    "window_timezone": Param(None, type=["null", "string"], title="Low-traffic window: time zone",
+                             description="IANA name, e.g. Europe/Berlin (default UTC)."),
     "approvers": Param([], type="array", items={"type": "string"}, title="Approvers",
                        description="Airflow logins who may approve this rollout (empty: the batch's, else anyone "
                                    "Airflow's roles allow). Never the person who triggers the run: four eyes."),

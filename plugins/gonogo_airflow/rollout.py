@@ -204,6 +204,17 @@ class Rollout:
         return f"{self.base_url}/gonogo/reports/{self.dag_id}/{quote(self.run_id)}"
 
     @property
+    def window(self):
+        """The low-traffic window: the form's (window_start, window_end, window_timezone), else
+        the batch's; None when neither sets one."""
+        from gonogo.window import Window
+
+        if self.params.get("window_start") or self.params.get("window_end"):
+            return Window.parse(self.params.get("window_start"), self.params.get("window_end"),
+                                self.params.get("window_timezone") or "UTC", where="the trigger form's window")
+        return self.batch.window
+
+    @property
     def bare_info(self) -> RunInfo:
         """Who the run is, from its ids and params alone: what a message says when nothing else can be read."""
         from gonogo.report import RunInfo

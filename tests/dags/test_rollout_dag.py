@@ -177,6 +177,66 @@ def test_the_person_who_triggered_a_run_cannot_approve_it(rollout, monkeypatch):
     assert refused and "Anonymous triggered this run and approved it" in refused[0], headers(env.slack.messages)
 
 
+def _window_from(now, start_in: float, end_in: float):
+    from datetime import timedelta
+
+    from gonogo.window import Window
+
+    clock = lambda seconds: (now + timedelta(seconds=seconds)).strftime("%H:%M:%S")  # noqa: E731
+    return Window.parse(clock(start_in), clock(end_in), "UTC")
+
+
+def test_after_the_approval_production_waits_for_the_low_traffic_window(rollout, monkeypatch):
+    """The window opens 4 s after the approval is answered: the run tells Slack it waits, defers
+    (dag.test() runs the trigger in line), and the migrations start inside the window."""
+    from gonogo.window import utcnow
+    from gonogo_airflow.rollout import Rollout
+
+    env = rollout()
+    opened = {}
+
+    def window(self):  # set when the approval is answered: the window opens a moment later
+        if "window" not in opened:
+            opened["window"] = _window_from(utcnow(), 4, 600)
+        return opened["window"]
+    monkeypatch.setattr(Rollout, "window", property(window))
+
+    dagrun = env.run("Approve")
+
+    assert str(dagrun.state) == "success", (states(dagrun), failed_gates(env.artifacts))
+    waiting = [body(m) for m in env.slack.messages if "waiting for the low-traffic window" in body(m)]
+    assert waiting and opened["window"].describe() in waiting[0]
+    with env.production.connect("tests", guards=None) as conn:
+        first = conn.execute("SELECT min(started_at) FROM gonogo.attempts").fetchone()[0]
+    start, _ = opened["window"].around(first)
+    assert first >= start  # the first migration started inside the window
+
+
+def test_a_window_that_closed_before_the_migrations_stops_the_run_untouched(rollout, monkeypatch):
+    """Inside the window when the production phase starts; closed by the time the migrations
+    would start (a long backup, say): nothing is applied, Slack says "window missed"."""
+    from gonogo.window import utcnow
+    from gonogo_airflow.rollout import Rollout
+
+    env = rollout()
+    schema_before = pg_dump_schema(env.production)
+    asked = []
+
+    def window(self):  # open for the wait, closed a minute ago when the migrations ask
+        asked.append(self.task_id)
+        return _window_from(utcnow(), -60, 600) if self.task_id.endswith("wait_for_window") \
+            else _window_from(utcnow(), -600, -60)
+    monkeypatch.setattr(Rollout, "window", property(window))
+
+    dagrun = env.run("Approve")
+
+    ti = states(dagrun)
+    assert ti["production.wait_for_window"] == "success" and ti["production.apply_migrations"] == "failed"
+    assert str(dagrun.state) == "failed" and pg_dump_schema(env.production) == schema_before
+    missed = [body(m) for m in env.slack.messages if "window missed" in body(m)]
+    assert missed and "Nothing was changed on production" in missed[0], headers(env.slack.messages)
+
+
 def test_failed_gate_stops_before_the_approval(rollout):
     env = rollout(defects=["orphan_recipe_items"])
     schema_before = pg_dump_schema(env.production)
