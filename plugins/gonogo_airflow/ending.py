@@ -3,11 +3,14 @@ outcome told to Slack, written into the final report and raised as the run's sta
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 
 from gonogo.results import failures, to_dicts
-from gonogo_airflow.notify import OutcomeReported, send, send_bare, tell_orphans
+from gonogo_airflow.notify import OutcomeReported, send, send_bare, tell_orphans, unannounced
 from gonogo_airflow.rollout import Rollout
+
+_log = logging.getLogger("gonogo")
 
 
 def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
@@ -47,6 +50,7 @@ def report_outcome(r: Rollout) -> str:
     """Decide how the rollout ended from what its phases returned, rewrite the report with it,
     record a rejection, tell Slack (unless a failing task already did), and fail unless it completed.
     If that itself fails, Slack still hears that the run ended and why its report did not."""
+    _tell_unannounced(r)
     try:
         return _report_outcome(r)
     except OutcomeReported:
@@ -55,6 +59,23 @@ def report_outcome(r: Rollout) -> str:
         send_bare(r, "the run ended, but its outcome and final report could not be written; the tasks' "
                      "states and logs say how it went", failed)
         raise OutcomeReported(f"the outcome could not be reported: {type(failed).__name__}: {failed}") from failed
+
+
+def _tell_unannounced(r: Rollout) -> None:
+    """A task killed from outside dies with its failure alert: this last task of the run (it runs
+    whatever happened before it) tells on-call about each failed task that did not."""
+    from gonogo import slack
+
+    try:
+        silent = unannounced(r)
+    except Exception:  # noqa: BLE001 - the outcome below must still be told
+        _log.exception("could not read which tasks failed without telling")
+        return
+    for task in silent:
+        send(r, slack.task_failed(
+            r.bare_info, task, "failed without its own alert: it was ended from outside (kill -9, out of memory, a "
+            "lost worker, a heartbeat timeout) before it could tell. Its log and the worker's say why; a production "
+            "session it left is ended by the run's next production task.", f"{r.run_url}/tasks/{task}"))
 
 
 def _report_outcome(r: Rollout) -> str:

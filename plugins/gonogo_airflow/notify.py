@@ -53,6 +53,7 @@ def on_task_failure(context) -> None:
     rollout = Rollout.from_context(context)
     error = context.get("exception")
     if isinstance(error, OutcomeReported):
+        mark_alerted(rollout)
         return
     try:
         _alert(rollout, error)
@@ -60,6 +61,27 @@ def on_task_failure(context) -> None:
         log.exception("the failure alert could not be written in full")
         send_bare(rollout, f"{type(error).__name__}: {error}" if error is not None else
                   "marked failed without an error from its own code", failed)
+    mark_alerted(rollout)
+
+
+ALERTED = "alerted"
+
+
+def mark_alerted(rollout: Rollout) -> None:
+    """Note in the task's XCom that on-call was told: a task killed from outside (kill -9, out of
+    memory, a lost worker) never gets here, and report_outcome tells for it (unannounced)."""
+    try:
+        rollout.ti.xcom_push(key=ALERTED, value=True)
+    except Exception:  # noqa: BLE001 - the note must never cost the alert
+        log.exception("could not note that the failure was told")
+
+
+def unannounced(rollout: Rollout) -> list[str]:
+    """The run's failed tasks that never told on-call themselves."""
+    states = rollout.ti.get_task_states(dag_id=rollout.dag_id, run_ids=[rollout.run_id]).get(rollout.run_id, {})
+    return [task for task, state in sorted(states.items())
+            if str(state).lower().endswith("failed") and not str(state).lower().startswith("upstream")
+            and task != rollout.task_id and not rollout.ti.xcom_pull(task_ids=task, key=ALERTED)]
 
 
 def send_bare(rollout: Rollout, what: str, failed: BaseException) -> bool:

@@ -405,6 +405,27 @@ def test_unreachable_production_fails_with_a_clear_message(rollout, monkeypatch)
     assert env.production.password not in json.dumps(env.slack.messages)
 
 
+def test_a_task_that_died_without_telling_is_told_by_the_end_of_the_run(rollout, monkeypatch):
+    """kill -9, out of memory, a lost worker: the task's failure callback never runs. Here the
+    callback is made to do nothing (dag.test() runs tasks in its own process, which cannot be
+    killed): report_outcome, which runs whatever happened, tells on-call about the silent task."""
+    from gonogo_airflow import notify
+
+    env = rollout()
+    closed = env.production.port + 1 if env.production.port < 65535 else 1
+    monkeypatch.setenv("AIRFLOW_CONN_GONOGO_PRODUCTION", json.dumps(
+        {"conn_type": "postgres", "host": "127.0.0.1", "port": closed, "schema": env.production.dbname,
+         "login": env.production.user, "password": env.production.password}))
+    monkeypatch.setattr(notify, "_alert", lambda rollout, error: None)
+    monkeypatch.setattr(notify, "mark_alerted", lambda rollout: None)
+
+    dagrun = env.run("Approve")
+
+    assert states(dagrun)["prepare.take_snapshot"] == "failed"
+    [told] = [body(m) for m in env.slack.messages]
+    assert "prepare.take_snapshot" in told and "failed without its own alert" in told and "kill -9" in told
+
+
 def test_malformed_batch_fails_before_production_is_read(rollout, monkeypatch, tmp_path):
     env = rollout()
     root = tmp_path / "batches"
