@@ -199,3 +199,37 @@ def test_approve_from_the_approval_page_migrates_production(ui, browser):
     latency = browser.locator("#latency")
     assert latency.locator("svg").count() >= 1  # the before/after chart is in the page
     latency.screenshot(path=str(SHOTS / "report-latency.png"))
+
+
+def test_a_task_killed_with_kill_9_still_reaches_on_call(ui, browser):
+    """A real scheduler and worker: the dry run's apply task is killed with SIGKILL (its failure
+    callback dies with it). The run still writes its Go/No-Go report and says No-Go naming the
+    task, and report_outcome tells on-call the task failed without its own alert."""
+    import json
+    import signal
+
+    production, _ = ui["stack"].targets()
+    schema_before = pg_dump_schema(production)
+    run_id = trigger(browser, ui["base"], watch_hours=0.005)
+    task = f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/dry_run.apply_on_staging"
+    ti = wait_for("the dry run's apply to run", lambda: (ti := api(browser, ui["base"], task))["state"] == "running"
+                  and ti.get("pid") and ti, timeout=420, every=0.3)
+    time.sleep(2)  # inside its work, past the start
+    os.kill(ti["pid"], signal.SIGKILL)
+    killed = time.monotonic()
+
+    def told() -> list[str]:
+        log = ui["stack"].artifacts / "slack-ui.jsonl"
+        texts = [" ".join(b["text"]["text"] for b in json.loads(line)["blocks"] if b.get("type") == "section")
+                 for line in log.read_text().splitlines()] if log.is_file() else []
+        return [t for t in texts if run_id in t or "apply_on_staging" in t]
+    silent = wait_for("on-call to hear of the killed task", lambda: [
+        t for t in told() if "dry_run.apply_on_staging" in t and "failed without its own alert" in t], timeout=180)
+    took = time.monotonic() - killed
+    print(f"on-call told of the killed task {took:.0f} s after kill -9")
+    assert "kill -9" in silent[0]
+    assert wait_for_end(browser, ui["base"], run_id) == "failed"
+    assert api(browser, ui["base"], task)["state"] == "failed"
+    assert pg_dump_schema(production) == schema_before
+    assert any("No-Go" in header for header in slack_headers(ui))
+    assert report_banner(browser, ui["base"], run_id) in ("NO-GO", "STOPPED")  # the report, written anyway
