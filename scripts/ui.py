@@ -29,6 +29,8 @@ from gonogo_airflow.localstack import LocalStack, NamedDatabases  # noqa: E402
 
 BIN = Path(sys.executable).parent
 USER = "admin"
+# A second login: four eyes refuses the approval of the person who triggered the run.
+APPROVER = "approver"
 
 
 def _spawn(argv: list[str], env: dict, log: Path, pidfile: Path) -> int:
@@ -88,13 +90,14 @@ def start() -> int:
     home = state / "airflow"
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "ui_passwords.json"
-    if not passwords.is_file():
-        passwords.write_text(json.dumps({USER: secrets.token_urlsafe(12)}))
+    logins = json.loads(passwords.read_text()) if passwords.is_file() else {}
+    if set(logins) != {USER, APPROVER}:
+        passwords.write_text(json.dumps({name: logins.get(name) or secrets.token_urlsafe(12) for name in (USER, APPROVER)}))
         passwords.chmod(0o600)
     base_url = f"http://127.0.0.1:{api_port}"
     env = {**os.environ, **stack.airflow_env(slack_api_url=f"http://127.0.0.1:{slack_port}/api/"),
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin,{APPROVER}:admin",
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
            "AIRFLOW__API__PORT": str(api_port),
            "AIRFLOW__API__BASE_URL": base_url,
@@ -121,6 +124,8 @@ def start() -> int:
     subprocess.run([str(BIN / "airflow"), "dags", "unpause", "gonogo_rollout"], env=env, capture_output=True)
     login = json.loads(passwords.read_text())
     print(f"Airflow UI: {base_url}/dags/gonogo_rollout  (login {USER} / {login[USER]})")
+    print(f"Approve as another person (four eyes: not the one who triggered the run): "
+          f"login {APPROVER} / {login[APPROVER]}")
     print(f"Batches in the trigger form: {', '.join(available_batches()) or 'none'} "
           f"(or a migration tool's folder: {', '.join(TOOLS)})")
     print(f"Slack messages land in {stack.artifacts / 'slack-ui.jsonl'}; stop everything with `make stop`.")
