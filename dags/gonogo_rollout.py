@@ -23,10 +23,10 @@ from pathlib import Path
 from airflow.sdk import DAG, TaskGroup, TriggerRule, chain, task
 
 from gonogo.preflight import PREFLIGHT
-from gonogo.results import from_dicts, to_dicts
-from gonogo_airflow import ending
+from gonogo.results import to_dicts
+from gonogo_airflow import ending, phases
 from gonogo_airflow.approval import FailureDecision, RolloutApproval
-from gonogo_airflow.notify import ApprovalNeeded, on_task_failure, tell_orphans
+from gonogo_airflow.notify import ApprovalNeeded, on_task_failure
 from gonogo_airflow.params import ROLLOUT_PARAMS
 from gonogo_airflow.rollout import Rollout
 from gonogo_airflow.traffic_window import LowTrafficWindow
@@ -113,17 +113,7 @@ def evaluate_gates(evidence: dict) -> str:
     """Write the Go/No-Go report; any FAIL stops the run here (Slack names the gates). A lint,
     preflight or dry-run task that did not finish is a FAIL of its own in the report, beside all
     that was measured; when the batch or the copy was never prepared, that task's alert said so."""
-    from airflow.sdk.exceptions import AirflowSkipException
-
-    from gonogo.report import go_no_go
-    from gonogo.results import did_not_finish
-    r = Rollout.current()
-    if r.ti.xcom_pull(task_ids="prepare.restore_staging") is None:
-        raise AirflowSkipException("the batch or the staging copy was not prepared: nothing to evaluate")
-    results = did_not_finish([task for task, found in evidence.items() if found is None]) + from_dicts(
-        [found for found in evidence.values() if found is not None])
-    r.ti.xcom_push(key="evidence", value=to_dicts(results))  # for the final report
-    return go_no_go(r.folder, r.info, r.batch, results)
+    return phases.evaluate(Rollout.current(), evidence)
 
 
 @task
@@ -136,12 +126,9 @@ def record_approval() -> dict:
 
 @task
 def check_session_guards() -> list[dict]:
-    """Production sessions carry the timeouts; no other rollout holds this database."""
-    from gonogo import production
-    r = Rollout.current()
-    results = production.check_guards(r.ctx, log=log.info)
-    tell_orphans(r, results)
-    return results
+    """Production sessions carry the timeouts; no other rollout holds this database (a session a
+    dead task of this run left is ended)."""
+    return phases.check_guards(Rollout.current(), log=log.info)
 
 
 @task
@@ -173,17 +160,9 @@ def capture_metrics_baseline() -> dict:
 @task
 def apply_migrations() -> list[dict]:
     """Each enabled migration in order, under the rollout lock and the lock timeout with retries,
-    validated after each; skips what is applied, refuses an edited file, stops at a failure."""
-    from gonogo import production
-    from gonogo.errors import StepFailed
-    r = Rollout.current()
-    if r.window is not None:  # never outside the low-traffic window (it may have ended during the backup)
-        r.window.check(what="the migrations")
-    run = production.apply(r.ctx, log=log.info)
-    tell_orphans(r, to_dicts(run.results))
-    if not run.ok:
-        raise StepFailed(run.error, step=run.failed_step, results=run.results)
-    return to_dicts(run.results)
+    validated after each; skips what is applied, refuses an edited file, stops at a failure; never
+    outside the low-traffic window."""
+    return phases.apply(Rollout.current(), log=log.info)
 
 
 @task(trigger_rule=TriggerRule.ONE_SUCCESS)

@@ -92,6 +92,13 @@ def require_pass(results: list[GateResult], step: str) -> list[dict]:
     return to_dicts(results)
 
 
+def gathered(evidence: dict[str, list | None]) -> list[GateResult]:
+    """Every check's results ({task id: its results as dicts}), and a FAIL for each whose
+    evidence is missing (None: it did not finish)."""
+    return did_not_finish([task for task, found in evidence.items() if found is None]) + from_dicts(
+        [found for found in evidence.values() if found is not None])
+
+
 def did_not_finish(task_ids: list[str]) -> list[GateResult]:
     """A FAIL for each task whose evidence is missing because it failed (or a task it needs did):
     the Go/No-Go report is written and No-Go is said even when a task crashed."""

@@ -264,6 +264,12 @@ def _batch_of(root: Path, files: dict[str, str], steps: list[str]) -> object:
     return load_batch(folder.name, root=root)
 
 
+def _item_table(target, rows: int = 0) -> None:
+    with target.connect("tests", guards=None) as conn:
+        conn.execute("CREATE TABLE item (id int PRIMARY KEY, label text)")
+        conn.execute("INSERT INTO item SELECT g, 'item ' || g FROM generate_series(1, %s) g", [rows])
+
+
 def _state(target):
     """The columns and tables of public, and how often the backfill's UPDATE ran."""
     with target.connect("tests", guards=None) as conn:
@@ -278,9 +284,7 @@ def test_rollbacks_that_run_in_a_transaction_are_rehearsed_in_one_rolled_back_an
         staging_db, tmp_path):
     """A column filled by a whole-table UPDATE and a new table: their rollbacks run in one
     transaction that is rolled back; staging keeps the batch without applying it again."""
-    with staging_db.connect("tests", guards=None) as conn:
-        conn.execute("CREATE TABLE item (id int PRIMARY KEY, label text)")
-        conn.execute("INSERT INTO item SELECT g, 'item ' || g FROM generate_series(1, 2000) g")
+    _item_table(staging_db, rows=2000)
     batch = _batch_of(tmp_path, {
         "migrations/s1_note.sql": "ALTER TABLE item ADD COLUMN note text;\nUPDATE item SET note = label;\n",
         "rollbacks/s1_note_rollback.sql": "ALTER TABLE item DROP COLUMN note;\n",
@@ -308,8 +312,7 @@ def test_rollbacks_that_run_in_a_transaction_are_rehearsed_in_one_rolled_back_an
 
 def test_a_transactional_rollback_that_leaves_a_table_fails_the_rehearsal_and_staging_keeps_the_batch(
         staging_db, tmp_path):
-    with staging_db.connect("tests", guards=None) as conn:
-        conn.execute("CREATE TABLE item (id int PRIMARY KEY, label text)")
+    _item_table(staging_db)
     batch = _batch_of(tmp_path, {
         "migrations/s1_tag.sql": "CREATE TABLE tag (id int PRIMARY KEY);\nALTER TABLE item ADD COLUMN tag_id int;\n",
         "rollbacks/s1_tag_rollback.sql": "ALTER TABLE item DROP COLUMN tag_id;\n",  # forgets the table
@@ -326,8 +329,7 @@ def test_a_transactional_rollback_that_leaves_a_table_fails_the_rehearsal_and_st
 
 def test_a_rollback_that_fails_in_the_rehearsals_transaction_is_rehearsed_again_committed_and_named(
         staging_db, tmp_path):
-    with staging_db.connect("tests", guards=None) as conn:
-        conn.execute("CREATE TABLE item (id int PRIMARY KEY, label text)")
+    _item_table(staging_db)
     batch = _batch_of(tmp_path, {
         "migrations/s1_note.sql": "ALTER TABLE item ADD COLUMN note text;\n",
         "rollbacks/s1_note_rollback.sql": "\nALTER TABLE item DROP COLUMN notes;\n",  # a typo

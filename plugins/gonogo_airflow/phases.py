@@ -1,0 +1,49 @@
+"""The bodies of the DAG's tasks that do more than call the library once: the DAG file stays
+configuration (which task, in which order, with which trigger rule)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from gonogo.results import to_dicts
+from gonogo_airflow.notify import tell_orphans
+from gonogo_airflow.rollout import Rollout
+
+
+def evaluate(r: Rollout, evidence: dict) -> str:
+    """Write the Go/No-Go report from every check's evidence ({task id: its results, None when it
+    did not finish}); skipped when the batch or the staging copy was never prepared (that task's
+    alert said why)."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from gonogo.report import go_no_go
+    from gonogo.results import gathered
+
+    if r.ti.xcom_pull(task_ids="prepare.restore_staging") is None:
+        raise AirflowSkipException("the batch or the staging copy was not prepared: nothing to evaluate")
+    results = gathered(evidence)
+    r.ti.xcom_push(key="evidence", value=to_dicts(results))  # for the final report
+    return go_no_go(r.folder, r.info, r.batch, results)
+
+
+def check_guards(r: Rollout, log: Callable[[str], None]) -> list[dict]:
+    from gonogo import production
+
+    results = production.check_guards(r.ctx, log=log)
+    tell_orphans(r, results)
+    return results
+
+
+def apply(r: Rollout, log: Callable[[str], None]) -> list[dict]:
+    """The migrations, never outside the low-traffic window (it may have ended during the backup);
+    a failed step raises StepFailed for on-call's decision."""
+    from gonogo import production
+    from gonogo.errors import StepFailed
+
+    if r.window is not None:
+        r.window.check(what="the migrations")
+    run = production.apply(r.ctx, log=log)
+    tell_orphans(r, to_dicts(run.results))
+    if not run.ok:
+        raise StepFailed(run.error, step=run.failed_step, results=run.results)
+    return to_dicts(run.results)
