@@ -29,8 +29,10 @@ from gonogo_airflow.localstack import LocalStack, NamedDatabases  # noqa: E402
 
 BIN = Path(sys.executable).parent
 USER = "admin"
-# A second login: four eyes refuses the approval of the person who triggered the run.
-APPROVER = "approver"
+# Two more logins, the members of the approver group @dba: four eyes refuses the approval of the
+# person who triggered the run, and a batch may need two approvals from different people.
+APPROVERS = ("approver", "approver2")
+GROUPS = {"dba": list(APPROVERS)}
 
 
 def _spawn(argv: list[str], env: dict, log: Path, pidfile: Path) -> int:
@@ -91,13 +93,15 @@ def start() -> int:
     home.mkdir(parents=True, exist_ok=True)
     passwords = home / "ui_passwords.json"
     logins = json.loads(passwords.read_text()) if passwords.is_file() else {}
-    if set(logins) != {USER, APPROVER}:
-        passwords.write_text(json.dumps({name: logins.get(name) or secrets.token_urlsafe(12) for name in (USER, APPROVER)}))
+    if set(logins) != {USER, *APPROVERS}:
+        passwords.write_text(json.dumps({name: logins.get(name) or secrets.token_urlsafe(12)
+                                         for name in (USER, *APPROVERS)}))
         passwords.chmod(0o600)
     base_url = f"http://127.0.0.1:{api_port}"
     env = {**os.environ, **stack.airflow_env(slack_api_url=f"http://127.0.0.1:{slack_port}/api/"),
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "False",
-           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"{USER}:admin,{APPROVER}:admin",
+           "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": ",".join(f"{name}:admin" for name in (USER, *APPROVERS)),
+           "AIRFLOW_VAR_GONOGO_GROUPS": json.dumps(GROUPS),  # the Variable gonogo_groups: approvers "@dba"
            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
            "AIRFLOW__API__PORT": str(api_port),
            "AIRFLOW__API__BASE_URL": base_url,
@@ -124,8 +128,9 @@ def start() -> int:
     subprocess.run([str(BIN / "airflow"), "dags", "unpause", "gonogo_rollout"], env=env, capture_output=True)
     login = json.loads(passwords.read_text())
     print(f"Airflow UI: {base_url}/dags/gonogo_rollout  (login {USER} / {login[USER]})")
-    print(f"Approve as another person (four eyes: not the one who triggered the run): "
-          f"login {APPROVER} / {login[APPROVER]}")
+    for name in APPROVERS:
+        print(f"Approve as another person (four eyes: not the one who triggered the run): login {name} / {login[name]}")
+    print("Approver group @dba (the Variable gonogo_groups): " + ", ".join(GROUPS["dba"]))
     print(f"Batches in the trigger form: {', '.join(available_batches()) or 'none'} "
           f"(or a migration tool's folder: {', '.join(TOOLS)})")
     print(f"Slack messages land in {stack.artifacts / 'slack-ui.jsonl'}; stop everything with `make stop`.")

@@ -183,7 +183,8 @@ class Batch:
     watch: WatchConfig = WatchConfig()
     commands: tuple = ()  # the team's commands as gates (gonogo.gates.commands.Command)
     window: object = None  # gonogo.window.Window: the low-traffic window production changes start in
-    approvers: tuple[str, ...] = ()          # Airflow logins who may approve (never the run's triggerer)
+    approvers: tuple[str, ...] = ()          # Airflow logins or "@group"s who may approve (never the triggerer)
+    approvals_required: int = 1              # distinct approvers needed (gonogo.signoff)
     rollback_executors: tuple[str, ...] = ()  # Airflow logins who may decide roll back / fix forward
     tool: MigrationTool | None = None  # the team's migration tool the steps come from (gonogo.tools)
     source: Path | None = None         # its migrations folder
@@ -423,6 +424,7 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
                  contracts=(*(imported.contracts if imported else ()), *contracts), thresholds=Thresholds(**manifest.get("thresholds", {})),
                  pace=pace, on_failure=manifest.get("on_failure", "rollback"), watch=watch, commands=tuple(commands),
                  window=window, approvers=tuple(manifest.get("approvers", ())),
+                 approvals_required=manifest.get("approvals_required", 1),
                  rollback_executors=tuple(manifest.get("rollback_executors", ())))
 
 

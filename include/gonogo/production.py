@@ -32,8 +32,16 @@ def record(ctx: RunContext, event: str, *, username: str | None = None, detail: 
 
 
 def record_decision(ctx: RunContext, event: str, decision: dict) -> dict:
-    """A human's answer (approve, reject, fix_forward) with who gave it, into the audit trail."""
-    record(ctx, event, username=(decision.get("responded_by_user") or {}).get("name"), detail=decision)
+    """A human's answer (approve, reject, fix_forward) with who gave it, into the audit trail: an
+    approval by several people is one event each, and an Approve that did not count is kept too."""
+    common = {k: decision.get(k) for k in ("triggered_by", "required") if decision.get(k)}
+    for refused in decision.get("not_counted") or ():
+        record(ctx, "approval_not_counted", username=refused["user"], detail={**common, **refused})
+    if event == "approve" and decision.get("approvals"):
+        for approval in decision["approvals"]:
+            record(ctx, event, username=approval["user"], detail={**common, **approval})
+    else:
+        record(ctx, event, username=(decision.get("responded_by_user") or {}).get("name"), detail=decision)
     return decision
 
 

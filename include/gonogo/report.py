@@ -55,7 +55,7 @@ DECISION_GATE = (
     Condition("Required extensions and privileges", ("extensions", "privileges")),
     Condition("Observability compared before and after the dry run", ("observability",)),
     Condition("Monitoring enabled", ("monitoring_enabled",)),
-    Condition("Team reviewed and approved", (), note=HUMAN),
+    Condition("Team reviewed and approved", ("sign_off",), phases=("decision",), note=HUMAN),
     Condition("Low-traffic window scheduled", (), note=WINDOW),
     Condition("Backup created", ("backup_verified",), phases=("production",), note=LATER),
     Condition("Restore point created", ("restore_point",), phases=("production",), note=LATER),

@@ -19,7 +19,8 @@ if TYPE_CHECKING:
     from gonogo.outcome import Outcome
 
 PHASES = {"preflight": "Preflight: production and the SQL", "dry_run": "Dry run on the staging copy",
-          "rehearsal": "Rollback rehearsal on the staging copy", "production": "Production",
+          "rehearsal": "Rollback rehearsal on the staging copy", "decision": "Sign-off",
+          "production": "Production",
           "watch": "Watch window on production"}
 _OUTCOMES = {"completed": "ROLLED OUT", "rejected": "REJECTED", "rolled_back": "ROLLED BACK",
              "fixing_forward": "FIXING FORWARD", "watch_alarm": "WATCH ALARM", "stopped": "STOPPED"}

@@ -86,6 +86,12 @@ def approval_needed(info: RunInfo, results: list[GateResult], approval_url: str 
     return _message("🙋 gonogo: approval needed", body, info, decision=("Approve or reject", approval_url))
 
 
+def signoff_pending(info: RunInfo, note: str, approval_url: str = "") -> Message:
+    """An Approve that did not count, or one of several approvals needed: the question stays open."""
+    body = f"*Not yet approved:* {note} Production is untouched until then."
+    return _message("🙋 gonogo: another approval needed", body, info, decision=("Approve or reject", approval_url))
+
+
 def step_failed(info: RunInfo, step: str, error: str, task_url: str = "", before_changes: bool = False,
                 decision_url: str = "") -> Message:
     after = ("It failed before any change: no migration ran, production is untouched." if before_changes else

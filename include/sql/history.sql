@@ -83,7 +83,7 @@ ALTER TABLE gonogo.events DROP CONSTRAINT IF EXISTS events_event_check,
   ADD CONSTRAINT events_event_check CHECK (event IN (
       'apply', 'applied', 'skip', 'fail', 'rollback', 'rolled_back', 'approve', 'reject', 'restore_point',
       'backup', 'fix_forward', 'recover_index', 'backfill', 'watch_passed', 'watch_alarm',
-      'watch_inconclusive', 'orphan_ended'));
+      'watch_inconclusive', 'orphan_ended', 'approval_not_counted'));
 
 -- name: steps
 SELECT step, sha256, status, run_id, started_at, finished_at FROM gonogo.history WHERE batch = %(batch)s;

@@ -4,20 +4,28 @@ so their return value is lost on the branch not taken)."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLBranchOperator
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
+from airflow.sdk.timezone import utcnow
+
+from gonogo import signoff
 
 
-def _keep(context, event) -> None:
+def _keep(context, event, **counted) -> dict:
+    decision = {
+        "chosen_options": list(event.get("chosen_options") or ()),
+        "responded_by_user": event.get("responded_by_user"),
+        "responded_at": _iso(event.get("responded_at")),
+        "triggered_by": triggered_by(context), **counted}
     if "error" not in event:
-        context["ti"].xcom_push(key="decision", value={
-            "chosen_options": list(event["chosen_options"]),
-            "responded_by_user": event.get("responded_by_user"),
-            "responded_at": str(event.get("responded_at")),
-            "triggered_by": getattr(context.get("dag_run"), "triggering_user_name", None),
-        })
+        context["ti"].xcom_push(key="decision", value=decision)
+    return decision
+
+
+def _iso(at) -> str | None:
+    return at.isoformat() if hasattr(at, "isoformat") else (str(at) if at else None)
 
 
 def _users(names) -> list[dict]:
@@ -25,49 +33,99 @@ def _users(names) -> list[dict]:
     return [{"id": name, "name": name} for name in names]
 
 
-def four_eyes(approvers: list[str], triggered_by: str | None) -> list[str]:
-    """Who may approve: the named approvers but the person who triggered the run; none named,
-    anyone (Airflow's roles decide) — the triggerer's own approval is then refused after the
-    click (RolloutApproval.execute_complete). Naming only the triggerer is a mistake to stop on."""
-    allowed = [name for name in dict.fromkeys(approvers) if name != triggered_by]
-    if approvers and not allowed:
-        raise AirflowFailException(
-            f"four eyes: the only approver named, {triggered_by}, triggered this run and cannot approve it; "
-            f"name another approver (the trigger form's `approvers`, or the manifest's) and trigger again. "
-            f"Production was not touched.")
-    return allowed
-
-
 def triggered_by(context) -> str | None:
     return getattr(context.get("dag_run"), "triggering_user_name", None)
 
 
+def _groups(names) -> dict:
+    """The Airflow Variable that lists the groups' members, read only when a group is named."""
+    if not any(name.startswith(signoff.GROUP) for name in names):
+        return {}
+    from airflow.sdk import Variable
+
+    return Variable.get(signoff.GROUPS_VARIABLE, default={}, deserialize_json=True)
+
+
 class RolloutApproval(ApprovalOperator):
-    """Go/No-Go: Approve or Reject, with the evidence in the body. Four eyes: only the approvers
-    named (the form's, else the manifest's) may answer, never the person who triggered the run."""
+    """Go/No-Go: Approve or Reject, with the evidence in the body. Four eyes (gonogo.signoff):
+    only the approvers named (the form's, else the manifest's; "@group" for a group's members) may
+    answer, never the person who triggered the run, and `approvals_required` different people
+    must approve. An Approve that does not count, or one of several still needed, asks again in
+    the same task (one page, one deadline); every answer is kept in XCom "signoff"."""
 
     def execute(self, context):
         from gonogo_airflow.rollout import Rollout
 
         r = Rollout.from_context(context)
-        allowed = four_eyes(list(r.params.get("approvers") or r.batch.approvers), triggered_by(context))
+        names = list(r.params.get("approvers") or r.batch.approvers)
+        required = int(r.params.get("approvals_required") or r.batch.approvals_required)
+        starter = triggered_by(context)
+        try:
+            allowed = signoff.eligible(signoff.resolve(names, _groups(names)), starter, required)
+        except signoff.SignoffError as exc:
+            raise AirflowFailException(str(exc)) from None
         if allowed:
             self.assigned_users = _users(allowed)
+        self.body = f"{signoff.ask_line(allowed, starter, required)}\n\n{self.body or ''}"
+        deadline = utcnow() + self.response_timeout if self.response_timeout else None
+        context["ti"].xcom_push(key="signoff", value={
+            "required": required, "approvals": [], "not_counted": [], "eligible": allowed,
+            "deadline": _iso(deadline)})
         return super().execute(context)
 
     def execute_complete(self, context, event):
-        responder = (event.get("responded_by_user") or {}) if isinstance(event, dict) else {}
-        starter = triggered_by(context)
+        ti = context["ti"]
+        state = ti.xcom_pull(task_ids=self.task_id, key="signoff") or {"required": 1, "approvals": [],
+                                                                         "not_counted": []}
+        counted = {k: state.get(k) or [] for k in ("approvals", "not_counted")} | {"required": state["required"]}
+        responder = event.get("responded_by_user") or {}
         who = responder.get("name") or responder.get("id")
-        self.log.info("answered %s by %s; the run was triggered by %s", event.get("chosen_options"), responder, starter)
-        if ("error" not in event and list(event.get("chosen_options") or ()) == ["Approve"] and starter
-                and starter in (responder.get("id"), responder.get("name"))):
-            raise AirflowFailException(
-                f"four eyes: {who} triggered this run and approved it; the approval of the person who triggered a "
-                f"rollout does not count. Production was not touched: trigger again and ask another person "
-                f"(name approvers in the trigger form or the manifest, and only they can answer).")
-        _keep(context, event)
-        return super().execute_complete(context, event)
+        self.log.info("answered %s by %s; the run was triggered by %s", event.get("chosen_options"), who,
+                      triggered_by(context))
+        if "error" in event or list(event.get("chosen_options") or ()) != ["Approve"]:
+            _keep(context, event, **counted)
+            return super().execute_complete(context, event)
+        at = _iso(event.get("responded_at"))
+        if why := signoff.not_counted({**counted, "triggered_by": triggered_by(context)}, who):
+            counted["not_counted"].append({"user": who, "at": at, "why": why})
+            note = f"the Approve of {who} does not count: {why}"
+        else:
+            counted["approvals"].append({"user": who, "at": at})
+            note = f"{who} approved ({len(counted['approvals'])} of {counted['required']})"
+        left = signoff.missing(counted)
+        if not left:
+            _keep(context, event, **counted)
+            return super().execute_complete(context, event)
+        self.log.warning("%s; %d more approval(s) needed: asking again", note, left)
+        ti.xcom_push(key="signoff", value={**state, **counted})
+        others = [name for name in state.get("eligible") or () if name not in signoff.approved_by(counted)]
+        self._tell(context, f"{note}. Still needed: {left} approval(s) from "
+                            f"{', '.join(others) or 'another person (not the one who triggered the run)'}.")
+        return self._ask_again(context, state)
+
+    def _tell(self, context, text: str) -> None:
+        from gonogo import slack
+        from gonogo_airflow.notify import send
+        from gonogo_airflow.rollout import Rollout
+
+        r = Rollout.from_context(context)
+        send(r, slack.signoff_pending(r.info, text, r.decision_url(self.task_id)))
+
+    def _ask_again(self, context, state: dict):
+        """The same question again on the same page (Airflow clears the answer), with what is left
+        of the first ask's deadline."""
+        from airflow.sdk.execution_time.hitl import upsert_hitl_detail
+        from airflow.sdk.exceptions import TaskAwaitingInput
+
+        deadline = state.get("deadline")
+        left = datetime.fromisoformat(deadline) - utcnow() if deadline else None
+        if left is not None and left <= timedelta(0):
+            raise AirflowFailException("the approval timed out before enough different people approved: "
+                                       "rejected, production untouched")
+        upsert_hitl_detail(ti_id=context["task_instance"].id, options=self.options, subject=self.subject,
+                           body=self.body, defaults=self.defaults, multiple=self.multiple,
+                           params=self.serialized_params, assigned_users=self.assigned_users)
+        raise TaskAwaitingInput(method_name="execute_complete", timeout=left)
 
 
 class FailureDecision(HITLBranchOperator):
@@ -100,8 +158,11 @@ class FailureDecision(HITLBranchOperator):
         if not production.in_flight(r.ctx):
             raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")
         self.defaults = [self.FIX_FORWARD if r.batch.on_failure == "fix_forward" else self.ROLL_BACK]
-        if executors := list(r.params.get("rollback_executors") or r.batch.rollback_executors):
-            self.assigned_users = _users(executors)  # the seed's "Assign rollback executor"
+        if names := list(r.params.get("rollback_executors") or r.batch.rollback_executors):
+            try:  # the seed's "Assign rollback executor"
+                self.assigned_users = _users(signoff.resolve(names, _groups(names)))
+            except signoff.SignoffError as exc:  # a typo must not leave production without a decision
+                self.log.error("rollback executors: %s; anyone Airflow's roles allow may decide", exc)
         self.response_timeout = timedelta(minutes=int(r.params["failure_decision_minutes"]))
         return super().execute(context)
 

@@ -86,10 +86,11 @@ class Approver:
     before_answer(detail) runs first (tests use it to change production between the
     snapshot and the apply). choice: one option for every question ("Approve", "Reject"), or
     {task_id: option} — e.g. {"decide.approve_rollout": "Approve",
-    "production.decide_on_failure": "Fix forward"}; a question not in it is left unanswered.
+    "production.decide_on_failure": "Fix forward"}; a question not in it is left unanswered. An
+    option may be a list: one per time the task asks (an approval not counted asks again).
     """
 
-    def __init__(self, dag_id: str, choice: str | dict[str, str], before_answer: Callable[[dict], None] | None = None,
+    def __init__(self, dag_id: str, choice: str | dict[str, str | list[str]], before_answer: Callable[[dict], None] | None = None,
                  label: str = "approver"):
         from airflow.api_fastapi.app import create_app
         from airflow.models import import_all_models
@@ -134,6 +135,10 @@ class Approver:
     def _answer(self, detail: dict) -> None:
         ti = detail["task_instance"]
         choice = self.choice.get(ti["task_id"]) if isinstance(self.choice, dict) else self.choice
+        key = f"{ti['dag_run_id']}/{ti['task_id']}"
+        if isinstance(choice, list):  # the n-th ask of this task gets the n-th answer (the last, after)
+            asked = sum(1 for a in self.answered if f"{a['run_id']}/{a['task_id']}" == key)
+            choice = choice[min(asked, len(choice) - 1)]
         if choice not in detail.get("options", [choice]):
             # A question nobody expected: answer with its default so the run ends, and say so.
             expected = choice
@@ -149,6 +154,7 @@ class Approver:
             self.errors.append(f"{response.status_code}: {response.text}")
             print(f"[{self.label}] answer refused: {response.status_code} {response.text}", flush=True)
             return
+        self._first_seen.pop(key, None)  # asked again, it is read again before the next answer
         self.answered.append({"run_id": ti["dag_run_id"], "task_id": ti["task_id"], "choice": choice,
                               "at": time.time(), "body": detail.get("body") or "",
                               "defaults": detail.get("defaults")})

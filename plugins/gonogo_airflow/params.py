@@ -60,8 +60,12 @@ ROLLOUT_PARAMS = {
     "window_timezone": Param(None, type=["null", "string"], title="Low-traffic window: time zone",
                              description="IANA name, e.g. Europe/Berlin (default UTC)."),
     "approvers": Param([], type="array", items={"type": "string"}, title="Approvers",
-                       description="Airflow logins who may approve this rollout (empty: the batch's, else anyone "
-                                   "Airflow's roles allow). Never the person who triggers the run: four eyes."),
+                       description="Airflow logins who may approve this rollout, or @group for the members the "
+                                   "Airflow Variable gonogo_groups lists (empty: the batch's, else anyone Airflow's "
+                                   "roles allow). Never the person who triggers the run: four eyes."),
+    "approvals_required": Param(None, type=["null", "integer"], minimum=1, maximum=5, title="Approvals required",
+                                description="Different people who must approve, none of them the triggerer "
+                                            "(empty: the batch's, else 1)."),
     "rollback_executors": Param([], type="array", items={"type": "string"}, title="Rollback executors",
                                 description="Airflow logins who may choose roll back or fix forward when production "
                                             "fails (empty: the batch's, else anyone Airflow's roles allow)."),

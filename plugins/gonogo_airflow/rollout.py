@@ -161,6 +161,7 @@ class Rollout:
         """The report once the rollout has ended: how it ended (`end`, an outcome.Outcome) over
         the evidence the approver saw, then what production did and what the watch window
         measured (the same files, rewritten)."""
+        from gonogo import signoff
         from gonogo.report import write_reports
         from gonogo.results import from_dicts
 
@@ -170,7 +171,8 @@ class Rollout:
         production = [self.ti.xcom_pull(task_ids=f"production.{task}") for task in
                       ("check_session_guards", "take_backup", "create_restore_point", "rollback_migrations")]
         write_reports(self.folder, self.info, self.batch,
-                      from_dicts([evidence, *production, applied, (watched or {}).get("results")]), end)
+                      from_dicts([evidence, *production, applied, (watched or {}).get("results")])
+                      + signoff.results(self.decision("decide.approve_rollout")), end)
 
     def decision(self, task_id: str) -> dict:
         """What a human (or a timeout) chose in a HITL task of this run: chosen_options, user."""

@@ -111,11 +111,12 @@ def test_approved_rollout_migrates_production(rollout):
     report = json.loads((run_dir / "report.json").read_text())
     assert report["verdict"] in ("PASS", "WARN")  # warnings are for the approver, not a stop
     # The final report: every condition of the seed's Decision Gate was measured — through the
-    # backup, the restore point and the watch window — except a human's calls and the cleanup
-    # this run did not enable.
+    # backup, the restore point, the sign-off and the watch window — except the window the run
+    # did not set and the cleanup it did not enable.
     unmeasured = {row["condition"] for row in report["decision_gate"] if row["verdict"] is None}
-    assert unmeasured == {"Team reviewed and approved", "Low-traffic window scheduled",
-                          "Cleanup enabled only after a week of stable metrics"}
+    assert unmeasured == {"Low-traffic window scheduled", "Cleanup enabled only after a week of stable metrics"}
+    signed = next(row for row in report["decision_gate"] if row["condition"] == "Team reviewed and approved")
+    assert signed["verdict"] == "PASS" and signed["evidence"].startswith("approved by Anonymous at "), signed
     gates = {r["gate"] for r in report["results"]}
     assert {"lint", "lock_budget", "lock_waits", "query_latency", "contract_tests", "rollback_rehearsal",
             "schema_drift", "extensions", "privileges", "preconditions", "observability", "backup_verified",
@@ -158,24 +159,35 @@ def test_rejected_rollout_leaves_production_untouched(rollout):
     assert ReportPage(page.read_text()).word == "REJECTED"
 
 
-def test_the_person_who_triggered_a_run_cannot_approve_it(rollout, monkeypatch):
-    """Four eyes. dag.test() triggers as "dag_test"; here the run counts as triggered by the login
-    the stand-in approver answers with, so its Approve is the triggerer's own."""
+def test_the_approval_of_the_person_who_triggered_a_run_does_not_count(rollout, monkeypatch):
+    """Four eyes. Here the run counts as triggered by the login the stand-in approver answers with
+    (dag.test() has none), so its Approve is the triggerer's own: not counted, the same page asks
+    again (Slack says why), and the next answer, a Reject, ends the run with production untouched."""
     from gonogo_airflow import approval
 
     env = rollout()
     schema_before = pg_dump_schema(env.production)
     monkeypatch.setattr(approval, "triggered_by", lambda context: "Anonymous")  # the API's login under all-admins
 
-    dagrun = env.run("Approve")
+    dagrun = env.run({"decide.approve_rollout": ["Approve", "Reject"]})
 
     ti = states(dagrun)
-    assert env.answered and ti["decide.approve_rollout"] == "failed"
-    assert ti["production.record_approval"] == "upstream_failed" and ti["production.apply_migrations"] == "upstream_failed"
+    assert [a["choice"] for a in env.answered] == ["Approve", "Reject"]
+    assert ti["decide.approve_rollout"] == "success" and ti["production.apply_migrations"] == "skipped"
     assert pg_dump_schema(env.production) == schema_before
-    refused = [body(m) for m in env.slack.messages if "four eyes" in body(m)]
-    assert refused and "Anonymous triggered this run and approved it" in refused[0], headers(env.slack.messages)
-
+    assert "**Sign-off:** one approval; who may approve: anyone Airflow's roles allow but Anonymous, who " \
+           "triggered it (four eyes)." in env.answered[0]["body"]
+    pending = [body(m) for m in env.slack.messages if "another approval needed" in m["text"]]
+    assert pending and "the Approve of Anonymous does not count: Anonymous triggered this run" in pending[0], \
+        headers(env.slack.messages)
+    with env.production.connect("tests", guards=None) as conn:
+        events = conn.execute("SELECT event, username FROM gonogo.events WHERE run_id = %s AND event IN "
+                              "('approval_not_counted', 'reject', 'approve') ORDER BY id", [dagrun.run_id]).fetchall()
+    assert events == [("approval_not_counted", "Anonymous"), ("reject", "Anonymous")]
+    [report] = (env.artifacts / "gonogo_rollout").glob("*/report.json")
+    signed = next(row for row in json.loads(report.read_text())["decision_gate"]
+                  if row["condition"] == "Team reviewed and approved")
+    assert signed["verdict"] == "FAIL" and signed["evidence"].startswith("rejected by Anonymous at "), signed
 
 def _window_from(now, start_in: float, end_in: float):
     from datetime import timedelta

@@ -8,6 +8,7 @@ README shows them). Reject runs first: production is still at its pre-batch sche
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -55,10 +56,11 @@ def ui(tmp_path_factory):
     try:
         started = subprocess.run([*ui_py, "start"], env=env, capture_output=True, text=True, timeout=300)
         found = re.search(r"Airflow UI: (http://127\.0\.0\.1:\d+)/dags/\S+\s+\(login (\S+) / (\S+)\)", started.stdout)
-        second = re.search(r"Approve as another person .*: login (\S+) / (\S+)", started.stdout)
-        assert started.returncode == 0 and found and second, started.stdout + started.stderr
-        yield {"base": found[1], "user": found[2], "password": found[3], "approver": second[1],
-               "approver_password": second[2], "stack": LocalStack(base=clusters, state=state)}
+        others = re.findall(r"Approve as another person .*: login (\S+) / (\S+)", started.stdout)
+        group = re.search(r"Approver group (@\w+)", started.stdout)
+        assert started.returncode == 0 and found and len(others) == 2 and group, started.stdout + started.stderr
+        yield {"base": found[1], "user": found[2], "password": found[3], "approvers": others, "group": group[1],
+               "stack": LocalStack(base=clusters, state=state)}
     finally:
         subprocess.run([*ui_py, "stop"], env=env, capture_output=True, timeout=120)
         shutil.rmtree(clusters, ignore_errors=True)
@@ -89,9 +91,9 @@ def browser(ui, chromium_browser):
 
 
 @pytest.fixture(scope="module")
-def approver(ui, chromium_browser):
-    """Another person, in a browser of their own: the one whose Approve counts."""
-    return _login(chromium_browser, ui, ui["approver"], ui["approver_password"])
+def approvers(ui, chromium_browser):
+    """Two other people, the members of the approver group, each in a browser of their own."""
+    return [_login(chromium_browser, ui, user, password) for user, password in ui["approvers"]]
 
 
 def api(page, base: str, path: str, **params) -> dict:
@@ -110,9 +112,10 @@ def wait_for(what: str, check, timeout: float, every: float = 2.0):
     pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
 
 
-def trigger(page, base: str, watch_hours: float) -> str:
+def trigger(page, base: str, watch_hours: float, approvers: str = "", approvals: int | None = None) -> str:
     """Trigger a run from the UI's form with the batch typed in its field (the batches that
-    exist are its suggestions); returns the run id."""
+    exist are its suggestions), the approvers (one per line) and how many must approve; returns
+    the run id."""
     before = {r["dag_run_id"] for r in api(page, base, f"/dags/{DAG}/dagRuns")["dag_runs"]}
     page.goto(f"{base}/dags/{DAG}")
     page.get_by_role("button", name="Trigger Dag").click()
@@ -122,6 +125,10 @@ def trigger(page, base: str, watch_hours: float) -> str:
     watch = page.get_by_role("spinbutton").first  # the form's first number: the watch window (hours)
     assert watch.get_attribute("aria-valuenow") == "48"
     watch.fill(str(watch_hours))
+    if approvers:
+        page.locator("#element_approvers").fill(approvers)
+    if approvals:
+        page.locator("input[name=element_approvals_required]").fill(str(approvals))
     page.get_by_role("button", name="Trigger", exact=True).click()
     return wait_for("the triggered run", lambda: next(
         (r["dag_run_id"] for r in api(page, base, f"/dags/{DAG}/dagRuns")["dag_runs"] if r["dag_run_id"] not in before),
@@ -166,9 +173,16 @@ def report_banner(page, base: str, run_id: str) -> str:
 
 
 def slack_headers(ui) -> list[str]:
-    import json
     log = ui["stack"].artifacts / "slack-ui.jsonl"
     return [json.loads(line)["text"] for line in log.read_text().splitlines()] if log.is_file() else []
+
+
+def slack_texts(ui) -> list[str]:
+    """Each message's header and sections, as one text."""
+    log = ui["stack"].artifacts / "slack-ui.jsonl"
+    return [" ".join([json.loads(line)["text"], *(b["text"]["text"] for b in json.loads(line)["blocks"]
+                                                   if b.get("type") == "section")])
+            for line in log.read_text().splitlines()] if log.is_file() else []
 
 
 def test_reject_from_the_approval_page_leaves_production_untouched(ui, browser):
@@ -186,16 +200,40 @@ def test_reject_from_the_approval_page_leaves_production_untouched(ui, browser):
     assert any("rollout rejected" in text for text in slack_headers(ui))
 
 
-def test_approve_from_the_approval_page_migrates_production(ui, browser, approver):
-    """The operator triggers; another person approves (four eyes: the triggerer's own Approve
-    would not count)."""
+def pending(page, base: str, run_id: str) -> bool:
+    return any(d["task_instance"]["dag_run_id"] == run_id for d in api(
+        page, base, "/dags/~/dagRuns/~/hitlDetails", dag_id_pattern=DAG, response_received=False)["hitl_details"])
+
+
+def test_approve_from_the_approval_page_migrates_production(ui, browser, approvers):
+    """Four eyes, two approvals: the operator triggers naming the approver group; their own
+    Approve is refused by Airflow (they are not among who may answer), the group's two members
+    approve in turn (the page asks again after the first), and production migrates."""
     production, _ = ui["stack"].targets()
-    run_id = trigger(browser, ui["base"], watch_hours=0.005)  # an 18 s watch window
-    detail = open_approval(approver, ui["base"], run_id)
-    assert_shows_the_evidence(approver, detail)
+    first, second = approvers
+    (first_login, _), (second_login, _) = ui["approvers"]
+    run_id = trigger(browser, ui["base"], watch_hours=0.005, approvers=ui["group"], approvals=2)  # an 18 s watch
+
+    detail = open_approval(browser, ui["base"], run_id)
+    shown = browser.locator("body").inner_text()
+    assert (f"2 approvals from different people; who may approve: {first_login}, {second_login} but "
+            f"{ui['user']}, who triggered it (four eyes)") in shown, detail["body"][:300]
+    browser.get_by_role("button", name="Approve", exact=True).click()
+    # Airflow refuses it: the triggerer is not among who may answer
+    browser.get_by_text("You do not have permission to perform this action").first.wait_for(timeout=30_000)
+    time.sleep(3)
+    assert pending(browser, ui["base"], run_id)  # still waiting: the triggerer's answer did not land
+
+    detail = open_approval(first, ui["base"], run_id)
+    assert_shows_the_evidence(first, detail)
     SHOTS.mkdir(parents=True, exist_ok=True)
-    approver.screenshot(path=str(SHOTS / "approval-page.png"), full_page=True)
-    approver.get_by_role("button", name="Approve", exact=True).click()
+    first.screenshot(path=str(SHOTS / "approval-page.png"), full_page=True)
+    first.get_by_role("button", name="Approve", exact=True).click()
+    wait_for("the approval to ask again", lambda: any(
+        "another approval needed" in text and f"{first_login} approved (1 of 2)" in text
+        for text in slack_texts(ui)), timeout=180)
+    open_approval(second, ui["base"], run_id)
+    second.get_by_role("button", name="Approve", exact=True).click()
 
     assert wait_for_end(browser, ui["base"], run_id) == "success"
     with production.connect("tests", guards=None) as conn:
@@ -203,7 +241,10 @@ def test_approve_from_the_approval_page_migrates_production(ui, browser, approve
                                "AND status = 'applied'", [BATCH]).fetchone()[0]
         checks = conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'recipe_selling_price_positive' "
                               "AND convalidated").fetchone()[0]
+        signed = conn.execute("SELECT username FROM gonogo.events WHERE run_id = %s AND event = 'approve' "
+                              "ORDER BY id", [run_id]).fetchall()
     assert applied == 6 and checks == 1
+    assert signed == [(first_login,), (second_login,)]  # the audit trail: each approver, in order
 
     browser.goto(f"{ui['base']}/dags/{DAG}/runs/{quote(run_id)}")
     browser.get_by_text("report_outcome").first.wait_for()
@@ -214,6 +255,7 @@ def test_approve_from_the_approval_page_migrates_production(ui, browser, approve
     assert frame.locator(".banner .word").first.inner_text() == "ROLLED OUT"
     browser.screenshot(path=str(SHOTS / "report-tab.png"))
     assert report_banner(browser, ui["base"], run_id) == "ROLLED OUT"
+    assert re.search(rf"approved by {first_login} at [-\d: ]+ UTC, {second_login} at", browser.locator("body").inner_text())
     browser.screenshot(path=str(SHOTS / "report.png"))
     latency = browser.locator("#latency")
     assert latency.locator("svg").count() >= 1  # the before/after chart is in the page
@@ -224,7 +266,6 @@ def test_a_task_killed_with_kill_9_still_reaches_on_call(ui, browser):
     """A real scheduler and worker: the task that restores staging is killed with SIGKILL (its
     failure callback dies with it; it runs for seconds whatever the batch). report_outcome, which
     runs whatever happened, tells on-call the task failed without its own alert."""
-    import json
     import signal
 
     production, _ = ui["stack"].targets()
@@ -236,12 +277,8 @@ def test_a_task_killed_with_kill_9_still_reaches_on_call(ui, browser):
     os.kill(ti["pid"], signal.SIGKILL)
     killed = time.monotonic()
 
-    def told() -> list[str]:
-        log = ui["stack"].artifacts / "slack-ui.jsonl"
-        return [" ".join(b["text"]["text"] for b in json.loads(line)["blocks"] if b.get("type") == "section")
-                for line in log.read_text().splitlines()] if log.is_file() else []
     silent = wait_for("on-call to hear of the killed task", lambda: [
-        t for t in told() if "prepare.restore_staging" in t and "failed without its own alert" in t], timeout=180)
+        t for t in slack_texts(ui) if "prepare.restore_staging" in t and "failed without its own alert" in t], timeout=180)
     print(f"on-call told of the killed task {time.monotonic() - killed:.0f} s after kill -9")
     assert "kill -9" in silent[0]
     assert wait_for_end(browser, ui["base"], run_id) == "failed"

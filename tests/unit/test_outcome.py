@@ -110,15 +110,3 @@ def test_without_the_history_a_failure_before_apply_still_touched_nothing():
     unknown = decide(gates_report="report.md", approval=APPROVED, applied=None, watched=None,
                      started=None, stopped_at="apply_migrations")
     assert unknown.kind == "rolled_back"
-
-
-def test_four_eyes_assigns_the_named_approvers_but_never_the_one_who_triggered():
-    import pytest
-    from airflow.sdk.exceptions import AirflowFailException
-
-    from gonogo_airflow.approval import four_eyes
-
-    assert four_eyes(["alice", "bob", "alice"], triggered_by="bob") == ["alice"]
-    assert four_eyes([], triggered_by="bob") == []  # anyone Airflow allows; bob's own click is refused later
-    with pytest.raises(AirflowFailException, match="the only approver named, bob, triggered this run"):
-        four_eyes(["bob"], triggered_by="bob")
