@@ -49,6 +49,14 @@ def validate_batch() -> dict:
     return Rollout.current().validated_batch()
 
 
+@task.short_circuit(ignore_downstream_trigger_rules=False)
+def plan_steps() -> list[str]:
+    """The enabled steps production has not applied from these very files. None left: nothing
+    to apply — the copy, the gates, the approval and production are skipped, and the run ends
+    "nothing to apply"."""
+    return Rollout.current().plan_steps()
+
+
 @task(execution_timeout=READ_TIMEOUT)
 def lint_migrations() -> list[dict]:
     """Static lint of every migration and rollback: squawk plus gonogo's own lock rules."""
@@ -198,7 +206,8 @@ with DAG(
     params=ROLLOUT_PARAMS,
 ) as dag:
     with TaskGroup("prepare"):
-        validated, taken, linted = validate_batch(), take_snapshot(), lint_migrations()
+        validated, planned = validate_batch(), plan_steps()
+        taken, linted = take_snapshot(), lint_migrations()
         restored = restore_staging(taken)
 
     with TaskGroup("preflight"):
@@ -217,7 +226,8 @@ with DAG(
             task_id="approve_rollout",
             subject="Go/No-Go: roll batch {{ params.batch }} out to production?",
             body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",
-            defaults="Reject",  # unanswered after a day: rejected
+            # no default: the page styles neither button as the choice; unanswered after a day, the
+            # approval counts as a Reject (RolloutApproval.execute_complete)
             response_timeout=timedelta(hours=24),
             notifiers=[ApprovalNeeded()],  # Slack, with the button to this page, when it starts waiting
         )
@@ -242,7 +252,7 @@ with DAG(
             body="{{ ti.xcom_pull(task_ids='watch.watch_window') | tojson }}",
             rollback_task="production.rollback_migrations", fix_forward_task="production.fix_forward")
 
-    chain(validated, [taken, linted])
+    chain(validated, planned, [taken, linted])
     restored >> gates >> baseline
     chain(evaluated, approve_rollout, approved)
     chain(applied, watch_window, decide_after_watch, [rolled_back, fixing], report_outcome())

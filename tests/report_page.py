@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-SECTIONS = ("verdict", "gates", "locks", "latency", "lint", "details")
+SECTIONS = ("verdict", "decision", "gates", "locks", "latency", "lint", "details")
 
 
 class ReportPage(HTMLParser):

@@ -112,7 +112,8 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
         # The staging copy carries production's history: steps production has applied are
         # applied here too, and are neither applied again nor rolled back in the rehearsal.
         recorded = history.read(conn, batch.id)
-        done = [s.name for s in batch.enabled_steps if history.decide_quietly(s, recorded.get(s.name)) == history.SKIP]
+        pending = history.to_apply(batch, recorded)
+        done = [s.name for s in batch.enabled_steps if s not in pending]
         results = [baseline.workload] if baseline.workload else []
         results += contracts(conn, batch, done, phase=PHASE, subject="before the batch")
         results += _commands(ctx, None, log)
@@ -121,10 +122,7 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
         for step in batch.enabled_steps:
             if step.name in done:
                 log(f"== dry run: step {step.order} {step.name} already applied on production: skipped")
-                results.append(GateResult(
-                    gate="step_skipped", title="Migration applied before", phase=PHASE, subject=step.name,
-                    verdict=Verdict.PASS, value=f"already applied by run {recorded[step.name].run_id}",
-                    threshold="every statement succeeds", message="applied on production before: not rehearsed again"))
+                results.append(history.applied_before(step, recorded[step.name], PHASE))
                 continue
             log(f"== dry run: step {step.order} {step.name}")
             tracing = _Tracing(staging)

@@ -17,6 +17,7 @@ import psycopg
 
 from gonogo.batch import Batch, Step
 from gonogo.errors import StepFailed
+from gonogo.results import GateResult, Verdict
 from gonogo.sqlfile import query, split_statements
 
 SKIP, RUN = "skip", "run"
@@ -73,6 +74,20 @@ def decide_quietly(step: Step, recorded: Applied | None) -> str:
         return decide(step, recorded)
     except StepFailed:
         return RUN
+
+
+def to_apply(batch: Batch, recorded: dict[str, Applied]) -> list[Step]:
+    """The enabled steps a run applies: all but those applied from this very file (an edited
+    one is among them: applying it is refused, and the history gate says why)."""
+    return [s for s in batch.enabled_steps if decide_quietly(s, recorded.get(s.name)) == RUN]
+
+
+def applied_before(step: Step, done: Applied, phase: str) -> GateResult:
+    """A step skipped because it was applied from this very file, with when and by which run."""
+    return GateResult(
+        gate="step_skipped", title="Migration applied before", phase=phase, subject=step.name,
+        verdict=Verdict.PASS, value=f"already applied by run {done.run_id}", threshold="every statement succeeds",
+        message=f"skipped: applied at {done.finished_at} from this very file (sha256 {done.sha256[:12]}…)")
 
 
 def start(conn: psycopg.Connection, batch: Batch, step: Step, run_id: str) -> None:

@@ -19,6 +19,29 @@ from pathlib import Path
 from urllib.parse import parse_qs
 
 
+# Block Kit's limits (api.slack.com/reference/block-kit): Slack answers invalid_blocks beyond them.
+_LIMITS = {"blocks": 50, "header": 150, "section": 3000, "context": 10, "actions": 25, "button_text": 75,
+           "button_url": 3000}
+
+
+def block_kit_errors(blocks: list[dict]) -> list[str]:
+    """Slack's own refusals of a message's blocks, in its words and JSON pointers."""
+    errors = [f"no more than {_LIMITS['blocks']} items allowed [json-pointer:/blocks]"] if len(blocks) > _LIMITS["blocks"] else []
+    for i, block in enumerate(blocks):
+        kind, text = block.get("type"), (block.get("text") or {}).get("text", "")
+        if kind in ("header", "section") and len(text) > _LIMITS[kind]:
+            errors.append(f"must be less than {_LIMITS[kind] + 1} characters [json-pointer:/blocks/{i}/text/text]")
+        elements = block.get("elements") or []
+        if kind in ("context", "actions") and len(elements) > _LIMITS[kind]:
+            errors.append(f"no more than {_LIMITS[kind]} items allowed [json-pointer:/blocks/{i}/elements]")
+        for j, element in enumerate(elements if kind == "actions" else ()):
+            if len((element.get("text") or {}).get("text", "")) > _LIMITS["button_text"]:
+                errors.append(f"must be less than 76 characters [json-pointer:/blocks/{i}/elements/{j}/text/text]")
+            if len(element.get("url") or "") > _LIMITS["button_url"]:
+                errors.append(f"must be less than 3001 characters [json-pointer:/blocks/{i}/elements/{j}/url]")
+    return errors
+
+
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
 
@@ -37,6 +60,8 @@ class _Handler(BaseHTTPRequestHandler):
             return self._reply({"ok": False, "error": "not_authed"})
         if method != "chat.postMessage":
             return self._reply({"ok": False, "error": "unknown_method"})
+        if errors := block_kit_errors(payload.get("blocks") or []):  # what Slack refuses, refused here too
+            return self._reply({"ok": False, "error": "invalid_blocks", "errors": errors})
         record = {"method": method, "token": token, "received_at": time.time(), **payload}
         self.server.record(record)
         self._reply({"ok": True, "channel": payload.get("channel"), "ts": f"{time.time():.6f}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gonogo.results import failures, from_dicts
+from gonogo.results import GateResult, failures, from_dicts
 
 FIX_FORWARD = ["Fix forward"]
 
@@ -16,10 +16,11 @@ class Outcome:
     summary: str
     already_told: bool  # Slack heard about it from the task that failed or raised the alarm
     next_steps: str = ""
+    who: str = ""       # who decided it: the approvers of a completed rollout, the one who rejected
 
     @property
     def ok(self) -> bool:
-        return self.kind == "completed"
+        return self.kind in ("completed", "nothing_to_apply")
 
 
 def _who(decision: dict, default: str) -> str:
@@ -40,7 +41,8 @@ def decide(*, gates_report: str | None, approval: dict | None, applied: list[dic
     if not approval:
         return Outcome("stopped", "the approval step did not complete", True)
     if approval.get("chosen_options") != ["Approve"]:
-        return Outcome("rejected", f"rejected by {_who(approval, 'the approval timeout')}: production untouched", False)
+        return Outcome("rejected", f"rejected by {_who(approval, 'the approval timeout')}: production untouched", False,
+                       who=_who(approval, ""))
     if applied is None:
         if on_failure and on_failure.get("chosen_options") == FIX_FORWARD:
             return Outcome("fixing_forward", f"a production step failed and {_who(on_failure, 'the decision timeout')} "
@@ -51,7 +53,9 @@ def decide(*, gates_report: str | None, approval: dict | None, applied: list[dic
             task = f"production.{stopped_at}" if stopped_at else "a production task"
             return Outcome("stopped", f"{task} failed before any migration was applied: production untouched, "
                                       f"nothing to roll back (the task's log says why; fix it and trigger again)", True)
-        return Outcome("rolled_back", "a production step failed; see rollback_migrations for what was undone", True)
+        by = f" ({_who(on_failure, 'the decision timeout')} chose to roll back)" if on_failure else ""
+        return Outcome("rolled_back", f"a production step failed{by}; see rollback_migrations for what was undone", True,
+                       who=_who(on_failure or {}, ""))
     if watched is None:
         return Outcome("watch_alarm", "the watch window did not complete", True)
     if watched.get("status") != "passed":
@@ -60,11 +64,26 @@ def decide(*, gates_report: str | None, approval: dict | None, applied: list[dic
             return Outcome("fixing_forward", f"the watch window was {watched['status']} ({what}) and "
                                              f"{_who(after_watch, 'the decision timeout')} chose to fix forward", True)
         if after_watch:
-            return Outcome("rolled_back", f"the watch window was {watched['status']} ({what}); rolled back", True)
+            return Outcome("rolled_back", f"the watch window was {watched['status']} ({what}); "
+                                          f"{_who(after_watch, 'the decision timeout')} chose to roll back", True,
+                           who=_who(after_watch, ""))
         return Outcome("watch_alarm", f"the watch window was {watched['status']}: {what}", True)
     steps = {r.subject for r in from_dicts(applied) if r.subject and r.gate == "step_applied"}
-    return Outcome("completed", f"{len(steps)} steps applied, validated and watched", False,
-                   next_steps=_cleanup_note(watched, disabled_steps))
+    approvers = " and ".join(a["user"] for a in approval.get("approvals") or ()) or _who(approval, "")
+    return Outcome("completed", f"{len(steps)} steps applied, validated and watched"
+                   + (f"; approved by {approvers}" if approvers else ""), False,
+                   next_steps=_cleanup_note(watched, disabled_steps), who=approvers)
+
+
+def nothing_to_apply(applied_before: list[GateResult], disabled_steps: list[str]) -> Outcome:
+    """Every enabled step was applied before from these very files: no copy, no gate, no
+    approval, no change."""
+    steps = sum(1 for r in applied_before if r.subject)
+    disabled = (f" Still disabled: {', '.join(f'`{s}`' for s in disabled_steps)} (trigger with enable_steps naming "
+                f"it to apply it, after its own dry run and approval)." if disabled_steps else "")
+    return Outcome("nothing_to_apply", f"nothing to apply: every enabled step ({steps}) was applied before from these "
+                                       f"very files; no copy was made, nobody was asked, production untouched", False,
+                   next_steps=disabled.strip())
 
 
 def _cleanup_note(watched: dict, disabled_steps: list[str]) -> str:

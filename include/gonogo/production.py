@@ -101,6 +101,25 @@ def restore_point(ctx: RunContext) -> list[dict]:
     return require_pass([result], "create_restore_point")
 
 
+def plan(ctx: RunContext) -> tuple[list[str], list[GateResult]]:
+    """The enabled steps production has not applied from these very files (gonogo's history
+    there), and a result for each it has — and, from a migration tool, for what the tool's own
+    history says ran. No step left: the run has nothing to apply."""
+    batch = ctx.batch
+    with ctx.session("production") as conn:
+        recorded = history.read(conn, batch.id)
+    pending = history.to_apply(batch, recorded)
+    done = [history.applied_before(s, recorded[s.name], "preflight") for s in batch.enabled_steps if s not in pending]
+    if batch.applied_before:
+        names = [m.name for m in batch.applied_before]
+        done.append(GateResult(
+            gate="step_skipped", title="Migrations applied before", phase="preflight", verdict=Verdict.PASS,
+            value=f"{len(names)} in {batch.tool.name}'s history", threshold="not applied again",
+            message=f"{batch.tool.name}'s history on production records them as applied: "
+                    + ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")))
+    return [s.name for s in pending], done
+
+
 def apply(ctx: RunContext, log: Log = print) -> BatchRun:
     with ctx.session("production") as conn:
         orphans = end_orphans(ctx, conn, log)

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 ICON = {Verdict.PASS: "✅", Verdict.WARN: "⚠️", Verdict.FAIL: "❌"}
 NOT_MEASURED, LATER, HUMAN, WINDOW, NOT_ENABLED = "not measured", "after approval", "human", "window", "not enabled"
+NOTHING = "nothing to apply"
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,7 @@ _NOTES = {
     HUMAN: "your decision: approving this task is the sign-off",
     WINDOW: "your decision: approve when the traffic is low; the apply starts right after",
     NOT_ENABLED: "no disabled step is enabled in this run",
+    NOTHING: "nothing to check: every enabled step was applied before, so none ran in this run",
 }
 
 
@@ -78,15 +80,15 @@ class RunInfo:
     batch_id: str
     batch_title: str
     run_url: str = ""
-    report_path: str = ""
     report_url: str = ""  # the HTML report as the Airflow plugin serves it
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def evaluate(results: list[GateResult]) -> list[dict]:
+def evaluate(results: list[GateResult], outcome: Outcome | None = None) -> list[dict]:
     """Each Decision Gate condition with its verdict (or why it has none) and its evidence."""
+    nothing = outcome is not None and outcome.kind == "nothing_to_apply"
     rows = []
     for condition in DECISION_GATE:
         evidence = [r for r in results if r.gate in condition.gates and r.phase in condition.phases]
@@ -103,7 +105,7 @@ def evaluate(results: list[GateResult]) -> list[dict]:
             rows.append({"condition": condition.text, "verdict": verdict.value, "evidence": summary,
                          "results": len(evidence)})
         else:
-            note = condition.note or NOT_MEASURED
+            note = NOTHING if nothing and condition.note != NOT_ENABLED else condition.note or NOT_MEASURED
             rows.append({"condition": condition.text, "verdict": None, "evidence": _NOTES[note],
                          "results": 0})
     return rows
@@ -111,6 +113,8 @@ def evaluate(results: list[GateResult]) -> list[dict]:
 
 # What the approval body shows per step (the full report has every result).
 _STEP_SUMMARY = ("step_skipped", "step_applied", "lock_budget", "query_latency", "contract_tests")
+# Measurements that read like alarms without their threshold beside them ("6.1x (+0.7 ms)").
+_BESIDE = ("lock_budget", "query_latency", "lock_waits")
 # Columns of the report's step table: (gate id, heading).
 _STEP_COLUMNS = (("step_skipped", "Applied before"), ("preconditions", "Data allows it"), ("step_applied", "Applied"),
                  ("objects_valid", "Objects valid"), ("step_verified", "Verified"),
@@ -122,8 +126,9 @@ def _icon(verdict: str | None) -> str:
     return ICON[Verdict(verdict)] if verdict else "⬜"
 
 
-def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) -> str:
-    """The approval task's body: verdict first, the Decision Gate, then the dry run per step."""
+def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult], after: str = "") -> str:
+    """The approval task's body: verdict first, what an Approve starts (`after`), the Decision
+    Gate, then the dry run per step."""
     verdict = overall(results)
     counts = {v: sum(1 for r in results if r.verdict is v) for v in Verdict}
     enabled = [f"- ⚠️ **This run ENABLES the disabled step `{s.name}`** — disabled because: {s.disabled_reason}"
@@ -132,9 +137,9 @@ def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) ->
         f"### {ICON[verdict]} Measured gates: **{verdict.value}** "
         f"({counts[Verdict.PASS]} pass, {counts[Verdict.WARN]} warn, {counts[Verdict.FAIL]} fail)",
         "",
-        f"Batch `{batch.id}` — {batch.title}. "
-        f"{len(batch.enabled_steps)} steps to apply, {len(batch.steps) - len(batch.enabled_steps)} disabled.",
+        f"Batch `{batch.id}` — {batch.title}. {step_counts(batch, results)['line']}.",
         "",
+        *([after, ""] if after else []),
         "**Decision Gate**",
         "",
     ]
@@ -146,8 +151,8 @@ def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) ->
         if not own:
             lines.append(f"{step.order}. `{step.name}` — not run (an earlier step failed)")
             continue
-        parts = "; ".join(f"{r.title.lower()}: {r.value}" for r in own
-                          if r.gate in _STEP_SUMMARY or r.verdict is not Verdict.PASS)
+        parts = "; ".join(f"{r.title.lower()}: {r.value}" + (f" (threshold {r.threshold})" if r.gate in _BESIDE else "")
+                          for r in own if r.gate in _STEP_SUMMARY or r.verdict is not Verdict.PASS)
         lines.append(f"{step.order}. {ICON[overall(own)]} `{step.name}` ({_how(step)}) — {parts}")
     disabled = [s for s in batch.steps if not s.enabled]
     if disabled:
@@ -158,9 +163,22 @@ def approval_markdown(info: RunInfo, batch: Batch, results: list[GateResult]) ->
         lines += ["", "**To look at**", ""]
         lines += [f"- {ICON[r.verdict]} {r.title}{' (' + r.subject + ')' if r.subject else ''}: "
                   f"{r.message}{' — ' + r.hint if r.hint else ''}" for r in problems]
-    if info.report_path:
-        lines += ["", f"Full report: `{info.report_path}`"]
+    if info.report_url:
+        lines += ["", f"Full report, with every measurement: [the Go/No-Go report tab]({info.report_url})"]
     return "\n".join(lines)
+
+
+def step_counts(batch: Batch, results: list[GateResult]) -> dict:
+    """How many enabled steps this run applies, how many production had applied before (the
+    results say which), how many are disabled."""
+    before = {r.subject for r in results if r.gate == "step_skipped" and r.subject}
+    counts = {"to_apply": sum(1 for s in batch.enabled_steps if s.name not in before),
+              "applied_before": sum(1 for s in batch.enabled_steps if s.name in before),
+              "disabled": len(batch.steps) - len(batch.enabled_steps)}
+    parts = [f"{counts['to_apply']} step{'' if counts['to_apply'] == 1 else 's'} to apply"]
+    parts += [f"{counts['applied_before']} applied before"] if counts["applied_before"] else []
+    parts += [f"{counts['disabled']} disabled"] if counts["disabled"] else []
+    return {**counts, "line": ", ".join(parts)}
 
 
 def _how(step) -> str:
@@ -198,11 +216,11 @@ def html(info: RunInfo, batch: Batch, results: list[GateResult], outcome: Outcom
                       "runs": step.runs_as, "rollback": step.rollback_source,
                       "verdict": overall(own).value if own else None, "cells": cells})
     return _template().render(
-        run=info, batch={"id": batch.id, "title": batch.title, "enabled": len(batch.enabled_steps),
-                         "disabled": len(batch.steps) - len(batch.enabled_steps)},
+        run=info, batch={"id": batch.id, "title": batch.title, **step_counts(batch, results)},
         generated_at=_now(), banner=sections.banner(results, outcome),
-        counts={v.value: sum(1 for r in results if r.verdict is v) for v in Verdict},
-        phases=sections.by_phase(results), decision_gate=evaluate(results),
+        phases=sections.by_phase(results), decision_gate=evaluate(results, outcome),
+        phase_counts=sections.counts_by_phase(results),
+        nothing=_NOTES[NOTHING] if outcome is not None and outcome.kind == "nothing_to_apply" else "",
         locks=sections.lock_holds(results, batch.thresholds.lock_budget_seconds),
         latency=sections.latency(batch, results), watch_latency=sections.watch_latency(results),
         lint=sections.lint_findings(batch, results), steps=steps,
@@ -224,7 +242,7 @@ def write_reports(folder: Path, info: RunInfo, batch: Batch, results: list[GateR
     payload = {"run": info.to_dict(), "batch": {"id": batch.id, "title": batch.title,
                                                 "checksums": batch.checksums()},
                "generated_at": _now(), "verdict": overall(results).value,
-               "decision_gate": evaluate(results), "results": [r.to_dict() for r in results]}
+               "decision_gate": evaluate(results, outcome), "results": [r.to_dict() for r in results]}
     md = write_private(folder / "report.md", full_markdown(info, batch, results))
     page = write_private(folder / "report.html", html(info, batch, results, outcome))
     js = write_private(folder / "report.json", json.dumps(payload, indent=2, default=str))
@@ -235,7 +253,15 @@ def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def go_no_go(folder: Path, info: RunInfo, batch: Batch, results: list[GateResult]) -> str:
+def after_approval(to_apply: int, watch_hours: float, window: str = "") -> str:
+    """What an Approve starts, and how long the run then stays running."""
+    watch = (f"then production is watched for {watch_hours:g} h: the run stays *running* until the watch window "
+             f"ends — that is expected" if watch_hours else "no watch window (monitoring_hours is 0)")
+    return (f"**If you approve:** a backup and a restore point, then {to_apply} step{'' if to_apply == 1 else 's'} "
+            f"applied on production{f' inside the low-traffic window {window}' if window else ''}; {watch}.")
+
+
+def go_no_go(folder: Path, info: RunInfo, batch: Batch, results: list[GateResult], after: str = "") -> str:
     """Write the report; raise GatesFailed on any FAIL (the run stops before the approval);
     otherwise return the approval body."""
     from gonogo.errors import GatesFailed
@@ -243,4 +269,4 @@ def go_no_go(folder: Path, info: RunInfo, batch: Batch, results: list[GateResult
     write_reports(folder, info, batch, results)
     if any(r.failed for r in results):
         raise GatesFailed(results)
-    return approval_markdown(info, batch, results)
+    return approval_markdown(info, batch, results, after)

@@ -23,7 +23,8 @@ PHASES = {"preflight": "Preflight: production and the SQL", "dry_run": "Dry run 
           "production": "Production",
           "watch": "Watch window on production"}
 _OUTCOMES = {"completed": "ROLLED OUT", "rejected": "REJECTED", "rolled_back": "ROLLED BACK",
-             "fixing_forward": "FIXING FORWARD", "watch_alarm": "WATCH ALARM", "stopped": "STOPPED"}
+             "fixing_forward": "FIXING FORWARD", "watch_alarm": "WATCH ALARM", "stopped": "STOPPED",
+             "nothing_to_apply": "NOTHING TO APPLY"}
 _RANK = {mode: i for i, mode in enumerate(LOCK_MODES)}
 # Weaker modes block neither the app's reads and writes nor other schema changes.
 _SHOWN_FROM = _RANK["SHARE UPDATE EXCLUSIVE"]
@@ -36,6 +37,8 @@ def _plural(count: int, word: str) -> str:
 
 def banner(results: list[GateResult], outcome: Outcome | None) -> dict:
     """GO / NO-GO and the one-line reason; once the rollout has ended, its outcome on top."""
+    if outcome is not None:  # the gates line speaks of what the approver saw, not of later phases
+        results = [r for r in results if r.phase in BEFORE_APPROVAL] or results
     verdict, failed = overall(results), failures(results)
     warned = sum(r.verdict is Verdict.WARN for r in results)
     if not results:
@@ -51,8 +54,28 @@ def banner(results: list[GateResult], outcome: Outcome | None) -> dict:
     gates = {"word": "NO-GO" if verdict is Verdict.FAIL else "GO", "css": verdict.value, "reason": reason}
     if outcome is None:
         return {**gates, "gates": None}
+    if outcome.kind == "nothing_to_apply":  # no gate ran and nobody was asked
+        gates = None
     return {"word": _OUTCOMES.get(outcome.kind, outcome.kind.upper()), "css": "PASS" if outcome.ok else "FAIL",
             "reason": outcome.summary, "gates": gates}
+
+
+# The phases the approver's Go/No-Go is made of; later ones are counted apart.
+BEFORE_APPROVAL = ("preflight", "dry_run", "rehearsal")
+_COUNTED = (("Before the approval", BEFORE_APPROVAL), ("Sign-off", ("decision",)), ("Production", ("production",)),
+            ("Watch window", ("watch",)))
+_COUNTED_PHASES = {phase for _, phases in _COUNTED for phase in phases}
+
+
+def counts_by_phase(results: list[GateResult]) -> list[dict]:
+    """Pass / warn / fail per part of the run (before the approval, production, the watch window),
+    never mixed; parts with no result are left out."""
+    rows = []
+    for title, phases in (*_COUNTED, ("Other", None)):
+        own = [r for r in results if (r.phase in phases if phases else r.phase not in _COUNTED_PHASES)]
+        if own:
+            rows.append({"title": title, **{v.value: sum(1 for r in own if r.verdict is v) for v in Verdict}})
+    return rows
 
 
 def by_phase(results: list[GateResult]) -> list[dict]:

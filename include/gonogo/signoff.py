@@ -92,6 +92,14 @@ def ask_line(approvers: list[str], triggered_by: str | None, required: int) -> s
     return f"**Sign-off:** {need}; who may approve: {who}{starter} (four eyes)."
 
 
+def buttons_line(deadline) -> str:
+    """What each button does (Airflow's page labels them Approve and Reject, and styles none as
+    the default when the task has none)."""
+    unanswered = (f" Unanswered by {deadline:%Y-%m-%d %H:%M} UTC, the run is rejected." if deadline else "")
+    return ("**Approve** starts the production phase described below; **Reject** "
+            f"changes nothing.{unanswered}")
+
+
 def results(decision: dict | None) -> list[GateResult]:
     """The sign-off as evidence for the Decision Gate's "Team reviewed and approved"."""
     if not decision or not decision.get("chosen_options"):

@@ -15,7 +15,8 @@ from slack_sdk import WebClient
 from gonogo.report import ICON, RunInfo
 from gonogo.results import GateResult, applied_steps, from_dicts
 
-_MAX_LINES = 10
+_MAX_LINES = 10  # results listed in a message; the report has them all
+_MAX_LIST = 30   # steps or watched metrics listed
 
 
 @dataclass(frozen=True)
@@ -28,14 +29,29 @@ def _header(text: str) -> dict:
     return {"type": "header", "text": {"type": "plain_text", "text": text[:150], "emoji": True}}
 
 
-def _section(markdown: str) -> dict:
-    return {"type": "section", "text": {"type": "mrkdwn", "text": markdown[:3000]}}
+SECTION_CHARS, MAX_BLOCKS = 3000, 50  # Block Kit: a section's text, the blocks of a message
+
+
+def _sections(markdown: str, limit: int = SECTION_CHARS) -> list[dict]:
+    """The text as sections within Block Kit's limit, split between lines (a code block split
+    across two is closed and reopened; a line longer than a section is cut at a word)."""
+    chunks, lines, size, fenced = [], [], 0, False
+    for line in markdown.split("\n"):
+        line = line if len(line) <= limit - 8 else line[:limit - 9].rsplit(" ", 1)[0] + " …"
+        if lines and size + len(line) + 1 > limit - 4:
+            chunks.append("\n".join(lines) + ("\n```" if fenced else ""))
+            lines, size = (["```"] if fenced else []), (4 if fenced else 0)
+        lines.append(line)
+        size += len(line) + 1
+        fenced ^= line.count("```") % 2 == 1
+    chunks.append("\n".join(lines))
+    return [{"type": "section", "text": {"type": "mrkdwn", "text": chunk}} for chunk in chunks if chunk.strip()]
 
 
 def _context(info: RunInfo) -> dict:
     parts = [f"batch `{info.batch_id}`", f"run `{info.run_id}`"]
-    if info.report_path:
-        parts.append(f"report `{info.report_path}`")
+    if info.report_url:
+        parts.append(f"<{info.report_url}|Go/No-Go report>")
     return {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(parts)}]}
 
 
@@ -57,8 +73,12 @@ def _result_line(r: GateResult) -> str:
 
 def _message(title: str, body: str, info: RunInfo, task_url: str = "",
              decision: tuple[str, str] | None = None) -> Message:
-    return Message(text=f"{title}: {info.batch_id}",
-                   blocks=[_header(title), _section(body), *_links(info, task_url, decision), _context(info)])
+    links, sections = _links(info, task_url, decision), _sections(body)
+    room = MAX_BLOCKS - 2 - len(links)  # the header and the context
+    if len(sections) > room:
+        rest = "the rest is in the report" + (f": <{info.report_url}|open it>" if info.report_url else "")
+        sections = [*sections[:room - 1], {"type": "section", "text": {"type": "mrkdwn", "text": f"_…{rest}_"}}]
+    return Message(text=f"{title}: {info.batch_id}", blocks=[_header(title), *sections, *links, _context(info)])
 
 
 def no_go(info: RunInfo, failed: list[GateResult], task_url: str = "") -> Message:
@@ -70,8 +90,9 @@ def no_go(info: RunInfo, failed: list[GateResult], task_url: str = "") -> Messag
 
 
 def rejected(info: RunInfo, by: str, task_url: str = "") -> Message:
-    body = (f"*Rollout rejected* by {by or 'an approver'} at the approval step. "
-            f"Nothing was applied: production is untouched.")
+    """by: who rejected ("" when nobody answered before the approval timed out)."""
+    who = f"by {by} at the approval step" if by else "at the approval step: nobody answered before it timed out"
+    body = f"*Rollout rejected* {who}. Nothing was applied: production is untouched."
     return _message("✋ gonogo: rollout rejected", body, info, task_url)
 
 
@@ -125,12 +146,17 @@ def rolled_back(info: RunInfo, results: list[GateResult], task_url: str = "") ->
 
 
 def completed(info: RunInfo, results: list[GateResult], steps: list[str], task_url: str = "",
-              watched: list[GateResult] = (), next_steps: str = "") -> Message:
+              watched: list[GateResult] = (), next_steps: str = "", approved_by: str = "") -> Message:
     warn = [r for r in results if r.verdict.value != "PASS"]
-    body = (f"*Rollout complete:* {len(steps)} steps applied and validated on production"
-            + (", and the watch window passed." if watched else ".") + "\n"
-            + "\n".join(f"• `{s}`" for s in steps)
-            + (f"\n\n*Watch window*\n{watch_summary(list(watched))}" if watched else "")
+    unmeasured = [r for r in watched if r.value.startswith("no value")]  # never measured: not "passed"
+    watch = (f", and the watch window raised no alarm; {len(unmeasured)} of {len(watched)} metrics were never "
+             f"measured (no data: no app traffic?)." if unmeasured else ", and the watch window passed." if watched
+             else ".")
+    body = (f"*Rollout complete:* {len(steps)} steps applied and validated on production" + watch
+            + (f" Approved by {approved_by}." if approved_by else "") + "\n"
+            + "\n".join(f"• `{s}`" for s in steps[:_MAX_LIST])
+            + (f"\n…and {len(steps) - _MAX_LIST} more: {_report_link(info)}" if len(steps) > _MAX_LIST else "")
+            + (f"\n\n*Watch window*\n{watch_summary(list(watched), info)}" if watched else "")
             + (f"\n{next_steps}" if next_steps else "")
             + ("\n\nTo look at:\n" + "\n".join(_result_line(r) for r in warn[:_MAX_LINES]) if warn else ""))
     return _message("✅ gonogo: rollout complete", body, info, task_url)
@@ -146,13 +172,23 @@ def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "", inc
     return _message(title, body, info, task_url, ("Roll back or fix forward", decision_url))
 
 
-def watch_summary(results: list[GateResult]) -> str:
-    """The window's metrics as a small table (mrkdwn has no tables: a code block keeps columns)."""
-    rows = [(r.verdict.value, r.title[:38], r.value[:40]) for r in results]
+def watch_summary(results: list[GateResult], info: RunInfo | None = None) -> str:
+    """The window's metrics as a small table (mrkdwn has no tables: a code block keeps columns),
+    the worst first; past _MAX_LIST rows, how many more and where they are."""
+    worst = sorted(results, key=lambda r: -r.verdict.rank)
+    rows = [(r.verdict.value, r.title[:38], r.value[:40]) for r in worst[:_MAX_LIST]]
     if not rows:
         return "_no metric was watched_"
     width = max(len(t) for _, t, _ in rows)
-    return "```" + "\n".join(f"{v:<4}  {t:<{width}}  {val}" for v, t, val in rows) + "```"
+    rest = worst[_MAX_LIST:]
+    tally = ", ".join(f"{n} {v.lower()}" for v in ("FAIL", "WARN", "PASS")
+                      if (n := sum(1 for r in rest if r.verdict.value == v)))
+    return ("```" + "\n".join(f"{v:<4}  {t:<{width}}  {val}" for v, t, val in rows) + "```"
+            + (f"\n…and {len(rest)} more ({tally}): {_report_link(info)}" if rest else ""))
+
+
+def _report_link(info: RunInfo | None) -> str:
+    return f"<{info.report_url}|the report lists them>" if info and info.report_url else "the report lists them"
 
 
 def task_failed(info: RunInfo, task: str, error: str, task_url: str = "") -> Message:
@@ -162,11 +198,14 @@ def task_failed(info: RunInfo, task: str, error: str, task_url: str = "") -> Mes
 
 def for_outcome(info: RunInfo, end, applied: list | None, watched: dict | None) -> Message | None:
     """The message that reports how a rollout ended, or None when a failing task already told."""
-    if end.kind == "rejected":
-        return rejected(info, end.summary, info.run_url)
+    if end.kind == "rejected":  # the run's own button is there: no "Open the task" leading to it too
+        return rejected(info, end.who)
+    if end.kind == "nothing_to_apply":
+        return _message("☑️ gonogo: nothing to apply", f"*Nothing to apply:* {end.summary.removeprefix('nothing to apply: ')}."
+                        + (f"\n{end.next_steps}" if end.next_steps else ""), info)
     if end.ok:
-        return completed(info, from_dicts(applied), applied_steps(applied), info.run_url,
-                         watched=from_dicts((watched or {}).get("results")), next_steps=end.next_steps)
+        return completed(info, from_dicts(applied), applied_steps(applied), watched=from_dicts((watched or {}).get("results")),
+                         next_steps=end.next_steps, approved_by=end.who)
     return None
 
 

@@ -109,11 +109,7 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
                 done = recorded[step.name]
                 log(f"== {phase}: step {step.order} {step.name} already applied by run {done.run_id}: skipped")
                 run.skipped.append(step.name)
-                run.results.append(GateResult(
-                    gate="step_skipped", title="Migration applied before", phase=phase, subject=step.name,
-                    verdict=Verdict.PASS, value=f"already applied by run {done.run_id}",
-                    threshold="every statement succeeds",
-                    message=f"skipped: applied at {done.finished_at} from this very file (sha256 {done.sha256[:12]}…)"))
+                run.results.append(history.applied_before(step, done, phase))
                 continue
             history.start(conn, ledger.batch, step, ledger.run_id)
         on_progress(list(run.applied), step.name)

@@ -66,8 +66,9 @@ class RolloutApproval(ApprovalOperator):
             raise AirflowFailException(str(exc)) from None
         if allowed:
             self.assigned_users = _users(allowed)
-        self.body = f"{signoff.ask_line(allowed, starter, required)}\n\n{self.body or ''}"
         deadline = utcnow() + self.response_timeout if self.response_timeout else None
+        self.body = (f"{signoff.ask_line(allowed, starter, required)} {signoff.buttons_line(deadline)}"
+                     f"\n\n{self.body or ''}")
         context["ti"].xcom_push(key="signoff", value={
             "required": required, "approvals": [], "not_counted": [], "eligible": allowed,
             "deadline": _iso(deadline)})
@@ -78,6 +79,9 @@ class RolloutApproval(ApprovalOperator):
         state = ti.xcom_pull(task_ids=self.task_id, key="signoff") or {"required": 1, "approvals": [],
                                                                          "not_counted": []}
         counted = {k: state.get(k) or [] for k in ("approvals", "not_counted")} | {"required": state["required"]}
+        if event.get("error_type") == "timeout":  # no default on the page (neither button looks chosen): unanswered is a Reject
+            event = {"chosen_options": [self.REJECT], "params_input": {}, "responded_at": utcnow(),
+                     "responded_by_user": None}
         responder = event.get("responded_by_user") or {}
         who = responder.get("name") or responder.get("id")
         self.log.info("answered %s by %s; the run was triggered by %s", event.get("chosen_options"), who,

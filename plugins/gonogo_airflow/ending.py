@@ -81,6 +81,8 @@ def _tell_unannounced(r: Rollout) -> None:
 def _report_outcome(r: Rollout) -> str:
     from gonogo import outcome, slack
 
+    if r.nothing_to_apply:
+        return _nothing_to_apply(r)
     pull = r.ti.xcom_pull
     applied, watched = pull(task_ids="production.apply_migrations"), pull(task_ids="watch.watch_window")
     approval = r.decision("decide.approve_rollout")
@@ -101,4 +103,17 @@ def _report_outcome(r: Rollout) -> str:
         send(r, message)
     if not end.ok:
         raise OutcomeReported(f"rollout {end.kind}: {end.summary}")
+    return end.summary
+
+
+def _nothing_to_apply(r: Rollout) -> str:
+    """The run found every enabled step applied: a report that says so (which run applied each,
+    when, from which file), Slack, and a green run."""
+    from gonogo import outcome, production, slack
+    from gonogo.report import write_reports
+
+    _, applied_before = production.plan(r.ctx)
+    end = outcome.nothing_to_apply(applied_before, [s.name for s in r.batch.steps if not s.enabled])
+    write_reports(r.folder, r.info, r.batch, applied_before, end)
+    send(r, slack.for_outcome(r.info, end, None, None))
     return end.summary

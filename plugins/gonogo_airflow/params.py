@@ -48,7 +48,7 @@ ROLLOUT_PARAMS = {
     "statement_timeout": Param("5min", type="string", pattern=_DURATION,
                                title="Statement timeout", description="statement_timeout of every session. "
                                                                       f"From {RANGES['statement_timeout'].describe()}."),
-    "enable_steps": Param([], type="array", items={"type": "string"}, title="Enable disabled steps",
+    "enable_steps": Param(None, type=["null", "array"], items={"type": "string"}, title="Enable disabled steps",
                           description="Steps the manifest disables to run in this rollout (e.g. the cleanup), "
                                       "allowed a week after a clean watch window; they get their own dry run "
                                       "and approval."),
@@ -59,17 +59,19 @@ ROLLOUT_PARAMS = {
                         description="HH:MM (before the start: the window crosses midnight)."),
     "window_timezone": Param(None, type=["null", "string"], title="Low-traffic window: time zone",
                              description="IANA name, e.g. Europe/Berlin (default UTC)."),
-    "approvers": Param([], type="array", items={"type": "string"}, title="Approvers",
+    "approvers": Param(None, type=["null", "array"], items={"type": "string"}, title="Approvers",
                        description="Airflow logins who may approve this rollout, or @group for the members the "
                                    "Airflow Variable gonogo_groups lists (empty: the batch's, else anyone Airflow's "
                                    "roles allow). Never the person who triggers the run: four eyes."),
     "approvals_required": Param(None, type=["null", "integer"], minimum=1, maximum=5, title="Approvals required",
                                 description="Different people who must approve, none of them the triggerer "
                                             "(empty: the batch's, else 1)."),
-    "rollback_executors": Param([], type="array", items={"type": "string"}, title="Rollback executors",
+    "rollback_executors": Param(None, type=["null", "array"], items={"type": "string"}, title="Rollback executors",
                                 description="Airflow logins who may choose roll back or fix forward when production "
                                             "fails (empty: the batch's, else anyone Airflow's roles allow)."),
     "slack_conn_id": Param("gonogo_slack", type="string", title="Slack connection",
                            description="Airflow Slack connection: the bot token as its password."),
-    "slack_channel": Param("#db-rollouts", type="string", title="Slack channel"),
+    "slack_channel": Param("#db-rollouts", type="string", title="Slack channel",
+                           description="Where on-call hears of this run: approval needed, a failed gate or step, "
+                                       "the watch window's alarm, how it ended."),
 }

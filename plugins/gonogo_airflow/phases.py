@@ -3,6 +3,7 @@ configuration (which task, in which order, with which trigger rule)."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 
 from gonogo.results import to_dicts
@@ -16,14 +17,19 @@ def evaluate(r: Rollout, evidence: dict) -> str:
     alert said why)."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from gonogo.report import go_no_go
+    from gonogo.report import after_approval, go_no_go, step_counts
     from gonogo.results import gathered
 
+    if r.nothing_to_apply:
+        raise AirflowSkipException("nothing to apply: every enabled step was applied before from these very files")
     if r.ti.xcom_pull(task_ids="prepare.restore_staging") is None:
         raise AirflowSkipException("the batch or the staging copy was not prepared: nothing to evaluate")
     results = gathered(evidence)
     r.ti.xcom_push(key="evidence", value=to_dicts(results))  # for the final report
-    return go_no_go(r.folder, r.info, r.batch, results)
+    after = after_approval(step_counts(r.batch, results)["to_apply"], float(r.params["monitoring_hours"]),
+                           r.window.describe() if r.window else "")
+    # the report is written before the body is read: the body links to it
+    return go_no_go(r.folder, dataclasses.replace(r.info, report_url=r.report_url), r.batch, results, after)
 
 
 def check_guards(r: Rollout, log: Callable[[str], None]) -> list[dict]:

@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # at DAG parse time this module stays light: the batch is loa
 
 log = logging.getLogger("gonogo")
 VALIDATE_BATCH = "prepare.validate_batch"
+PLAN_STEPS = "prepare.plan_steps"
 CAPTURE_BASELINE = "dry_run.capture_baseline"
 
 
@@ -174,6 +175,21 @@ class Rollout:
                       from_dicts([evidence, *production, applied, (watched or {}).get("results")])
                       + signoff.results(self.decision("decide.approve_rollout")), end)
 
+    def plan_steps(self) -> list[str]:
+        """The steps this run applies, kept in XCom "to_apply" (a short circuit's empty return
+        value is not kept)."""
+        from gonogo import production
+
+        to_apply, _ = production.plan(self.ctx)
+        log.info("to apply: %s", ", ".join(to_apply) or "nothing: every enabled step was applied before")
+        self.ti.xcom_push(key="to_apply", value=to_apply)
+        return to_apply
+
+    @property
+    def nothing_to_apply(self) -> bool:
+        """prepare.plan_steps found every enabled step applied before (None: it did not run)."""
+        return self.ti.xcom_pull(task_ids=PLAN_STEPS, key="to_apply") == []
+
     def decision(self, task_id: str) -> dict:
         """What a human (or a timeout) chose in a HITL task of this run: chosen_options, user."""
         return self.ti.xcom_pull(task_ids=task_id, key="decision") or {}
@@ -202,8 +218,9 @@ class Rollout:
 
     @property
     def report_url(self) -> str:
-        """The run's HTML report, served by the gonogo plugin (plugins/gonogo_plugin.py)."""
-        return f"{self.base_url}/gonogo/reports/{self.dag_id}/{quote(self.run_id)}"
+        """The run's "Go/No-Go report" tab in the Airflow UI (plugins/gonogo_plugin.py shows the
+        HTML report the plugin serves at /gonogo/reports/<dag>/<run> in it)."""
+        return f"{self.run_url}/plugin/gonogo_report"
 
     @property
     def window(self):
@@ -240,5 +257,4 @@ class Rollout:
         written = (self.folder / "report.html").is_file()  # a run stopped early has none: no link to one
         return RunInfo(dag_id=self.dag_id, run_id=self.run_id, batch_id=batch_id,
                        batch_title=title, run_url=self.run_url,
-                       report_path=str(self.folder / "report.md") if written else "",
                        report_url=self.report_url if written else "")

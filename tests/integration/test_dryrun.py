@@ -159,7 +159,7 @@ def test_the_report_of_a_real_dry_run_reads_verdict_gates_locks_chart_lint(stagi
     info = RunInfo(dag_id="gonogo_rollout", run_id="tests", batch_id=batch.id, batch_title=batch.title)
     page = ReportPage(Path(write_reports(tmp_path, info, batch, results)["html"]).read_text())
 
-    assert page.sections == list(SECTIONS)  # verdict, gates, locks, chart, lint, details
+    assert page.sections == list(SECTIONS)  # verdict, Decision Gate, gates, locks, chart, lint, details
     assert page.word == "NO-GO"
     over = {(r.subject, d["relation"]) for r in by_gate(results, "lock_budget") for d in r.details
             if d["blocks_app"] and d["held_seconds"] > 0.001}

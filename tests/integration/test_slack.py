@@ -15,8 +15,7 @@ TOKEN = "xoxb-test-token"
 CHANNEL = "#db-oncall"
 INFO = RunInfo(dag_id="gonogo_rollout", run_id="manual__2025-01-15", batch_id="20250115_recipe_fixes",
                batch_title="Recipe fixes", run_url="http://airflow.local/dags/gonogo_rollout/runs/manual__2025-01-15",
-               report_path="/artifacts/gonogo_rollout/manual__2025-01-15/report.md",
-               report_url="http://airflow.local/gonogo/reports/gonogo_rollout/manual__2025-01-15")
+               report_url="http://airflow.local/dags/gonogo_rollout/runs/manual__2025-01-15/plugin/gonogo_report")
 TASK_URL = "http://airflow.local/dags/gonogo_rollout/runs/manual__2025-01-15/tasks/apply_step"
 DECIDE_URL = "http://airflow.local/dags/gonogo_rollout/runs/manual__2025-01-15/tasks/decide/required_actions"
 
@@ -76,7 +75,79 @@ def test_message_arrives_with_token_channel_and_blocks(local_slack, name):
     buttons = {b["text"]["text"]: b["url"] for b in actions["elements"]}
     assert buttons["Open the run"] == INFO.run_url and buttons["Open the report"] == INFO.report_url
     [context] = blocks_of(received, "context")
-    assert INFO.run_id in context["elements"][0]["text"]
+    assert INFO.run_id in context["elements"][0]["text"] and f"<{INFO.report_url}|" in context["elements"][0]["text"]
+    assert "/artifacts/" not in str(received)  # a link to the report tab, never a server path
+
+
+def test_a_rejection_names_who_rejected_once_and_its_buttons_open_what_they_say(local_slack):
+    from gonogo.outcome import decide
+
+    end = decide(gates_report="report.md", applied=None, watched=None,
+                 approval={"chosen_options": ["Reject"], "responded_by_user": {"name": "admin"}})
+    local_slack.clear()
+    slack.post(slack.for_outcome(INFO, end, None, None), token=TOKEN, channel=CHANNEL, base_url=local_slack.api_url)
+    [received] = local_slack.messages
+    assert blocks_of(received, "section")[0]["text"]["text"] == (
+        "*Rollout rejected* by admin at the approval step. Nothing was applied: production is untouched.")
+    [actions] = blocks_of(received, "actions")
+    assert {b["text"]["text"]: b["url"] for b in actions["elements"]} == {
+        "Open the report": INFO.report_url, "Open the run": INFO.run_url}
+
+
+def _steps(n: int) -> list[str]:
+    return [f"2025011{i:04d}_add_a_long_descriptive_migration_name_number_{i}" for i in range(n)]
+
+
+def test_long_lists_are_summarised_with_a_link_to_the_report(local_slack):
+    """400 steps and 60 watched metrics: 30 of each, the worst metrics first, then how many more
+    and the link to the report that has them all."""
+    metrics = [GateResult(gate="watch_metric", title=f"query_ms:query_number_{i}", verdict=Verdict.PASS,
+                          value=f"{i}.5 ms against 1.0 ms", threshold="1.5x", message="m", phase="watch")
+               for i in range(59)] + [LOCKS]
+    local_slack.clear()
+    slack.post(slack.completed(INFO, [], _steps(400), watched=metrics), token=TOKEN, channel=CHANNEL,
+               base_url=local_slack.api_url)
+    shown = "\n".join(b["text"]["text"] for b in blocks_of(local_slack.messages[0], "section"))
+    assert sum(f"`{name}`" in shown for name in _steps(400)) == 30
+    assert f"…and 370 more: <{INFO.report_url}|the report lists them>" in shown
+    assert shown.index(LOCKS.title) < shown.index("query_number_0")  # the warning before the passing rows
+    assert f"…and 30 more (30 pass): <{INFO.report_url}|the report lists them>" in shown
+
+
+@pytest.mark.parametrize("lines, width", [(30, 180), (400, 1200), (3, 5000)])
+def test_a_message_over_block_kits_limits_is_split_never_cut_mid_word(local_slack, lines, width):
+    """Text past Slack's limits (3,000 characters a section, 50 blocks a message; the local
+    server refuses beyond them as Slack does): split between lines, code blocks kept closed, a
+    line longer than a section cut at a word, and what does not fit points at the report."""
+    words = [" ".join(f"w{i}x{j}" for j in range(width // 8)) for i in range(lines)]
+    text = "```\n" + "\n".join(words) + "\n```"
+    local_slack.clear()
+    slack.post(slack.completed(INFO, [], ["step_1"], next_steps=text), token=TOKEN, channel=CHANNEL,
+               base_url=local_slack.api_url)
+    [received] = local_slack.messages
+    assert len(received["blocks"]) <= 50
+    texts = [b["text"]["text"] for b in blocks_of(received, "section")]
+    assert len(texts) > 1 and all(len(t) <= 3000 and t.count("```") % 2 == 0 for t in texts[:-1])
+    shown = "\n".join(texts)
+    by_start = {w.split(" ", 1)[0]: w for w in words}
+    for line in (ln for ln in shown.splitlines() if ln.startswith("w")):  # never cut mid-word
+        kept, original = line.removesuffix(" …"), by_start[line.split(" ", 1)[0]]
+        assert original.startswith(kept) and original[len(kept):][:1] in ("", " "), line[-40:]
+    if lines == 400:
+        assert texts[-1] == f"_…the rest is in the report: <{INFO.report_url}|open it>_"
+    elif lines == 30:
+        assert all(word in shown for word in words)
+    else:
+        assert all(line.endswith(" …") for line in shown.splitlines() if line.startswith("w"))
+
+
+def test_the_local_slack_refuses_what_slack_refuses(local_slack):
+    local_slack.clear()
+    too_long = slack.Message(text="x", blocks=[{"type": "section", "text": {"type": "mrkdwn", "text": "a" * 3001}}])
+    with pytest.raises(SlackApiError) as caught:
+        slack.post(too_long, token=TOKEN, channel=CHANNEL, base_url=local_slack.api_url)
+    assert caught.value.response["error"] == "invalid_blocks"
+    assert caught.value.response["errors"] == ["must be less than 3001 characters [json-pointer:/blocks/0/text/text]"]
 
 
 def test_pass_results_are_not_listed_in_a_completed_rollout(local_slack):
@@ -162,3 +233,17 @@ def test_the_local_slack_log_is_private(tmp_path):
     finally:
         os.umask(old)
     assert stat.S_IMODE(log.stat().st_mode) == 0o600 and "take_snapshot" in log.read_text()
+
+
+def test_a_watch_window_whose_metrics_had_no_data_is_not_called_passed(local_slack):
+    quiet = GateResult(gate="watch_metric", title="query_ms:recipe_list", verdict=Verdict.WARN,
+                       value="no value (baseline 0.07 ms)", threshold="1.5x", phase="watch",
+                       message="no data in the whole window (nothing to measure: no traffic?)")
+    measured = GateResult(gate="watch_metric", title="deadlocks", verdict=Verdict.PASS, value="0 (baseline 0)",
+                          threshold="0", message="within its threshold in all 12 measurements", phase="watch")
+    local_slack.clear()
+    slack.post(slack.completed(INFO, [], ["step_1"], watched=[quiet, measured]), token=TOKEN, channel=CHANNEL,
+               base_url=local_slack.api_url)
+    text = blocks_of(local_slack.messages[0], "section")[0]["text"]["text"]
+    assert "watch window passed" not in text
+    assert "the watch window raised no alarm; 1 of 2 metrics were never measured (no data: no app traffic?)" in text

@@ -22,6 +22,9 @@ import pytest
 from playwright import sync_api as playwright_api
 
 from gonogo.cluster import make_base_dir
+from gonogo.report import evaluate
+from gonogo.report_sections import BEFORE_APPROVAL, counts_by_phase
+from gonogo.results import from_dicts
 from gonogo_airflow.localstack import LocalStack
 from helpers import apt_install, pg_dump_schema
 
@@ -178,10 +181,12 @@ def slack_headers(ui) -> list[str]:
 
 
 def slack_texts(ui) -> list[str]:
-    """Each message's header and sections, as one text."""
+    """Each message's header, sections and context (the run id), as one text."""
     log = ui["stack"].artifacts / "slack-ui.jsonl"
     return [" ".join([json.loads(line)["text"], *(b["text"]["text"] for b in json.loads(line)["blocks"]
-                                                   if b.get("type") == "section")])
+                                                   if b.get("type") == "section"),
+                      *(e["text"] for b in json.loads(line)["blocks"] if b.get("type") == "context"
+                        for e in b["elements"])])
             for line in log.read_text().splitlines()] if log.is_file() else []
 
 
@@ -198,6 +203,30 @@ def test_reject_from_the_approval_page_leaves_production_untouched(ui, browser):
     assert pg_dump_schema(production) == schema_before
     assert report_banner(browser, ui["base"], run_id) == "REJECTED"
     assert any("rollout rejected" in text for text in slack_headers(ui))
+
+
+def test_a_task_killed_with_kill_9_still_reaches_on_call(ui, browser):
+    """A real scheduler and worker: the task that restores staging is killed with SIGKILL (its
+    failure callback dies with it; it runs for seconds whatever the batch). report_outcome, which
+    runs whatever happened, tells on-call the task failed without its own alert."""
+    import signal
+
+    production, _ = ui["stack"].targets()
+    schema_before = pg_dump_schema(production)
+    run_id = trigger(browser, ui["base"], watch_hours=0.005)
+    task = f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/prepare.restore_staging"
+    ti = wait_for("staging's restore to run", lambda: (ti := api(browser, ui["base"], task))["state"] == "running"
+                  and ti.get("pid") and ti, timeout=420, every=0.2)
+    os.kill(ti["pid"], signal.SIGKILL)
+    killed = time.monotonic()
+
+    silent = wait_for("on-call to hear of the killed task", lambda: [
+        t for t in slack_texts(ui) if "prepare.restore_staging" in t and "failed without its own alert" in t], timeout=180)
+    print(f"on-call told of the killed task {time.monotonic() - killed:.0f} s after kill -9")
+    assert "kill -9" in silent[0]
+    assert wait_for_end(browser, ui["base"], run_id) == "failed"
+    assert api(browser, ui["base"], task)["state"] == "failed"
+    assert pg_dump_schema(production) == schema_before
 
 
 def pending(page, base: str, run_id: str) -> bool:
@@ -261,26 +290,46 @@ def test_approve_from_the_approval_page_migrates_production(ui, browser, approve
     assert latency.locator("svg").count() >= 1  # the before/after chart is in the page
     latency.screenshot(path=str(SHOTS / "report-latency.png"))
 
+    # What the approver read and what the report tab says, against the run's own facts: its
+    # results (report.json), production's audit trail, and the numbers counted from them.
+    facts = run_report(ui, run_id)
+    results = from_dicts(facts["results"])
+    before = [r for r in results if r.phase in BEFORE_APPROVAL]
+    approval_page = detail["body"]
+    for row in evaluate(before):
+        assert f"**{row['condition']}** — {row['evidence']}" in approval_page, row
+    shown = browser.locator("body").inner_text()
+    for row in facts["decision_gate"]:
+        assert row["condition"] in shown and row["evidence"] in shown, row
+    for part in counts_by_phase(results):
+        assert f"{part['title']}: {part['PASS']} pass · {part['WARN']} warn · {part['FAIL']} fail" in shown, part
+    with production.connect("tests", guards=None) as conn:
+        approvals = conn.execute("SELECT username, detail->>'at' FROM gonogo.events WHERE run_id = %s AND "
+                                 "event = 'approve' ORDER BY id", [run_id]).fetchall()
+    assert ", ".join(f"{who} at {at[:16].replace('T', ' ')} UTC" for who, at in approvals) in shown
+    done = [t for t in slack_texts(ui) if "rollout complete" in t and run_id in t]
+    assert done and f"Approved by {first_login} and {second_login}." in done[0]
 
-def test_a_task_killed_with_kill_9_still_reaches_on_call(ui, browser):
-    """A real scheduler and worker: the task that restores staging is killed with SIGKILL (its
-    failure callback dies with it; it runs for seconds whatever the batch). report_outcome, which
-    runs whatever happened, tells on-call the task failed without its own alert."""
-    import signal
 
+def run_report(ui, run_id: str) -> dict:
+    """report.json of a run, found by its run id among the run folders."""
+    for path in (ui["stack"].artifacts / DAG).glob("*/report.json"):
+        report = json.loads(path.read_text())
+        if report["run"]["run_id"] == run_id:
+            return report
+    pytest.fail(f"no report.json of {run_id}")
+
+
+def test_a_batch_already_applied_has_nothing_to_apply(ui, browser):
+    """After the approved run: the same batch again ends green at once — nobody asked,
+    production untouched, the report and Slack say "nothing to apply"."""
     production, _ = ui["stack"].targets()
     schema_before = pg_dump_schema(production)
     run_id = trigger(browser, ui["base"], watch_hours=0.005)
-    task = f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/prepare.restore_staging"
-    ti = wait_for("staging's restore to run", lambda: (ti := api(browser, ui["base"], task))["state"] == "running"
-                  and ti.get("pid") and ti, timeout=420, every=0.2)
-    os.kill(ti["pid"], signal.SIGKILL)
-    killed = time.monotonic()
-
-    silent = wait_for("on-call to hear of the killed task", lambda: [
-        t for t in slack_texts(ui) if "prepare.restore_staging" in t and "failed without its own alert" in t], timeout=180)
-    print(f"on-call told of the killed task {time.monotonic() - killed:.0f} s after kill -9")
-    assert "kill -9" in silent[0]
-    assert wait_for_end(browser, ui["base"], run_id) == "failed"
-    assert api(browser, ui["base"], task)["state"] == "failed"
-    assert pg_dump_schema(production) == schema_before
+    assert wait_for_end(browser, ui["base"], run_id) == "success"
+    assert not pending(browser, ui["base"], run_id) and pg_dump_schema(production) == schema_before
+    assert report_banner(browser, ui["base"], run_id) == "NOTHING TO APPLY"
+    facts = run_report(ui, run_id)
+    steps = {r["subject"] for r in facts["results"] if r["gate"] == "step_skipped"}
+    assert len(steps) == 6 and f"0 steps to apply, {len(steps)} applied before" in browser.locator("body").inner_text()
+    assert any("nothing to apply" in t and run_id in t for t in slack_texts(ui))

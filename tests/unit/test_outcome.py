@@ -110,3 +110,14 @@ def test_without_the_history_a_failure_before_apply_still_touched_nothing():
     unknown = decide(gates_report="report.md", approval=APPROVED, applied=None, watched=None,
                      started=None, stopped_at="apply_migrations")
     assert unknown.kind == "rolled_back"
+
+
+def test_who_chose_to_roll_back_is_named():
+    on_failure = {"chosen_options": ["Roll back"], "responded_by_user": {"name": "oncall.ana"}}
+    after_step = decide(gates_report="report.md", approval=APPROVED, applied=None, watched=None,
+                        on_failure=on_failure, started=["step_1"])
+    assert after_step.kind == "rolled_back" and "oncall.ana chose to roll back" in after_step.summary
+    alarm = {"status": "alarm", "results": [result("watch_metric", Verdict.FAIL, phase="watch")]}
+    after_watch = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=alarm,
+                         after_watch={"chosen_options": ["Roll back"], "responded_by_user": None})
+    assert "the decision timeout chose to roll back" in after_watch.summary

@@ -210,3 +210,44 @@ def test_schema_diff_leaves_out_only_the_objects_in_flux():
     in_flux = frozenset({"sync_recipe_category", "sync_recipe_category_trigger"})
     assert diff(before, after, in_flux) == ["+ index public.idx_other: def"]
     assert len(diff(before, after)) == 3
+
+
+def test_counts_are_given_per_part_of_the_run_never_mixed():
+    """3 warnings before the approval and 21 in the watch window: the gates line speaks of the 3."""
+    from gonogo.outcome import Outcome
+
+    results = ([result("lint", Verdict.WARN, subject=f"s{i}") for i in range(3)]
+               + [result("step_applied", Verdict.PASS, phase="production", subject="s0")]
+               + [result("watch_metric", Verdict.WARN, phase="watch", subject=f"q{i}") for i in range(21)])
+    page = ReportPage(html(INFO, BATCH, results, Outcome("completed", "6 steps applied", False)))
+    assert "Gates before the approval: GO — no gate failed; 3 warnings to read" in page.body
+    assert "Before the approval: 0 pass · 3 warn · 0 fail" in page.body
+    assert "Production: 1 pass · 0 warn · 0 fail" in page.body
+    assert "Watch window: 0 pass · 21 warn · 0 fail" in page.body
+
+
+def test_nothing_to_apply_is_said_everywhere_not_not_measured():
+    from gonogo import history
+    from gonogo.outcome import nothing_to_apply
+
+    done = [history.applied_before(s, history.Applied(s.name, s.forward.sha256, "applied", "run_1", "2026-12-01"),
+                                   "preflight") for s in BATCH.enabled_steps]
+    end = nothing_to_apply(done, ["cleanup"])
+    rows = evaluate(done, end)
+    assert all(r["verdict"] is None and "every enabled step was applied before" in r["evidence"]
+               for r in rows if r["condition"] != "Cleanup enabled only after a week of stable metrics")
+    page = ReportPage(html(INFO, BATCH, done, end))
+    assert page.word == "NOTHING TO APPLY" and "Gates before the approval" not in page.body
+    assert "0 steps to apply, 6 applied before, 1 disabled" in page.body and "not measured" not in page.body
+
+
+def test_the_approval_body_says_what_an_approve_starts_and_links_the_report_tab():
+    info = RunInfo(**{**INFO.to_dict(), "report_url": "http://airflow.local/run/1/plugin/gonogo_report"})
+    body = approval_markdown(info, BATCH, [result("lint", Verdict.PASS)], after="**If you approve:** x")
+    assert "**If you approve:** x" in body and "/artifacts/" not in body
+    assert "[the Go/No-Go report tab](http://airflow.local/run/1/plugin/gonogo_report)" in body
+    from gonogo.report import after_approval
+    assert after_approval(6, 48, "22:00–04:00 UTC") == (
+        "**If you approve:** a backup and a restore point, then 6 steps applied on production inside the low-traffic "
+        "window 22:00–04:00 UTC; then production is watched for 48 h: the run stays *running* until the watch "
+        "window ends — that is expected.")
