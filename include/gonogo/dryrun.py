@@ -112,8 +112,7 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
         # The staging copy carries production's history: steps production has applied are
         # applied here too, and are neither applied again nor rolled back in the rehearsal.
         recorded = history.read(conn, batch.id)
-        pending = history.to_apply(batch, recorded)
-        done = [s.name for s in batch.enabled_steps if s not in pending]
+        done = [s.name for s in history.split(batch, recorded)[0]]
         results = [baseline.workload] if baseline.workload else []
         results += contracts(conn, batch, done, phase=PHASE, subject="before the batch")
         results += _commands(ctx, None, log)

@@ -76,10 +76,12 @@ def decide_quietly(step: Step, recorded: Applied | None) -> str:
         return RUN
 
 
-def to_apply(batch: Batch, recorded: dict[str, Applied]) -> list[Step]:
-    """The enabled steps a run applies: all but those applied from this very file (an edited
-    one is among them: applying it is refused, and the history gate says why)."""
-    return [s for s in batch.enabled_steps if decide_quietly(s, recorded.get(s.name)) == RUN]
+def split(batch: Batch, recorded: dict[str, Applied]) -> tuple[list[Step], list[Step]]:
+    """The enabled steps as (applied before from this very file, to apply) — an edited one is
+    to apply: applying it is refused, and the history gate says why. The one place that says
+    which steps already ran."""
+    done = [s for s in batch.enabled_steps if decide_quietly(s, recorded.get(s.name)) == SKIP]
+    return done, [s for s in batch.enabled_steps if s not in done]
 
 
 def applied_before(step: Step, done: Applied, phase: str) -> GateResult:

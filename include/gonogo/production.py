@@ -108,8 +108,8 @@ def plan(ctx: RunContext) -> tuple[list[str], list[GateResult]]:
     batch = ctx.batch
     with ctx.session("production") as conn:
         recorded = history.read(conn, batch.id)
-    pending = history.to_apply(batch, recorded)
-    done = [history.applied_before(s, recorded[s.name], "preflight") for s in batch.enabled_steps if s not in pending]
+    applied, pending = history.split(batch, recorded)
+    done = [history.applied_before(s, recorded[s.name], "preflight") for s in applied]
     if batch.applied_before:
         names = [m.name for m in batch.applied_before]
         done.append(GateResult(

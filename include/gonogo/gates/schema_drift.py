@@ -52,8 +52,7 @@ def schema_drift(production: psycopg.Connection, scratch_server: Target, batch: 
     absent gate, never a PASS."""
     if batch.expected_schema is None and batch.tool is None:
         return []
-    recorded = history.read(production, batch.id)
-    applied = [s for s in batch.enabled_steps if history.decide_quietly(s, recorded.get(s.name)) == history.SKIP]
+    applied, _ = history.split(batch, history.read(production, batch.id))
     if batch.expected_schema:
         label = f"{batch.expected_schema.path.name} (the batch's expected schema)"
     else:
