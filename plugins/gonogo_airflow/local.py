@@ -141,8 +141,11 @@ class Approver:
             choice = choice[min(asked, len(choice) - 1)]
         if choice not in detail.get("options", [choice]):
             # A question nobody expected: answer with its default so the run ends, and say so.
-            expected = choice
-            choice = (detail.get("defaults") or detail.get("options") or [None])[0]
+            expected = choice  # never Approve by default: the question's default, else Reject
+            choice = (detail.get("defaults") or [o for o in detail.get("options") or () if o == "Reject"] or [None])[0]
+            if choice is None:
+                self.errors.append(f"unexpected question {ti['task_id']} ({detail.get('subject')}): left unanswered")
+                return
             self.errors.append(f"unexpected question {ti['task_id']} ({detail.get('subject')}): expected answer "
                                f"{expected!r} is not an option; answered its default {choice!r}")
         if self.before_answer and ti["task_id"].endswith("approve_rollout"):

@@ -79,6 +79,15 @@ def test_a_prisma_folder_rolls_out_as_it_is_and_prisma_agrees(rollout, tmp_path)
     assert by_gate["privileges"]["verdict"] == "PASS" and "no such table" not in json.dumps(by_gate["privileges"])
     assert all(r["ok"] for r in by_gate["privileges"]["details"])
 
+    # The same folder again: prisma's history has every migration, so nothing to apply.
+    again = env.run("Approve", migration_tool="prisma", migrations_folder=str(MIGRATIONS))
+    ti = states(again)
+    assert str(again.state) == "success" and ti["decide.approve_rollout"] == "skipped", ti
+    [again_dir] = [d for d in (env.artifacts / "gonogo_rollout").iterdir() if d != run_dir]
+    [before] = json.loads((again_dir / "report.json").read_text())["results"]
+    assert before["value"] == f"{len(APPLIED + PENDING)} in prisma's history"
+    assert env.slack.messages[-1]["text"].startswith("☑️ gonogo: nothing to apply")
+
 
 def test_a_dangerous_prisma_migration_is_no_go_with_its_findings_named(rollout, tmp_path, monkeypatch):
     """A hand-edited Prisma migration: a whole-table UPDATE ... FROM, SET NOT NULL and an index on a
