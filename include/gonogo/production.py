@@ -142,14 +142,17 @@ def started(ctx: RunContext) -> list[str]:
         return history.started_by(conn, ctx.batch.id, ctx.run_id)
 
 
-def rollback(ctx: RunContext, pre_batch: dict, log: Log = print) -> list[GateResult]:
+def rollback(ctx: RunContext, pre_batch: dict, log: Log = print, decision: dict | None = None) -> list[GateResult]:
     """Undo what this run did, the step in flight first, then the rest in reverse.
-    pre_batch: what backup() recorded."""
+    pre_batch: what backup() recorded; decision: on-call's answer that chose it (who, when),
+    kept in the rollback event."""
     with ctx.session("production") as conn:
         orphans = end_orphans(ctx, conn, log)  # first: the step in flight may have been theirs
         steps = [ctx.batch.step(name) for name in history.applied_by(conn, ctx.batch.id, ctx.run_id)]
         with rollout_lock.exclusive(conn, "rollback_migrations"):
-            history.record(conn, ctx.run_id, ctx.batch.id, "rollback", detail={"steps": [s.name for s in steps]})
+            history.record(conn, ctx.run_id, ctx.batch.id, "rollback",
+                           username=((decision or {}).get("responded_by_user") or {}).get("name"),
+                           detail={"steps": [s.name for s in steps], "decided_at": (decision or {}).get("responded_at")})
             return orphans + undo(conn, steps, Schema.from_json(pre_batch["schema"]), phase=PHASE, log=log,
                                   ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy,
                                   in_flux=frozenset(pre_batch.get("in_flux", ())))

@@ -19,7 +19,8 @@ def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
     from gonogo import production, slack
 
     pre_batch = r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema")
-    results = production.rollback(r.ctx, pre_batch, log=log)
+    decision = r.decision("production.decide_on_failure") or r.decision("watch.decide_after_watch")
+    results = production.rollback(r.ctx, pre_batch, log=log, decision=decision)
     tell_orphans(r, to_dicts(results))
     send(r, slack.rolled_back(r.info, results, r.task_url))
     if failures(results):

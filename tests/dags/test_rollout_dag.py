@@ -330,6 +330,13 @@ def test_failed_production_step_rolls_back_to_the_pre_batch_schema(rollout):
     # The rollback message lists each step undone, the failed one first, then in reverse.
     undone = [s for s in reversed(sample_app_batch_steps()[:5]) if s in body(rolled_back)]
     assert undone == list(reversed(sample_app_batch_steps()[:5]))
+    # who chose the rollback, and when: in the audit trail and in the report's outcome
+    with env.production.connect("tests", guards=None) as conn:
+        [(who, at)] = conn.execute("SELECT username, detail->>'decided_at' FROM gonogo.events WHERE run_id = %s "
+                                   "AND event = 'rollback'", [dagrun.run_id]).fetchall()
+    assert who == "Anonymous" and at
+    [page] = (env.artifacts / "gonogo_rollout").glob("*/report.html")
+    assert "Anonymous chose to roll back" in ReportPage(page.read_text()).body
 
 
 def test_fix_forward_keeps_what_applied_and_a_new_run_resumes_after_it(rollout):
