@@ -66,7 +66,7 @@ def test_a_clean_window_passes(production):
         time.sleep(2)  # the app's own baseline, before the window
         baseline = capture_baseline(ctx, hours=6 / 3600)
         status, results = run_window(ctx, baseline, hours=6 / 3600, log=quiet)
-    assert status == PASSED
+    assert status == PASSED, [(r.subject, r.value, r.message) for r in results if r.verdict is not Verdict.PASS]
     by_name = {r.subject: r for r in results}
     assert by_name["query_ms:sales_analytics"].verdict is Verdict.PASS
     assert by_name["invalid_indexes"].verdict is Verdict.PASS and by_name["deadlocks"].verdict is Verdict.PASS
