@@ -67,7 +67,7 @@ def _stop(pidfile: Path, name: str) -> None:
     print(f"stopped {name}")
 
 
-def start() -> int:
+def start(scale: float = 1.0) -> int:
     stack = NamedDatabases.from_env()
     if stack:  # your databases (GONOGO_PRODUCTION_URL, GONOGO_STAGING_URL)
         production, staging = stack.targets()
@@ -79,8 +79,8 @@ def start() -> int:
         try:
             production.connect("ui", guards=None).close()
         except TargetError:
-            print("loading the sample app at scale 1 into local production (first start)")
-            stack.load_app(scale=1.0, workload_seconds=10)
+            print(f"loading the sample app at scale {scale:g} into local production (first start)")
+            stack.load_app(scale=scale, workload_seconds=10)
 
     state = stack.state
     stack.artifacts.mkdir(parents=True, exist_ok=True)
@@ -147,4 +147,11 @@ def stop() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit({"start": start, "stop": stop}[sys.argv[1] if len(sys.argv) > 1 else "start"]())
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Airflow UI on the local clusters (make ui), or stop it (make stop)")
+    parser.add_argument("command", nargs="?", choices=("start", "stop"), default="start")
+    parser.add_argument("--scale", type=float, default=1.0,
+                        help="sample app size loaded into local production on the first start (default 1)")
+    args = parser.parse_args()
+    sys.exit(start(args.scale) if args.command == "start" else stop())

@@ -14,7 +14,7 @@ from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
-from gonogo import artifacts
+from gonogo import artifacts, watch_status
 
 app = FastAPI(title="gonogo", description="Go/No-Go reports of gonogo rollouts", docs_url=None, redoc_url=None)
 
@@ -29,7 +29,9 @@ task.</p></body>"""
 @app.get("/reports/{dag_id}/{run_id}", response_class=HTMLResponse,
          dependencies=[Depends(requires_access_dag("GET", DagAccessEntity.RUN))])
 def report(dag_id: str, run_id: str) -> HTMLResponse:
-    page = artifacts.run_path(dag_id, run_id) / "report.html"
+    folder = artifacts.run_path(dag_id, run_id)
+    page = folder / "report.html"
     if not page.is_file():
         return HTMLResponse(_NOT_YET.format(dag=escape(dag_id), run=escape(run_id)), status_code=404)
-    return HTMLResponse(page.read_text(encoding="utf-8"))
+    # a running watch window's time left, counted now, above the report
+    return HTMLResponse(watch_status.banner(page.read_text(encoding="utf-8"), watch_status.read(folder)))

@@ -19,16 +19,28 @@ from airflow.triggers.base import BaseTrigger, TriggerEvent
 
 class WatchTrigger(BaseTrigger):
     def __init__(self, *, conn_id: str, app: str, guards: dict, baseline: dict, deadline: str, started: str,
-                 interval: float, error_limit: int):
+                 interval: float, error_limit: int, folder: str = ""):
         super().__init__()
         self.conn_id, self.app, self.guards, self.baseline = conn_id, app, guards, baseline
         self.deadline, self.started, self.interval, self.error_limit = deadline, started, interval, error_limit
+        self.folder = folder  # the run's artifacts: where the report tab reads the time left
 
     def serialize(self):
         return ("gonogo_airflow.watch.WatchTrigger", {
             "conn_id": self.conn_id, "app": self.app, "guards": self.guards, "baseline": self.baseline,
             "deadline": self.deadline, "started": self.started, "interval": self.interval,
-            "error_limit": self.error_limit})
+            "error_limit": self.error_limit, "folder": self.folder})
+
+    def _tell(self, line: str) -> None:
+        """The progress line into the log and beside the report (the report tab shows it)."""
+        from gonogo import watch_status
+
+        self.log.info(line)  # the triggerer's log: the task log in Airflow 3
+        if self.folder:
+            try:
+                watch_status.write(self.folder, started=self.started, deadline=self.deadline, line=line)
+            except OSError as exc:  # the page's line is a convenience: the window goes on without it
+                self.log.warning("could not write the watch status for the report tab: %s", exc)
 
     async def run(self):
         from gonogo.analysis import ALARM, INCONCLUSIVE, Analysis, Metric
@@ -43,14 +55,14 @@ class WatchTrigger(BaseTrigger):
         window = (deadline - started).total_seconds()
         analysis = Analysis.from_baseline(found, self.baseline, window_seconds=window, error_limit=self.error_limit,
                                           started_at=started.timestamp())
-        self.log.info(opening(analysis, self.interval))  # the triggerer's log: the task log in Airflow 3
+        self._tell(opening(analysis, self.interval))
         while True:
             left = (deadline - datetime.now(timezone.utc)).total_seconds()
             await asyncio.sleep(max(0.0, min(self.interval, left)))
             readings = await asyncio.to_thread(poll, target, self.app, guards, found)
             elapsed = (datetime.now(timezone.utc) - started).total_seconds()
             status = analysis.observe(readings, elapsed)
-            self.log.info(progress(analysis, window))
+            await asyncio.to_thread(self._tell, progress(analysis, window))
             if status not in (ALARM, INCONCLUSIVE) and elapsed >= window:
                 status = analysis.finish()
             if status != "running":
@@ -68,6 +80,7 @@ class WatchWindow(BaseOperator):
         self.baseline_task = baseline_task
 
     def execute(self, context):
+        from gonogo import watch_status
         from gonogo.watch import interval_for
         from gonogo_airflow.rollout import Rollout
 
@@ -77,10 +90,12 @@ class WatchWindow(BaseOperator):
         if hours <= 0:
             return {"status": "passed", "ended_at": now.isoformat(), "results": [], "skipped": "monitoring_hours is 0"}
         baseline = context["ti"].xcom_pull(task_ids=self.baseline_task)
+        started, deadline = now.isoformat(), (now + timedelta(hours=hours)).isoformat()
+        watch_status.write(r.folder, started=started, deadline=deadline, line="the first reading is under way")
         self.defer(trigger=WatchTrigger(
             conn_id=r.params["production_conn_id"], app=r.app, guards=dataclasses.asdict(r.guards), baseline=baseline,
-            started=now.isoformat(), deadline=(now + timedelta(hours=hours)).isoformat(),
-            interval=interval_for(hours * 3600, r.batch), error_limit=r.batch.watch.error_limit),
+            started=started, deadline=deadline, interval=interval_for(hours * 3600, r.batch),
+            error_limit=r.batch.watch.error_limit, folder=str(r.folder)),
             method_name="execute_complete")
 
     def execute_complete(self, context, event):
@@ -90,6 +105,7 @@ class WatchWindow(BaseOperator):
         from gonogo_airflow.rollout import Rollout
 
         r = Rollout.from_context(context)
+        _ended(r.folder, event)
         production.record(r.ctx, f"watch_{event['status']}", detail={"ended_at": event["ended_at"],
                                                                      "failing": [x["subject"] for x in event["results"]
                                                                                  if x["verdict"] == "FAIL"]})
@@ -98,3 +114,12 @@ class WatchWindow(BaseOperator):
                                       inconclusive=event["status"] == "inconclusive",
                                       decision_url=r.decision_url("watch.decide_after_watch")))
         return event
+
+
+def _ended(folder, event: dict) -> None:
+    """The report tab stops showing a running window."""
+    from gonogo import watch_status
+
+    if state := watch_status.read(folder):
+        watch_status.write(folder, started=state["started"], deadline=state["deadline"],
+                           line=f"ended: {event['status']}", ended=True)

@@ -45,6 +45,34 @@ def test_the_run_report_is_served_and_a_missing_one_says_when_it_comes(monkeypat
     assert RESULT.value in served.text
 
 
+def test_a_running_watch_window_shows_its_time_left_above_the_report(monkeypatch, tmp_path):
+    """What the watch task and its trigger write beside the report, the tab shows, with the time
+    left counted when the page is opened; once the window ended, the report alone."""
+    from datetime import datetime, timedelta, timezone
+
+    from gonogo import watch_status
+    from gonogo.batch import load_batch
+
+    client = api(monkeypatch, tmp_path)
+    info = RunInfo(dag_id=DAG_ID, run_id=RUN_ID, batch_id="20250115_recipe_fixes", batch_title="Recipe fixes")
+    folder = artifacts.run_dir(DAG_ID, RUN_ID, tmp_path)
+    write_reports(folder, info, load_batch("20250115_recipe_fixes"), [RESULT])
+    started = datetime.now(timezone.utc) - timedelta(hours=12)
+    deadline = started + timedelta(hours=48)
+    watch_status.write(folder, started=started.isoformat(), deadline=deadline.isoformat(),
+                       line="watch: 12.0 h of 48.0 h, 36.0 h left, status running, 42 metrics")
+
+    shown = client.get(f"/gonogo/reports/{DAG_ID}/{RUN_ID}").text
+    strip = shown.split('<div id="watch-status"', 1)[1].split("</div>", 1)[0]
+    assert "Watch window running: 12.0 h of 48.0 h, 36.0 h left" in strip, strip
+    assert f"(ends {deadline:%Y-%m-%d %H:%M} UTC)" in strip and "42 metrics" in strip
+    assert RESULT.value in shown  # the report itself below it
+
+    watch_status.write(folder, started=started.isoformat(), deadline=deadline.isoformat(), line="ended: passed",
+                       ended=True)
+    assert client.get(f"/gonogo/reports/{DAG_ID}/{RUN_ID}").text == (folder / "report.html").read_text()
+
+
 def test_the_report_is_not_served_without_a_login(monkeypatch, tmp_path):
     client = api(monkeypatch, tmp_path, all_admins=False)
     assert client.get(f"/gonogo/reports/{DAG_ID}/{RUN_ID}").status_code in (401, 403)

@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 import sample_app
-from gonogo import history
+from gonogo import history, watch_status
 from gonogo.batch import SHIPPED_BATCHES, load_batch
 from helpers import body, failed_gates, headers, pg_dump_schema, states
 from report_page import ReportPage
@@ -125,6 +125,9 @@ def test_approved_rollout_migrates_production(rollout):
             "restore_point", "watch_metric"} <= gates
     for name in ("report.json", "report.md", "report.html"):
         assert stat.S_IMODE(os.stat(run_dir / name).st_mode) == 0o600
+    # the watch window told the report tab where it stood after each poll, and that it ended
+    watched = watch_status.read(run_dir)
+    assert watched["ended"] and watched["line"] == "ended: passed", watched
     # the HTML report carries the evidence of this very run: every step, the locks the trace saw,
     # the plans that changed, the lint finding on the trigger
     page = (run_dir / "report.html").read_text()

@@ -57,7 +57,8 @@ def ui(tmp_path_factory):
         del env[key]  # the test session's in-process Airflow settings are not the UI's
     ui_py = [sys.executable, str(PROJECT / "scripts" / "ui.py")]
     try:
-        started = subprocess.run([*ui_py, "start"], env=env, capture_output=True, text=True, timeout=300)
+        # the recipe app at a tenth of make ui's size: the same flow, each run's copy and rehearsal quicker
+        started = subprocess.run([*ui_py, "start", "--scale", "0.1"], env=env, capture_output=True, text=True, timeout=300)
         found = re.search(r"Airflow UI: (http://127\.0\.0\.1:\d+)/dags/\S+\s+\(login (\S+) / (\S+)\)", started.stdout)
         others = re.findall(r"Approve as another person .*: login (\S+) / (\S+)", started.stdout)
         group = re.search(r"Approver group (@\w+)", started.stdout)
@@ -264,7 +265,14 @@ def test_approve_from_the_approval_page_migrates_production(ui, browser, approve
     open_approval(second, ui["base"], run_id)
     second.get_by_role("button", name="Approve", exact=True).click()
 
+    # while the watch window runs, the report tab says how long is left (18 s: read every second)
+    report = f"{ui['base']}/gonogo/reports/{DAG}/{quote(run_id)}"
+    running = wait_for("the report tab to show the running watch window", lambda: re.search(
+        r"Watch window running: [^<]+ left \(ends [-\d: ]+ UTC\)", browser.request.get(report).text()),
+        timeout=420, every=1)
+    print(f"report tab during the watch: {running[0]}")
     assert wait_for_end(browser, ui["base"], run_id) == "success"
+    assert "watch-status" not in browser.request.get(report).text()  # gone once the window ended
     with production.connect("tests", guards=None) as conn:
         applied = conn.execute("SELECT count(*) FROM gonogo.history WHERE batch = %s "
                                "AND status = 'applied'", [BATCH]).fetchone()[0]
