@@ -27,7 +27,7 @@ from gonogo.gates.contracts import contracts
 from gonogo.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script, whole_table_writes
 from gonogo.results import GateResult, Verdict, failures
 from gonogo.schema import Schema, compare, read_schema
-from gonogo.steps import apply_step, apply_steps, lock_retries, recorder, rollback_steps
+from gonogo.steps import StepHook, apply_steps, lock_retries, rollback_steps
 from gonogo.target import Target
 from gonogo.watch import rewritten_tables
 from gonogo.workload import Workload, paced
@@ -106,60 +106,75 @@ def _app_traffic(staging: Target, queries: tuple[Query, ...], app: str, pace: Pa
 
 
 def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[GateResult]:
-    staging, batch, app, t = ctx.staging, ctx.batch, ctx.app, ctx.batch.thresholds
-    queries = baseline.queries
+    """Each enabled step in order on staging (the one step loop, steps.apply_steps), measured by
+    _Rehearsal around and after each; stops at the first step that fails."""
+    batch = ctx.batch
     with ctx.session("staging") as conn:
         # The staging copy carries production's history: steps production has applied are
         # applied here too, and are neither applied again nor rolled back in the rehearsal.
-        recorded = history.read(conn, batch.id)
-        done = [s.name for s in history.split(batch, recorded)[0]]
+        done = [s.name for s in history.split(batch, history.read(conn, batch.id))[0]]
         results = [baseline.workload] if baseline.workload else []
         results += contracts(conn, batch, done, phase=PHASE, subject="before the batch")
         results += _commands(ctx, None, log)
-        applied: list[str] = []
-        broken_since: dict[str, str] = {}  # query -> the step after which it first broke: blamed once
-        for step in batch.enabled_steps:
-            if step.name in done:
-                log(f"== dry run: step {step.order} {step.name} already applied on production: skipped")
-                results.append(history.applied_before(step, recorded[step.name], PHASE))
-                continue
-            log(f"== dry run: step {step.order} {step.name}")
-            tracing = _Tracing(staging)
-            with _app_traffic(staging, queries, app, batch.pace, log) as waits:
-                step_results = apply_step(conn, step, phase=PHASE, live_traffic=False, log=log,
-                                          check_preconditions=True, runner=tracing, policy=ctx.policy,
-                                          run_id=ctx.run_id, before_commit=recorder(batch, step), batch=batch)
-            results += step_results
-            if tracing.runs:
-                results.append(lock_budget(tracing.runs, budget_seconds=t.lock_budget_seconds,
-                                           phase=PHASE, subject=step.name))
-                if written := whole_table_writes(tracing.runs, phase=PHASE, subject=step.name):
-                    results.append(written)
-            if waits is not None:
-                results.append(lock_waits(waits, threshold_seconds=t.lock_wait_seconds, phase=PHASE,
-                                          subject=step.name, traced_runs=tracing.runs))
-            if failures(step_results):
-                log(f"!! dry run stops at {step.name}")
-                break
-            applied.append(step.name)
-            if queries:
-                after = plans.measure(conn, queries, runs=t.explain_runs)
-                after = plans.confirm(conn, queries, baseline.plans, after, runs=t.explain_runs,
-                                      max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms, log=log)
-                latency = plans.compare(baseline.plans, after, max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms,
-                                        phase=PHASE, subject=step.name, broken_since=broken_since,
-                                        controls=plans.controls_of(baseline.plans, batch.tables_needed()),
-                                        dead=_dead_tuples(conn, rewritten_tables(batch)),
-                                        rewritten=rewritten_tables(batch))
-                results.append(latency)
-                for row in latency.details:
-                    if row["verdict"] == "broken":
-                        broken_since[row["name"]] = f"step {step.order} {step.name}"
-                    elif row["verdict"] != plans.STILL_BROKEN:
-                        broken_since.pop(row["name"], None)  # works again: a later break is that step's
-            results += contracts(conn, batch, [*done, *applied], phase=PHASE, subject=step.name)
-            results += _commands(ctx, step.name, log)
-    return results
+        run = apply_steps(conn, list(batch.enabled_steps), phase=PHASE, live_traffic=False, log=log,
+                          check_preconditions=True, policy=ctx.policy, batch=batch, skip_applied=True,
+                          run_id=ctx.run_id, hook=_Rehearsal(ctx, conn, baseline, log))
+        if not run.ok:
+            log(f"!! dry run stops at {run.failed_step}")
+    return results + run.results
+
+
+class _Rehearsal(StepHook):
+    """What the dry run measures of each step: its locks traced while the app's queries run on
+    staging (around), then the lock budget, the longest wait, whole-table writes and — when the
+    step went through — plans against the baseline, the contracts and commands due by now."""
+
+    def __init__(self, ctx: RunContext, conn: psycopg.Connection, baseline: Baseline, log: Log):
+        self.ctx, self.conn, self.baseline, self.log = ctx, conn, baseline, log
+        self.tracing, self.waits = None, None
+        self.broken_since: dict[str, str] = {}  # query -> the step after which it first broke: blamed once
+
+    @contextlib.contextmanager
+    def around(self, step):
+        self.tracing = _Tracing(self.ctx.staging)
+        batch = self.ctx.batch
+        with _app_traffic(self.ctx.staging, self.baseline.queries, self.ctx.app, batch.pace, self.log) as waits:
+            self.waits = waits
+            yield self.tracing
+
+    def after(self, step, results, run) -> list[GateResult]:
+        t, found = self.ctx.batch.thresholds, []
+        if self.tracing.runs:
+            found.append(lock_budget(self.tracing.runs, budget_seconds=t.lock_budget_seconds, phase=PHASE,
+                                     subject=step.name))
+            if written := whole_table_writes(self.tracing.runs, phase=PHASE, subject=step.name):
+                found.append(written)
+        if self.waits is not None:
+            found.append(lock_waits(self.waits, threshold_seconds=t.lock_wait_seconds, phase=PHASE,
+                                    subject=step.name, traced_runs=self.tracing.runs))
+        if failures(results):
+            return found
+        if self.baseline.queries:
+            found.append(self._latency(step))
+        found += contracts(self.conn, self.ctx.batch, [*run.skipped, *run.applied, step.name], phase=PHASE,
+                           subject=step.name)
+        return found + _commands(self.ctx, step.name, self.log)
+
+    def _latency(self, step) -> GateResult:
+        conn, batch, queries, t = self.conn, self.ctx.batch, self.baseline.queries, self.ctx.batch.thresholds
+        after = plans.measure(conn, queries, runs=t.explain_runs)
+        after = plans.confirm(conn, queries, self.baseline.plans, after, runs=t.explain_runs,
+                              max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms, log=self.log)
+        latency = plans.compare(self.baseline.plans, after, max_ratio=t.latency_ratio, floor_ms=t.latency_floor_ms,
+                                phase=PHASE, subject=step.name, broken_since=self.broken_since,
+                                controls=plans.controls_of(self.baseline.plans, batch.tables_needed()),
+                                dead=_dead_tuples(conn, rewritten_tables(batch)), rewritten=rewritten_tables(batch))
+        for row in latency.details:
+            if row["verdict"] == "broken":
+                self.broken_since[row["name"]] = f"step {step.order} {step.name}"
+            elif row["verdict"] != plans.STILL_BROKEN:
+                self.broken_since.pop(row["name"], None)  # works again: a later break is that step's
+        return latency
 
 
 def rehearse_rollbacks(ctx: RunContext, baseline: Baseline, applied: list[str], log: Log = print) -> list[GateResult]:

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 import psycopg
 
 from gonogo.batch import Batch, Step
-from gonogo.errors import StepFailed
 from gonogo.results import GateResult, Verdict
 from gonogo.sqlfile import query, split_statements
 
-SKIP, RUN = "skip", "run"
+SKIP, RUN, REFUSE = "skip", "run", "refuse"
 
 
 @dataclass(frozen=True)
@@ -55,33 +54,48 @@ def read(conn: psycopg.Connection, batch_id: str) -> dict[str, Applied]:
             for step, sha, status, run_id, _started, finished in rows}
 
 
-def decide(step: Step, recorded: Applied | None) -> str:
-    """SKIP a step applied from this very file, RUN anything else; refuse an edited one."""
+@dataclass(frozen=True)
+class Planned:
+    """What the history says of one step: RUN it, SKIP it (applied before from this very file) or
+    REFUSE it (applied from a file edited since: `refusal` says so); `in_flux` when a crash or a
+    failure left it 'running' or 'failed' — its objects may be partly there, and it runs again."""
+
+    step: Step
+    action: str
+    recorded: Applied | None
+    refusal: str = ""
+
+    @property
+    def in_flux(self) -> bool:
+        return self.recorded is not None and self.recorded.status in ("running", "failed")
+
+
+def plan_step(step: Step, recorded: Applied | None) -> Planned:
+    """SKIP a step applied from this very file, REFUSE one whose file changed since, RUN the rest
+    (never run, rolled back, or left running or failed: steps are idempotent)."""
     if recorded is None or recorded.status in ("running", "failed", "rolled_back"):
-        return RUN
+        return Planned(step, RUN, recorded)
     if recorded.sha256 != step.forward.sha256:
-        raise StepFailed(
+        return Planned(step, REFUSE, recorded, refusal=(
             f"{step.forward.path.name} was applied by run {recorded.run_id} ({recorded.finished_at}) from a "
             f"file with sha256 {recorded.sha256}, but the file now has sha256 {step.forward.sha256}: it was "
             f"edited after it ran. A migration that ran is never edited: restore the original file and put "
-            f"the change in a new migration.", step=step.name, before_changes=True)
-    return SKIP
+            f"the change in a new migration."))
+    return Planned(step, SKIP, recorded)
 
 
-def decide_quietly(step: Step, recorded: Applied | None) -> str:
-    """decide(), with an edited file counted as not applied (the history gate reports it)."""
-    try:
-        return decide(step, recorded)
-    except StepFailed:
-        return RUN
+def plan(steps: list[Step] | Batch, recorded: dict[str, Applied]) -> list[Planned]:
+    """The one plan every phase follows (the history and drift gates, the dry run, production's
+    apply): each step (a batch: its enabled steps) with what the history says to do with it."""
+    listed = steps.enabled_steps if isinstance(steps, Batch) else steps
+    return [plan_step(step, recorded.get(step.name)) for step in listed]
 
 
 def split(batch: Batch, recorded: dict[str, Applied]) -> tuple[list[Step], list[Step]]:
     """The enabled steps as (applied before from this very file, to apply) — an edited one is
-    to apply: applying it is refused, and the history gate says why. The one place that says
-    which steps already ran."""
-    done = [s for s in batch.enabled_steps if decide_quietly(s, recorded.get(s.name)) == SKIP]
-    return done, [s for s in batch.enabled_steps if s not in done]
+    to apply: applying it is refused, and the history gate says why."""
+    planned = plan(batch, recorded)
+    return [p.step for p in planned if p.action == SKIP], [p.step for p in planned if p.action != SKIP]
 
 
 def applied_before(step: Step, done: Applied, phase: str) -> GateResult:
@@ -160,7 +174,4 @@ def started_by(conn: psycopg.Connection, batch_id: str, run_id: str) -> list[str
 def in_flux(conn: psycopg.Connection, batch: Batch) -> frozenset[str]:
     """Names of the objects created by steps a crash or a failure left 'running' or 'failed':
     they may be partly there. Schema comparisons leave them out; the step is run again."""
-    recorded = read(conn, batch.id)
-    return frozenset(o.name for step in batch.enabled_steps
-                     if (r := recorded.get(step.name)) and r.status in ("running", "failed")
-                     for o in step.creates())
+    return frozenset(o.name for p in plan(batch, read(conn, batch.id)) if p.in_flux for o in p.step.creates())

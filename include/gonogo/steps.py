@@ -6,8 +6,9 @@ phase name and whether the app writes meanwhile (live_traffic) differ.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -17,7 +18,6 @@ from gonogo import history, rowcounts
 from gonogo.backfill import forget as forget_backfill
 from gonogo.backfill import run_backfill, vacuum_after
 from gonogo.batch import Batch, Step
-from gonogo.errors import StepFailed
 from gonogo.execute import Log, ScriptError, ScriptRun, run_script
 from gonogo.retry import RetryPolicy, Tally
 from gonogo.gates.preconditions import preconditions
@@ -77,47 +77,63 @@ class BatchRun:
         return self.failed_step is None
 
 
+class StepHook:
+    """What a caller adds to each step of apply_steps (Django's migration executor reports
+    progress through a callback the same way): `around` wraps the step and may give the runner
+    its file runs with; `after` returns more evidence once the step ran, failed or not. The dry
+    run traces locks under the app's traffic and measures plans and contracts with it."""
+
+    @contextlib.contextmanager
+    def around(self, step: Step) -> Iterator[Runner | None]:
+        yield None
+
+    def after(self, step: Step, results: list[GateResult], run: BatchRun) -> list[GateResult]:
+        return []
+
+
 def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live_traffic: bool,
                 log: Log = print, on_progress: Progress = lambda applied, current: None,
                 check_preconditions: bool = False, runner: Runner = run_script,
                 ledger: Ledger | None = None, policy: RetryPolicy | None = None,
-                batch: Batch | None = None) -> BatchRun:
+                batch: Batch | None = None, skip_applied: bool = False, hook: StepHook | None = None,
+                run_id: str | None = None) -> BatchRun:
     """Apply each step, then validate it; stop at the first step that fails either.
 
-    With a ledger, gonogo's history decides: a step applied before from the same file is
-    skipped, one whose file was edited since is refused, and each step is recorded as running,
-    then applied or failed — so a re-run resumes where a crash or a failure stopped.
-    on_progress(applied, current) is called before each step and once at the end. Each step
-    records itself in the histories (the ledger's batch, else `batch`) in its own transaction."""
+    With a ledger, gonogo's history decides (history.plan): a step applied before from the same
+    file is skipped, one whose file was edited since is refused, and each step is recorded as
+    running, then applied or failed — so a re-run resumes where a crash or a failure stopped.
+    skip_applied: the history in `conn` only skips (the dry run on staging, whose history is
+    production's copy); nothing is recorded but the step's own row. on_progress(applied, current)
+    is called before each step and once at the end. Each step records itself in the histories
+    (the ledger's batch, else `batch`) in its own transaction."""
     run = BatchRun()
     owner = ledger.batch if ledger else batch
-    recorded = {}
     if ledger:
         history.ensure(conn)
-        recorded = history.read(conn, ledger.batch.id)
-    for step in steps:
+    reads = ledger or (skip_applied and owner)  # else every step runs: the caller chose them
+    planned = history.plan(steps, history.read(conn, owner.id) if reads else {})
+    run_id = run_id or (ledger.run_id if ledger else "gonogo")
+    for step, todo in zip(steps, planned):
+        if todo.action == history.SKIP:
+            log(f"== {phase}: step {step.order} {step.name} already applied by run {todo.recorded.run_id}: skipped")
+            run.skipped.append(step.name)
+            run.results.append(history.applied_before(step, todo.recorded, phase))
+            continue
         if ledger:
-            try:
-                decision = history.decide(step, recorded.get(step.name))
-            except StepFailed as exc:
+            if todo.action == history.REFUSE:
                 return _stop(run, step, [GateResult(
                     gate="history", title="Applied migrations unchanged", phase=phase, subject=step.name,
                     verdict=Verdict.FAIL, value="file edited after it was applied",
-                    threshold="sha256 equal to the one recorded when it ran", message=str(exc),
+                    threshold="sha256 equal to the one recorded when it ran", message=todo.refusal,
                     hint="restore the original file; put the change in a new migration")], log)
-            if decision == history.SKIP:
-                done = recorded[step.name]
-                log(f"== {phase}: step {step.order} {step.name} already applied by run {done.run_id}: skipped")
-                run.skipped.append(step.name)
-                run.results.append(history.applied_before(step, done, phase))
-                continue
             history.start(conn, ledger.batch, step, ledger.run_id)
         on_progress(list(run.applied), step.name)
         log(f"== {phase}: step {step.order} {step.name} ({step.kind})")
-        results = apply_step(conn, step, phase=phase, live_traffic=live_traffic, log=log,
-                             check_preconditions=check_preconditions, runner=runner, policy=policy,
-                             run_id=ledger.run_id if ledger else "gonogo",
-                             before_commit=recorder(owner, step, ledger=ledger) if owner else None)
+        with hook.around(step) if hook else contextlib.nullcontext() as step_runner:
+            results = apply_step(conn, step, phase=phase, live_traffic=live_traffic, log=log,
+                                 check_preconditions=check_preconditions, runner=step_runner or runner,
+                                 policy=policy, run_id=run_id, batch=batch,
+                                 before_commit=recorder(owner, step, ledger=ledger) if owner else None)
         if conn.closed:  # the server ended the session: its reason is in the step's error; nothing more is written
             run.results.extend(results)
             run.failed_step = step.name
@@ -131,16 +147,17 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
             history.finish(conn, ledger.batch, step, ledger.run_id, "failed" if failures(results) else "applied",
                            detail={"results": [f"{r.gate}: {r.verdict.value} {r.value}" for r in results],
                                    **({LOCK_RETRIES: retried[0]} if retried else {})})
+        more = hook.after(step, results, run) if hook else []  # its FAILs are evidence, not the step's failure
         if failures(results):
-            return _stop(run, step, results, log)
-        run.results.extend(results)
+            return _stop(run, step, results, log, more)
+        run.results.extend([*results, *more])
         run.applied.append(step.name)
     on_progress(list(run.applied), None)
     return run
 
 
-def _stop(run: BatchRun, step: Step, results: list[GateResult], log: Log) -> BatchRun:
-    run.results.extend(results)
+def _stop(run: BatchRun, step: Step, results: list[GateResult], log: Log, more: list[GateResult] = ()) -> BatchRun:
+    run.results.extend([*results, *more])
     run.failed_step = step.name
     run.error = f"step {step.name}: " + "; ".join(f"{r.title}: {r.message}" for r in failures(results))
     log(f"!! {run.error}")

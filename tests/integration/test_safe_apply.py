@@ -191,6 +191,24 @@ def test_an_applied_migration_edited_since_is_refused(app, tmp_path):
         assert conn.execute("SELECT count(*) FROM pg_constraint WHERE conname = 'recipe_selling_price_positive'"
                             ).fetchone()[0] == 0
 
+    # One plan says it for every phase: the history gate, the drift gate's split, the apply above
+    from gonogo.gates.history_gate import applied_history
+
+    batch = only(batch, 1, 2, 3)
+    with app.connect("tests", guards=None) as conn:
+        history.start(conn, batch, batch.step(STEP[3].name), "run_3")  # a crash left step 3 running
+        planned = history.plan(batch, history.read(conn, batch.id))
+        gate = applied_history(conn, batch)
+        flux = history.in_flux(conn, batch)
+        split = history.split(batch, history.read(conn, batch.id))
+    assert [(p.step.name, p.action, p.in_flux) for p in planned] == [
+        (STEP[1].name, history.SKIP, False), (STEP[2].name, history.REFUSE, False), (STEP[3].name, history.RUN, True)]
+    assert gate.verdict is Verdict.FAIL and gate.message == planned[1].refusal == refused.message
+    assert [row["will"] for row in gate.details] == ["skip", "edited", "run"]
+    assert [[s.name for s in part] for part in split] == [
+        [STEP[1].name], [STEP[2].name, STEP[3].name]]
+    assert flux == {o.name for o in batch.step(STEP[3].name).creates()} and flux
+
 
 def test_a_second_rollout_is_refused_and_told_which_run_holds_the_database(app):
     with app.connect("other_run_42/apply_migrations", guards=None) as other:

@@ -7,24 +7,17 @@ import psycopg
 
 from gonogo import history
 from gonogo.batch import Batch
-from gonogo.errors import StepFailed
 from gonogo.results import GateResult, Verdict
 
 
 def applied_history(conn: psycopg.Connection, batch: Batch, *, phase: str = "preflight") -> GateResult:
-    recorded = history.read(conn, batch.id)
-    rows, edited = [], []
-    for step in batch.enabled_steps:
-        done = recorded.get(step.name)
-        try:
-            decision = history.decide(step, done)
-        except StepFailed as exc:
-            edited.append(str(exc))
-            decision = "edited"
-        rows.append({"step": step.name, "recorded": done.status if done else "never run",
-                     "by_run": done.run_id if done else None, "will": decision})
-    applied = [r["step"] for r in rows if r["will"] == history.SKIP]
-    pending = [r["step"] for r in rows if r["will"] == history.RUN]
+    planned = history.plan(batch, history.read(conn, batch.id))
+    rows = [{"step": p.step.name, "recorded": p.recorded.status if p.recorded else "never run",
+             "by_run": p.recorded.run_id if p.recorded else None,
+             "will": "edited" if p.action == history.REFUSE else p.action} for p in planned]
+    edited = [p.refusal for p in planned if p.action == history.REFUSE]
+    applied = [p.step.name for p in planned if p.action == history.SKIP]
+    pending = [p.step.name for p in planned if p.action == history.RUN]
     return GateResult(
         gate="history", title="Applied migrations unchanged", phase=phase, subject="production",
         verdict=Verdict.FAIL if edited else Verdict.PASS,
