@@ -11,7 +11,8 @@
    a failure rolls back what this run applied, in reverse.
 6. **watch** — production's metrics against the pre-rollout baseline for `monitoring_hours` (no
    worker slot held); an alarm asks on-call to roll back or fix forward. **report_outcome** tells
-   Slack how it ended; only a completed rollout ends green. Staging's database is **dropped and recreated**.
+   Slack how it ended; only a completed rollout ends green. Staging's database is **dropped and recreated**
+   by the restore, and dropped with the snapshot once the dry run is done, however it ended.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from airflow.sdk import DAG, TaskGroup, TriggerRule, chain, task
 
 from gonogo.preflight import PREFLIGHT
 from gonogo.results import to_dicts
-from gonogo_airflow import ending, phases
+from gonogo_airflow import ending, ids, phases
 from gonogo_airflow.approval import FailureDecision, RolloutApproval
 from gonogo_airflow.notify import ApprovalNeeded, on_task_failure
 from gonogo_airflow.params import ROLLOUT_PARAMS
@@ -80,6 +81,16 @@ def restore_staging(taken: dict) -> float:
 
 
 @task
+def drop_staging_copy(taken: dict) -> str:
+    """Teardown of restore_staging: once the dry run is done, whatever its outcome, the staging
+    database and the snapshot are dropped (they hold production's data; the backup stays)."""
+    from gonogo import snapshot
+    r = Rollout.current()
+    return snapshot.drop_copy(r.staging, production=r.production, snapshot=snapshot.Dump.from_dict(taken),
+                              log=log.info)
+
+
+@task
 def check(gate: str) -> list[dict]:
     """One preflight gate (gonogo.preflight.PREFLIGHT); its task doc says what it checks."""
     return Rollout.current().run_gate(gate)
@@ -129,7 +140,7 @@ def record_approval() -> dict:
     """The approver's decision into production's audit trail."""
     from gonogo import production
     r = Rollout.current()
-    return production.record_decision(r.ctx, "approve", r.decision("decide.approve_rollout"))
+    return production.record_decision(r.ctx, "approve", r.decision(ids.APPROVE))
 
 
 @task
@@ -145,7 +156,7 @@ def take_backup() -> list[dict]:
     from gonogo import production
     r = Rollout.current()
     results, pre_batch = production.backup(r.ctx, log=log.info)
-    r.ti.xcom_push(key="pre_batch_schema", value=pre_batch)
+    r.ti.xcom_push(key=ids.PRE_BATCH_SCHEMA, value=pre_batch)
     return results
 
 
@@ -185,7 +196,7 @@ def fix_forward() -> dict:
     """On-call chose to fix forward: what applied stays, recorded; a new run resumes after it."""
     from gonogo import production
     r = Rollout.current()
-    decision = r.decision("production.decide_on_failure") or r.decision("watch.decide_after_watch")
+    decision = r.decision(ids.DECIDE_ON_FAILURE) or r.decision(ids.DECIDE_AFTER_WATCH)
     return production.record_decision(r.ctx, "fix_forward", decision)
 
 
@@ -218,6 +229,8 @@ with DAG(
         applied_on_staging = apply_on_staging(baseline)
         rehearsed = rehearse_rollbacks(baseline, applied_on_staging)
         observed = compare_observability(baseline, rehearsed)
+        # the copy's scope: from its restore to the end of the dry run, however that ends
+        observed >> drop_staging_copy(taken).as_teardown(setups=restored)
 
     with TaskGroup("decide"):
         evaluated = evaluate_gates({found.operator.task_id: found
@@ -225,7 +238,7 @@ with DAG(
         approve_rollout = RolloutApproval(
             task_id="approve_rollout",
             subject="Go/No-Go: roll batch {{ params.batch }} out to production?",
-            body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",
+            body=ids.pulled(ids.EVALUATE_GATES),
             # no default: the page styles neither button as the choice; unanswered after a day, the
             # approval counts as a Reject (RolloutApproval.execute_complete)
             response_timeout=timedelta(hours=24),
@@ -237,20 +250,20 @@ with DAG(
         decide_on_failure = FailureDecision(
             task_id="decide_on_failure", trigger_rule=TriggerRule.ONE_FAILED, when="apply_failed",
             subject="A production step of {{ params.batch }} failed: roll back or fix forward?",
-            body="{{ ti.xcom_pull(task_ids='decide.evaluate_gates') }}",
-            rollback_task="production.rollback_migrations", fix_forward_task="production.fix_forward")
+            body=ids.pulled(ids.EVALUATE_GATES),
+            rollback_task=ids.ROLLBACK, fix_forward_task=ids.FIX_FORWARD)
         rolled_back, fixing = rollback_migrations(), fix_forward()
         window = LowTrafficWindow(task_id="wait_for_window", doc_md=LowTrafficWindow.__doc__)
         chain(approved, window, check_session_guards(), take_backup(), create_restore_point(),
               capture_metrics_baseline(), applied, decide_on_failure, [rolled_back, fixing])
 
     with TaskGroup("watch"):
-        watch_window = WatchWindow(task_id="watch_window", baseline_task="production.capture_metrics_baseline")
+        watch_window = WatchWindow(task_id="watch_window", baseline_task=ids.CAPTURE_METRICS_BASELINE)
         decide_after_watch = FailureDecision(
             task_id="decide_after_watch", when="watch_alarm",
             subject="The watch window of {{ params.batch }} raised an alarm: roll back or fix forward?",
-            body="{{ ti.xcom_pull(task_ids='watch.watch_window') | tojson }}",
-            rollback_task="production.rollback_migrations", fix_forward_task="production.fix_forward")
+            body=ids.pulled(ids.WATCH, "tojson"),
+            rollback_task=ids.ROLLBACK, fix_forward_task=ids.FIX_FORWARD)
 
     chain(validated, planned, [taken, linted])
     restored >> gates >> baseline

@@ -27,6 +27,17 @@ def _who(decision: dict, default: str) -> str:
     return (decision.get("responded_by_user") or {}).get("name") or default
 
 
+def who_decided(decision: dict | None, default: str = "the decision timeout") -> str:
+    """Who answered a question of the run (on-call's roll back or fix forward, say)."""
+    return _who(decision or {}, default)
+
+
+def approvers(approval: dict | None) -> str:
+    """"a and b": each approval counted, in order (the one who answered, before four eyes)."""
+    approval = approval or {}
+    return " and ".join(a["user"] for a in approval.get("approvals") or ()) or _who(approval, "")
+
+
 def decide(*, gates_report: str | None, approval: dict | None, applied: list[dict] | None,
            watched: dict | None, on_failure: dict | None = None, after_watch: dict | None = None,
            disabled_steps: list[str] = (), started: list[str] | None = None,
@@ -69,10 +80,10 @@ def decide(*, gates_report: str | None, approval: dict | None, applied: list[dic
                            who=_who(after_watch, ""))
         return Outcome("watch_alarm", f"the watch window was {watched['status']}: {what}", True)
     steps = {r.subject for r in from_dicts(applied) if r.subject and r.gate == "step_applied"}
-    approvers = " and ".join(a["user"] for a in approval.get("approvals") or ()) or _who(approval, "")
+    by = approvers(approval)
     return Outcome("completed", f"{len(steps)} steps applied, validated and watched"
-                   + (f"; approved by {approvers}" if approvers else ""), False,
-                   next_steps=_cleanup_note(watched, disabled_steps), who=approvers)
+                   + (f"; approved by {by}" if by else ""), False,
+                   next_steps=_cleanup_note(watched, disabled_steps), who=by)
 
 
 def nothing_to_apply(applied_before: list[GateResult], disabled_steps: list[str]) -> Outcome:

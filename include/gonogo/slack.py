@@ -136,11 +136,16 @@ def orphans_ended(info: RunInfo, result: GateResult, task_url: str = "") -> Mess
     return _message("🚨 gonogo: a dead task's session ended", body, info, task_url)
 
 
-def rolled_back(info: RunInfo, results: list[GateResult], task_url: str = "") -> Message:
+def rolled_back(info: RunInfo, results: list[GateResult], task_url: str = "", decided_by: str = "",
+                approved_by: str = "") -> Message:
+    """decided_by: who chose to roll back (or the decision timeout); approved_by: who approved the rollout."""
     ok = all(not r.failed for r in results)
     lines = [_result_line(r) for r in results[:_MAX_LINES]]
+    who = ((f" {decided_by} chose to roll back" if decided_by else "")
+           + (f"{';' if decided_by else ''} the rollout was approved by {approved_by}" if approved_by else ""))
     head = ("*Rolled back.* Every applied step was undone in reverse order." if ok else
             "*Rollback incomplete.* A rollback failed: finish it by hand or recover to the restore point.")
+    head += f"{who}." if who else ""
     return _message("↩️ gonogo: production rolled back" if ok else "🚨 gonogo: rollback FAILED",
                     head + "\n\n" + "\n".join(lines), info, task_url)
 

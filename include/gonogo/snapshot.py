@@ -7,8 +7,10 @@ through its environment, never its command line.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import subprocess
 import time
 from collections.abc import Callable
@@ -135,16 +137,8 @@ def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int
 
     jobs: more than a 2-core machine's cores, because each job also waits on its reads and on the
     server; measured in tests/bench/test_bench_clone.py."""
-    if staging.same_database(production):
-        raise TargetError(
-            f"staging {staging.describe()} and production {production.describe()} are the same "
-            f"database; restoring would drop production. Point the staging connection at another database.")
     started = time.monotonic()
-    with staging.with_dbname("postgres").connect("restore_staging", guards=None) as conn:
-        if staging.dbname == production.dbname and _server_id(conn) == _server_id_of(production):
-            raise TargetError(
-                f"staging {staging.describe()} is production {production.describe()} under another "
-                f"address (same server system identifier); restoring would drop production.")
+    with _staging_server(staging, production, "restore_staging", "restoring") as conn:
         name = sql.Identifier(staging.dbname)
         log(f"dropping and recreating database {staging.dbname} on {staging.host}:{staging.port}")
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
@@ -161,6 +155,37 @@ def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int
     with staging.connect("restore_staging", guards=None) as conn:
         conn.execute("ANALYZE")  # fresh statistics, as production has, before plans are compared
     return time.monotonic() - started
+
+
+@contextlib.contextmanager
+def _staging_server(staging: Target, production: Target, app: str, doing: str):
+    """A session on staging's server (its maintenance database), once staging is known not to be
+    production under any address: what drops staging's database must never reach production's."""
+    if staging.same_database(production):
+        raise TargetError(
+            f"staging {staging.describe()} and production {production.describe()} are the same "
+            f"database; {doing} would drop production. Point the staging connection at another database.")
+    with staging.with_dbname("postgres").connect(app, guards=None) as conn:
+        if staging.dbname == production.dbname and _server_id(conn) == _server_id_of(production):
+            raise TargetError(
+                f"staging {staging.describe()} is production {production.describe()} under another "
+                f"address (same server system identifier); {doing} would drop production.")
+        yield conn
+
+
+def drop_copy(staging: Target, *, production: Target, snapshot: Dump | None, log: Log = print) -> str:
+    """The staging copy and the snapshot it was restored from, gone once the run is done with
+    them (the DAG's teardown of restore_staging, whatever the outcome): both hold production's
+    data. The backup taken before the batch is another dump and stays."""
+    with _staging_server(staging, production, "drop_staging_copy", "dropping the copy") as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(staging.dbname)))
+    removed = ""
+    if snapshot is not None and snapshot.path.is_dir():
+        shutil.rmtree(snapshot.path)
+        removed = f" and the snapshot {snapshot.path} ({megabytes(snapshot.bytes)})"
+    done = f"dropped the staging copy {staging.describe()}{removed}"
+    log(done)
+    return done
 
 
 def _server_id(conn) -> int | None:

@@ -12,6 +12,8 @@ from airflow.sdk.timezone import utcnow
 
 from gonogo import signoff
 
+from gonogo_airflow import ids
+
 
 def _keep(context, event, **counted) -> dict:
     decision = {
@@ -20,7 +22,7 @@ def _keep(context, event, **counted) -> dict:
         "responded_at": _iso(event.get("responded_at")),
         "triggered_by": triggered_by(context), **counted}
     if "error" not in event:
-        context["ti"].xcom_push(key="decision", value=decision)
+        context["ti"].xcom_push(key=ids.DECISION, value=decision)
     return decision
 
 
@@ -69,14 +71,14 @@ class RolloutApproval(ApprovalOperator):
         deadline = utcnow() + self.response_timeout if self.response_timeout else None
         self.body = (f"{signoff.ask_line(allowed, starter, required)} {signoff.buttons_line(deadline)}"
                      f"\n\n{self.body or ''}")
-        context["ti"].xcom_push(key="signoff", value={
+        context["ti"].xcom_push(key=ids.SIGNOFF, value={
             "required": required, "approvals": [], "not_counted": [], "eligible": allowed,
             "deadline": _iso(deadline)})
         return super().execute(context)
 
     def execute_complete(self, context, event):
         ti = context["ti"]
-        state = ti.xcom_pull(task_ids=self.task_id, key="signoff") or {"required": 1, "approvals": [],
+        state = ti.xcom_pull(task_ids=self.task_id, key=ids.SIGNOFF) or {"required": 1, "approvals": [],
                                                                          "not_counted": []}
         counted = {k: state.get(k) or [] for k in ("approvals", "not_counted")} | {"required": state["required"]}
         if event.get("error_type") == "timeout":  # no default on the page (neither button looks chosen): unanswered is a Reject
@@ -101,7 +103,7 @@ class RolloutApproval(ApprovalOperator):
             _keep(context, event, **counted)
             return super().execute_complete(context, event)
         self.log.warning("%s; %d more approval(s) needed: asking again", note, left)
-        ti.xcom_push(key="signoff", value={**state, **counted})
+        ti.xcom_push(key=ids.SIGNOFF, value={**state, **counted})
         others = [name for name in state.get("eligible") or () if name not in signoff.approved_by(counted)]
         self._tell(context, f"{note}. Still needed: {left} approval(s) from "
                             f"{', '.join(others) or 'another person (not the one who triggered the run)'}.")
@@ -152,11 +154,11 @@ class FailureDecision(HITLBranchOperator):
 
         ti = context["ti"]
         if self.when == "apply_failed":
-            failed = ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=["production.apply_migrations"],
+            failed = ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[ids.APPLY],
                                      states=["failed"])
             if not failed:  # the failure came before production was touched: nothing to decide
                 raise AirflowSkipException("apply_migrations did not run: nothing to roll back")
-        elif (ti.xcom_pull(task_ids="watch.watch_window") or {}).get("status") == "passed":
+        elif (ti.xcom_pull(task_ids=ids.WATCH) or {}).get("status") == "passed":
             raise AirflowSkipException("the watch window passed: nothing to decide")
         r = Rollout.from_context(context)
         if not production.in_flight(r.ctx):

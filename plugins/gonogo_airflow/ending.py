@@ -7,6 +7,7 @@ import logging
 from collections.abc import Callable
 
 from gonogo.results import failures, to_dicts
+from gonogo_airflow import ids
 from gonogo_airflow.notify import OutcomeReported, send, send_bare, tell_orphans, unannounced
 from gonogo_airflow.rollout import Rollout
 
@@ -16,21 +17,17 @@ _log = logging.getLogger("gonogo")
 def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
     """Undo what this run applied and prove the pre-batch schema; Slack hears either way, and a
     rollback that did not finish fails the task without a second message."""
-    from gonogo import production, slack
+    from gonogo import outcome, production, slack
 
-    pre_batch = r.ti.xcom_pull(task_ids="production.take_backup", key="pre_batch_schema")
-    decision = r.decision("production.decide_on_failure") or r.decision("watch.decide_after_watch")
+    pre_batch = r.ti.xcom_pull(task_ids=ids.TAKE_BACKUP, key=ids.PRE_BATCH_SCHEMA)
+    decision = r.decision(ids.DECIDE_ON_FAILURE) or r.decision(ids.DECIDE_AFTER_WATCH)
     results = production.rollback(r.ctx, pre_batch, log=log, decision=decision)
     tell_orphans(r, to_dicts(results))
-    send(r, slack.rolled_back(r.info, results, r.task_url))
+    send(r, slack.rolled_back(r.info, results, r.task_url, decided_by=outcome.who_decided(decision) if decision else "",
+                              approved_by=outcome.approvers(r.decision(ids.APPROVE))))
     if failures(results):
         raise OutcomeReported("rollback incomplete: " + "; ".join(f.message for f in failures(results)))
     return to_dicts(results)
-
-
-# the production tasks up to the apply, in the order they run: each returns a value when it finishes
-_PRODUCTION_TASKS = ("record_approval", "wait_for_window", "check_session_guards", "take_backup", "create_restore_point",
-                     "capture_metrics_baseline", "apply_migrations")
 
 
 def _started(r: Rollout) -> list[str] | None:
@@ -85,21 +82,21 @@ def _report_outcome(r: Rollout) -> str:
     if r.nothing_to_apply:
         return _nothing_to_apply(r)
     pull = r.ti.xcom_pull
-    applied, watched = pull(task_ids="production.apply_migrations"), pull(task_ids="watch.watch_window")
-    approval = r.decision("decide.approve_rollout")
+    applied, watched = pull(task_ids=ids.APPLY), pull(task_ids=ids.WATCH)
+    approval = r.decision(ids.APPROVE)
     started = stopped_at = None
     if applied is None and approval.get("chosen_options") == ["Approve"]:
-        stopped_at = next((t for t in _PRODUCTION_TASKS if pull(task_ids=f"production.{t}") is None), None)
+        stopped_at = next((ids.short(t) for t in ids.PRODUCTION_TASKS if pull(task_ids=t) is None), None)
         started = _started(r)
-    end = outcome.decide(gates_report=pull(task_ids="decide.evaluate_gates"), applied=applied, watched=watched,
+    end = outcome.decide(gates_report=pull(task_ids=ids.EVALUATE_GATES), applied=applied, watched=watched,
                          approval=approval,
-                         on_failure=r.decision("production.decide_on_failure"),
-                         after_watch=r.decision("watch.decide_after_watch"),
+                         on_failure=r.decision(ids.DECIDE_ON_FAILURE),
+                         after_watch=r.decision(ids.DECIDE_AFTER_WATCH),
                          disabled_steps=[] if applied is None else [s.name for s in r.batch.steps if not s.enabled],
                          started=started, stopped_at=stopped_at)
     r.write_final_report(applied, watched, end)
     if end.kind == "rejected":
-        outcome.record_rejection(r.ctx, r.decision("decide.approve_rollout"))
+        outcome.record_rejection(r.ctx, r.decision(ids.APPROVE))
     if message := slack.for_outcome(r.info, end, applied, watched):
         send(r, message)
     if not end.ok:

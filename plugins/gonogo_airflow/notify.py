@@ -11,6 +11,7 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from gonogo.errors import GatesFailed, StepFailed
 from gonogo.results import failures, from_dicts
+from gonogo_airflow import ids
 from gonogo_airflow.rollout import Rollout
 
 if TYPE_CHECKING:  # slack_sdk loads when a message is sent, not at DAG parse time
@@ -64,14 +65,11 @@ def on_task_failure(context) -> None:
     mark_alerted(rollout)
 
 
-ALERTED = "alerted"
-
-
 def mark_alerted(rollout: Rollout) -> None:
     """Note in the task's XCom that on-call was told: a task killed from outside (kill -9, out of
     memory, a lost worker) never gets here, and report_outcome tells for it (unannounced)."""
     try:
-        rollout.ti.xcom_push(key=ALERTED, value=True)
+        rollout.ti.xcom_push(key=ids.ALERTED, value=True)
     except Exception:  # noqa: BLE001 - the note must never cost the alert
         log.exception("could not note that the failure was told")
 
@@ -81,7 +79,7 @@ def unannounced(rollout: Rollout) -> list[str]:
     states = rollout.ti.get_task_states(dag_id=rollout.dag_id, run_ids=[rollout.run_id]).get(rollout.run_id, {})
     return [task for task, state in sorted(states.items())
             if str(state).lower().endswith("failed") and not str(state).lower().startswith("upstream")
-            and task != rollout.task_id and not rollout.ti.xcom_pull(task_ids=task, key=ALERTED)]
+            and task != rollout.task_id and not rollout.ti.xcom_pull(task_ids=task, key=ids.ALERTED)]
 
 
 def send_bare(rollout: Rollout, what: str, failed: BaseException) -> bool:
@@ -100,7 +98,7 @@ def _alert(rollout: Rollout, error: BaseException | None) -> None:
         message = slack.no_go(info, failures(error.results), rollout.task_url)
     elif isinstance(error, StepFailed):
         message = slack.step_failed(info, error.step, str(error), rollout.task_url, error.before_changes,
-                                    decision_url=rollout.decision_url("production.decide_on_failure"))
+                                    decision_url=rollout.decision_url(ids.DECIDE_ON_FAILURE))
     elif error is None:  # failed from outside its code: a user, a timeout, the scheduler
         message = slack.task_failed(info, rollout.task_id, "marked failed without an error from its own code "
                                     "(by a user, a timeout or the scheduler): its log says why", rollout.task_url)
@@ -127,6 +125,6 @@ class ApprovalNeeded(BaseNotifier):
         from gonogo import slack
 
         rollout = Rollout.from_context(context)
-        evidence = rollout.ti.xcom_pull(task_ids="decide.evaluate_gates", key="evidence")
+        evidence = rollout.ti.xcom_pull(task_ids=ids.EVALUATE_GATES, key=ids.EVIDENCE)
         send(rollout, slack.approval_needed(rollout.info, from_dicts(evidence),
                                             rollout.decision_url(rollout.task_id)))

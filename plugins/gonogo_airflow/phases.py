@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Callable
 
 from gonogo.results import to_dicts
+from gonogo_airflow import ids
 from gonogo_airflow.notify import tell_orphans
 from gonogo_airflow.rollout import Rollout
 
@@ -22,10 +23,10 @@ def evaluate(r: Rollout, evidence: dict) -> str:
 
     if r.nothing_to_apply:
         raise AirflowSkipException("nothing to apply: every enabled step was applied before from these very files")
-    if r.ti.xcom_pull(task_ids="prepare.restore_staging") is None:
+    if r.ti.xcom_pull(task_ids=ids.RESTORE_STAGING) is None:
         raise AirflowSkipException("the batch or the staging copy was not prepared: nothing to evaluate")
     results = gathered(evidence)
-    r.ti.xcom_push(key="evidence", value=to_dicts(results))  # for the final report
+    r.ti.xcom_push(key=ids.EVIDENCE, value=to_dicts(results))  # for the final report
     after = after_approval(step_counts(r.batch, results)["to_apply"], float(r.params["monitoring_hours"]),
                            r.window.describe() if r.window else "")
     # the report is written before the body is read: the body links to it

@@ -20,6 +20,8 @@ from gonogo.preflight import preflight_gate
 from gonogo.results import to_dicts
 from gonogo.target import SessionGuards, Target
 
+from gonogo_airflow import ids
+
 if TYPE_CHECKING:  # at DAG parse time this module stays light: the batch is loaded in tasks
     from gonogo.batch import Batch
     from gonogo.context import RunContext
@@ -27,9 +29,6 @@ if TYPE_CHECKING:  # at DAG parse time this module stays light: the batch is loa
     from gonogo.retry import RetryPolicy
 
 log = logging.getLogger("gonogo")
-VALIDATE_BATCH = "prepare.validate_batch"
-PLAN_STEPS = "prepare.plan_steps"
-CAPTURE_BASELINE = "dry_run.capture_baseline"
 
 
 def target_from_connection(conn_id: str, name: str) -> Target:
@@ -74,12 +73,12 @@ class Rollout:
         from gonogo.queries import Query
 
         batch = self.loaded_batch
-        found = None if self.task_id == VALIDATE_BATCH else self.ti.xcom_pull(task_ids=VALIDATE_BATCH)
+        found = None if self.task_id == ids.VALIDATE_BATCH else self.ti.xcom_pull(task_ids=ids.VALIDATE_BATCH)
         if batch.tool is not None and found:
             batch = pinned(batch, found["pending"], found["applied_before"])
-        if not batch.queries and self.task_id != CAPTURE_BASELINE:
+        if not batch.queries and self.task_id != ids.CAPTURE_BASELINE:
             # the app's queries the dry run found on production: the watch window and the report use them too
-            baseline = self.ti.xcom_pull(task_ids=CAPTURE_BASELINE) or {}
+            baseline = self.ti.xcom_pull(task_ids=ids.CAPTURE_BASELINE) or {}
             batch = dataclasses.replace(batch, queries=tuple(Query.from_dict(q) for q in baseline.get("queries", ())))
         return batch
 
@@ -166,14 +165,14 @@ class Rollout:
         from gonogo.report import write_reports
         from gonogo.results import from_dicts
 
-        evidence = self.ti.xcom_pull(task_ids="decide.evaluate_gates", key="evidence")
+        evidence = self.ti.xcom_pull(task_ids=ids.EVALUATE_GATES, key=ids.EVIDENCE)
         if evidence is None:
             return  # stopped before the report was first written, or it already says why
-        production = [self.ti.xcom_pull(task_ids=f"production.{task}") for task in
-                      ("check_session_guards", "take_backup", "create_restore_point", "rollback_migrations")]
+        production = [self.ti.xcom_pull(task_ids=task) for task in
+                      (ids.CHECK_SESSION_GUARDS, ids.TAKE_BACKUP, ids.CREATE_RESTORE_POINT, ids.ROLLBACK)]
         write_reports(self.folder, self.info, self.batch,
                       from_dicts([evidence, *production, applied, (watched or {}).get("results")])
-                      + signoff.results(self.decision("decide.approve_rollout")), end)
+                      + signoff.results(self.decision(ids.APPROVE)), end)
 
     def plan_steps(self) -> list[str]:
         """The steps this run applies, kept in XCom "to_apply" (a short circuit's empty return
@@ -182,17 +181,17 @@ class Rollout:
 
         to_apply, _ = production.plan(self.ctx)
         log.info("to apply: %s", ", ".join(to_apply) or "nothing: every enabled step was applied before")
-        self.ti.xcom_push(key="to_apply", value=to_apply)
+        self.ti.xcom_push(key=ids.TO_APPLY, value=to_apply)
         return to_apply
 
     @property
     def nothing_to_apply(self) -> bool:
         """prepare.plan_steps found every enabled step applied before (None: it did not run)."""
-        return self.ti.xcom_pull(task_ids=PLAN_STEPS, key="to_apply") == []
+        return self.ti.xcom_pull(task_ids=ids.PLAN_STEPS, key=ids.TO_APPLY) == []
 
     def decision(self, task_id: str) -> dict:
         """What a human (or a timeout) chose in a HITL task of this run: chosen_options, user."""
-        return self.ti.xcom_pull(task_ids=task_id, key="decision") or {}
+        return self.ti.xcom_pull(task_ids=task_id, key=ids.DECISION) or {}
 
     @cached_property
     def folder(self) -> Path:

@@ -16,6 +16,8 @@ from datetime import datetime, timedelta, timezone
 from airflow.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
+from gonogo_airflow import ids
+
 
 class WatchTrigger(BaseTrigger):
     def __init__(self, *, conn_id: str, app: str, guards: dict, baseline: dict, deadline: str, started: str,
@@ -112,7 +114,7 @@ class WatchWindow(BaseOperator):
         if event["status"] != "passed":
             send(r, slack.watch_alarm(r.info, failures(from_dicts(event["results"])), r.task_url,
                                       inconclusive=event["status"] == "inconclusive",
-                                      decision_url=r.decision_url("watch.decide_after_watch")))
+                                      decision_url=r.decision_url(ids.DECIDE_AFTER_WATCH)))
         return event
 
 

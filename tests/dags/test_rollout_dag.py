@@ -51,12 +51,18 @@ def catalog(target):
     return constraints, indexes, unmapped, counts
 
 
+def staging_exists(env) -> bool:
+    with env.staging.with_dbname("postgres").connect("tests", guards=None) as conn:
+        return conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [env.staging.dbname]).fetchone()[0] == 1
+
+
 def test_approved_rollout_migrates_production(rollout):
     env = rollout()
     _, _, unmapped_before, counts_before = catalog(env.production)
     assert unmapped_before > 0  # the legacy category column is not mapped yet
 
     dagrun = env.run("Approve")
+    ti_states = states(dagrun)
 
     assert str(dagrun.state) == "success", (states(dagrun), failed_gates(env.artifacts))
     constraints, indexes, unmapped, counts = catalog(env.production)
@@ -125,6 +131,10 @@ def test_approved_rollout_migrates_production(rollout):
             "restore_point", "watch_metric"} <= gates
     for name in ("report.json", "report.md", "report.html"):
         assert stat.S_IMODE(os.stat(run_dir / name).st_mode) == 0o600
+    # the staging copy and the snapshot it came from are gone (the teardown of restore_staging);
+    # the backup, production's data before the batch, stays
+    assert ti_states["dry_run.drop_staging_copy"] == "success"
+    assert not staging_exists(env) and not (run_dir / "snapshot").exists() and (run_dir / "backup").is_dir()
     # the watch window told the report tab where it stood after each poll, and that it ended
     watched = watch_status.read(run_dir)
     assert watched["ended"] and watched["line"] == "ended: passed", watched
@@ -146,7 +156,8 @@ def test_approved_rollout_migrates_production(rollout):
     ti = states(again)
     assert str(again.state) == "success", {t: s for t, s in ti.items() if s != "skipped"}
     assert ti["prepare.plan_steps"] == "success" and ti["report_outcome"] == "success"
-    assert {ti[t] for t in ("prepare.take_snapshot", "prepare.lint_migrations", "decide.evaluate_gates",
+    assert {ti[t] for t in ("prepare.take_snapshot", "prepare.lint_migrations", "dry_run.drop_staging_copy",
+                            "decide.evaluate_gates",
                             "decide.approve_rollout", "production.take_backup", "production.apply_migrations",
                             "watch.watch_window")} == {"skipped"}
     assert not env.answered and pg_dump_schema(env.production) == schema_after  # nobody was asked
@@ -530,6 +541,7 @@ def test_a_dry_run_task_that_crashes_still_gives_a_no_go_report_naming_it(rollou
     assert ti["dry_run.rehearse_rollbacks"] == "failed" and ti["dry_run.compare_observability"] == "upstream_failed"
     assert ti["decide.evaluate_gates"] == "failed" and ti["decide.approve_rollout"] == "upstream_failed"
     assert env.answered == [] and pg_dump_schema(env.production) == schema_before
+    assert ti["dry_run.drop_staging_copy"] == "success" and not staging_exists(env)  # a teardown: whatever happened
     [run_dir] = (env.artifacts / "gonogo_rollout").iterdir()
     report = json.loads((run_dir / "report.json").read_text())
     crashed = {r["subject"]: r for r in report["results"] if r["gate"] == "task_finished"}
@@ -574,6 +586,17 @@ def test_every_tasks_application_name_keeps_its_task_whole(rollout_dag):
     for task_id in rollout_dag.task_ids:
         name = "gonogo/" + Rollout(dag_id=rollout_dag.dag_id, run_id=run_id, task_id=task_id, params={}, ti=None).app
         assert len(name) <= 63 and name.endswith("/" + task_id) and run_key(run_id) in name, name
+
+
+def test_every_task_id_the_adapter_reads_is_a_task_of_the_dag(rollout_dag):
+    """gonogo_airflow.ids holds the names one task reads another's result by: each is a task of
+    the DAG, and the production tasks a stopped run is judged by are in the order they run."""
+    from gonogo_airflow import ids
+
+    named = {value for name, value in vars(ids).items() if name.isupper() and isinstance(value, str) and "." in value}
+    assert len(named) >= 17 and named <= set(rollout_dag.task_ids), named - set(rollout_dag.task_ids)
+    order = [t for t in rollout_dag.topological_sort() if t.task_id in ids.PRODUCTION_TASKS]
+    assert tuple(t.task_id for t in order) == ids.PRODUCTION_TASKS
 
 
 def test_dag_folder_has_no_import_errors(rollout_dag):  # rollout_dag: the metadata database is migrated

@@ -206,6 +206,15 @@ def test_a_failed_rollback_says_so(local_slack):
     assert "Rollback incomplete" in blocks_of(received, "section")[0]["text"]["text"]
 
 
+def test_a_rollback_names_who_chose_it_and_who_approved(local_slack):
+    local_slack.clear()
+    slack.post(slack.rolled_back(INFO, [ROLLBACK], decided_by="oncall", approved_by="alice and bob"), token=TOKEN,
+               channel=CHANNEL, base_url=local_slack.api_url)
+    [received] = local_slack.messages
+    assert ("Every applied step was undone in reverse order. oncall chose to roll back; the rollout was approved "
+            "by alice and bob.") in blocks_of(received, "section")[0]["text"]["text"]
+
+
 def test_unreachable_slack_raises():
     closed = f"http://127.0.0.1:{free_port()}/api/"
     with pytest.raises(OSError):

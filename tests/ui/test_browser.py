@@ -14,6 +14,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from urllib.parse import quote
@@ -116,7 +117,8 @@ def wait_for(what: str, check, timeout: float, every: float = 2.0):
     pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
 
 
-def trigger(page, base: str, watch_hours: float, approvers: str = "", approvals: int | None = None) -> str:
+def trigger(page, base: str, watch_hours: float, approvers: str = "", approvals: int | None = None,
+            rollback_executors: str = "") -> str:
     """Trigger a run from the UI's form with the batch typed in its field (the batches that
     exist are its suggestions), the approvers (one per line) and how many must approve; returns
     the run id."""
@@ -133,24 +135,27 @@ def trigger(page, base: str, watch_hours: float, approvers: str = "", approvals:
         page.locator("#element_approvers").fill(approvers)
     if approvals:
         page.locator("input[name=element_approvals_required]").fill(str(approvals))
+    if rollback_executors:
+        page.locator("#element_rollback_executors").fill(rollback_executors)
     page.get_by_role("button", name="Trigger", exact=True).click()
     return wait_for("the triggered run", lambda: next(
         (r["dag_run_id"] for r in api(page, base, f"/dags/{DAG}/dagRuns")["dag_runs"] if r["dag_run_id"] not in before),
         None), timeout=30, every=0.5)
 
 
-def open_approval(page, base: str, run_id: str) -> dict:
-    """Wait until the approval task asks, open its page; returns what it asks (its HITL detail)."""
-    detail = wait_for("the approval task to wait for an answer", lambda: next(
+def open_approval(page, base: str, run_id: str, task: str = "decide.approve_rollout", button: str = "Approve") -> dict:
+    """Wait until a question of the run (the approval, or on-call's) asks, open its page; returns
+    what it asks (its HITL detail)."""
+    detail = wait_for(f"{task} to wait for an answer", lambda: next(
         (d for d in api(page, base, "/dags/~/dagRuns/~/hitlDetails", dag_id_pattern=DAG,
                         response_received=False)["hitl_details"]
-         if d["task_instance"]["dag_run_id"] == run_id), None), timeout=420)
+         if d["task_instance"]["dag_run_id"] == run_id and d["task_instance"]["task_id"] == task), None), timeout=420)
     # An answer within a second or two of the pause can reach the task before the scheduler has
     # processed the pausing process's exit, and Airflow 3.3 then fails the resumed task ("state
     # changed externally"): answer as a person would, after reading for a while.
     time.sleep(10)
-    page.goto(f"{base}/dags/{DAG}/runs/{quote(run_id)}/tasks/decide.approve_rollout/required_actions")
-    page.get_by_role("button", name="Approve", exact=True).wait_for(timeout=60_000)
+    page.goto(f"{base}/dags/{DAG}/runs/{quote(run_id)}/tasks/{task}/required_actions")
+    page.get_by_role("button", name=button, exact=True).wait_for(timeout=60_000)
     return detail
 
 
@@ -233,6 +238,77 @@ def test_a_task_killed_with_kill_9_still_reaches_on_call(ui, browser):
 def pending(page, base: str, run_id: str) -> bool:
     return any(d["task_instance"]["dag_run_id"] == run_id for d in api(
         page, base, "/dags/~/dagRuns/~/hitlDetails", dag_id_pattern=DAG, response_received=False)["hitl_details"])
+
+
+def deadlock_in_the_watch_window(production, steps: int) -> threading.Thread:
+    """Two app sessions deadlock a few seconds after production's history has every step
+    applied: the watch window tolerates no deadlock."""
+    def run():
+        wait_for("the batch applied on production", lambda: _applied(production) == steps, timeout=600, every=0.5)
+        time.sleep(3)  # into the window
+        barrier = threading.Barrier(2)
+
+        def session(first, second):
+            with production.connect("tests/app-session", guards=None, autocommit=False) as conn:
+                try:
+                    conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [first])
+                    barrier.wait()
+                    conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [second])
+                    conn.commit()
+                except Exception:  # noqa: BLE001 - one of the two is the deadlock victim
+                    conn.rollback()
+
+        pair = [threading.Thread(target=session, args=args) for args in ((1, 2), (2, 1))]
+        for t in pair:
+            t.start()
+        for t in pair:
+            t.join()
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return thread
+
+
+def _applied(production) -> int:
+    """Steps of the batch production's history has applied (0 before gonogo ever ran there)."""
+    with production.connect("tests", guards=None) as conn:
+        if not conn.execute("SELECT to_regclass('gonogo.history')").fetchone()[0]:
+            return 0
+        return conn.execute("SELECT count(*) FROM gonogo.history WHERE batch = %s AND status = 'applied'",
+                            [BATCH]).fetchone()[0]
+
+
+def test_approved_by_one_rolled_back_by_another_after_a_watch_alarm(ui, browser, approvers):
+    """One approver approves; in the watch window two app sessions deadlock; the rollback
+    executor the run named (another person) chooses Roll back on the page on-call's Slack message
+    links to. Production is back to its schema; the report and Slack name both, each as
+    production's audit trail has them."""
+    production, _ = ui["stack"].targets()
+    first, second = approvers
+    (first_login, _), (second_login, _) = ui["approvers"]
+    schema_before = pg_dump_schema(production)
+    run_id = trigger(browser, ui["base"], watch_hours=0.01, approvers=first_login,  # a 36 s watch
+                     rollback_executors=second_login)
+
+    open_approval(first, ui["base"], run_id)
+    first.get_by_role("button", name="Approve", exact=True).click()
+    deadlock_in_the_watch_window(production, steps=6)
+    detail = open_approval(second, ui["base"], run_id, task="watch.decide_after_watch", button="Roll back")
+    assert detail["assigned_users"] == [{"id": second_login, "name": second_login}], detail["assigned_users"]
+    alarm = next(t for t in slack_texts(ui) if "watch window alarm" in t and run_id in t)
+    assert "Deadlocks since the rollout" in alarm
+    second.get_by_role("button", name="Roll back", exact=True).click()
+
+    assert wait_for_end(browser, ui["base"], run_id) == "failed"
+    assert pg_dump_schema(production) == schema_before
+    with production.connect("tests", guards=None) as conn:
+        audit = conn.execute("SELECT event, username FROM gonogo.events WHERE run_id = %s AND event IN "
+                             "('approve', 'rollback') ORDER BY id", [run_id]).fetchall()
+    assert audit == [("approve", first_login), ("rollback", second_login)], audit
+    assert report_banner(browser, ui["base"], run_id) == "ROLLED BACK"
+    shown = browser.locator("body").inner_text()
+    assert f"{second_login} chose to roll back" in shown and f"approved by {first_login} at" in shown
+    assert any("rolled back" in t.lower() and run_id in t and second_login in t for t in slack_texts(ui))
 
 
 def test_approve_from_the_approval_page_migrates_production(ui, browser, approvers):

@@ -1,0 +1,51 @@
+"""The names the Airflow boundary is held by: each task id one task reads another's result by, and
+each XCom key, in one place. dags/gonogo_rollout.py names its tasks after these (its TaskGroup and
+function names), and tests/dags/test_rollout_dag.py checks every id here is a task of the DAG."""
+
+from __future__ import annotations
+
+# prepare
+VALIDATE_BATCH = "prepare.validate_batch"
+PLAN_STEPS = "prepare.plan_steps"
+RESTORE_STAGING = "prepare.restore_staging"
+# dry run
+CAPTURE_BASELINE = "dry_run.capture_baseline"
+# decide
+EVALUATE_GATES = "decide.evaluate_gates"
+APPROVE = "decide.approve_rollout"
+# production, in the order they run
+RECORD_APPROVAL = "production.record_approval"
+WAIT_FOR_WINDOW = "production.wait_for_window"
+CHECK_SESSION_GUARDS = "production.check_session_guards"
+TAKE_BACKUP = "production.take_backup"
+CREATE_RESTORE_POINT = "production.create_restore_point"
+CAPTURE_METRICS_BASELINE = "production.capture_metrics_baseline"
+APPLY = "production.apply_migrations"
+DECIDE_ON_FAILURE = "production.decide_on_failure"
+ROLLBACK = "production.rollback_migrations"
+FIX_FORWARD = "production.fix_forward"
+# watch
+WATCH = "watch.watch_window"
+DECIDE_AFTER_WATCH = "watch.decide_after_watch"
+
+# production's tasks before and including the migrations: the first that did not finish is where a run stopped
+PRODUCTION_TASKS = (RECORD_APPROVAL, WAIT_FOR_WINDOW, CHECK_SESSION_GUARDS, TAKE_BACKUP, CREATE_RESTORE_POINT,
+                    CAPTURE_METRICS_BASELINE, APPLY)
+
+# XCom keys beside a task's return value
+EVIDENCE = "evidence"                # EVALUATE_GATES: every result before the approval, for the final report
+TO_APPLY = "to_apply"                # PLAN_STEPS: the steps this run applies (a short circuit's [] is not kept)
+PRE_BATCH_SCHEMA = "pre_batch_schema"  # TAKE_BACKUP: the schema a rollback must get back to
+DECISION = "decision"                # a HITL task: what a person (or the timeout) chose
+SIGNOFF = "signoff"                  # APPROVE: the approvals counted so far
+ALERTED = "alerted"                  # any task: its failure alert went out
+
+
+def short(task_id: str) -> str:
+    """The task's name within its group: "production.take_backup" → "take_backup"."""
+    return task_id.rsplit(".", 1)[-1]
+
+
+def pulled(task_id: str, *filters: str) -> str:
+    """A Jinja expression for an operator's templated field: `task_id`'s return value."""
+    return "{{ ti.xcom_pull(task_ids='%s')%s }}" % (task_id, "".join(f" | {f}" for f in filters))
