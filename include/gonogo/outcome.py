@@ -5,9 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from gonogo.decision import FIX_FORWARD, Decision
 from gonogo.results import GateResult, failures, from_dicts
-
-FIX_FORWARD = ["Fix forward"]
 
 
 @dataclass(frozen=True)
@@ -23,23 +22,22 @@ class Outcome:
         return self.kind in ("completed", "nothing_to_apply")
 
 
-def _who(decision: dict, default: str) -> str:
-    return (decision.get("responded_by_user") or {}).get("name") or default
+def _who(decision: Decision | None, default: str) -> str:
+    return (decision.by if decision else None) or default
 
 
-def who_decided(decision: dict | None, default: str = "the decision timeout") -> str:
+def who_decided(decision: Decision | None, default: str = "the decision timeout") -> str:
     """Who answered a question of the run (on-call's roll back or fix forward, say)."""
-    return _who(decision or {}, default)
+    return _who(decision, default)
 
 
-def approvers(approval: dict | None) -> str:
-    """"a and b": each approval counted, in order (the one who answered, before four eyes)."""
-    approval = approval or {}
-    return " and ".join(a["user"] for a in approval.get("approvals") or ()) or _who(approval, "")
+def approvers(approval: Decision | None) -> str:
+    """"a and b": each approval counted, in order (else the one who answered)."""
+    return " and ".join(approval.approvers) if approval and approval.approvers else _who(approval, "")
 
 
-def decide(*, gates_report: str | None, approval: dict | None, applied: list[dict] | None,
-           watched: dict | None, on_failure: dict | None = None, after_watch: dict | None = None,
+def decide(*, gates_report: str | None, approval: Decision | None, applied: list[dict] | None,
+           watched: dict | None, on_failure: Decision | None = None, after_watch: Decision | None = None,
            disabled_steps: list[str] = (), started: list[str] | None = None,
            stopped_at: str | None = None) -> Outcome:
     """Arguments are what the phases returned through XCom; None means the phase did not finish.
@@ -51,11 +49,11 @@ def decide(*, gates_report: str | None, approval: dict | None, applied: list[dic
                                   "not be measured (see decide.evaluate_gates and the report)", True)
     if not approval:
         return Outcome("stopped", "the approval step did not complete", True)
-    if approval.get("chosen_options") != ["Approve"]:
+    if not approval.approved:
         return Outcome("rejected", f"rejected by {_who(approval, 'the approval timeout')}: production untouched", False,
                        who=_who(approval, ""))
     if applied is None:
-        if on_failure and on_failure.get("chosen_options") == FIX_FORWARD:
+        if on_failure and on_failure.choice == FIX_FORWARD:
             return Outcome("fixing_forward", f"a production step failed and {_who(on_failure, 'the decision timeout')} "
                                              f"chose to fix forward: what applied stays; fix the cause and trigger "
                                              f"again to resume", True)
@@ -66,12 +64,12 @@ def decide(*, gates_report: str | None, approval: dict | None, applied: list[dic
                                       f"nothing to roll back (the task's log says why; fix it and trigger again)", True)
         by = f" ({_who(on_failure, 'the decision timeout')} chose to roll back)" if on_failure else ""
         return Outcome("rolled_back", f"a production step failed{by}; see rollback_migrations for what was undone", True,
-                       who=_who(on_failure or {}, ""))
+                       who=_who(on_failure, ""))
     if watched is None:
         return Outcome("watch_alarm", "the watch window did not complete", True)
     if watched.get("status") != "passed":
         what = "; ".join(f"{r.title}: {r.message}" for r in failures(from_dicts(watched.get("results"))))
-        if after_watch and after_watch.get("chosen_options") == FIX_FORWARD:
+        if after_watch and after_watch.choice == FIX_FORWARD:
             return Outcome("fixing_forward", f"the watch window was {watched['status']} ({what}) and "
                                              f"{_who(after_watch, 'the decision timeout')} chose to fix forward", True)
         if after_watch:
@@ -109,7 +107,7 @@ def _cleanup_note(watched: dict, disabled_steps: list[str]) -> str:
             f"it; it then goes through its own dry run and approval.")
 
 
-def record_rejection(ctx, decision: dict) -> None:
+def record_rejection(ctx, decision: Decision) -> None:
     """A Reject lands in production's audit trail like an approval does (ctx: a RunContext)."""
     from gonogo.production import record_decision
 

@@ -17,6 +17,7 @@ from gonogo.gates.restore_point import create_restore_point
 from gonogo.gates.session_guards import session_guards
 from gonogo.results import GateResult, Verdict, require_pass, to_dicts
 from gonogo.schema import Schema, read_schema
+from gonogo.decision import Decision
 from gonogo.steps import BatchRun, Ledger, apply_steps, undo
 
 PHASE = "production"
@@ -31,18 +32,19 @@ def record(ctx: RunContext, event: str, *, username: str | None = None, detail: 
         history.record(conn, ctx.run_id, ctx.batch.id, event, step=step, username=username, detail=detail)
 
 
-def record_decision(ctx: RunContext, event: str, decision: dict) -> dict:
+def record_decision(ctx: RunContext, event: str, decision: Decision | None) -> dict:
     """A human's answer (approve, reject, fix_forward) with who gave it, into the audit trail: an
     approval by several people is one event each, and an Approve that did not count is kept too."""
-    common = {k: decision.get(k) for k in ("triggered_by", "required") if decision.get(k)}
-    for refused in decision.get("not_counted") or ():
-        record(ctx, "approval_not_counted", username=refused["user"], detail={**common, **refused})
-    if event == "approve" and decision.get("approvals"):
-        for approval in decision["approvals"]:
-            record(ctx, event, username=approval["user"], detail={**common, **approval})
+    decision = decision or Decision()
+    common = {"triggered_by": decision.triggered_by, "required": decision.required}
+    for refused in decision.not_counted:
+        record(ctx, "approval_not_counted", username=refused.user, detail={**common, **refused.to_dict()})
+    if event == "approve" and decision.approvals:
+        for approval in decision.approvals:
+            record(ctx, event, username=approval.user, detail={**common, **approval.to_dict()})
     else:
-        record(ctx, event, username=(decision.get("responded_by_user") or {}).get("name"), detail=decision)
-    return decision
+        record(ctx, event, username=decision.by, detail=decision.to_dict())
+    return decision.to_dict()
 
 
 def check_guards(ctx: RunContext, log: Log = print) -> list[dict]:
@@ -142,7 +144,7 @@ def started(ctx: RunContext) -> list[str]:
         return history.started_by(conn, ctx.batch.id, ctx.run_id)
 
 
-def rollback(ctx: RunContext, pre_batch: dict, log: Log = print, decision: dict | None = None) -> list[GateResult]:
+def rollback(ctx: RunContext, pre_batch: dict, log: Log = print, decision: Decision | None = None) -> list[GateResult]:
     """Undo what this run did, the step in flight first, then the rest in reverse.
     pre_batch: what backup() recorded; decision: on-call's answer that chose it (who, when),
     kept in the rollback event."""
@@ -151,8 +153,8 @@ def rollback(ctx: RunContext, pre_batch: dict, log: Log = print, decision: dict 
         steps = [ctx.batch.step(name) for name in history.applied_by(conn, ctx.batch.id, ctx.run_id)]
         with rollout_lock.exclusive(conn, "rollback_migrations"):
             history.record(conn, ctx.run_id, ctx.batch.id, "rollback",
-                           username=((decision or {}).get("responded_by_user") or {}).get("name"),
-                           detail={"steps": [s.name for s in steps], "decided_at": (decision or {}).get("responded_at")})
+                           username=decision.by if decision else None,
+                           detail={"steps": [s.name for s in steps], "decided_at": decision.at if decision else None})
             return orphans + undo(conn, steps, Schema.from_json(pre_batch["schema"]), phase=PHASE, log=log,
                                   ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy,
                                   in_flux=frozenset(pre_batch.get("in_flux", ())))

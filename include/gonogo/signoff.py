@@ -2,16 +2,16 @@
 Date"): four eyes, a number of distinct approvers, groups resolved to their members, and the
 sign-off as evidence for the report.
 
-A decision is the dict the approval task keeps (plugins/gonogo_airflow/approval.py): the last
-answer (`chosen_options`, `responded_by_user`, `responded_at`), `triggered_by`, and the answers
-that counted (`approvals`: [{"user", "at"}]) or did not (`not_counted`: [{"user", "at", "why"}])
-against the number `required`.
+What it reads is a gonogo.decision.Decision: the last answer (choice, by, at), who triggered
+the run, and the answers that counted (approvals) or did not (not_counted) against the number
+required.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 
+from gonogo.decision import APPROVE, Decision
 from gonogo.results import GateResult, Verdict
 
 GROUP = "@"          # "@dba" in approvers: every member of the group dba
@@ -57,27 +57,23 @@ def eligible(approvers: list[str], triggered_by: str | None, required: int) -> l
     return allowed
 
 
-def not_counted(decision: dict, user: str | None) -> str | None:
+def not_counted(decision: Decision, user: str | None) -> str | None:
     """Why an Approve by `user` does not count toward the sign-off (None: it counts)."""
     if not user:
         return "the answer carries no login"
-    if user == decision.get("triggered_by"):
+    if user == decision.triggered_by:
         return f"{user} triggered this run: four eyes — another person must approve it"
-    if user in approved_by(decision):
+    if user in decision.approvers:
         return f"{user} has approved already: each approval must come from a different person"
     return None
 
 
-def approved_by(decision: dict) -> list[str]:
-    return [a["user"] for a in decision.get("approvals") or ()]
+def missing(decision: Decision) -> int:
+    return max(0, decision.required - len(decision.approvals))
 
 
-def missing(decision: dict) -> int:
-    return max(0, int(decision.get("required") or 1) - len(decision.get("approvals") or ()))
-
-
-def describe(approvals: list[dict]) -> str:
-    return ", ".join(f"{a['user']} at {_minute(a['at'])}" for a in approvals)
+def describe(approvals) -> str:
+    return ", ".join(f"{a.user} at {_minute(a.at)}" for a in approvals)
 
 
 def _minute(at: str | None) -> str:
@@ -100,21 +96,19 @@ def buttons_line(deadline) -> str:
             f"changes nothing.{unanswered}")
 
 
-def results(decision: dict | None) -> list[GateResult]:
+def results(decision: Decision | None) -> list[GateResult]:
     """The sign-off as evidence for the Decision Gate's "Team reviewed and approved"."""
-    if not decision or not decision.get("chosen_options"):
+    if not decision or not decision.choice:
         return []
-    approvals, refused = decision.get("approvals") or [], decision.get("not_counted") or []
-    starter = decision.get("triggered_by")
+    approvals, starter = decision.approvals, decision.triggered_by
     notes = [f"triggered by {starter}"] if starter else []
-    notes += [f"not counted: {r['user']} at {_minute(r['at'])} ({r['why']})" for r in refused]
+    notes += [f"not counted: {r.user} at {_minute(r.at)} ({r.why})" for r in decision.not_counted]
     base = dict(gate=GATE, title="Team reviewed and approved", phase=PHASE,
-                threshold=f"{decision.get('required') or 1} approval(s) by people other than the triggerer",
+                threshold=f"{decision.required} approval(s) by people other than the triggerer",
                 message="; ".join(notes))
-    if decision["chosen_options"] == ["Approve"] and not missing(decision):
+    if decision.choice == APPROVE and not missing(decision):
         return [GateResult(verdict=Verdict.PASS, value=f"approved by {describe(approvals)}", **base)]
-    by = (decision.get("responded_by_user") or {}).get("name")
-    value = (f"rejected by {by} at {_minute(decision.get('responded_at'))}" if by
+    value = (f"rejected by {decision.by} at {_minute(decision.at)}" if decision.by
              else "not approved in time: the approval timed out (Reject)")
     if approvals:
         value += f"; approved before that by {describe(approvals)}"

@@ -11,18 +11,28 @@ from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk.timezone import utcnow
 
 from gonogo import signoff
+from gonogo.decision import APPROVE, Answer, Decision
 
 from gonogo_airflow import ids
 
 
-def _keep(context, event, **counted) -> dict:
-    decision = {
-        "chosen_options": list(event.get("chosen_options") or ()),
-        "responded_by_user": event.get("responded_by_user"),
-        "responded_at": _iso(event.get("responded_at")),
-        "triggered_by": triggered_by(context), **counted}
+def decision_of(context, event: dict, counted: dict | None = None) -> Decision:
+    """Airflow's HITL answer (chosen_options, responded_by_user, responded_at) as the library's
+    Decision — the one place that reads Airflow's shape. counted: the sign-off's state."""
+    responder = event.get("responded_by_user") or {}
+    chosen = list(event.get("chosen_options") or ())
+    counted = counted or {}
+    return Decision(choice=chosen[0] if chosen else None, by=responder.get("name") or responder.get("id"),
+                    at=_iso(event.get("responded_at")), triggered_by=triggered_by(context),
+                    required=int(counted.get("required") or 1),
+                    approvals=tuple(Answer.from_dict(a) for a in counted.get("approvals") or ()),
+                    not_counted=tuple(Answer.from_dict(a) for a in counted.get("not_counted") or ()))
+
+
+def _keep(context, event, **counted) -> Decision:
+    decision = decision_of(context, event, counted)
     if "error" not in event:
-        context["ti"].xcom_push(key=ids.DECISION, value=decision)
+        context["ti"].xcom_push(key=ids.DECISION, value=decision.to_dict())
     return decision
 
 
@@ -84,27 +94,25 @@ class RolloutApproval(ApprovalOperator):
         if event.get("error_type") == "timeout":  # no default on the page (neither button looks chosen): unanswered is a Reject
             event = {"chosen_options": [self.REJECT], "params_input": {}, "responded_at": utcnow(),
                      "responded_by_user": None}
-        responder = event.get("responded_by_user") or {}
-        who = responder.get("name") or responder.get("id")
-        self.log.info("answered %s by %s; the run was triggered by %s", event.get("chosen_options"), who,
-                      triggered_by(context))
-        if "error" in event or list(event.get("chosen_options") or ()) != ["Approve"]:
+        answer = decision_of(context, event, counted)
+        who, at = answer.by, answer.at
+        self.log.info("answered %s by %s; the run was triggered by %s", answer.choice, who, answer.triggered_by)
+        if "error" in event or answer.choice != APPROVE:
             _keep(context, event, **counted)
             return super().execute_complete(context, event)
-        at = _iso(event.get("responded_at"))
-        if why := signoff.not_counted({**counted, "triggered_by": triggered_by(context)}, who):
+        if why := signoff.not_counted(answer, who):
             counted["not_counted"].append({"user": who, "at": at, "why": why})
             note = f"the Approve of {who} does not count: {why}"
         else:
             counted["approvals"].append({"user": who, "at": at})
             note = f"{who} approved ({len(counted['approvals'])} of {counted['required']})"
-        left = signoff.missing(counted)
+        left = signoff.missing(decision_of(context, event, counted))
         if not left:
             _keep(context, event, **counted)
             return super().execute_complete(context, event)
         self.log.warning("%s; %d more approval(s) needed: asking again", note, left)
         ti.xcom_push(key=ids.SIGNOFF, value={**state, **counted})
-        others = [name for name in state.get("eligible") or () if name not in signoff.approved_by(counted)]
+        others = [name for name in state.get("eligible") or () if name not in {a["user"] for a in counted["approvals"]}]
         self._tell(context, f"{note}. Still needed: {left} approval(s) from "
                             f"{', '.join(others) or 'another person (not the one who triggered the run)'}.")
         return self._ask_again(context, state)

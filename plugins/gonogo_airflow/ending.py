@@ -23,7 +23,7 @@ def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
     decision = r.decision(ids.DECIDE_ON_FAILURE) or r.decision(ids.DECIDE_AFTER_WATCH)
     results = production.rollback(r.ctx, pre_batch, log=log, decision=decision)
     tell_orphans(r, to_dicts(results))
-    send(r, slack.rolled_back(r.info, results, r.task_url, decided_by=outcome.who_decided(decision) if decision else "",
+    send(r, slack.rolled_back(r.info, results, r.task_url, decided_by=outcome.who_decided(decision),
                               approved_by=outcome.approvers(r.decision(ids.APPROVE))))
     if failures(results):
         raise OutcomeReported("rollback incomplete: " + "; ".join(f.message for f in failures(results)))
@@ -85,7 +85,7 @@ def _report_outcome(r: Rollout) -> str:
     applied, watched = pull(task_ids=ids.APPLY), pull(task_ids=ids.WATCH)
     approval = r.decision(ids.APPROVE)
     started = stopped_at = None
-    if applied is None and approval.get("chosen_options") == ["Approve"]:
+    if applied is None and approval and approval.approved:
         stopped_at = next((ids.short(t) for t in ids.PRODUCTION_TASKS if pull(task_ids=t) is None), None)
         started = _started(r)
     end = outcome.decide(gates_report=pull(task_ids=ids.EVALUATE_GATES), applied=applied, watched=watched,

@@ -24,6 +24,7 @@ from gonogo_airflow import ids
 
 if TYPE_CHECKING:  # at DAG parse time this module stays light: the batch is loaded in tasks
     from gonogo.batch import Batch
+    from gonogo.decision import Decision
     from gonogo.context import RunContext
     from gonogo.report import RunInfo
     from gonogo.retry import RetryPolicy
@@ -189,9 +190,11 @@ class Rollout:
         """prepare.plan_steps found every enabled step applied before (None: it did not run)."""
         return self.ti.xcom_pull(task_ids=ids.PLAN_STEPS, key=ids.TO_APPLY) == []
 
-    def decision(self, task_id: str) -> dict:
-        """What a human (or a timeout) chose in a HITL task of this run: chosen_options, user."""
-        return self.ti.xcom_pull(task_ids=task_id, key=ids.DECISION) or {}
+    def decision(self, task_id: str) -> Decision | None:
+        """What a human (or a timeout) chose in a HITL task of this run; None: not answered."""
+        from gonogo.decision import Decision
+
+        return Decision.from_dict(self.ti.xcom_pull(task_ids=task_id, key=ids.DECISION))
 
     @cached_property
     def folder(self) -> Path:

@@ -14,6 +14,7 @@ import pytest
 from psycopg import sql
 
 from gonogo import history
+from gonogo.decision import Decision
 from gonogo.gates.privileges import privileges
 from gonogo.gates.restore_point import create_restore_point
 from gonogo.imported import import_batch, pending
@@ -107,7 +108,7 @@ def test_a_restore_point_that_fails_leaves_production_untouched_and_says_so(owne
     """The trial's run: approved, then create_restore_point denied. The outcome reads the run's
     history: no step started, so no "rolled back"; once a step ran and was undone, it is."""
     _, _, as_role = owner
-    approved = {"chosen_options": ["Approve"], "responded_by_user": {"name": "dana"}}
+    approved = Decision(choice="Approve", by="dana")
     with as_role.connect("tests", guards=None) as conn:
         batch = pending(import_batch("prisma", MIGRATIONS), conn)
         history.ensure(conn)  # record_approval
@@ -127,6 +128,6 @@ def test_a_restore_point_that_fails_leaves_production_untouched_and_says_so(owne
         assert rollback_steps(conn, first, phase="production", log=print, ledger=ledger).ok
         assert history.started_by(conn, batch.id, "run_2") == [first[0].name]
         end = decide(gates_report="report.md", approval=approved, applied=None, watched=None,
-                     on_failure={"chosen_options": ["Roll back"]},
+                     on_failure=Decision(choice="Roll back"),
                      started=history.started_by(conn, batch.id, "run_2"), stopped_at="apply_migrations")
         assert end.kind == "rolled_back"

@@ -7,6 +7,7 @@ from slack_sdk.errors import SlackApiError
 
 from gonogo import slack
 from gonogo.cluster import free_port
+from gonogo.decision import Decision
 from gonogo.local_slack import LocalSlack
 from gonogo.report import RunInfo
 from gonogo.results import GateResult, Verdict
@@ -83,7 +84,7 @@ def test_a_rejection_names_who_rejected_once_and_its_buttons_open_what_they_say(
     from gonogo.outcome import decide
 
     end = decide(gates_report="report.md", applied=None, watched=None,
-                 approval={"chosen_options": ["Reject"], "responded_by_user": {"name": "admin"}})
+                 approval=Decision(choice="Reject", by="admin"))
     local_slack.clear()
     slack.post(slack.for_outcome(INFO, end, None, None), token=TOKEN, channel=CHANNEL, base_url=local_slack.api_url)
     [received] = local_slack.messages

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from gonogo.decision import Decision
 from gonogo.outcome import decide
 from gonogo.results import GateResult, Verdict
 
-APPROVED = {"chosen_options": ["Approve"], "responded_by_user": {"id": "7", "name": "dana"}}
+APPROVED = Decision(choice="Approve", by="dana")
 
 
 def result(gate: str, verdict: Verdict, subject: str = "", phase: str = "production") -> dict:
@@ -34,7 +35,7 @@ def test_unanswered_approval_means_stopped():
 
 
 def test_reject_names_the_responder():
-    approval = {"chosen_options": ["Reject"], "responded_by_user": {"id": "3", "name": "alex.dba"}}
+    approval = Decision(choice="Reject", by="alex.dba")
     outcome = decide(gates_report="report.md", approval=approval, applied=None, watched=None)
     assert outcome.kind == "rejected" and not outcome.ok
     assert "alex.dba" in outcome.summary and "production untouched" in outcome.summary
@@ -42,7 +43,7 @@ def test_reject_names_the_responder():
 
 
 def test_reject_by_timeout_says_so():
-    outcome = decide(gates_report="report.md", approval={"chosen_options": ["Reject"]}, applied=None, watched=None)
+    outcome = decide(gates_report="report.md", approval=Decision(choice="Reject"), applied=None, watched=None)
     assert outcome.kind == "rejected" and "timeout" in outcome.summary
 
 
@@ -79,10 +80,10 @@ def test_inconclusive_watch_is_an_alarm_not_a_pass():
 
 def test_on_call_answer_after_a_watch_alarm_decides_the_outcome():
     alarm = {**WATCHED, "status": "alarm", "results": [result("watch_lock_waits", Verdict.FAIL, phase="watch")]}
-    fix = {"chosen_options": ["Fix forward"], "responded_by_user": {"name": "sam"}}
+    fix = Decision(choice="Fix forward", by="sam")
     forward = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=alarm, after_watch=fix)
     back = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=alarm,
-                  after_watch={"chosen_options": ["Roll back"]})
+                  after_watch=Decision(choice="Roll back"))
     assert forward.kind == "fixing_forward" and "sam" in forward.summary
     assert back.kind == "rolled_back"
 
@@ -113,11 +114,11 @@ def test_without_the_history_a_failure_before_apply_still_touched_nothing():
 
 
 def test_who_chose_to_roll_back_is_named():
-    on_failure = {"chosen_options": ["Roll back"], "responded_by_user": {"name": "oncall.ana"}}
+    on_failure = Decision(choice="Roll back", by="oncall.ana")
     after_step = decide(gates_report="report.md", approval=APPROVED, applied=None, watched=None,
                         on_failure=on_failure, started=["step_1"])
     assert after_step.kind == "rolled_back" and "oncall.ana chose to roll back" in after_step.summary
     alarm = {"status": "alarm", "results": [result("watch_metric", Verdict.FAIL, phase="watch")]}
     after_watch = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=alarm,
-                         after_watch={"chosen_options": ["Roll back"], "responded_by_user": None})
+                         after_watch=Decision(choice="Roll back"))
     assert "the decision timeout chose to roll back" in after_watch.summary

@@ -9,6 +9,7 @@ import stat
 import pytest
 
 from gonogo.batch import load_batch
+from gonogo.decision import Decision
 from gonogo.report import DECISION_GATE, RunInfo, approval_markdown, evaluate, html, write_reports
 from gonogo.results import GateResult, Verdict, overall
 from report_page import SECTIONS, ReportPage
@@ -147,7 +148,7 @@ def test_the_banner_says_no_go_when_a_gate_fails_and_names_it():
 def test_once_the_rollout_ended_the_banner_shows_its_outcome_above_the_gates():
     from gonogo.outcome import decide
 
-    end = decide(gates_report="body", approval={"chosen_options": ["Approve"]}, applied=None, watched=None)
+    end = decide(gates_report="body", approval=Decision(choice="Approve"), applied=None, watched=None)
     page = page_of([result("server_versions", Verdict.PASS, phase="preflight")], outcome=end)
     assert page.word == "ROLLED BACK"
     banner = page.section_text["verdict"]

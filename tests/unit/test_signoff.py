@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from gonogo.decision import Answer, Decision
 from gonogo.report import evaluate
 from gonogo.results import Verdict
 from gonogo.signoff import SignoffError, eligible, missing, not_counted, resolve, results
@@ -29,7 +30,7 @@ def test_the_triggerer_is_never_among_who_may_approve():
 
 
 def test_an_approval_counts_once_per_person_and_never_the_triggerers():
-    decision = {"triggered_by": "bob", "required": 2, "approvals": [{"user": "alice", "at": "2026-12-06T10:00:00"}]}
+    decision = Decision(triggered_by="bob", required=2, approvals=(Answer("alice", "2026-12-06T10:00:00"),))
     assert "bob triggered this run" in not_counted(decision, "bob")
     assert "alice has approved already" in not_counted(decision, "alice")
     assert not_counted(decision, "carol") is None
@@ -41,10 +42,11 @@ def _gate_row(decision) -> dict:
 
 
 def test_the_decision_gate_names_who_approved_and_when():
-    decision = {"chosen_options": ["Approve"], "responded_by_user": {"name": "carol"}, "triggered_by": "bob",
-                "required": 2, "approvals": [{"user": "alice", "at": "2026-12-06T10:00:12+00:00"},
-                                             {"user": "carol", "at": "2026-12-06T10:05:40+00:00"}],
-                "not_counted": [{"user": "bob", "at": "2026-12-06T09:59:00+00:00", "why": "bob triggered this run"}]}
+    decision = Decision(choice="Approve", by="carol", triggered_by="bob", required=2,
+                        approvals=(Answer("alice", "2026-12-06T10:00:12+00:00"),
+                                   Answer("carol", "2026-12-06T10:05:40+00:00")),
+                        not_counted=(Answer("bob", "2026-12-06T09:59:00+00:00", "bob triggered this run"),))
+    assert Decision.from_dict(decision.to_dict()) == decision  # as it travels through XCom
     [result] = results(decision)
     assert result.verdict is Verdict.PASS
     row = _gate_row(decision)
@@ -54,13 +56,12 @@ def test_the_decision_gate_names_who_approved_and_when():
 
 
 def test_a_rejection_or_a_timeout_is_no_sign_off():
-    rejected = {"chosen_options": ["Reject"], "responded_by_user": {"name": "dana"},
-                "responded_at": "2026-12-06T11:00:00+00:00", "required": 2,
-                "approvals": [{"user": "alice", "at": "2026-12-06T10:00:00+00:00"}]}
+    rejected = Decision(choice="Reject", by="dana", at="2026-12-06T11:00:00+00:00", required=2,
+                        approvals=(Answer("alice", "2026-12-06T10:00:00+00:00"),))
     row = _gate_row(rejected)
     assert row["verdict"] == "FAIL"
     assert row["evidence"] == ("rejected by dana at 2026-12-06 11:00 UTC; approved before that by alice at "
                                "2026-12-06 10:00 UTC")
-    timed_out = {"chosen_options": ["Reject"], "responded_by_user": None, "required": 1}
+    timed_out = Decision(choice="Reject")
     assert "timed out" in _gate_row(timed_out)["evidence"]
     assert _gate_row(None)["verdict"] is None  # before anyone answered: the approver's own decision
