@@ -28,7 +28,7 @@ import sample_app  # noqa: E402
 from gonogo.artifacts import run_path  # noqa: E402
 from gonogo.batch import load_batch  # noqa: E402
 from gonogo.batches import available_batches  # noqa: E402
-from gonogo.local_slack import LocalSlack  # noqa: E402
+from gonogo_local.slack import LocalSlack  # noqa: E402
 from gonogo.tools import NAMES as TOOLS  # noqa: E402
 from gonogo_airflow import local  # noqa: E402
 from gonogo_airflow.localstack import LocalStack, NamedDatabases  # noqa: E402

@@ -21,7 +21,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(PROJECT / "include"), str(PROJECT / "plugins")]
 
-from gonogo.cluster import free_port  # noqa: E402
+from gonogo_local.cluster import free_port  # noqa: E402
 from gonogo.errors import TargetError  # noqa: E402
 from gonogo.batches import available_batches  # noqa: E402
 from gonogo.tools import NAMES as TOOLS  # noqa: E402
@@ -85,7 +85,7 @@ def start(scale: float = 1.0) -> int:
     state = stack.state
     stack.artifacts.mkdir(parents=True, exist_ok=True)
     slack_port, api_port = free_port(), free_port()
-    _spawn([str(BIN / "python"), "-m", "gonogo.local_slack", "--port", str(slack_port),
+    _spawn([str(BIN / "python"), "-m", "gonogo_local.slack", "--port", str(slack_port),
             "--log", str(stack.artifacts / "slack-ui.jsonl")], dict(os.environ), state / "slack.log",
            state / "slack.pid")
 

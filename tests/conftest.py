@@ -17,7 +17,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gonogo.cluster import LocalCluster, make_base_dir, stop_all
+from gonogo_local.cluster import LocalCluster, make_base_dir, stop_all
 from gonogo_airflow.local import airflow_env
 from helpers import create_database, drop_database
 

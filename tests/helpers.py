@@ -9,7 +9,8 @@ import subprocess
 
 from psycopg import sql
 
-from gonogo.cluster import LocalCluster, find_bindir
+from gonogo.pgbin import find_bindir
+from gonogo_local.cluster import LocalCluster
 
 _counter = itertools.count()
 

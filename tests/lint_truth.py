@@ -186,7 +186,7 @@ class Corpus:
 
 
 def measure_corpus(cluster, files: Iterable[Path] | None = None) -> Corpus:
-    """Measure every statement of the corpus on `cluster` (a gonogo.cluster.LocalCluster)."""
+    """Measure every statement of the corpus on `cluster` (a gonogo_local.cluster.LocalCluster)."""
     started = time.perf_counter()
     files = list(files or corpus_files())
     statements = [s for path in files for s in read_corpus(path)]

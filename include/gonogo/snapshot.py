@@ -20,7 +20,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from gonogo.cluster import find_bindir
+from gonogo.pgbin import find_bindir
 from gonogo.errors import TargetError
 from gonogo.progress import duration, megabytes, rate
 from gonogo.results import GateResult, Verdict

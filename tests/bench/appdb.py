@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 
 import sample_app
-from gonogo.cluster import LocalCluster
+from gonogo_local.cluster import LocalCluster
 from gonogo.target import Target
 from gonogo.workload import Call, QueryStats
 from gonogo_airflow.params import ROLLOUT_PARAMS

@@ -25,7 +25,8 @@ import benchlib
 import sample_app
 from gonogo import snapshot
 from gonogo.batch import load_batch
-from gonogo.cluster import LocalCluster, find_bindir
+from gonogo.pgbin import find_bindir
+from gonogo_local.cluster import LocalCluster
 from gonogo.context import RunContext
 from gonogo.gates.restore_point import create_restore_point
 from gonogo.results import Verdict

@@ -26,7 +26,7 @@ import pytest
 import benchlib
 from appdb import SLOW_MS, Felt, dag_defaults, felt, fresh_copy, loaded_app
 from gonogo.batch import load_batch
-from gonogo.cluster import find_bindir
+from gonogo.pgbin import find_bindir
 from gonogo.execute import run_script
 from gonogo.target import Target
 from gonogo.workload import Workload

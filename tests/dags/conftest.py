@@ -9,7 +9,7 @@ import pytest
 
 import sample_app
 from gonogo.batch import load_batch
-from gonogo.local_slack import LocalSlack
+from gonogo_local.slack import LocalSlack
 from gonogo.workload import Workload
 from gonogo.target import Target
 from gonogo_airflow import local

@@ -13,8 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from gonogo.cluster import LocalCluster, find_bindir, make_base_dir, runuser
 from gonogo.errors import SetupError
+from gonogo.pgbin import find_bindir
+from gonogo_local.cluster import LocalCluster, make_base_dir, runuser
 
 PROJECT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +88,8 @@ def test_works_for_an_ordinary_user():
     script = textwrap.dedent(f"""
         import json, subprocess
         from pathlib import Path
-        from gonogo.cluster import LocalCluster, find_bindir
+        from gonogo.pgbin import find_bindir
+        from gonogo_local.cluster import LocalCluster
         c = LocalCluster.create(Path({str(base)!r}), "mine")
         c.start()
         out = subprocess.run([str(find_bindir() / "psql"), "-h", "127.0.0.1", "-p", str(c.port), "-U", "postgres",
@@ -100,7 +102,8 @@ def test_works_for_an_ordinary_user():
     """)
     # the checkout may sit under a folder nobody cannot enter: the harness goes where it can
     library = base / "lib"
-    shutil.copytree(PROJECT / "include" / "gonogo", library / "gonogo", ignore=shutil.ignore_patterns("__pycache__"))
+    for package in ("gonogo", "gonogo_local"):
+        shutil.copytree(PROJECT / "include" / package, library / package, ignore=shutil.ignore_patterns("__pycache__"))
     subprocess.run(["chmod", "-R", "a+rX", str(library)], check=True)
     try:
         out = subprocess.run([runuser(), "-u", "nobody", "--", "/usr/bin/python3", "-c", script],

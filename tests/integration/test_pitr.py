@@ -13,7 +13,7 @@ from psycopg import sql
 
 import sample_app
 from gonogo.batch import load_batch
-from gonogo.cluster import LocalCluster
+from gonogo_local.cluster import LocalCluster
 from gonogo.errors import SetupError
 from gonogo.gates.restore_point import create_restore_point
 from gonogo.pitr import procedure, recovery_settings, render

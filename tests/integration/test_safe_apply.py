@@ -231,7 +231,7 @@ def test_a_session_a_dead_task_left_holding_the_lock_is_ended_by_the_runs_next_t
     import signal
     import subprocess
 
-    from gonogo.cluster import find_bindir
+    from gonogo.pgbin import find_bindir
 
     ctx = context(app, only(BATCH, 1))
     env = {**os.environ, **app.libpq_env(), "PGAPPNAME": f"gonogo/{rollout_lock.run_key(ctx.run_id)}/production.x"}

@@ -6,9 +6,9 @@ import pytest
 from slack_sdk.errors import SlackApiError
 
 from gonogo import slack
-from gonogo.cluster import free_port
+from gonogo_local.cluster import free_port
 from gonogo.decision import Decision
-from gonogo.local_slack import LocalSlack
+from gonogo_local.slack import LocalSlack
 from gonogo.report import RunInfo
 from gonogo.results import GateResult, Verdict
 

@@ -13,7 +13,7 @@ from psycopg import sql
 
 import sample_app
 from gonogo import snapshot
-from gonogo.cluster import free_port
+from gonogo_local.cluster import free_port
 from gonogo.errors import TargetError
 from gonogo.progress import megabytes
 from gonogo.results import Verdict

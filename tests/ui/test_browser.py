@@ -22,7 +22,7 @@ from urllib.parse import quote
 import pytest
 from playwright import sync_api as playwright_api
 
-from gonogo.cluster import make_base_dir
+from gonogo_local.cluster import make_base_dir
 from gonogo.report import evaluate
 from gonogo.report_sections import BEFORE_APPROVAL, counts_by_phase
 from gonogo.results import from_dicts

@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 from gonogo.batch import Batch
-from gonogo.cluster import find_bindir
+from gonogo.pgbin import find_bindir
 from gonogo.steps import BatchRun, Ledger, apply_steps, rollback_steps
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"

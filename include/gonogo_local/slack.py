@@ -4,7 +4,7 @@ It answers chat.postMessage like Slack does and keeps what it received, so the d
 show what on-call would have got and the tests can check it. slack_sdk talks to it when
 the Slack connection's base_url is this server's `api_url`.
 
-    python -m gonogo.local_slack --port 8765 --log artifacts/slack.jsonl
+    python -m gonogo_local.slack --port 8765 --log artifacts/slack.jsonl
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Throwaway local PostgreSQL clusters, made with the server binaries on this machine.
+"""Throwaway local PostgreSQL clusters, made with the server binaries on this machine (the
+local development stack: never imported by the product).
 
 The demo, the tests and the benchmarks use two of them to stand in for production and
 staging. initdb and pg_ctl refuse to run as root, so as root every server command runs
@@ -7,8 +8,6 @@ as the `postgres` OS user, in directories that user owns.
 
 from __future__ import annotations
 
-import functools
-import glob
 import json
 import os
 import pwd
@@ -23,36 +22,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gonogo.errors import GonogoError, SetupError
+from gonogo.pgbin import find_bindir
 
 if TYPE_CHECKING:  # stdlib-only at import: the harness runs without the venv too
     from gonogo.target import Target
 
 SERVER_USER = "postgres"
-INSTALL_HINT = (
-    "Install the PostgreSQL server and contrib packages "
-    "(Debian/Ubuntu: apt-get install postgresql-15 postgresql-contrib-15), "
-    "or put the directory holding initdb and pg_ctl on PATH."
-)
-
-
-@functools.cache
-def find_bindir(layouts: tuple[str, ...] = ("/usr/lib/postgresql/*/bin",)) -> Path:
-    """Where initdb, pg_ctl, pg_dump and pg_restore live: PATH, pg_config --bindir, or Debian's layout."""
-    candidates: list[Path] = []
-    if found := shutil.which("initdb"):
-        candidates.append(Path(found).parent)
-    if pg_config := shutil.which("pg_config"):
-        out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True)
-        if out.returncode == 0:
-            candidates.append(Path(out.stdout.strip()))
-    versions = sorted((p for layout in layouts for p in glob.glob(layout)),
-                      key=lambda p: int(Path(p).parent.name) if Path(p).parent.name.isdigit() else 0,
-                      reverse=True)
-    candidates.extend(Path(p) for p in versions)
-    for bindir in candidates:
-        if all((bindir / tool).is_file() for tool in ("initdb", "pg_ctl", "postgres", "pg_dump")):
-            return bindir
-    raise SetupError(f"PostgreSQL server binaries (initdb, pg_ctl) not found. {INSTALL_HINT}")
 
 
 def free_port() -> int:
