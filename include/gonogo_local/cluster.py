@@ -291,10 +291,15 @@ class LocalCluster:
         state.chmod(0o600)
 
     def _log_tail(self) -> str:
+        """The server log's FATAL and PANIC lines (the reason: on a busy machine the shutdown's
+        own lines can push it out of a plain tail), then its last 5 lines."""
         try:
-            return "\n".join(self.log_file.read_text(errors="replace").splitlines()[-5:])
+            lines = self.log_file.read_text(errors="replace").splitlines()
         except OSError:
             return ""
+        tail = lines[-5:]
+        reasons = [line for line in lines[:-5] if " FATAL: " in line or " PANIC: " in line]
+        return "\n".join([*reasons[-3:], *tail])
 
     def _run(self, argv: list[str], check: bool = True,
              env: dict[str, str] | None = None) -> subprocess.CompletedProcess:

@@ -287,7 +287,7 @@ def test_approved_by_one_rolled_back_by_another_after_a_watch_alarm(ui, browser,
     first, second = approvers
     (first_login, _), (second_login, _) = ui["approvers"]
     schema_before = pg_dump_schema(production)
-    run_id = trigger(browser, ui["base"], watch_hours=0.01, approvers=first_login,  # a 36 s watch
+    run_id = trigger(browser, ui["base"], watch_hours=0.005, approvers=first_login,  # an 18 s watch
                      rollback_executors=second_login)
 
     open_approval(first, ui["base"], run_id)
