@@ -174,3 +174,38 @@ def install_lint_alone(tmp_path):
         return sum(p.stat().st_size for p in Path(folder).rglob("*") if p.is_file() and not p.is_symlink()) / 2**20
 
     return venv / "bin", megabytes(venv) - megabytes(empty)
+
+
+def deadlock_once_applied(production, batch_id: str, steps: int, timeout: float = 600) -> None:
+    """Two app sessions deadlock a few seconds after production's history has `steps` steps of
+    the batch applied (into a watch window, which tolerates no deadlock); gives up at timeout."""
+    import threading
+    import time
+
+    from gonogo import history
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with production.connect("tests/dba", guards=None) as conn:
+            recorded = history.read(conn, batch_id)
+        if sum(a.status == "applied" for a in recorded.values()) == steps:
+            break
+        time.sleep(0.3)
+    time.sleep(3)  # into the window
+    barrier = threading.Barrier(2)
+
+    def session(first, second):
+        with production.connect("tests/app-session", guards=None, autocommit=False) as conn:
+            try:
+                conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [first])
+                barrier.wait()
+                conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [second])
+                conn.commit()
+            except Exception:  # noqa: BLE001 - one of the two is the deadlock victim
+                conn.rollback()
+
+    pair = [threading.Thread(target=session, args=args) for args in ((1, 2), (2, 1))]
+    for t in pair:
+        t.start()
+    for t in pair:
+        t.join()

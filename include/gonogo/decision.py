@@ -8,7 +8,7 @@ responded_by_user)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 APPROVE, REJECT = "Approve", "Reject"
 ROLL_BACK, FIX_FORWARD = "Roll back", "Fix forward"
@@ -38,7 +38,7 @@ class Decision:
     triggered_by: str | None = None
     required: int = 1              # approvals needed from different people
     approvals: tuple[Answer, ...] = ()
-    not_counted: tuple[Answer, ...] = field(default=())
+    not_counted: tuple[Answer, ...] = ()
 
     @property
     def approved(self) -> bool:

@@ -20,7 +20,7 @@ import pytest
 import sample_app
 from gonogo import history, watch_status
 from gonogo.batch import SHIPPED_BATCHES, load_batch
-from helpers import body, failed_gates, headers, pg_dump_schema, states
+from helpers import body, deadlock_once_applied, failed_gates, headers, pg_dump_schema, states
 from report_page import ReportPage
 
 pytestmark = pytest.mark.timeout(300)
@@ -404,34 +404,8 @@ def test_a_watch_window_alarm_asks_on_call_and_rolls_back(rollout):
     schema_before = pg_dump_schema(env.production)
     steps = sample_app_batch_steps()
 
-    def deadlock_once_the_batch_is_applied():
-        deadline = time.monotonic() + 240
-        while time.monotonic() < deadline:
-            with env.production.connect("tests/dba", guards=None) as conn:
-                recorded = history.read(conn, "20250115_recipe_fixes")
-            if len(recorded) == len(steps) and {a.status for a in recorded.values()} == {"applied"}:
-                break
-            time.sleep(0.3)
-        time.sleep(3)  # into the window
-        barrier = threading.Barrier(2)
-
-        def session(first, second):
-            with env.production.connect("tests/app-session", guards=None, autocommit=False) as conn:
-                try:
-                    conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [first])
-                    barrier.wait()
-                    conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [second])
-                    conn.commit()
-                except Exception:  # one of the two is the deadlock victim
-                    conn.rollback()
-
-        sessions = [threading.Thread(target=session, args=args) for args in ((1, 2), (2, 1))]
-        for t in sessions:
-            t.start()
-        for t in sessions:
-            t.join()
-
-    threading.Thread(target=deadlock_once_the_batch_is_applied, daemon=True).start()
+    threading.Thread(target=deadlock_once_applied, args=(env.production, "20250115_recipe_fixes", len(steps)),
+                     daemon=True).start()
     dagrun = env.run({"decide.approve_rollout": "Approve", "watch.decide_after_watch": "Roll back"},
                      monitoring_hours=30 / 3600)
 

@@ -27,7 +27,7 @@ from gonogo.report import evaluate
 from gonogo.report_sections import BEFORE_APPROVAL, counts_by_phase
 from gonogo.results import from_dicts
 from gonogo_airflow.localstack import LocalStack
-from helpers import apt_install, pg_dump_schema
+from helpers import apt_install, deadlock_once_applied, pg_dump_schema
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHOTS = PROJECT / "docs" / "screenshots"
@@ -240,44 +240,6 @@ def pending(page, base: str, run_id: str) -> bool:
         page, base, "/dags/~/dagRuns/~/hitlDetails", dag_id_pattern=DAG, response_received=False)["hitl_details"])
 
 
-def deadlock_in_the_watch_window(production, steps: int) -> threading.Thread:
-    """Two app sessions deadlock a few seconds after production's history has every step
-    applied: the watch window tolerates no deadlock."""
-    def run():
-        wait_for("the batch applied on production", lambda: _applied(production) == steps, timeout=600, every=0.5)
-        time.sleep(3)  # into the window
-        barrier = threading.Barrier(2)
-
-        def session(first, second):
-            with production.connect("tests/app-session", guards=None, autocommit=False) as conn:
-                try:
-                    conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [first])
-                    barrier.wait()
-                    conn.execute('UPDATE "Recipe" SET "name" = "name" WHERE id = %s', [second])
-                    conn.commit()
-                except Exception:  # noqa: BLE001 - one of the two is the deadlock victim
-                    conn.rollback()
-
-        pair = [threading.Thread(target=session, args=args) for args in ((1, 2), (2, 1))]
-        for t in pair:
-            t.start()
-        for t in pair:
-            t.join()
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def _applied(production) -> int:
-    """Steps of the batch production's history has applied (0 before gonogo ever ran there)."""
-    with production.connect("tests", guards=None) as conn:
-        if not conn.execute("SELECT to_regclass('gonogo.history')").fetchone()[0]:
-            return 0
-        return conn.execute("SELECT count(*) FROM gonogo.history WHERE batch = %s AND status = 'applied'",
-                            [BATCH]).fetchone()[0]
-
-
 def test_approved_by_one_rolled_back_by_another_after_a_watch_alarm(ui, browser, approvers):
     """One approver approves; in the watch window two app sessions deadlock; the rollback
     executor the run named (another person) chooses Roll back on the page on-call's Slack message
@@ -292,7 +254,7 @@ def test_approved_by_one_rolled_back_by_another_after_a_watch_alarm(ui, browser,
 
     open_approval(first, ui["base"], run_id)
     first.get_by_role("button", name="Approve", exact=True).click()
-    deadlock_in_the_watch_window(production, steps=6)
+    threading.Thread(target=deadlock_once_applied, args=(production, BATCH, 6), daemon=True).start()
     detail = open_approval(second, ui["base"], run_id, task="watch.decide_after_watch", button="Roll back")
     assert detail["assigned_users"] == [{"id": second_login, "name": second_login}], detail["assigned_users"]
     alarm = next(t for t in slack_texts(ui) if "watch window alarm" in t and run_id in t)
