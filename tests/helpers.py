@@ -176,22 +176,22 @@ def install_lint_alone(tmp_path):
     return venv / "bin", megabytes(venv) - megabytes(empty)
 
 
-def deadlock_once_applied(production, batch_id: str, steps: int, timeout: float = 600) -> None:
-    """Two app sessions deadlock a few seconds after production's history has `steps` steps of
-    the batch applied (into a watch window, which tolerates no deadlock); gives up at timeout."""
+def deadlock_in_the_watch_window(production, batch_id: str, timeout: float = 900) -> None:
+    """Two app sessions deadlock as soon as the batch's next watch window has started (its
+    `watch_started` event in production's audit trail: after the baseline, before the window's
+    first reading, whatever the machine's load), which tolerates no deadlock; gives up at timeout."""
     import threading
     import time
 
     from gonogo import history
 
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def started() -> int:
         with production.connect("tests/dba", guards=None) as conn:
-            recorded = history.read(conn, batch_id)
-        if sum(a.status == "applied" for a in recorded.values()) == steps:
-            break
+            return sum(e["event"] == "watch_started" for e in history.events(conn, batch_id))
+
+    before, deadline = started(), time.monotonic() + timeout
+    while started() == before and time.monotonic() < deadline:
         time.sleep(0.3)
-    time.sleep(3)  # into the window
     barrier = threading.Barrier(2)
 
     def session(first, second):

@@ -82,8 +82,8 @@ SELECT pg_get_constraintdef(oid) FROM pg_constraint
 ALTER TABLE gonogo.events DROP CONSTRAINT IF EXISTS events_event_check,
   ADD CONSTRAINT events_event_check CHECK (event IN (
       'apply', 'applied', 'skip', 'fail', 'rollback', 'rolled_back', 'approve', 'reject', 'restore_point',
-      'backup', 'fix_forward', 'recover_index', 'backfill', 'watch_passed', 'watch_alarm',
-      'watch_inconclusive', 'orphan_ended', 'approval_not_counted'));
+      'backup', 'fix_forward', 'recover_index', 'backfill', 'watch_started', 'watch_passed',
+      'watch_alarm', 'watch_inconclusive', 'orphan_ended', 'approval_not_counted'));
 
 -- name: steps
 SELECT step, sha256, status, run_id, started_at, finished_at FROM gonogo.history WHERE batch = %(batch)s;

@@ -82,7 +82,7 @@ class WatchWindow(BaseOperator):
         self.baseline_task = baseline_task
 
     def execute(self, context):
-        from gonogo import watch_status
+        from gonogo import production, watch_status
         from gonogo.watch import interval_for
         from gonogo_airflow.rollout import Rollout
 
@@ -94,6 +94,7 @@ class WatchWindow(BaseOperator):
         baseline = context["ti"].xcom_pull(task_ids=self.baseline_task)
         started, deadline = now.isoformat(), (now + timedelta(hours=hours)).isoformat()
         watch_status.write(r.folder, started=started, deadline=deadline, line="the first reading is under way")
+        production.record(r.ctx, "watch_started", detail={"deadline": deadline, "hours": hours})
         self.defer(trigger=WatchTrigger(
             conn_id=r.params["production_conn_id"], app=r.app, guards=dataclasses.asdict(r.guards), baseline=baseline,
             started=started, deadline=deadline, interval=interval_for(hours * 3600, r.batch),

@@ -27,7 +27,11 @@ from gonogo.report import evaluate
 from gonogo.report_sections import BEFORE_APPROVAL, counts_by_phase
 from gonogo.results import from_dicts
 from gonogo_airflow.localstack import LocalStack
-from helpers import apt_install, deadlock_once_applied, pg_dump_schema
+from helpers import apt_install, deadlock_in_the_watch_window, pg_dump_schema
+
+# Each test waits on a real scheduler for a whole run (two, with its questions): more than the
+# suite's 15 minutes must not end the session on a loaded machine.
+pytestmark = pytest.mark.timeout(1800)
 
 PROJECT = Path(__file__).resolve().parents[2]
 SHOTS = PROJECT / "docs" / "screenshots"
@@ -108,13 +112,39 @@ def api(page, base: str, path: str, **params) -> dict:
     return response.json()
 
 
-def wait_for(what: str, check, timeout: float, every: float = 2.0):
+def wait_for(what: str, check, timeout: float, every: float = 2.0, where=None):
+    """check() until it returns something; on giving up, `where()` says where the run stood."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if found := check():
             return found
         time.sleep(every)
-    pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}")
+    pytest.fail(f"gave up after {timeout:.0f} s waiting for {what}" + (f"; {where()}" if where else ""))
+
+
+def where_the_run_is(page, base: str, run_id: str) -> str:
+    """The run's state and each task that has not succeeded, with its state: what a timeout
+    message needs (a lost click, a stuck deferral and a slow machine look alike otherwise)."""
+    run = api(page, base, f"/dags/{DAG}/dagRuns/{quote(run_id)}")
+    tasks = api(page, base, f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances", limit=200)["task_instances"]
+    return (f"run {run_id} is {run['state']}; tasks not succeeded: "
+            + ", ".join(f"{t['task_id']}={t['state']}" for t in tasks if t["state"] != "success")
+            + f"; runs not ended: {unended(page, base)}")
+
+
+def unended(page, base: str) -> list[str]:
+    return [r["dag_run_id"] for r in api(page, base, f"/dags/{DAG}/dagRuns")["dag_runs"]
+            if r["state"] in ("running", "queued")]
+
+
+@pytest.fixture(autouse=True)
+def no_run_left_running(ui, browser):
+    """A test that fails mid-run fails its run too: the DAG takes one run at a time, and the next
+    test's run would otherwise queue behind it and fail for a reason that is not its own."""
+    yield
+    for run_id in unended(browser, ui["base"]):
+        ended = browser.request.patch(f"{ui['base']}/api/v2/dags/{DAG}/dagRuns/{quote(run_id)}", data={"state": "failed"})
+        assert ended.ok, f"could not fail the run {run_id} a failed test left: {ended.status} {ended.text()}"
 
 
 def trigger(page, base: str, watch_hours: float, approvers: str = "", approvals: int | None = None,
@@ -149,7 +179,8 @@ def open_approval(page, base: str, run_id: str, task: str = "decide.approve_roll
     detail = wait_for(f"{task} to wait for an answer", lambda: next(
         (d for d in api(page, base, "/dags/~/dagRuns/~/hitlDetails", dag_id_pattern=DAG,
                         response_received=False)["hitl_details"]
-         if d["task_instance"]["dag_run_id"] == run_id and d["task_instance"]["task_id"] == task), None), timeout=420)
+         if d["task_instance"]["dag_run_id"] == run_id and d["task_instance"]["task_id"] == task), None), timeout=600,
+        where=lambda: where_the_run_is(page, base, run_id))
     # An answer within a second or two of the pause can reach the task before the scheduler has
     # processed the pausing process's exit, and Airflow 3.3 then fails the resumed task ("state
     # changed externally"): answer as a person would, after reading for a while.
@@ -173,7 +204,8 @@ def assert_shows_the_evidence(page, detail: dict) -> None:
 
 def wait_for_end(page, base: str, run_id: str) -> str:
     return wait_for("the run to end", lambda: (state := api(page, base, f"/dags/{DAG}/dagRuns/{quote(run_id)}")
-                                               ["state"]) in ("success", "failed") and state, timeout=480)
+                                               ["state"]) in ("success", "failed") and state, timeout=600,
+                    where=lambda: where_the_run_is(page, base, run_id))
 
 
 def report_banner(page, base: str, run_id: str) -> str:
@@ -254,7 +286,7 @@ def test_approved_by_one_rolled_back_by_another_after_a_watch_alarm(ui, browser,
 
     open_approval(first, ui["base"], run_id)
     first.get_by_role("button", name="Approve", exact=True).click()
-    threading.Thread(target=deadlock_once_applied, args=(production, BATCH, 6), daemon=True).start()
+    threading.Thread(target=deadlock_in_the_watch_window, args=(production, BATCH), daemon=True).start()
     detail = open_approval(second, ui["base"], run_id, task="watch.decide_after_watch", button="Roll back")
     assert detail["assigned_users"] == [{"id": second_login, "name": second_login}], detail["assigned_users"]
     alarm = next(t for t in slack_texts(ui) if "watch window alarm" in t and run_id in t)
