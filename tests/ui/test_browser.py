@@ -63,7 +63,7 @@ def ui(tmp_path_factory):
     ui_py = [sys.executable, str(PROJECT / "scripts" / "ui.py")]
     try:
         # the recipe app at a tenth of make ui's size: the same flow, each run's copy and rehearsal quicker
-        started = subprocess.run([*ui_py, "start", "--scale", "0.1"], env=env, capture_output=True, text=True, timeout=300)
+        started = subprocess.run([*ui_py, "start", "--scale", "0.1"], env=env, capture_output=True, text=True, timeout=900)
         found = re.search(r"Airflow UI: (http://127\.0\.0\.1:\d+)/dags/\S+\s+\(login (\S+) / (\S+)\)", started.stdout)
         others = re.findall(r"Approve as another person .*: login (\S+) / (\S+)", started.stdout)
         group = re.search(r"Approver group (@\w+)", started.stdout)
