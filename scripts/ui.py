@@ -127,9 +127,12 @@ def start(scale: float = 1.0) -> int:
     else:
         print(f"Airflow did not become healthy within {HEALTHY_WITHIN} s: read {state / 'airflow-standalone.log'}")
         return 1
-    subprocess.run([str(BIN / "airflow"), "dags", "unpause", "gonogo_rollout"], env=env, capture_output=True)
+    subprocess.run([str(BIN / "airflow"), "dags", "unpause", "--treat-dag-id-as-regex", "--yes", "^gonogo_"],
+                   env=env, capture_output=True)
     login = json.loads(passwords.read_text())
     print(f"Airflow UI: {base_url}/dags/gonogo_rollout  (login {USER} / {login[USER]})")
+    for batch in available_batches():
+        print(f"Batch {batch}, each migration a node of its own: {base_url}/dags/gonogo_{batch}")
     for name in APPROVERS:
         print(f"Approve as another person (four eyes: not the one who triggered the run): login {name} / {login[name]}")
     print("Approver group @dba (the Variable gonogo_groups): " + ", ".join(GROUPS["dba"]))

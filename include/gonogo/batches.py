@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 SHIPPED_BATCHES = Path(__file__).resolve().parent.parent / "batches"
@@ -19,3 +20,41 @@ def available_batches(root: Path | None = None) -> list[str]:
     if not root.is_dir():
         return []
     return sorted(p.parent.name for p in root.glob("*/manifest.yaml"))
+
+
+@dataclass(frozen=True)
+class Outline:
+    """What a batch's DAG is drawn from at parse time: its id, title and steps (order, name, enabled
+    by the manifest), read from manifest.yaml alone. The whole batch (files, SQL, schema) is
+    checked when a run starts (prepare.validate_batch)."""
+
+    id: str
+    title: str
+    steps: tuple[tuple[int, str, bool], ...]
+
+
+def outline(folder: Path) -> Outline:
+    """Raises ValueError (a manifest that is not YAML or has no steps list) naming the file."""
+    import yaml
+
+    path = Path(folder) / "manifest.yaml"
+    try:
+        manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+        steps = sorted((int(s["order"]), Path(s["file"]).stem, bool(s.get("enabled", True)))
+                       for s in manifest["steps"])
+        return Outline(str(manifest.get("id", Path(folder).name)), str(manifest.get("title", "")), tuple(steps))
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(f"{path}: {type(exc).__name__}: {exc}") from exc
+
+
+def outlines(root: Path | None = None) -> tuple[list[Outline], list[str]]:
+    """The batches under the batches directory that have not been retired (moved into its
+    `retired/` folder once applied everywhere: their history stays in production), and what was
+    wrong with each manifest that could not be read."""
+    found, problems = [], []
+    for name in available_batches(root):
+        try:
+            found.append(outline(Path(root or batches_dir()) / name))
+        except ValueError as exc:
+            problems.append(str(exc))
+    return found, problems

@@ -23,13 +23,15 @@ class Gate:
     run: Callable  # run(ctx) -> GateResult | list[GateResult]
 
 
-def _gate(module: str, function: str | None = None) -> Callable:
-    return getattr(importlib.import_module(f"gonogo.gates.{module}"), function or module)
+def _gate(name: str) -> Callable:
+    """A gate's function: gonogo.gates.<name>.<name>, one name at every level (task check_<name>,
+    module, function, the GateResult's gate id)."""
+    return getattr(importlib.import_module(f"gonogo.gates.{name}"), name)
 
 
-def _on(which: str, module: str, function: str | None = None, with_batch: bool = True) -> Callable:
+def _on(which: str, name: str, with_batch: bool = True) -> Callable:
     def run(ctx):
-        check = _gate(module, function)
+        check = _gate(name)
         with ctx.session(which) as conn:
             return check(conn, ctx.batch) if with_batch else check(conn)
     return run
@@ -54,10 +56,10 @@ def _drift(ctx):
 
 
 PREFLIGHT = (
-    Gate("history", "What production's gonogo history says: steps applied before, files edited since.",
-         _on("production", "history_gate", "applied_history")),
+    Gate("applied_history", "What production's gonogo history says: steps applied before, files edited since.",
+         _on("production", "applied_history")),
     Gate("enabled_steps", "A manifest-disabled step enabled for this run comes after a week of stable metrics.",
-         _on("production", "history_gate", "enabled_steps")),
+         _on("production", "enabled_steps")),
     Gate("server_versions", "Staging runs exactly production's server_version_num.", _versions),
     Gate("extensions", "Production has, or the batch may create, every extension its SQL needs.",
          _on("production", "extensions")),
@@ -66,12 +68,12 @@ PREFLIGHT = (
     Gate("schema_drift", "Production's live schema equals the batch's expected schema.", _drift),
     Gate("required_tables", "Every table the batch requires or touches exists on the staging copy.",
          _on("staging", "required_tables")),
-    Gate("orphans", "No orphans for the foreign keys the batch adds, and its integrity checks are clean.",
+    Gate("orphan_integrity", "No orphans for the foreign keys the batch adds, and its integrity checks are clean.",
          _on("staging", "orphan_integrity")),
     Gate("commands", "The team's own commands that read production (read-only sessions), e.g. a drift check.",
          _commands),
-    Gate("monitoring", "pg_stat_statements is loaded and created on production.",
-         _on("production", "monitoring", "monitoring_enabled", with_batch=False)),
+    Gate("monitoring_enabled", "pg_stat_statements is loaded and created on production.",
+         _on("production", "monitoring_enabled", with_batch=False)),
 )
 
 

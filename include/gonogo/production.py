@@ -16,9 +16,9 @@ from gonogo.execute import Log
 from gonogo.gates.restore_point import create_restore_point
 from gonogo.gates.session_guards import session_guards
 from gonogo.results import GateResult, Verdict, require_pass, to_dicts
-from gonogo.schema import Schema, read_schema
+from gonogo.schema import Schema, compare, read_schema
 from gonogo.decision import Decision
-from gonogo.steps import BatchRun, Ledger, apply_steps, undo
+from gonogo.steps import BatchRun, Ledger, apply_steps, rollback_steps
 
 PHASE = "production"
 ORPHANS = "orphan_sessions"
@@ -52,7 +52,7 @@ def check_guards(ctx: RunContext, log: Log = print) -> list[dict]:
     results = require_pass([session_guards(ctx.production, ctx.guards, ctx.app)], "check_session_guards")
     with ctx.session("production") as conn:
         orphans = end_orphans(ctx, conn, log)
-        rollout_lock.check_free(conn, "check_session_guards")
+        rollout_lock.check_free(conn, "check_session_guards", ctx.run_id)
     return results + to_dicts(orphans)
 
 
@@ -73,6 +73,27 @@ def end_orphans(ctx: RunContext, conn, log: Log) -> list[GateResult]:
                 + "; ".join(f"{s['session']} — {s['ended']}" for s in ended),
         hint="what it was running did not finish: the history says which step was in flight; read the task's "
              "log (a worker killed, out of memory, a lost node)", details=ended)]
+
+
+def take_lock(ctx: RunContext, log: Log = print) -> dict:
+    """The database is this run's until release_lock, across its tasks (an Airflow setup)."""
+    with ctx.session("production") as conn:
+        history.ensure(conn)
+        if rollout_lock.take_lease(conn, ctx.run_id, ctx.batch.id):
+            history.record(conn, ctx.run_id, ctx.batch.id, "lock_taken")
+        held = rollout_lock.lease(conn)
+    log(f"rollout lock: this run holds the database since {held['taken_at']:%Y-%m-%d %H:%M:%S %Z}")
+    return {"run_id": held["run_id"], "taken_at": held["taken_at"].isoformat()}
+
+
+def release_lock(ctx: RunContext, log: Log = print) -> bool:
+    """The database given back (the teardown of take_lock, however the run went)."""
+    with ctx.session("production") as conn:
+        released = rollout_lock.release_lease(conn, ctx.run_id)
+        if released:
+            history.record(conn, ctx.run_id, ctx.batch.id, "lock_released")
+    log("rollout lock released" if released else "this run did not hold the rollout lock: nothing to release")
+    return released
 
 
 def backup(ctx: RunContext, log: Log = print) -> tuple[list[dict], dict]:
@@ -122,14 +143,29 @@ def plan(ctx: RunContext) -> tuple[list[str], list[GateResult]]:
     return [s.name for s in pending], done
 
 
-def apply(ctx: RunContext, log: Log = print) -> BatchRun:
+def apply(ctx: RunContext, log: Log = print, *, step: str | None = None) -> BatchRun:
+    """The enabled steps in order, under the rollout lock. step: that one alone (a migration's
+    own node of a batch's DAG), the same way; one not enabled for this run is left alone."""
+    steps = list(ctx.batch.enabled_steps)
+    if step is not None:
+        steps = [s for s in steps if s.name == step]
+        if not steps:
+            ctx.batch.step(step)  # a name the batch does not have raises here
+            log(f"== {PHASE}: step {step} is disabled in this run: not applied")
+            return BatchRun(results=[_left_alone(ctx.batch.step(step).name, "disabled in this run: not applied",
+                                                 "a disabled step runs only when the run enables it")])
     with ctx.session("production") as conn:
         orphans = end_orphans(ctx, conn, log)
-        with rollout_lock.exclusive(conn, "apply_migrations"):
-            run = apply_steps(conn, list(ctx.batch.enabled_steps), phase=PHASE, live_traffic=True, log=log,
+        with rollout_lock.exclusive(conn, "apply_migrations", ctx.run_id):
+            run = apply_steps(conn, steps, phase=PHASE, live_traffic=True, log=log,
                               ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy)
     run.results[:0] = orphans
     return run
+
+
+def _left_alone(step: str, value: str, message: str) -> GateResult:
+    return GateResult(gate="step_skipped", title="Left alone", phase=PHASE, subject=step, verdict=Verdict.PASS,
+                      value=value, threshold="only what this run applies, and undoes", message=message)
 
 
 def in_flight(ctx: RunContext) -> list[str]:
@@ -144,17 +180,42 @@ def started(ctx: RunContext) -> list[str]:
         return history.started_by(conn, ctx.batch.id, ctx.run_id)
 
 
-def rollback(ctx: RunContext, pre_batch: dict, log: Log = print, decision: Decision | None = None) -> list[GateResult]:
-    """Undo what this run did, the step in flight first, then the rest in reverse.
-    pre_batch: what backup() recorded; decision: on-call's answer that chose it (who, when),
-    kept in the rollback event."""
+def rollback(ctx: RunContext, pre_batch: dict, log: Log = print, decision: Decision | None = None, *,
+             step: str | None = None) -> list[GateResult]:
+    """Undo what this run did, the step in flight first, then the rest in reverse, and prove the
+    schema equals the pre-batch schema. pre_batch: what backup() recorded; decision: on-call's
+    answer that chose it (who, when), kept in the rollback event. step: that one alone, if this
+    run applied (or was applying) it — a migration's own rollback node; the nodes run in reverse
+    and the last one proves the schema (restored)."""
     with ctx.session("production") as conn:
         orphans = end_orphans(ctx, conn, log)  # first: the step in flight may have been theirs
-        steps = [ctx.batch.step(name) for name in history.applied_by(conn, ctx.batch.id, ctx.run_id)]
-        with rollout_lock.exclusive(conn, "rollback_migrations"):
+        names = history.applied_by(conn, ctx.batch.id, ctx.run_id)
+        if step is not None:
+            if step not in names:
+                log(f"== {PHASE}: step {step} was not applied by this run: nothing to undo")
+                return orphans + [_left_alone(ctx.batch.step(step).name, "not applied by this run: nothing to undo",
+                                              "this run did not start this step; what an earlier run applied stays")]
+            names = [step]
+        steps = [ctx.batch.step(name) for name in names]
+        with rollout_lock.exclusive(conn, "rollback_migrations", ctx.run_id):
             history.record(conn, ctx.run_id, ctx.batch.id, "rollback",
                            username=decision.by if decision else None,
                            detail={"steps": [s.name for s in steps], "decided_at": decision.at if decision else None})
-            return orphans + undo(conn, steps, Schema.from_json(pre_batch["schema"]), phase=PHASE, log=log,
-                                  ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy,
-                                  in_flux=frozenset(pre_batch.get("in_flux", ())))
+            run = rollback_steps(conn, steps, phase=PHASE, log=log, ledger=Ledger(ctx.batch, ctx.run_id),
+                                 policy=ctx.policy)
+            if step is not None:
+                return orphans + run.results
+            return orphans + run.results + [_restored(conn, ctx, pre_batch)]
+
+
+def restored(ctx: RunContext, pre_batch: dict) -> GateResult:
+    """The schema equals the pre-batch schema (leaving out what steps in flux before the run had
+    half-created): the proof after a batch's rollback nodes have run."""
+    with ctx.session("production") as conn:
+        return _restored(conn, ctx, pre_batch)
+
+
+def _restored(conn, ctx: RunContext, pre_batch: dict) -> GateResult:
+    return compare(Schema.from_json(pre_batch["schema"]), read_schema(conn, ctx.batch.history_objects),
+                   gate="schema_restored", title="Schema back to the pre-batch schema", phase=PHASE,
+                   ignore=frozenset(pre_batch.get("in_flux", ())))

@@ -48,7 +48,7 @@ DECISION_GATE = (
     Condition("All FKs validated (no NOT VALID constraints remaining)", ("objects_valid",)),
     Condition("All indexes valid and ready", ("objects_valid",)),
     Condition("Migrations apply cleanly on the staging copy", ("step_applied",)),
-    Condition("No applied migration edited since it ran", ("history",)),
+    Condition("No applied migration edited since it ran", ("applied_history",)),
     Condition("Cleanup enabled only after a week of stable metrics", ("enabled_steps",), note=NOT_ENABLED),
     Condition("Lock-safety audit of the SQL (static lint)", ("lint",)),
     Condition("Rollback procedures tested on staging", ("rollback_rehearsal",)),

@@ -1,9 +1,13 @@
-"""One rollout at a time per database: gonogo's advisory lock.
+"""One rollout at a time per database: gonogo's rollout lock.
 
-Every production session that changes the schema holds it for its whole work; a second
-rollout (another run, another Airflow, a colleague's gonogo) fails at once and is told which
-run holds it, from the holder's application_name (gonogo/<run key>/<task>), what it is doing
-and how to end it. A session a dead task of the same run left behind is ended (end_orphans).
+Two parts. A run takes the database's lease (gonogo.rollout_lease, one row) before its backup and
+gives it back when its production phase and watch window are over, however they ended (an
+Airflow setup/teardown pair): between its tasks, no other run may start on the database. And
+every production session that changes the schema holds gonogo's advisory lock for its whole
+work, refusing to start if another run holds the lease. A second rollout (another run, another
+Airflow, a colleague's gonogo) fails at once and is told which run holds it, from the lease or
+the holder's application_name (gonogo/<run key>/<task>), what it is doing and how to end it. A
+session a dead task of the same run left behind is ended (end_orphans).
 """
 
 from __future__ import annotations
@@ -92,21 +96,58 @@ def _gone(conn: psycopg.Connection, pid: int, seconds: float) -> bool:
 
 
 @contextlib.contextmanager
-def exclusive(conn: psycopg.Connection, step: str = "production"):
-    """Hold the rollout lock for the duration; fail fast, naming the holder, if it is taken."""
+def exclusive(conn: psycopg.Connection, step: str = "production", run_id: str | None = None):
+    """Hold the rollout lock for the duration; fail fast, naming the holder, if it is taken: by
+    another session now, or by another run's lease (run_id: this run's; none: any lease)."""
     if not conn.execute("SELECT pg_try_advisory_lock(%s, %s)", [CLASSID, OBJID]).fetchone()[0]:
         raise StepFailed(
             f"another gonogo rollout is working on this database: {holder(conn) or 'a session that just ended'}. "
             f"One rollout at a time: wait for it to finish (or fail it in Airflow), then clear this task. "
             f"Nothing was changed by this run.", step=step, before_changes=True)
     try:
+        if (held := lease(conn)) and held["run_id"] != run_id:
+            raise StepFailed(_leased(held), step=step, before_changes=True)
         yield
     finally:
         if not conn.closed:
             conn.execute("SELECT pg_advisory_unlock(%s, %s)", [CLASSID, OBJID])
 
 
-def check_free(conn: psycopg.Connection, step: str = "check_session_guards") -> None:
+def check_free(conn: psycopg.Connection, step: str = "check_session_guards", run_id: str | None = None) -> None:
     """Fail fast at the start of the production phase if another rollout holds the lock."""
-    with exclusive(conn, step):
+    with exclusive(conn, step, run_id):
         pass
+
+
+def lease(conn: psycopg.Connection) -> dict | None:
+    """The run holding the database's lease ({run_id, batch, taken_at}), or None."""
+    if not conn.execute(query("history.sql", "lease_exists")).fetchone()[0]:
+        return None
+    row = conn.execute(query("history.sql", "lease")).fetchone()
+    return dict(zip(("run_id", "batch", "taken_at"), row)) if row else None
+
+
+def take_lease(conn: psycopg.Connection, run_id: str, batch_id: str, step: str = "take_rollout_lock") -> bool:
+    """This run holds the database until release_lease, across its tasks; True when it took it now
+    (False: it held it already, a cleared task taking it again). Fails, naming the holder, when
+    another run holds it. The gonogo schema must exist (history.ensure)."""
+    with exclusive(conn, step, run_id):
+        took = conn.execute(query("history.sql", "take_lease"), {"run_id": run_id, "batch": batch_id}).rowcount == 1
+        if (held := lease(conn)) and held["run_id"] != run_id:
+            raise StepFailed(_leased(held), step=step, before_changes=True)
+        return took
+
+
+def release_lease(conn: psycopg.Connection, run_id: str) -> bool:
+    """Give the database back; False when this run did not hold it."""
+    if not conn.execute(query("history.sql", "lease_exists")).fetchone()[0]:
+        return False
+    return conn.execute(query("history.sql", "release_lease"), {"run_id": run_id}).fetchone() is not None
+
+
+def _leased(held: dict) -> str:
+    return (f"another gonogo rollout holds this database: run {held['run_id']} of batch {held['batch']}, since "
+            f"{held['taken_at']:%Y-%m-%d %H:%M:%S %Z} (its production phase or watch window is not over). One rollout "
+            f"at a time: wait for that run to end; if it has ended without giving the database back (a run marked "
+            f"failed by hand skips its teardown), clear its production.release_rollout_lock task in Airflow, or "
+            f"DELETE FROM gonogo.rollout_lease WHERE run_id = '{held['run_id']}'. Nothing was changed by this run.")

@@ -23,7 +23,6 @@ from gonogo.retry import RetryPolicy, Tally
 from gonogo.gates.preconditions import preconditions
 from gonogo.problems import verify
 from gonogo.results import GateResult, Verdict, failures
-from gonogo.schema import HISTORY, Schema, compare, read_schema
 from gonogo.sqlfile import query
 
 
@@ -122,7 +121,7 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
         if ledger:
             if todo.action == history.REFUSE:
                 return _stop(run, step, [GateResult(
-                    gate="history", title="Applied migrations unchanged", phase=phase, subject=step.name,
+                    gate="applied_history", title="Applied migrations unchanged", phase=phase, subject=step.name,
                     verdict=Verdict.FAIL, value="file edited after it was applied",
                     threshold="sha256 equal to the one recorded when it ran", message=todo.refusal,
                     hint="restore the original file; put the change in a new migration")], log)
@@ -298,13 +297,3 @@ def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
         run.results.extend(lock_retries(script.tally, phase=phase, subject=step.name))
     return run
 
-
-def undo(conn: psycopg.Connection, steps: list[Step], pre_batch: Schema, *, phase: str,
-         log: Log = print, ledger: Ledger | None = None, policy: RetryPolicy | None = None,
-         in_flux: frozenset[str] = frozenset()) -> list[GateResult]:
-    """Roll `steps` back in reverse, then prove the schema equals the pre-batch schema (leaving
-    out what steps in flux before the run had half-created)."""
-    run = rollback_steps(conn, steps, phase=phase, log=log, ledger=ledger, policy=policy)
-    leave_out = ledger.batch.history_objects if ledger else HISTORY
-    return [*run.results, compare(pre_batch, read_schema(conn, leave_out), gate="schema_restored",
-                                  title="Schema back to the pre-batch schema", phase=phase, ignore=in_flux)]

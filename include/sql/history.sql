@@ -40,6 +40,15 @@ CREATE TABLE IF NOT EXISTS gonogo.events (
     username text,
     detail   jsonb NOT NULL DEFAULT '{}'
 );
+-- The rollout lock across a run's tasks: the one row names the run that holds this database, from
+-- its production.take_rollout_lock (an Airflow setup) to its release_rollout_lock (the teardown);
+-- each production session also holds the advisory lock for its own work (rollout_lock.exclusive).
+CREATE TABLE IF NOT EXISTS gonogo.rollout_lease (
+    one      boolean PRIMARY KEY DEFAULT true CHECK (one),
+    run_id   text NOT NULL,
+    batch    text NOT NULL,
+    taken_at timestamptz NOT NULL DEFAULT now()
+);
 CREATE TABLE IF NOT EXISTS gonogo.backfill_progress (
     batch      text NOT NULL,
     step       text NOT NULL,
@@ -83,7 +92,7 @@ ALTER TABLE gonogo.events DROP CONSTRAINT IF EXISTS events_event_check,
   ADD CONSTRAINT events_event_check CHECK (event IN (
       'apply', 'applied', 'skip', 'fail', 'rollback', 'rolled_back', 'approve', 'reject', 'restore_point',
       'backup', 'fix_forward', 'recover_index', 'backfill', 'watch_started', 'watch_passed',
-      'watch_alarm', 'watch_inconclusive', 'orphan_ended', 'approval_not_counted'));
+      'watch_alarm', 'watch_inconclusive', 'orphan_ended', 'approval_not_counted', 'lock_taken', 'lock_released'));
 
 -- name: steps
 SELECT step, sha256, status, run_id, started_at, finished_at FROM gonogo.history WHERE batch = %(batch)s;
@@ -174,3 +183,15 @@ SELECT count(*) > 0 FROM pg_stat_activity WHERE pid = %(pid)s;
 
 -- name: run_ids
 SELECT DISTINCT run_id FROM gonogo.events;
+
+-- name: lease_exists
+SELECT to_regclass('gonogo.rollout_lease') IS NOT NULL;
+
+-- name: take_lease
+INSERT INTO gonogo.rollout_lease (run_id, batch) VALUES (%(run_id)s, %(batch)s) ON CONFLICT (one) DO NOTHING;
+
+-- name: lease
+SELECT run_id, batch, taken_at FROM gonogo.rollout_lease;
+
+-- name: release_lease
+DELETE FROM gonogo.rollout_lease WHERE run_id = %(run_id)s RETURNING taken_at;

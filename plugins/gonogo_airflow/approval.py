@@ -150,11 +150,12 @@ class FailureDecision(HITLBranchOperator):
 
     ROLL_BACK, FIX_FORWARD = "Roll back", "Fix forward"
 
-    def __init__(self, *, when: str, rollback_task: str, fix_forward_task: str, **kwargs):
+    def __init__(self, *, when: str, rollback_task: str, fix_forward_task: str,
+                 apply_tasks: list[str] | tuple[str, ...] = (ids.APPLY,), **kwargs):
         super().__init__(options=[self.ROLL_BACK, self.FIX_FORWARD],
                          options_mapping={self.ROLL_BACK: rollback_task, self.FIX_FORWARD: fix_forward_task},
                          **kwargs)
-        self.when = when
+        self.when, self.apply_tasks = when, list(apply_tasks)  # the task(s) applying the migrations
 
     def execute(self, context):
         from gonogo import production
@@ -162,7 +163,7 @@ class FailureDecision(HITLBranchOperator):
 
         ti = context["ti"]
         if self.when == "apply_failed":
-            failed = ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[ids.APPLY],
+            failed = ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=self.apply_tasks,
                                      states=["failed"])
             if not failed:  # the failure came before production was touched: nothing to decide
                 raise AirflowSkipException("apply_migrations did not run: nothing to roll back")

@@ -17,13 +17,52 @@ _log = logging.getLogger("gonogo")
 def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
     """Undo what this run applied and prove the pre-batch schema; Slack hears either way, and a
     rollback that did not finish fails the task without a second message."""
-    from gonogo import outcome, production, slack
+    from gonogo import production
 
-    pre_batch = r.ti.xcom_pull(task_ids=ids.TAKE_BACKUP, key=ids.PRE_BATCH_SCHEMA)
-    decision = r.decision(ids.DECIDE_ON_FAILURE) or r.decision(ids.DECIDE_AFTER_WATCH)
-    results = production.rollback(r.ctx, pre_batch, log=log, decision=decision)
+    results = production.rollback(r.ctx, _pre_batch(r), log=log, decision=_chosen_by(r))
     tell_orphans(r, to_dicts(results))
-    send(r, slack.rolled_back(r.info, results, r.task_url, decided_by=outcome.who_decided(decision),
+    return _told(r, results)
+
+
+def roll_back_step(r: Rollout, step: str, log: Callable[[str], None]) -> list[dict]:
+    """A migration's rollback node: undo it if this run applied it. A rollback that fails stops
+    those before it (their nodes do not run); rollback_verified tells Slack."""
+    from gonogo import production
+    from gonogo.errors import StepFailed
+
+    results = production.rollback(r.ctx, _pre_batch(r), log=log, decision=_chosen_by(r), step=step)
+    tell_orphans(r, to_dicts(results))
+    if failures(results):
+        raise StepFailed("; ".join(f.message for f in failures(results)), step=step, results=results)
+    return to_dicts(results)
+
+
+def rollback_verified(r: Rollout, log: Callable[[str], None]) -> list[dict]:
+    """After a batch's rollback nodes: their results and the schema compared with the pre-batch
+    schema; Slack hears how it went, and an incomplete rollback fails the task."""
+    from gonogo import production
+    from gonogo.results import from_dicts
+
+    undone = []
+    for step in reversed(r.batch.steps):
+        undone += r.ti.xcom_pull(task_ids=ids.migration(step.name, ids.MIGRATION_ROLLBACK)) or []
+    results = from_dicts(undone) + [production.restored(r.ctx, _pre_batch(r))]
+    log(f"schema after the rollback: {results[-1].message}")
+    return _told(r, results)
+
+
+def _pre_batch(r: Rollout) -> dict:
+    return r.ti.xcom_pull(task_ids=ids.TAKE_BACKUP, key=ids.PRE_BATCH_SCHEMA)
+
+
+def _chosen_by(r: Rollout):
+    return r.decision(ids.DECIDE_ON_FAILURE) or r.decision(ids.DECIDE_AFTER_WATCH)
+
+
+def _told(r: Rollout, results: list) -> list[dict]:
+    from gonogo import outcome, slack
+
+    send(r, slack.rolled_back(r.info, results, r.task_url, decided_by=outcome.who_decided(_chosen_by(r)),
                               approved_by=outcome.approvers(r.decision(ids.APPROVE))))
     if failures(results):
         raise OutcomeReported("rollback incomplete: " + "; ".join(f.message for f in failures(results)))

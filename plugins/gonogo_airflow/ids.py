@@ -4,6 +4,8 @@ function names), and tests/dags/test_rollout_dag.py checks every id here is a ta
 
 from __future__ import annotations
 
+import re
+
 # prepare
 VALIDATE_BATCH = "prepare.validate_batch"
 PLAN_STEPS = "prepare.plan_steps"
@@ -17,6 +19,8 @@ APPROVE = "decide.approve_rollout"
 RECORD_APPROVAL = "production.record_approval"
 WAIT_FOR_WINDOW = "production.wait_for_window"
 CHECK_SESSION_GUARDS = "production.check_session_guards"
+TAKE_ROLLOUT_LOCK = "production.take_rollout_lock"      # a setup: the database is this run's ...
+RELEASE_ROLLOUT_LOCK = "production.release_rollout_lock"  # ... until its teardown, however the run went
 TAKE_BACKUP = "production.take_backup"
 CREATE_RESTORE_POINT = "production.create_restore_point"
 CAPTURE_METRICS_BASELINE = "production.capture_metrics_baseline"
@@ -24,13 +28,15 @@ APPLY = "production.apply_migrations"
 DECIDE_ON_FAILURE = "production.decide_on_failure"
 ROLLBACK = "production.rollback_migrations"
 FIX_FORWARD = "production.fix_forward"
+# a batch's own DAG (gonogo_<batch>): a task per migration and its rollback, named by migration()
+MIGRATION_APPLY, MIGRATION_ROLLBACK = "apply", "rollback"
 # watch
 WATCH = "watch.watch_window"
 DECIDE_AFTER_WATCH = "watch.decide_after_watch"
 
 # production's tasks before and including the migrations: the first that did not finish is where a run stopped
-PRODUCTION_TASKS = (RECORD_APPROVAL, WAIT_FOR_WINDOW, CHECK_SESSION_GUARDS, TAKE_BACKUP, CREATE_RESTORE_POINT,
-                    CAPTURE_METRICS_BASELINE, APPLY)
+PRODUCTION_TASKS = (RECORD_APPROVAL, WAIT_FOR_WINDOW, CHECK_SESSION_GUARDS, TAKE_ROLLOUT_LOCK, TAKE_BACKUP,
+                    CREATE_RESTORE_POINT, CAPTURE_METRICS_BASELINE, APPLY)
 
 # XCom keys beside a task's return value
 EVIDENCE = "evidence"                # EVALUATE_GATES: every result before the approval, for the final report
@@ -49,3 +55,11 @@ def short(task_id: str) -> str:
 def pulled(task_id: str, *filters: str) -> str:
     """A Jinja expression for an operator's templated field: `task_id`'s return value."""
     return "{{ ti.xcom_pull(task_ids='%s')%s }}" % (task_id, "".join(f" | {f}" for f in filters))
+
+
+def migration(step: str, task: str) -> str:
+    """The id of a migration's apply or rollback task in its batch's DAG: "production.apply_<step>"
+    (the step's name in the characters Airflow takes). Flat in the production group, not a group
+    per migration: the rollbacks run in reverse, and Airflow's Grid refuses groups that depend on
+    each other both ways."""
+    return f"production.{task}_" + re.sub(r"[^\w-]", "_", step)[:200]

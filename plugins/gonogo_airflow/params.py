@@ -75,3 +75,13 @@ ROLLOUT_PARAMS = {
                            description="Where on-call hears of this run: approval needed, a failed gate or step, "
                                        "the watch window's alarm, how it ended."),
 }
+
+
+def batch_params(batch_id: str) -> dict:
+    """A batch's own DAG's form: the rollout's, with the batch fixed (its nodes were drawn from it)
+    and no migration tool's folder."""
+    params = {k: v for k, v in ROLLOUT_PARAMS.items() if k not in ("batch", "migration_tool", "migrations_folder")}
+    return {"batch": Param(batch_id, type="string", enum=[batch_id], title="Batch",
+                           description="This DAG's batch: each of its migrations is a node of its own. Another "
+                                       "batch has its own DAG; any batch or a migration tool's folder: gonogo_rollout."),
+            **params}

@@ -41,16 +41,26 @@ def check_guards(r: Rollout, log: Callable[[str], None]) -> list[dict]:
     return results
 
 
-def apply(r: Rollout, log: Callable[[str], None]) -> list[dict]:
-    """The migrations, never outside the low-traffic window (it may have ended during the backup);
-    a failed step raises StepFailed for on-call's decision."""
+def apply(r: Rollout, log: Callable[[str], None], step: str | None = None) -> list[dict]:
+    """The migrations (or `step` alone: its node), never outside the low-traffic window (it may
+    have ended during the backup or the step before); a failed step raises StepFailed for
+    on-call's decision."""
     from gonogo import production
     from gonogo.errors import StepFailed
 
     if r.window is not None:
-        r.window.check(what="the migrations")
-    run = production.apply(r.ctx, log=log)
+        r.window.check(what=f"the migration {step}" if step else "the migrations")
+    run = production.apply(r.ctx, log=log, step=step)
     tell_orphans(r, to_dicts(run.results))
     if not run.ok:
         raise StepFailed(run.error, step=run.failed_step, results=run.results)
     return to_dicts(run.results)
+
+
+def gathered(r: Rollout, steps: list[str]) -> list[dict]:
+    """The results of each migration's apply node, in the batch's order: one list, as the
+    batch's one apply task returns it."""
+    found = []
+    for step in steps:
+        found += r.ti.xcom_pull(task_ids=ids.migration(step, ids.MIGRATION_APPLY)) or []
+    return found

@@ -98,13 +98,20 @@ class Rollout:
             batch = load_batch(self.params["batch"])
         return batch.with_enabled(self.params.get("enable_steps"))
 
-    def validated_batch(self) -> dict:
+    def validated_batch(self, drawn: list[str] | None = None) -> dict:
         """The whole batch checked before anything else runs; from a migration tool, only what
-        production's tool history has not applied, the rest the schema production should have."""
+        production's tool history has not applied, the rest the schema production should have.
+        drawn: the steps a batch's own DAG has a node for; the batch must still have exactly those."""
         from gonogo.imported import pending
 
         self.guards, self.policy  # noqa: B018 - the run's timeouts within their ranges, before anything runs
         batch = self.loaded_batch
+        if drawn is not None and [s.name for s in batch.steps] != drawn:
+            raise BatchError(
+                f"batch {batch.id} has changed since its DAG was drawn: its steps are now "
+                f"{', '.join(s.name for s in batch.steps)}; the DAG has nodes for {', '.join(drawn)}. "
+                f"Nothing was run: trigger again once Airflow has parsed dags/gonogo_batches.py anew "
+                f"(within its min_file_process_interval), so that each step has its node.")
         if batch.tool is not None:
             with self.session("production") as conn:
                 batch = pending(batch, conn)

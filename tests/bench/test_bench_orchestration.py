@@ -2,7 +2,9 @@
 
 - Parse time: Airflow's own `airflow dags report` for dags/gonogo_rollout.py, in a fresh process
   as the DAG processor parses it, beside a minimal DAG built from the same Airflow pieces (a task
-  group, @task, the approval operator): the difference is what gonogo's file itself adds.
+  group, @task, the approval operator): the difference is what gonogo's file itself adds. And
+  dags/gonogo_batches.py over a batches folder of 1, 10 and 50 batches (a DAG each, a node per
+  migration): what each batch adds.
 - The rehearsal's wall time: the whole DAG under dag.test() as tests/dags runs it (the app
   querying production, the approval answered through Airflow's API by local.Approver), answered
   "Reject", so the run ends after the approval and production keeps its data for the next
@@ -70,6 +72,40 @@ def test_dag_parse_time(rollout_dag, tmp_path):
                    notes=[f"{len(rollout_dag.tasks)} tasks. Each parse runs in a new `airflow dags report` process, "
                           "so it pays Airflow's lazy imports (@task's PythonOperator, timetables) as a fresh DAG "
                           "processor does: the minimal DAG shows that share."])
+
+
+def parse_with_batches(count: int, tmp_path: Path) -> float:
+    """dags/gonogo_batches.py's parse duration over a batches folder of `count` copies of the
+    shipped batch's manifest (7 steps each; its id made unique)."""
+    from gonogo.batches import SHIPPED_BATCHES
+
+    manifest = (SHIPPED_BATCHES / "20250115_recipe_fixes" / "manifest.yaml").read_text()
+    root = tmp_path / f"batches_{count}"
+    for i in range(count):
+        batch_id = f"2025011{i:04d}_copy"
+        (root / batch_id).mkdir(parents=True)
+        (root / batch_id / "manifest.yaml").write_text(manifest.replace("id: 20250115_recipe_fixes", f"id: {batch_id}"))
+    os.environ["GONOGO_BATCHES_DIR"] = str(root)
+    try:
+        return parse_seconds(Path(__file__).resolve().parents[2] / "dags", "gonogo_batches.py")
+    finally:
+        del os.environ["GONOGO_BATCHES_DIR"]
+
+
+def test_batch_dags_parse_time(rollout_dag, tmp_path):
+    """What each batch's own DAG costs the DAG processor: ≤ 0.03 s per batch over Airflow's own
+    (the minimal DAG) is the aim."""
+    (tmp_path / "floor.py").write_text(FLOOR_DAG)
+    floor = benchlib.median([parse_seconds(tmp_path, "floor.py") for _ in range(benchlib.REPEAT)])
+    rows, seconds = [], {}
+    for count in (1, 10, 50):
+        seconds[count] = benchlib.median([parse_with_batches(count, tmp_path / str(i)) for i in range(benchlib.REPEAT)])
+        rows.append([str(count), f"{seconds[count]:.3f}", f"{(seconds[count] - floor) / count:.4f}"])
+    rows.append(["each batch from 10 to 50", "", f"{(seconds[50] - seconds[10]) / 40:.4f}"])
+    benchlib.table("parse_batches", "Parse time of dags/gonogo_batches.py (airflow dags report)",
+                   ["batches", "median s", "s per batch over the minimal DAG"], rows,
+                   notes=[f"Minimal DAG (Airflow's own share): {floor:.3f} s. Each batch: a DAG of 51 tasks "
+                          "(7 migrations, each with its apply and rollback node)."])
 
 
 def phases(dagrun) -> dict[str, float]:

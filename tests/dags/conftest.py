@@ -25,6 +25,13 @@ def rollout_dag():
     return local.load_dag("gonogo_rollout")
 
 
+@pytest.fixture(scope="session")
+def batch_dag():
+    """The batch's own DAG (dags/gonogo_batches.py): a node per migration."""
+    local.migrate_metadata_db()
+    return local.load_dag("gonogo_" + BATCH.id)
+
+
 @dataclass
 class Rollout:
     dag: object
@@ -45,6 +52,7 @@ class Rollout:
         # lock_attempt_timeout, otherwise stays for the following runs of the same process.
         conf = {**{name: param.value for name, param in ROLLOUT_PARAMS.items()},
                 "monitoring_hours": 0.001, "batch": BATCH.id, "migration_tool": None, "migrations_folder": None, **conf}
+        conf = {name: value for name, value in conf.items() if name in self.dag.params}  # a batch's DAG has fewer
         answers = {"decide.approve_rollout": choice} if isinstance(choice, str) else choice
         with Workload(self.production, self.app_queries, clients=1, app="tests/app", commit_writes=True), \
                 local.Approver(self.dag.dag_id, answers, before_answer) as approver:
@@ -59,9 +67,10 @@ def rollout(rollout_dag, make_database, monkeypatch, tmp_path):
     """A production database with the recipe app at a small scale, an empty staging database,
     a local Slack, and the Airflow connections pointing at them."""
 
-    def make(defects=(), scale: float = SCALE, load=None, app_queries=None) -> Rollout:
+    def make(defects=(), scale: float = SCALE, load=None, app_queries=None, dag=None) -> Rollout:
         """load(production): the app's schema and rows (default: the recipe app); app_queries: what
-        the app sends production during the run (default: the recipe app's)."""
+        the app sends production during the run (default: the recipe app's); dag: another DAG than
+        gonogo_rollout (a batch's own)."""
         production = make_database("production", "rollout")
         if load is None:
             sample_app.load(production, scale=scale, defects=defects)
@@ -74,7 +83,7 @@ def rollout(rollout_dag, make_database, monkeypatch, tmp_path):
         monkeypatch.setenv("AIRFLOW_CONN_GONOGO_STAGING", local.connection_json(staging))
         monkeypatch.setenv("AIRFLOW_CONN_GONOGO_SLACK", local.slack_connection_json("xoxb-test", slack.api_url))
         monkeypatch.setenv("GONOGO_ARTIFACTS_DIR", str(tmp_path / "artifacts"))
-        return Rollout(rollout_dag, production, staging, slack, tmp_path / "artifacts",
+        return Rollout(dag or rollout_dag, production, staging, slack, tmp_path / "artifacts",
                        app_queries=app_queries or BATCH.queries)
 
     with LocalSlack() as slack:

@@ -136,7 +136,7 @@ def test_a_dangerous_prisma_migration_is_no_go_with_its_findings_named(rollout, 
     assert {"transaction-holds-lock", "index-without-concurrently", "require-concurrent-index-creation"} <= rules, rules
     no_go = [m for m in env.slack.messages if "No-Go" in m["text"]]
     assert len(no_go) == 1
-    ran = {r["title"]: r for r in report["results"] if r["gate"] == "command"}
+    ran = {r["title"]: r for r in report["results"] if r["gate"] == "commands"}
     contract, read = ran["Team command: labels_contract"], ran["Team command: prisma_history"]
     assert contract["verdict"] == "PASS" and contract["subject"] == "20240301100000_add_labels"
     assert "ok: Label_projectId_fkey FOREIGN KEY" in contract["details"][0]["output_tail"]

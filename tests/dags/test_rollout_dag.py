@@ -18,7 +18,7 @@ from urllib.parse import quote
 import pytest
 
 import sample_app
-from gonogo import history, watch_status
+from gonogo import history, rollout_lock, watch_status
 from gonogo.batch import SHIPPED_BATCHES, load_batch
 from helpers import body, deadlock_in_the_watch_window, failed_gates, headers, pg_dump_schema, states
 from report_page import ReportPage
@@ -83,12 +83,17 @@ def test_approved_rollout_migrates_production(rollout):
         recorded = history.read(conn, "20250115_recipe_fixes")
         archived = conn.execute("SELECT last_archived_wal FROM pg_stat_archiver").fetchone()[0]
     kinds = [e["event"] for e in events]
-    assert kinds[:3] == ["approve", "backup", "restore_point"]
+    assert kinds[:4] == ["approve", "lock_taken", "backup", "restore_point"]
     assert events[0]["username"] and events[0]["run_id"] == dagrun.run_id
-    point = events[2]["detail"]
+    point = events[3]["detail"]
     assert point["name"].startswith("pre_fix_batch_production_20250115__") and point["lsn"]
     assert archived >= point["walfile"]
     assert kinds.count("applied") == len(sample_app_batch_steps())
+    # the database was this run's from before the backup until the watch window was over
+    assert kinds.index("watch_started") < kinds.index("watch_passed") < kinds.index("lock_released")
+    assert ti_states["production.release_rollout_lock"] == "success"
+    with env.production.connect("tests", guards=None) as conn:
+        assert rollout_lock.lease(conn) is None
     assert {name: (a.status, a.sha256) for name, a in recorded.items()} == {
         s.name: ("applied", s.forward.sha256) for s in load_batch("20250115_recipe_fixes").enabled_steps}
 
@@ -560,14 +565,17 @@ def test_every_tasks_application_name_keeps_its_task_whole(rollout_dag):
         assert len(name) <= 63 and name.endswith("/" + task_id) and run_key(run_id) in name, name
 
 
-def test_every_task_id_the_adapter_reads_is_a_task_of_the_dag(rollout_dag):
+@pytest.mark.parametrize("which", ["gonogo_rollout", "a batch's own DAG"])
+def test_every_task_id_the_adapter_reads_is_a_task_of_the_dag(which, rollout_dag, batch_dag):
     """gonogo_airflow.ids holds the names one task reads another's result by: each is a task of
-    the DAG, and the production tasks a stopped run is judged by are in the order they run."""
+    the DAG (of both DAGs), and the production tasks a stopped run is judged by are in the order
+    they run."""
     from gonogo_airflow import ids
 
+    dag = rollout_dag if which == "gonogo_rollout" else batch_dag
     named = {value for name, value in vars(ids).items() if name.isupper() and isinstance(value, str) and "." in value}
-    assert len(named) >= 17 and named <= set(rollout_dag.task_ids), named - set(rollout_dag.task_ids)
-    order = [t for t in rollout_dag.topological_sort() if t.task_id in ids.PRODUCTION_TASKS]
+    assert len(named) >= 19 and named <= set(dag.task_ids), named - set(dag.task_ids)
+    order = [t for t in dag.topological_sort() if t.task_id in ids.PRODUCTION_TASKS]
     assert tuple(t.task_id for t in order) == ids.PRODUCTION_TASKS
 
 

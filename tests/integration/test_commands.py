@@ -55,7 +55,7 @@ def test_a_contract_check_passes_and_its_output_is_logged_as_it_comes(recipes):
     result = gate(team("db_contract", [PY, "db_contract_check.py", "recipe", "recipe_title_not_blank"]),
                   recipes, log=logged.append)
     assert result.verdict is Verdict.PASS, result.message
-    assert (result.gate, result.title) == ("command", "Team command: db_contract")
+    assert (result.gate, result.title) == ("commands", "Team command: db_contract")
     assert result.value.startswith("exit 0 in ") and result.threshold == "exit 0 within 600 s"
     assert "[db_contract] ok: recipe_title_not_blank CHECK ((title <> ''::text))" in logged
     detail = result.details[0]

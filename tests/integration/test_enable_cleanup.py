@@ -10,7 +10,7 @@ import pytest
 from gonogo import history
 from gonogo.batch import load_batch
 from gonogo.errors import BatchError
-from gonogo.gates.history_gate import enabled_steps
+from gonogo.gates.enabled_steps import enabled_steps
 from gonogo.report import RunInfo, approval_markdown
 from gonogo.results import Verdict
 

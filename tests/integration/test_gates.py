@@ -12,7 +12,7 @@ from psycopg import sql
 
 import sample_app
 from gonogo.batch import load_batch
-from gonogo.gates.monitoring import monitoring_enabled
+from gonogo.gates.monitoring_enabled import monitoring_enabled
 from gonogo.gates.orphan_integrity import orphan_integrity
 from gonogo.gates.required_tables import required_tables
 from gonogo.gates.restore_point import create_restore_point
@@ -158,7 +158,7 @@ def test_monitoring_as_a_role_without_monitoring_grants_warns_and_names_them(pro
     as_role = dataclasses.replace(prod_db, user=name, password=password)
     try:
         with as_role.connect("tests", guards=None) as conn:
-            with pytest.raises(psycopg.errors.InsufficientPrivilege):  # what crashed check_monitoring
+            with pytest.raises(psycopg.errors.InsufficientPrivilege):  # what crashed check_monitoring_enabled
                 conn.execute("SELECT current_setting('shared_preload_libraries')")
             unknown = monitoring_enabled(conn)
             assert unknown.verdict is Verdict.WARN and "cannot tell" in unknown.value

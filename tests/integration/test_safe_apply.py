@@ -184,7 +184,7 @@ def test_an_applied_migration_edited_since_is_refused(app, tmp_path):
     run = production.apply(context(app, only(batch, 1, 2, 3), run_id="run_2"), log=quiet)
 
     assert run.failed_step == STEP[2].name
-    [refused] = [r for r in run.results if r.gate == "history"]
+    [refused] = [r for r in run.results if r.gate == "applied_history"]
     assert edited.name in refused.message
     assert STEP[2].forward.sha256 in refused.message and batch.step(STEP[2].name).forward.sha256 in refused.message
     with app.connect("tests", guards=None) as conn:  # and nothing after it ran
@@ -192,7 +192,7 @@ def test_an_applied_migration_edited_since_is_refused(app, tmp_path):
                             ).fetchone()[0] == 0
 
     # One plan says it for every phase: the history gate, the drift gate's split, the apply above
-    from gonogo.gates.history_gate import applied_history
+    from gonogo.gates.applied_history import applied_history
 
     batch = only(batch, 1, 2, 3)
     with app.connect("tests", guards=None) as conn:
@@ -221,6 +221,58 @@ def test_a_second_rollout_is_refused_and_told_which_run_holds_the_database(app):
     assert f"SELECT pg_terminate_backend({pid})" in str(refused.value)  # and how to end it
     with app.connect("tests", guards=None) as conn:
         assert history.read(conn, BATCH.id) == {}  # nothing was started
+
+
+def test_the_rollout_lock_holds_the_database_between_a_runs_tasks(app):
+    """A run takes the lock before its backup (the setup) and gives it back at the end (the
+    teardown): between its tasks, another run's guards check, apply and rollback are refused,
+    naming the run, its batch and how to give the database back; the holder's own tasks go on."""
+    mine, theirs = context(app, only(BATCH, 1)), context(app, only(BATCH, 1), run_id="run_2")
+    taken = production.take_lock(mine, log=quiet)
+    assert taken["run_id"] == "run_1"
+    assert production.take_lock(mine, log=quiet)["taken_at"] == taken["taken_at"]  # a cleared task: the same lock
+
+    for refused_task in (lambda: production.check_guards(theirs, log=quiet), lambda: production.take_lock(theirs),
+                         lambda: production.apply(theirs, log=quiet)):
+        with pytest.raises(StepFailed) as refused:
+            refused_task()
+        assert f"run run_1 of batch {BATCH.id}" in str(refused.value) and refused.value.before_changes
+        assert "DELETE FROM gonogo.rollout_lease WHERE run_id = 'run_1'" in str(refused.value)
+    with app.connect("tests", guards=None) as conn:
+        assert history.read(conn, BATCH.id) == {}  # the other run started nothing
+
+    assert production.apply(mine, log=quiet).ok  # the holder's own tasks go on
+    assert production.release_lock(theirs, log=quiet) is False  # only the holder gives it back
+    assert production.release_lock(mine, log=quiet) is True
+    production.check_guards(theirs, log=quiet)  # free again
+    with app.connect("tests", guards=None) as conn:
+        events = [e["event"] for e in history.events(conn, BATCH.id)]
+    assert events.count("lock_taken") == 1 and events.count("lock_released") == 1
+
+
+def test_one_step_applied_and_rolled_back_alone_as_a_batch_dags_nodes_do(app):
+    """production.apply(step=) and production.rollback(step=): a migration's own node applies
+    only its step; the rollback nodes run in reverse, each undoing its step if this run applied
+    it, and say "nothing to undo" for the others; restored() then proves the pre-batch schema."""
+    ctx = context(app, only(BATCH, 1, 2, 3))
+    with app.connect("tests", guards=None) as conn:
+        before = read_schema(conn, BATCH.history_objects)
+    for order in (1, 2):
+        run = production.apply(ctx, log=quiet, step=STEP[order].name)
+        assert run.ok and run.applied == [STEP[order].name]
+    [left] = production.apply(ctx, log=quiet, step=STEP[5].name).results  # disabled in this run
+    assert left.value == "disabled in this run: not applied"
+    with app.connect("tests", guards=None) as conn:
+        assert {s: a.status for s, a in history.read(conn, BATCH.id).items()} == {
+            STEP[1].name: "applied", STEP[2].name: "applied"}
+
+    undone = {order: production.rollback(ctx, {"schema": before.to_json()}, log=quiet, step=STEP[order].name)
+              for order in (3, 2, 1)}
+    assert [r.value for r in undone[3]] == ["not applied by this run: nothing to undo"]
+    assert [r.gate for r in undone[2]] == ["rollback_applied"] and undone[2][0].verdict == Verdict.PASS
+    assert production.restored(ctx, {"schema": before.to_json()}).verdict == Verdict.PASS
+    with app.connect("tests", guards=None) as conn:
+        assert {a.status for a in history.read(conn, BATCH.id).values()} == {"rolled_back"}
 
 
 def test_a_session_a_dead_task_left_holding_the_lock_is_ended_by_the_runs_next_task(app):

@@ -342,7 +342,7 @@ def run_command(command: Command, target: Target, *, phase: str, subject: str, a
         message += ". Its output ends: " + " | ".join(last)
     log(f"{command.name}: {verdict.value}, {value}")
     return GateResult(
-        gate="command", title=f"Team command: {command.name}", phase=phase, subject=subject, verdict=verdict,
+        gate="commands", title=f"Team command: {command.name}", phase=phase, subject=subject, verdict=verdict,
         value=value, threshold=f"exit 0 within {command.timeout_seconds:g} s", message=message, hint=hint,
         details=[{"command": command.name, "run": command.display(), "cwd": str(command.cwd),
                   "target": command.target, "after": command.after or "(before the batch)",

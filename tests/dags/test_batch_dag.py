@@ -1,0 +1,129 @@
+"""A batch's own DAG (dags/gonogo_batches.py) under Airflow's dag.test(): each migration a node
+of its own on production, applied in order; on a failure, on-call's Roll back runs each
+migration's paired rollback node in reverse, then proves the pre-batch schema."""
+
+from __future__ import annotations
+
+import pytest
+
+import sample_app
+from gonogo import history
+from gonogo.batch import load_batch
+from gonogo_airflow import ids
+from gonogo_airflow.params import batch_params
+from gonogo_airflow.rollout_dag import build
+from gonogo.batches import Outline
+from helpers import body, failed_gates, pg_dump_schema, states
+
+pytestmark = pytest.mark.timeout(300)
+
+BATCH = load_batch("20250115_recipe_fixes")
+STEPS = [s.name for s in BATCH.steps]  # the cleanup too: disabled, drawn, left alone
+ENABLED = [s.name for s in BATCH.enabled_steps]
+
+
+def apply_of(step: str) -> str:
+    return ids.migration(step, ids.MIGRATION_APPLY)
+
+
+def rollback_of(step: str) -> str:
+    return ids.migration(step, ids.MIGRATION_ROLLBACK)
+
+
+def ended_in_order(dagrun, task_ids: list[str]) -> list[str]:
+    """The tasks among task_ids that ran, in the order they started."""
+    ran = [ti for ti in dagrun.get_task_instances() if ti.task_id in task_ids and ti.start_date]
+    return [ti.task_id for ti in sorted(ran, key=lambda ti: ti.start_date)]
+
+
+def test_the_batch_dag_draws_each_migration_and_its_rollback(batch_dag):
+    """From the manifest at parse time: an apply node per step in order, then the gathering node
+    the watch window waits for; the rollbacks chained the other way, the last migration's first."""
+    for earlier, later in zip(STEPS, STEPS[1:]):
+        assert batch_dag.get_task(apply_of(earlier)).downstream_task_ids >= {apply_of(later)}
+        assert batch_dag.get_task(rollback_of(later)).downstream_task_ids == {rollback_of(earlier)}
+    assert batch_dag.get_task(apply_of(STEPS[-1])).downstream_task_ids >= {ids.APPLY}
+    assert batch_dag.get_task(rollback_of(STEPS[0])).downstream_task_ids == {ids.ROLLBACK}
+    assert batch_dag.get_task(rollback_of(STEPS[-1])).upstream_task_ids == {ids.DECIDE_ON_FAILURE,
+                                                                            ids.DECIDE_AFTER_WATCH}
+    assert batch_dag.get_task(ids.WATCH).upstream_task_ids == {ids.APPLY}
+    assert batch_dag.params["batch"] == BATCH.id and "migration_tool" not in batch_dag.params
+
+
+def test_each_migration_is_applied_by_its_own_node_in_order(rollout, batch_dag):
+    env = rollout(dag=batch_dag)
+    dagrun = env.run("Approve")
+
+    ti = states(dagrun)
+    assert str(dagrun.state) == "success", (ti, failed_gates(env.artifacts))
+    assert all(ti[apply_of(s)] == "success" for s in STEPS)
+    assert ended_in_order(dagrun, [apply_of(s) for s in STEPS]) == [apply_of(s) for s in STEPS]
+    assert all(ti[rollback_of(s)] == "skipped" for s in STEPS) and ti[ids.ROLLBACK] == "skipped"
+    # each node's evidence is its own step's; the gathering node has them all, in order
+    for step in ENABLED:
+        results = dagrun.get_task_instance(apply_of(step)).xcom_pull(task_ids=apply_of(step))
+        assert {r["subject"] for r in results if r["gate"] == "step_applied"} == {step}
+    [cleanup] = dagrun.get_task_instance(apply_of(STEPS[-1])).xcom_pull(task_ids=apply_of(STEPS[-1]))
+    assert cleanup["value"] == "disabled in this run: not applied"
+    gathered = dagrun.get_task_instance(ids.APPLY).xcom_pull(task_ids=ids.APPLY)
+    assert [r["subject"] for r in gathered if r["gate"] == "step_applied"] == ENABLED
+    with env.production.connect("tests", guards=None) as conn:
+        recorded = history.read(conn, BATCH.id)
+    assert {s: recorded[s].status for s in ENABLED} == {s: "applied" for s in ENABLED}
+    assert STEPS[-1] not in recorded
+    assert any("rollout complete" in m["text"] for m in env.slack.messages)
+
+
+def test_a_failed_migration_is_rolled_back_node_by_node_in_reverse(rollout, batch_dag):
+    env = rollout(dag=batch_dag)
+    schema_before = pg_dump_schema(env.production)
+
+    def production_changes_after_the_snapshot(detail):
+        # recipes whose category names no Category arrive after the copy: the backfill fails on production
+        with env.production.connect("tests", guards=None) as conn:
+            sample_app.inject_defects(conn, ["unmapped_categories"])
+
+    dagrun = env.run({"decide.approve_rollout": "Approve", ids.DECIDE_ON_FAILURE: "Roll back"},
+                     before_answer=production_changes_after_the_snapshot)
+
+    ti = states(dagrun)
+    failed = "20250115160000_fix_recipe_category_fields_backfill"
+    at = STEPS.index(failed)
+    assert str(dagrun.state) == "failed"
+    assert [ti[apply_of(s)] for s in STEPS] == ["success"] * at + ["failed"] + ["upstream_failed"] * (len(STEPS) - at - 1)
+    assert ti[ids.DECIDE_ON_FAILURE] == "success" and ti[ids.FIX_FORWARD] == "skipped"
+    assert all(ti[rollback_of(s)] == "success" for s in STEPS) and ti[ids.ROLLBACK] == "success"
+    # every rollback node ran, the last migration's first; those of steps this run never started
+    # had nothing to undo
+    rollbacks = [rollback_of(s) for s in STEPS]
+    assert ended_in_order(dagrun, rollbacks) == rollbacks[::-1]
+    for step in STEPS[at + 1:]:
+        [left] = dagrun.get_task_instance(rollback_of(step)).xcom_pull(task_ids=rollback_of(step))
+        assert left["value"] == "not applied by this run: nothing to undo"
+    proof = dagrun.get_task_instance(ids.ROLLBACK).xcom_pull(task_ids=ids.ROLLBACK)
+    assert proof[-1]["gate"] == "schema_restored" and proof[-1]["verdict"] == "PASS"
+    assert [r["subject"] for r in proof if r["gate"] == "rollback_applied"] == STEPS[:at + 1][::-1]
+    assert pg_dump_schema(env.production) == schema_before
+    rolled_back = next(m for m in env.slack.messages if "rolled back" in m["text"].lower())
+    assert [s for s in STEPS[:at + 1][::-1] if s in body(rolled_back)] == STEPS[:at + 1][::-1]
+    with env.production.connect("tests", guards=None) as conn:
+        recorded = history.read(conn, BATCH.id)
+    assert {recorded[s].status for s in STEPS[:at + 1]} == {"rolled_back"}
+
+
+def test_a_batch_changed_since_its_dag_was_drawn_stops_before_production(rollout, rollout_dag):
+    """The DAG's nodes were drawn from the manifest before a step was added: validate_batch stops
+    the run, names both lists, and production is never touched."""
+    drawn = Outline(BATCH.id, BATCH.title, tuple((s.order, s.name, s.enabled) for s in BATCH.steps[:-2]))
+    stale = build("gonogo_stale_batch", "", batch_params(BATCH.id), drawn)
+    env = rollout(dag=stale)
+    schema_before = pg_dump_schema(env.production)
+
+    dagrun = env.run("Approve")
+
+    ti = states(dagrun)
+    assert str(dagrun.state) == "failed"
+    assert ti[ids.VALIDATE_BATCH] == "failed" and ti[apply_of(STEPS[0])] == "upstream_failed"
+    assert pg_dump_schema(env.production) == schema_before
+    alert = next(m for m in env.slack.messages if ids.VALIDATE_BATCH in body(m) or "validate_batch" in m["text"])
+    assert "has changed since its DAG was drawn" in body(alert) and STEPS[-1] in body(alert)
