@@ -15,4 +15,5 @@ _dags_conftest = sys.modules[_spec.name] = importlib.util.module_from_spec(_spec
 _spec.loader.exec_module(_dags_conftest)
 
 rollout_dag = _dags_conftest.rollout_dag
+batch_dag = _dags_conftest.batch_dag
 rollout = _dags_conftest.rollout

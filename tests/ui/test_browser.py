@@ -23,6 +23,7 @@ import pytest
 from playwright import sync_api as playwright_api
 
 from gonogo_local.cluster import make_base_dir
+from gonogo import rollout_lock
 from gonogo.report import evaluate
 from gonogo.report_sections import BEFORE_APPROVAL, counts_by_phase
 from gonogo.results import from_dicts
@@ -145,6 +146,9 @@ def no_run_left_running(ui, browser):
     for run_id in unended(browser, ui["base"]):
         ended = browser.request.patch(f"{ui['base']}/api/v2/dags/{DAG}/dagRuns/{quote(run_id)}", data={"state": "failed"})
         assert ended.ok, f"could not fail the run {run_id} a failed test left: {ended.status} {ended.text()}"
+        # a run failed by hand skips its teardown: give production back as its release_rollout_lock would
+        with ui["stack"].targets()[0].connect("tests/dba", guards=None) as conn:
+            rollout_lock.release_lease(conn, run_id)
 
 
 def trigger(page, base: str, watch_hours: float, approvers: str = "", approvals: int | None = None,
