@@ -31,20 +31,6 @@ os.environ.update(airflow_env(_AIRFLOW_HOME, connections={}))
 _PREFIX = "gonogo-test-"
 
 
-# The files that drive whole DAG runs through a real scheduler or dag.test() take minutes each;
-# started first (Makefile: --no-loadscope-reorder keeps this order), the three workers end
-# together instead of one running the browser flow alone at the end.
-_LONG_FIRST = ("tests/ui/", "tests/dags/", "tests/e2e/")
-
-
-def pytest_collection_modifyitems(config, items):
-    def rank(item) -> int:
-        path = Path(str(item.fspath)).relative_to(config.rootpath).as_posix()
-        return next((i for i, prefix in enumerate(_LONG_FIRST) if path.startswith(prefix)), len(_LONG_FIRST))
-
-    items.sort(key=rank)  # stable: within a rank, the files' own order
-
-
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

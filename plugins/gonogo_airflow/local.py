@@ -42,6 +42,12 @@ def airflow_env(home: Path, connections: dict[str, str], artifacts: Path | None 
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__API__HOST": "127.0.0.1",
+        # The local stack shares a small machine with its clusters (and, in the tests, a browser and
+        # other suites): the API server answered in up to 12 s under load, and with the default 5 s a
+        # worker's supervisor gave up on it and killed a healthy task (SIGKILL, no log line of its own).
+        "AIRFLOW__WORKERS__EXECUTION_API_TIMEOUT": "60",
+        "AIRFLOW__API__AUTO_REFRESH_INTERVAL": "10",              # the Grid's polling: 3 s by default
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "60",  # a batch folder's DAG within a minute
         **{f"AIRFLOW_CONN_{conn_id.upper()}": value for conn_id, value in connections.items()},
     }
     if artifacts:

@@ -76,8 +76,21 @@ def ui(tmp_path_factory):
         shutil.rmtree(clusters, ignore_errors=True)
 
 
+# Every logged-in page. An Airflow page left open polls the API server every few seconds; on a
+# loaded machine that slowed the server's answers to the workers past their timeout: a page not
+# in use waits on about:blank (park).
+_PAGES = []
+
+
+def park(*pages) -> None:
+    for page in pages or _PAGES:
+        if not page.is_closed() and page.url != "about:blank":
+            page.goto("about:blank")
+
+
 def _login(launched, ui, user: str, password: str):
     page = launched.new_context(viewport={"width": 1440, "height": 900}).new_page()
+    _PAGES.append(page)
     page.goto(f"{ui['base']}/dags/{DAG}")
     page.get_by_label("Username").fill(user)
     page.get_by_label("Password").fill(password)
@@ -143,6 +156,7 @@ def no_run_left_running(ui, browser):
     """A test that fails mid-run fails its run too: the DAG takes one run at a time, and the next
     test's run would otherwise queue behind it and fail for a reason that is not its own."""
     yield
+    park()
     for run_id in unended(browser, ui["base"]):
         ended = browser.request.patch(f"{ui['base']}/api/v2/dags/{DAG}/dagRuns/{quote(run_id)}", data={"state": "failed"})
         assert ended.ok, f"could not fail the run {run_id} a failed test left: {ended.status} {ended.text()}"
@@ -159,6 +173,7 @@ def trigger(page, base: str, watch_hours: float, approvers: str = "", approvals:
     before = {r["dag_run_id"] for r in api(page, base, f"/dags/{DAG}/dagRuns")["dag_runs"]}
     page.goto(f"{base}/dags/{DAG}")
     page.get_by_role("button", name="Trigger Dag").click()
+    page.locator("#list_batch option").first.wait_for(state="attached", timeout=60_000)  # the form renders late under load
     assert page.locator("#list_batch option").evaluate_all("els => els.map(e => e.value)") == [BATCH]
     page.locator("#element_batch").fill(BATCH)
     assert page.locator("#element_migration_tool").count() == 1  # or a migration tool's folder instead
@@ -180,6 +195,7 @@ def trigger(page, base: str, watch_hours: float, approvers: str = "", approvals:
 def open_approval(page, base: str, run_id: str, task: str = "decide.approve_rollout", button: str = "Approve") -> dict:
     """Wait until a question of the run (the approval, or on-call's) asks, open its page; returns
     what it asks (its HITL detail)."""
+    park(page)  # it is this page's turn next: no polling meanwhile
     detail = wait_for(f"{task} to wait for an answer", lambda: next(
         (d for d in api(page, base, "/dags/~/dagRuns/~/hitlDetails", dag_id_pattern=DAG,
                         response_received=False)["hitl_details"]
