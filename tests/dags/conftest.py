@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 import sample_app
+from helpers import failed_gates, states
 from gonogo.batch import load_batch
 from gonogo_local.slack import LocalSlack
 from gonogo.workload import Workload
@@ -60,6 +62,13 @@ class Rollout:
         assert not approver.errors, approver.errors
         self.answered, self.api = approver.answered, approver.client
         return dagrun
+
+    def why(self, dagrun) -> str:
+        """What an assertion on a run prints: the tasks that did not succeed, the reports' FAIL
+        lines and what Slack was told (a crashed task's alert carries its exception)."""
+        ti = {task: state for task, state in states(dagrun).items() if state not in ("success", "skipped", "upstream_failed")}
+        told = [json.dumps(m.get("blocks") or m.get("text"))[:800] for m in self.slack.messages]
+        return "\n".join([f"run {dagrun.state}; tasks {ti}", *failed_gates(self.artifacts), *told])
 
 
 @pytest.fixture

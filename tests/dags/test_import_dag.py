@@ -47,7 +47,7 @@ def test_a_prisma_folder_rolls_out_as_it_is_and_prisma_agrees(rollout, tmp_path)
     dagrun = env.run("Approve", migration_tool="prisma", migrations_folder=str(MIGRATIONS))
 
     ti = states(dagrun)
-    assert str(dagrun.state) == "success", ti
+    assert str(dagrun.state) == "success", env.why(dagrun)
     with env.production.connect("tests", guards=None) as conn:
         recorded = [r[0] for r in conn.execute('SELECT migration_name FROM "_prisma_migrations" ORDER BY started_at')]
         made = conn.execute("SELECT to_regclass('\"Label\"') IS NOT NULL AND to_regclass('\"Watch\"') IS NOT NULL")
@@ -82,7 +82,7 @@ def test_a_prisma_folder_rolls_out_as_it_is_and_prisma_agrees(rollout, tmp_path)
     # The same folder again: prisma's history has every migration, so nothing to apply.
     again = env.run("Approve", migration_tool="prisma", migrations_folder=str(MIGRATIONS))
     ti = states(again)
-    assert str(again.state) == "success" and ti["decide.approve_rollout"] == "skipped", ti
+    assert str(again.state) == "success" and ti["decide.approve_rollout"] == "skipped", env.why(again)
     [again_dir] = [d for d in (env.artifacts / "gonogo_rollout").iterdir() if d != run_dir]
     [before] = json.loads((again_dir / "report.json").read_text())["results"]
     assert before["value"] == f"{len(APPLIED + PENDING)} in prisma's history"
@@ -124,7 +124,7 @@ def test_a_dangerous_prisma_migration_is_no_go_with_its_findings_named(rollout, 
     dagrun = env.run("Approve", batch="tracker_next")
 
     ti = states(dagrun)
-    assert str(dagrun.state) == "failed" and ti["decide.evaluate_gates"] == "failed", ti
+    assert str(dagrun.state) == "failed" and ti["decide.evaluate_gates"] == "failed", env.why(dagrun)
     assert env.answered == []  # nobody was asked to approve
     assert pg_dump_schema(env.production) == schema_before
     run_dir = next((env.artifacts / "gonogo_rollout").iterdir())

@@ -179,7 +179,7 @@ def test_the_additive_migrations_come_out_go_and_the_tool_agrees_afterwards(roll
 
     dagrun = env.run("Approve", migration_tool=tool, migrations_folder=str(folder))
 
-    assert str(dagrun.state) == "success", states(dagrun)
+    assert str(dagrun.state) == "success", env.why(dagrun)
     assert app.up_to_date(env.production, folder)
     report = json.loads(next((env.artifacts / "gonogo_rollout").glob("*/report.json")).read_text())
     applied = [r["subject"] for r in report["results"] if r["gate"] == "step_applied" and r["phase"] == "production"]
@@ -196,7 +196,7 @@ def test_a_dangerous_migration_comes_out_no_go_with_its_finding_named(rollout, t
     dagrun = env.run("Approve", migration_tool=tool, migrations_folder=str(folder))
 
     ti = states(dagrun)
-    assert str(dagrun.state) == "failed" and ti["decide.evaluate_gates"] == "failed", ti
+    assert str(dagrun.state) == "failed" and ti["decide.evaluate_gates"] == "failed", env.why(dagrun)
     assert env.answered == [] and pg_dump_schema(env.production) == schema_before
     report = json.loads(next((env.artifacts / "gonogo_rollout").glob("*/report.json")).read_text())
     [lint] = [r for r in report["results"] if r["gate"] == "lint" and r["subject"] == app.dangerous_step]

@@ -20,7 +20,7 @@ import pytest
 import sample_app
 from gonogo import history, rollout_lock, watch_status
 from gonogo.batch import SHIPPED_BATCHES, load_batch
-from helpers import body, deadlock_in_the_watch_window, failed_gates, headers, pg_dump_schema, states
+from helpers import body, deadlock_in_the_watch_window, headers, pg_dump_schema, states
 from report_page import ReportPage
 
 pytestmark = pytest.mark.timeout(300)
@@ -64,7 +64,7 @@ def test_approved_rollout_migrates_production(rollout):
     dagrun = env.run("Approve")
     ti_states = states(dagrun)
 
-    assert str(dagrun.state) == "success", (states(dagrun), failed_gates(env.artifacts))
+    assert str(dagrun.state) == "success", env.why(dagrun)
     constraints, indexes, unmapped, counts = catalog(env.production)
     assert SEED_CONSTRAINTS <= constraints.keys()
     assert all(constraints.values()), [name for name, valid in constraints.items() if not valid]
@@ -192,7 +192,7 @@ def test_rejected_rollout_leaves_production_untouched(rollout):
 
     ti = states(dagrun)
     assert str(dagrun.state) == "failed"  # a rejection is not a quiet success
-    assert ti["decide.approve_rollout"] == "success", failed_gates(env.artifacts)
+    assert ti["decide.approve_rollout"] == "success", env.why(dagrun)
     assert ti["production.apply_migrations"] == "skipped"
     assert ti["production.take_backup"] == "skipped"
     assert pg_dump_schema(env.production) == schema_before
@@ -260,7 +260,7 @@ def test_after_the_approval_production_waits_for_the_low_traffic_window(rollout,
 
     dagrun = env.run("Approve")
 
-    assert str(dagrun.state) == "success", (states(dagrun), failed_gates(env.artifacts))
+    assert str(dagrun.state) == "success", env.why(dagrun)
     waiting = [body(m) for m in env.slack.messages if "waiting for the low-traffic window" in body(m)]
     assert waiting and opened["window"].describe() in waiting[0]
     with env.production.connect("tests", guards=None) as conn:

@@ -143,7 +143,27 @@ def where_the_run_is(page, base: str, run_id: str) -> str:
     tasks = api(page, base, f"/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances", limit=200)["task_instances"]
     return (f"run {run_id} is {run['state']}; tasks not succeeded: "
             + ", ".join(f"{t['task_id']}={t['state']}" for t in tasks if t["state"] != "success")
-            + f"; runs not ended: {unended(page, base)}")
+            + f"; runs not ended: {unended(page, base)}"
+            + "".join(f"\n{t['task_id']} failed, its log ends: {log_tail(page, base, run_id, t)}"
+                      for t in tasks if t["state"] == "failed"))
+
+
+def log_tail(page, base: str, run_id: str, ti: dict, lines: int = 12) -> str:
+    """The last lines of a task's log, from Airflow's API (why it failed, when nothing else says)."""
+    path = (f"{base}/api/v2/dags/{DAG}/dagRuns/{quote(run_id)}/taskInstances/{ti['task_id']}"
+            f"/logs/{max(1, ti.get('try_number') or 1)}")
+    response = page.request.get(path, params={"full_content": "true"}, headers={"Accept": "application/json"})
+    if not response.ok:
+        return f"(no log: {response.status})"
+    def line(e) -> str:  # a structured event, with its exception's type and text when it has one
+        if not isinstance(e, dict):
+            return str(e)
+        errors = [f"{x.get('exc_type')}: {x.get('exc_value')}" for x in e.get("error_detail") or []]
+        return " ".join([str(e.get("event")), *errors])
+
+    content = response.json().get("content") or []
+    loud = [e for e in content if isinstance(e, dict) and e.get("level") in ("warning", "error", "critical")]
+    return " | ".join(line(e)[:500] for e in (loud or content)[-lines:])
 
 
 def unended(page, base: str) -> list[str]:
