@@ -9,7 +9,7 @@ import subprocess
 
 from psycopg import sql
 
-from gonogo.pgbin import find_bindir
+from gonogo.postgres.pgbin import find_bindir
 from gonogo_local.cluster import LocalCluster
 
 _counter = itertools.count()
@@ -17,8 +17,8 @@ _counter = itertools.count()
 
 def sql_file(tmp_path, text: str, name: str = "script.sql", mode: str = "statements"):
     """A migration file written to tmp_path and parsed, as gonogo.batch would hand it over;
-    mode: how it runs (gonogo.sqlfile: "statements" or "transaction")."""
-    from gonogo.sqlfile import read_sql_file
+    mode: how it runs (gonogo.postgres.sqlfile: "statements" or "transaction")."""
+    from gonogo.postgres.sqlfile import read_sql_file
 
     path = tmp_path / name
     path.write_text(text)
@@ -109,7 +109,7 @@ def table_locks(conn, statement: str, setup: str = "") -> dict[str, str]:
     from pg_locks in its own transaction, which is rolled back (conn: autocommit). Tables are
     named as they were before it (a table it drops or renames keeps its name); `setup` runs
     first in the same transaction (e.g. SET LOCAL TimeZone), its locks counted too."""
-    from gonogo.locks import strongest
+    from gonogo.postgres.locks import strongest
 
     tables = "SELECT oid, relname FROM pg_class WHERE relkind IN ('r', 'p') AND relnamespace = 'public'::regnamespace"
     conn.execute("BEGIN")
@@ -183,7 +183,7 @@ def deadlock_in_the_watch_window(production, batch_id: str, timeout: float = 900
     import threading
     import time
 
-    from gonogo import history
+    from gonogo.apply import history
 
     def started() -> int:
         with production.connect("tests/dba", guards=None) as conn:

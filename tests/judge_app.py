@@ -14,9 +14,9 @@ from pathlib import Path
 
 from gonogo.batch import Thresholds, WatchConfig, load_batch
 from gonogo.context import RunContext
-from gonogo.queries import Query
-from gonogo.watch import capture_baseline, run_window
-from gonogo.workload import Workload
+from gonogo.authoring.queries import Query
+from gonogo.watching.watch import capture_baseline, run_window
+from gonogo.rehearsal.workload import Workload
 from helpers import create_database, drop_database
 
 FAST = WatchConfig(interval_seconds=0.5, baseline_intervals=6)

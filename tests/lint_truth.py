@@ -38,8 +38,8 @@ from pglast import ast
 from pglast.visitors import Visitor
 from psycopg import sql
 
-from gonogo.locks import LOCK_MODES, normalize, strongest
-from gonogo.statements import parse_script
+from gonogo.postgres.locks import LOCK_MODES, normalize, strongest
+from gonogo.postgres.statements import parse_script
 from helpers import create_database, drop_database
 
 CORPUS = Path(__file__).parent / "corpus" / "lint"
@@ -473,7 +473,7 @@ def files_or_all(files: Iterable[Path] | None) -> list[Path]:
 
 
 def _as_sql_file(path: Path, text: str):
-    from gonogo.sqlfile import SqlFile
+    from gonogo.postgres.sqlfile import SqlFile
 
     return SqlFile(path=path, text=text, statements=tuple(parse_script(text)), mode="statements")
 

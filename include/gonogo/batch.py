@@ -17,15 +17,15 @@ from pathlib import Path
 
 import jsonschema
 
-from gonogo import timeouts
-from gonogo.limits import long_values, read_yaml
-from gonogo.window import Window
-from gonogo.analysis import Metric
+from gonogo.postgres import timeouts
+from gonogo.authoring.limits import long_values, read_yaml
+from gonogo.apply.window import Window
+from gonogo.watching.analysis import Metric
 from gonogo.batches import SHIPPED_BATCHES, available_batches, batches_dir  # noqa: F401 (re-exported)
 from gonogo.errors import BatchError
-from gonogo.queries import Query, load_queries
-from gonogo.sqlfile import STATEMENTS, SqlFile, bound_parameters, positional, read_sql_file, with_placeholders
-from gonogo.statements import (DbObject, SqlSyntaxError, added_columns, created_objects, created_tables,
+from gonogo.authoring.queries import Query, load_queries
+from gonogo.postgres.sqlfile import STATEMENTS, SqlFile, bound_parameters, positional, read_sql_file, with_placeholders
+from gonogo.postgres.statements import (DbObject, SqlSyntaxError, added_columns, created_objects, created_tables,
                                parse_script, referenced_tables)
 from gonogo.tools import Migration, MigrationTool
 
@@ -48,8 +48,8 @@ class Pace:
     """The pace of the app's traffic that gonogo plays on staging during the dry run (manifest
     `workload`): a query runs at its rate here, else at production's measured one, else at
     default_calls_per_second; all of them scaled by one factor when they add up to more than
-    max_calls_per_second (gonogo.workload.paced), and again, while it runs, when the queries keep
-    more than max_busy_sessions of one session busy (gonogo.workload's pacer)."""
+    max_calls_per_second (gonogo.rehearsal.workload.paced), and again, while it runs, when the queries keep
+    more than max_busy_sessions of one session busy (gonogo.rehearsal.workload's pacer)."""
 
     rates: dict[str, float] = field(default_factory=dict)
     default_calls_per_second: float = 10.0
@@ -60,14 +60,14 @@ class Pace:
 @dataclass(frozen=True)
 class WatchConfig:
     """The manifest's `watch`: gonogo's default metrics or not, the poll interval, the errors in
-    a row that make the window inconclusive, and the batch's own metrics (gonogo.analysis.Metric)."""
+    a row that make the window inconclusive, and the batch's own metrics (gonogo.watching.analysis.Metric)."""
 
     defaults: bool = True
     interval_seconds: float = 60.0
     error_limit: int = 3
     metrics: tuple = ()
     # readings taken before the batch, one interval apart: the baseline is their intervals'
-    # distribution, not one reading (gonogo.judge compares against it)
+    # distribution, not one reading (gonogo.watching.judge compares against it)
     baseline_intervals: int = 8
 
 
@@ -124,7 +124,7 @@ class Step:
     backfill: Backfill | None = None
     batch_id: str = ""  # the batch it belongs to (where its history and backfill progress live)
     origin: Migration | None = None  # the migration tool's migration this step is (gonogo.tools)
-    rollback_drafted: bool = False   # the rollback is gonogo's draft (gonogo.drafts), not the team's
+    rollback_drafted: bool = False   # the rollback is gonogo's draft (gonogo.authoring.drafts), not the team's
     rollback_missing: tuple[str, ...] = ()  # statements no draft can undo: the team must write it
 
     def __post_init__(self):
@@ -139,7 +139,7 @@ class Step:
 
     @property
     def mode(self) -> str:
-        """How its file runs: statement by statement, or in one transaction (gonogo.sqlfile)."""
+        """How its file runs: statement by statement, or in one transaction (gonogo.postgres.sqlfile)."""
         return self.forward.mode
 
     @property
@@ -182,9 +182,9 @@ class Batch:
     on_failure: str = "rollback"
     watch: WatchConfig = WatchConfig()
     commands: tuple = ()  # the team's commands as gates (gonogo.gates.commands.Command)
-    window: object = None  # gonogo.window.Window: the low-traffic window production changes start in
+    window: object = None  # gonogo.apply.window.Window: the low-traffic window production changes start in
     approvers: tuple[str, ...] = ()          # Airflow logins or "@group"s who may approve (never the triggerer)
-    approvals_required: int = 1              # distinct approvers needed (gonogo.signoff)
+    approvals_required: int = 1              # distinct approvers needed (gonogo.reporting.signoff)
     rollback_executors: tuple[str, ...] = ()  # Airflow logins who may decide roll back / fix forward
     tool: MigrationTool | None = None  # the team's migration tool the steps come from (gonogo.tools)
     source: Path | None = None         # its migrations folder
@@ -338,7 +338,7 @@ def load_batch(batch_id: str, root: Path | None = None) -> Batch:
     steps: list[Step] = []
     imported = None
     if "source" in manifest:
-        from gonogo.imported import import_batch
+        from gonogo.tools.imported import import_batch
 
         try:
             imported = import_batch(manifest["source"]["tool"], folder / manifest["source"]["path"],

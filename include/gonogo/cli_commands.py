@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from gonogo import scaffold
+from gonogo.authoring import scaffold
 from gonogo.batches import batches_dir
 
 if TYPE_CHECKING:
     from gonogo.batch import Batch
-    from gonogo.batch_plan import FilePlan, StepPlan
+    from gonogo.authoring.batch_plan import FilePlan, StepPlan
 
 LINT_FAILED = 1
 _STATEMENT_WIDTH = 56
@@ -77,7 +77,7 @@ def _pending(target, production_env: str):
     """A batch from a migration tool, with only the migrations production has not applied."""
     import dataclasses
 
-    from gonogo.imported import pending
+    from gonogo.tools.imported import pending
     from gonogo.lint import step_files
 
     if target.batch.tool is None:
@@ -114,7 +114,7 @@ def _print_machine(form: str, findings: list[dict], summary: dict, steps: list[d
 
 
 def plan(args: argparse.Namespace) -> int:
-    from gonogo.batch_plan import plan_batch
+    from gonogo.authoring.batch_plan import plan_batch
 
     batch = load(args).with_enabled(args.enable)
     steps = plan_batch(batch)
@@ -144,7 +144,7 @@ def plan(args: argparse.Namespace) -> int:
 def import_(args: argparse.Namespace) -> int:
     import dataclasses
 
-    from gonogo.imported import import_batch, pending, write_batch_folder
+    from gonogo.tools.imported import import_batch, pending, write_batch_folder
 
     batch = import_batch(args.tool, args.folder)
     everything = len(batch.steps)
@@ -206,7 +206,7 @@ def _production(var: str):
     import os
 
     from gonogo.errors import TargetError
-    from gonogo.target import Target
+    from gonogo.postgres.target import Target
 
     url = os.environ.get(var)
     if not url:
@@ -240,7 +240,7 @@ def load(args: argparse.Namespace) -> Batch:
     else:
         batch = load_batch(args.batch, root)
     if batch.tool is not None and args.production_env:
-        from gonogo.imported import pending
+        from gonogo.tools.imported import pending
 
         with _production(args.production_env) as conn:
             return pending(batch, conn)
@@ -284,7 +284,7 @@ def _print_step(step: StepPlan) -> None:
 
 
 def _print_file(label: str, plan: FilePlan, note: str = "") -> None:
-    from gonogo.batch_plan import waits_for
+    from gonogo.authoring.batch_plan import waits_for
 
     print(f"   {label:<10} {plan.file}" + (f" ({note})" if note else ""))
     for s in plan.statements:

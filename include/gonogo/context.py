@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gonogo.batch import Batch
-from gonogo.retry import RetryPolicy
-from gonogo.target import SessionGuards, Target
+from gonogo.postgres.retry import RetryPolicy
+from gonogo.postgres.target import SessionGuards, Target
 
 
 @dataclass

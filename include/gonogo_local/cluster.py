@@ -22,10 +22,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gonogo.errors import GonogoError, SetupError
-from gonogo.pgbin import find_bindir
+from gonogo.postgres.pgbin import find_bindir
 
 if TYPE_CHECKING:  # stdlib-only at import: the harness runs without the venv too
-    from gonogo.target import Target
+    from gonogo.postgres.target import Target
 
 SERVER_USER = "postgres"
 
@@ -93,7 +93,7 @@ class LocalCluster:
         return self.root / "server.log"
 
     def target(self, dbname: str = "postgres", name: str | None = None) -> Target:
-        from gonogo.target import Target
+        from gonogo.postgres.target import Target
 
         return Target(name=name or self.name, host="127.0.0.1", port=self.port, dbname=dbname,
                       user=self.SUPERUSER, password=self.password)
@@ -183,7 +183,7 @@ class LocalCluster:
         archive_dir up to restore_point and promoted. password is the source cluster's (the
         backup carries its roles). The new cluster does not archive, so it never writes into
         the source's archive. Raises SetupError with the server log when recovery fails."""
-        from gonogo.pitr import recovery_settings, render
+        from gonogo.clone.pitr import recovery_settings, render
 
         cluster = cls(name=name, base=Path(base), port=free_port(), password=password, archive=False)
         if cluster.root.exists():

@@ -18,8 +18,8 @@ import pglast
 import psycopg
 from psycopg import sql
 
-from gonogo.sqlfile import load_named, split_statements
-from gonogo.target import Target
+from gonogo.postgres.sqlfile import load_named, split_statements
+from gonogo.postgres.target import Target
 
 HERE = Path(__file__).resolve().parent
 DATABASE = "recipes"                 # the app's database on the local production cluster

@@ -1,6 +1,6 @@
 """The app's traffic: its top queries, round-robin, from several clients at once.
 
-The clients are gonogo's own Workload (gonogo.workload), fed with parameters that vary per
+The clients are gonogo's own Workload (gonogo.rehearsal.workload), fed with parameters that vary per
 execution (query_params) so that a run touches many rows. Database errors are counted and
 the first one per query is kept, never raised.
 Usage: python -m sample_app.workload --dsn ... --seconds 10
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import argparse
 
-from gonogo.queries import Query
-from gonogo.target import Target
-from gonogo.workload import QueryStats, Workload, WorkloadStats
+from gonogo.authoring.queries import Query
+from gonogo.postgres.target import Target
+from gonogo.rehearsal.workload import QueryStats, Workload, WorkloadStats
 from sample_app import query_params, top_queries
 
 __all__ = ["APPLICATION_NAME", "QueryStats", "WorkloadStats", "main", "run_workload"]

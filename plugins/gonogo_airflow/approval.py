@@ -10,7 +10,7 @@ from airflow.providers.standard.operators.hitl import ApprovalOperator, HITLBran
 from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 from airflow.sdk.timezone import utcnow
 
-from gonogo import signoff
+from gonogo.reporting import signoff
 from gonogo.decision import APPROVE, Answer, Decision
 
 from gonogo_airflow import ids
@@ -59,7 +59,7 @@ def _groups(names) -> dict:
 
 
 class RolloutApproval(ApprovalOperator):
-    """Go/No-Go: Approve or Reject, with the evidence in the body. Four eyes (gonogo.signoff):
+    """Go/No-Go: Approve or Reject, with the evidence in the body. Four eyes (gonogo.reporting.signoff):
     only the approvers named (the form's, else the manifest's; "@group" for a group's members) may
     answer, never the person who triggered the run, and `approvals_required` different people
     must approve. An Approve that does not count, or one of several still needed, asks again in
@@ -118,7 +118,7 @@ class RolloutApproval(ApprovalOperator):
         return self._ask_again(context, state)
 
     def _tell(self, context, text: str) -> None:
-        from gonogo import slack
+        from gonogo.reporting import slack
         from gonogo_airflow.notify import send
         from gonogo_airflow.rollout import Rollout
 
@@ -158,7 +158,7 @@ class FailureDecision(HITLBranchOperator):
         self.when, self.apply_tasks = when, list(apply_tasks)  # the task(s) applying the migrations
 
     def execute(self, context):
-        from gonogo import production
+        from gonogo.apply import production
         from gonogo_airflow.rollout import Rollout
 
         ti = context["ti"]

@@ -17,7 +17,7 @@ _log = logging.getLogger("gonogo")
 def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
     """Undo what this run applied and prove the pre-batch schema; Slack hears either way, and a
     rollback that did not finish fails the task without a second message."""
-    from gonogo import production
+    from gonogo.apply import production
 
     results = production.rollback(r.ctx, _pre_batch(r), log=log, decision=_chosen_by(r))
     tell_orphans(r, to_dicts(results))
@@ -27,7 +27,7 @@ def roll_back(r: Rollout, log: Callable[[str], None]) -> list[dict]:
 def roll_back_step(r: Rollout, step: str, log: Callable[[str], None]) -> list[dict]:
     """A migration's rollback node: undo it if this run applied it. A rollback that fails stops
     those before it (their nodes do not run); rollback_verified tells Slack."""
-    from gonogo import production
+    from gonogo.apply import production
     from gonogo.errors import StepFailed
 
     results = production.rollback(r.ctx, _pre_batch(r), log=log, decision=_chosen_by(r), step=step)
@@ -40,7 +40,7 @@ def roll_back_step(r: Rollout, step: str, log: Callable[[str], None]) -> list[di
 def rollback_verified(r: Rollout, log: Callable[[str], None]) -> list[dict]:
     """After a batch's rollback nodes: their results and the schema compared with the pre-batch
     schema; Slack hears how it went, and an incomplete rollback fails the task."""
-    from gonogo import production
+    from gonogo.apply import production
     from gonogo.results import from_dicts
 
     undone = []
@@ -60,7 +60,7 @@ def _chosen_by(r: Rollout):
 
 
 def _told(r: Rollout, results: list) -> list[dict]:
-    from gonogo import outcome, slack
+    from gonogo.reporting import outcome, slack
 
     send(r, slack.rolled_back(r.info, results, r.task_url, decided_by=outcome.who_decided(_chosen_by(r)),
                               approved_by=outcome.approvers(r.decision(ids.APPROVE))))
@@ -74,7 +74,7 @@ def _started(r: Rollout) -> list[str] | None:
     read (the outcome then judges from the tasks that finished)."""
     import psycopg
 
-    from gonogo import production
+    from gonogo.apply import production
     from gonogo.errors import GonogoError
 
     try:
@@ -101,7 +101,7 @@ def report_outcome(r: Rollout) -> str:
 def _tell_unannounced(r: Rollout) -> None:
     """A task killed from outside dies with its failure alert: this last task of the run (it runs
     whatever happened before it) tells on-call about each failed task that did not."""
-    from gonogo import slack
+    from gonogo.reporting import slack
 
     try:
         silent = unannounced(r)
@@ -116,7 +116,7 @@ def _tell_unannounced(r: Rollout) -> None:
 
 
 def _report_outcome(r: Rollout) -> str:
-    from gonogo import outcome, slack
+    from gonogo.reporting import outcome, slack
 
     if r.nothing_to_apply:
         return _nothing_to_apply(r)
@@ -146,8 +146,9 @@ def _report_outcome(r: Rollout) -> str:
 def _nothing_to_apply(r: Rollout) -> str:
     """The run found every enabled step applied: a report that says so (which run applied each,
     when, from which file), Slack, and a green run."""
-    from gonogo import outcome, production, slack
-    from gonogo.report import write_reports
+    from gonogo.reporting import outcome, slack
+    from gonogo.apply import production
+    from gonogo.reporting.report import write_reports
 
     _, applied_before = production.plan(r.ctx)
     end = outcome.nothing_to_apply(applied_before, [s.name for s in r.batch.steps if not s.enabled])

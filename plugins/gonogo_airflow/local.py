@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gonogo.target import Target
+from gonogo.postgres.target import Target
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 
@@ -76,7 +76,7 @@ def app_traffic(production: Target, queries):
     """The app's queries sent to production during a local run (2 clients, a pause between
     rounds so they leave the measurements some CPU); nothing when queries is None (your
     production has its own app)."""
-    from gonogo.workload import Workload
+    from gonogo.rehearsal.workload import Workload
 
     if not queries:
         return contextlib.nullcontext()

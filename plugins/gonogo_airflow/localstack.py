@@ -18,7 +18,7 @@ from psycopg import sql
 
 import sample_app
 from gonogo_local.cluster import LocalCluster, stop_all
-from gonogo.target import Target
+from gonogo.postgres.target import Target
 from gonogo_airflow.local import PROJECT_DIR, airflow_env, connection_json, slack_connection_json
 from sample_app.workload import run_workload
 

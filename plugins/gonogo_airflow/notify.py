@@ -15,7 +15,7 @@ from gonogo_airflow import ids
 from gonogo_airflow.rollout import Rollout
 
 if TYPE_CHECKING:  # slack_sdk loads when a message is sent, not at DAG parse time
-    from gonogo.slack import Message
+    from gonogo.reporting.slack import Message
 
 log = logging.getLogger("gonogo")
 
@@ -29,7 +29,7 @@ def send(rollout: Rollout, message: Message) -> bool:
     so that telling Slack never stops a rollback."""
     from slack_sdk.errors import SlackApiError
 
-    from gonogo import slack
+    from gonogo.reporting import slack
 
     conn_id = rollout.params["slack_conn_id"]
     try:
@@ -84,14 +84,14 @@ def unannounced(rollout: Rollout) -> list[str]:
 
 def send_bare(rollout: Rollout, what: str, failed: BaseException) -> bool:
     """The last resort: the task and what happened, from the run's ids alone."""
-    from gonogo import slack
+    from gonogo.reporting import slack
 
     return send(rollout, slack.task_failed(rollout.bare_info, rollout.task_id, f"{what}\n(gonogo's message about it "
                                            f"failed too: {type(failed).__name__}: {failed})", rollout.task_url))
 
 
 def _alert(rollout: Rollout, error: BaseException | None) -> None:
-    from gonogo import slack
+    from gonogo.reporting import slack
 
     info = rollout.info
     if isinstance(error, GatesFailed):
@@ -109,8 +109,8 @@ def _alert(rollout: Rollout, error: BaseException | None) -> None:
 
 def tell_orphans(rollout: Rollout, results: list) -> None:
     """Slack, when this task ended sessions a dead task of the run left on production."""
-    from gonogo import slack
-    from gonogo.production import ORPHANS
+    from gonogo.reporting import slack
+    from gonogo.apply.production import ORPHANS
 
     for result in from_dicts(results):
         if result.gate == ORPHANS:
@@ -122,7 +122,7 @@ class ApprovalNeeded(BaseNotifier):
     approval page and the gates to look at."""
 
     def notify(self, context) -> None:
-        from gonogo import slack
+        from gonogo.reporting import slack
 
         rollout = Rollout.from_context(context)
         evidence = rollout.ti.xcom_pull(task_ids=ids.EVALUATE_GATES, key=ids.EVIDENCE)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from airflow.sdk import Param
 
 from gonogo.batches import available_batches
-from gonogo.timeouts import RANGES
+from gonogo.postgres.timeouts import RANGES
 from gonogo.tools import NAMES as MIGRATION_TOOLS
 
 _BATCHES = available_batches()

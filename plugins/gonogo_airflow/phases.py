@@ -18,7 +18,7 @@ def evaluate(r: Rollout, evidence: dict) -> str:
     alert said why)."""
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from gonogo.report import after_approval, go_no_go, step_counts
+    from gonogo.reporting.report import after_approval, go_no_go, step_counts
     from gonogo.results import gathered
 
     if r.nothing_to_apply:
@@ -34,7 +34,7 @@ def evaluate(r: Rollout, evidence: dict) -> str:
 
 
 def check_guards(r: Rollout, log: Callable[[str], None]) -> list[dict]:
-    from gonogo import production
+    from gonogo.apply import production
 
     results = production.check_guards(r.ctx, log=log)
     tell_orphans(r, results)
@@ -45,7 +45,7 @@ def apply(r: Rollout, log: Callable[[str], None], step: str | None = None) -> li
     """The migrations (or `step` alone: its node), never outside the low-traffic window (it may
     have ended during the backup or the step before); a failed step raises StepFailed for
     on-call's decision."""
-    from gonogo import production
+    from gonogo.apply import production
     from gonogo.errors import StepFailed
 
     if r.window is not None:

@@ -14,7 +14,8 @@ from airflow.api_fastapi.core_api.security import requires_access_dag
 from fastapi import Depends, FastAPI
 from fastapi.responses import HTMLResponse
 
-from gonogo import artifacts, watch_status
+from gonogo import artifacts
+from gonogo.watching import watch_status
 
 app = FastAPI(title="gonogo", description="Go/No-Go reports of gonogo rollouts", docs_url=None, redoc_url=None)
 

@@ -16,9 +16,9 @@ from airflow.sdk.exceptions import AirflowNotFoundException
 
 from gonogo import artifacts
 from gonogo.errors import BatchError, TargetError
-from gonogo.preflight import preflight_gate
+from gonogo.gates.preflight import preflight_gate
 from gonogo.results import to_dicts
-from gonogo.target import SessionGuards, Target
+from gonogo.postgres.target import SessionGuards, Target
 
 from gonogo_airflow import ids
 
@@ -26,8 +26,8 @@ if TYPE_CHECKING:  # at DAG parse time this module stays light: the batch is loa
     from gonogo.batch import Batch
     from gonogo.decision import Decision
     from gonogo.context import RunContext
-    from gonogo.report import RunInfo
-    from gonogo.retry import RetryPolicy
+    from gonogo.reporting.report import RunInfo
+    from gonogo.postgres.retry import RetryPolicy
 
 log = logging.getLogger("gonogo")
 
@@ -70,8 +70,8 @@ class Rollout:
     def batch(self) -> Batch:
         """The run's batch. From a migration tool, the migrations production had not applied
         when prepare.validate_batch looked (`pinned`): every task of the run sees the same steps."""
-        from gonogo.imported import pinned
-        from gonogo.queries import Query
+        from gonogo.tools.imported import pinned
+        from gonogo.authoring.queries import Query
 
         batch = self.loaded_batch
         found = None if self.task_id == ids.VALIDATE_BATCH else self.ti.xcom_pull(task_ids=ids.VALIDATE_BATCH)
@@ -87,7 +87,7 @@ class Rollout:
     def loaded_batch(self) -> Batch:
         """The batch as the params name it, every migration of a tool folder in it."""
         from gonogo.batch import load_batch
-        from gonogo.imported import import_batch
+        from gonogo.tools.imported import import_batch
 
         if self.params.get("migration_tool"):
             if not self.params.get("migrations_folder"):
@@ -102,7 +102,7 @@ class Rollout:
         """The whole batch checked before anything else runs; from a migration tool, only what
         production's tool history has not applied, the rest the schema production should have.
         drawn: the steps a batch's own DAG has a node for; the batch must still have exactly those."""
-        from gonogo.imported import pending
+        from gonogo.tools.imported import pending
 
         self.guards, self.policy  # noqa: B018 - the run's timeouts within their ranges, before anything runs
         batch = self.loaded_batch
@@ -135,7 +135,7 @@ class Rollout:
     def app(self) -> str:
         """application_name after 'gonogo/': which run (its short key: a run id is too long to keep
         the task's name within 63 characters) and task this session belongs to."""
-        from gonogo.rollout_lock import run_key
+        from gonogo.apply.rollout_lock import run_key
 
         return f"{run_key(self.run_id)}/{self.task_id}"
 
@@ -150,9 +150,9 @@ class Rollout:
 
     @property
     def policy(self) -> RetryPolicy:
-        """Lock timeout per attempt and retries for every production statement (gonogo.retry)."""
-        from gonogo.retry import RetryPolicy
-        from gonogo.timeouts import check
+        """Lock timeout per attempt and retries for every production statement (gonogo.postgres.retry)."""
+        from gonogo.postgres.retry import RetryPolicy
+        from gonogo.postgres.timeouts import check
 
         return RetryPolicy(lock_timeout=check("lock_attempt_timeout", self.params["lock_attempt_timeout"], "the run's "
                                               "parameters"), attempts=int(self.params["lock_retries"]))
@@ -169,8 +169,8 @@ class Rollout:
         """The report once the rollout has ended: how it ended (`end`, an outcome.Outcome) over
         the evidence the approver saw, then what production did and what the watch window
         measured (the same files, rewritten)."""
-        from gonogo import signoff
-        from gonogo.report import write_reports
+        from gonogo.reporting import signoff
+        from gonogo.reporting.report import write_reports
         from gonogo.results import from_dicts
 
         evidence = self.ti.xcom_pull(task_ids=ids.EVALUATE_GATES, key=ids.EVIDENCE)
@@ -185,7 +185,7 @@ class Rollout:
     def plan_steps(self) -> list[str]:
         """The steps this run applies, kept in XCom "to_apply" (a short circuit's empty return
         value is not kept)."""
-        from gonogo import production
+        from gonogo.apply import production
 
         to_apply, _ = production.plan(self.ctx)
         log.info("to apply: %s", ", ".join(to_apply) or "nothing: every enabled step was applied before")
@@ -235,7 +235,7 @@ class Rollout:
     def window(self):
         """The low-traffic window: the form's (window_start, window_end, window_timezone), else
         the batch's; None when neither sets one."""
-        from gonogo.window import Window
+        from gonogo.apply.window import Window
 
         if self.params.get("window_start") or self.params.get("window_end"):
             return Window.parse(self.params.get("window_start"), self.params.get("window_end"),
@@ -245,7 +245,7 @@ class Rollout:
     @property
     def bare_info(self) -> RunInfo:
         """Who the run is, from its ids and params alone: what a message says when nothing else can be read."""
-        from gonogo.report import RunInfo
+        from gonogo.reporting.report import RunInfo
 
         return RunInfo(dag_id=self.dag_id, run_id=self.run_id, run_url=self.run_url,
                        batch_id=str(self.params.get("batch") or self.params.get("migrations_folder") or "?"),
@@ -253,7 +253,7 @@ class Rollout:
 
     @property
     def info(self) -> RunInfo:
-        from gonogo.report import RunInfo
+        from gonogo.reporting.report import RunInfo
 
         try:
             title = self.batch.title

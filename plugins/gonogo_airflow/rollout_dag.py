@@ -14,7 +14,7 @@ from datetime import timedelta
 from airflow.sdk import DAG, TaskGroup, TriggerRule, chain, task
 
 from gonogo.batches import Outline
-from gonogo.preflight import PREFLIGHT
+from gonogo.gates.preflight import PREFLIGHT
 from gonogo.results import to_dicts
 from gonogo_airflow import ending, ids, phases
 from gonogo_airflow.approval import FailureDecision, RolloutApproval
@@ -59,14 +59,14 @@ def lint_migrations() -> list[dict]:
 @task
 def take_snapshot() -> dict:
     """pg_dump of production (directory format, parallel jobs) into the run's artifacts."""
-    from gonogo import snapshot
+    from gonogo.clone import snapshot
     return snapshot.take_snapshot(Rollout.current().ctx, log=log.info).to_dict()
 
 
 @task
 def restore_staging(taken: dict) -> float:
     """Drop and recreate the staging database, pg_restore the snapshot into it, ANALYZE."""
-    from gonogo import snapshot
+    from gonogo.clone import snapshot
     r = Rollout.current()
     return snapshot.restore_into(snapshot.Dump.from_dict(taken), r.staging, production=r.production, log=log.info)
 
@@ -75,7 +75,7 @@ def restore_staging(taken: dict) -> float:
 def drop_staging_copy(taken: dict) -> str:
     """Teardown of restore_staging: once the dry run is done, whatever its outcome, the staging
     database and the snapshot are dropped (they hold production's data; the backup stays)."""
-    from gonogo import snapshot
+    from gonogo.clone import snapshot
     r = Rollout.current()
     return snapshot.drop_copy(r.staging, production=r.production, snapshot=snapshot.Dump.from_dict(taken),
                               log=log.info)
@@ -83,14 +83,14 @@ def drop_staging_copy(taken: dict) -> str:
 
 @task
 def check(gate: str) -> list[dict]:
-    """One preflight gate (gonogo.preflight.PREFLIGHT); its task doc says what it checks."""
+    """One preflight gate (gonogo.gates.preflight.PREFLIGHT); its task doc says what it checks."""
     return Rollout.current().run_gate(gate)
 
 
 @task
 def capture_baseline() -> dict:
     """The staging copy before the batch: schema, top queries' plans, observability snapshot."""
-    from gonogo import dryrun
+    from gonogo.rehearsal import dryrun
     return dryrun.capture_baseline(Rollout.current().ctx).to_json()
 
 
@@ -98,14 +98,14 @@ def capture_baseline() -> dict:
 def apply_on_staging(baseline: dict) -> list[dict]:
     """Each enabled migration in order while the app's queries run: preconditions, locks traced,
     validation, lock budget and waits, plans against the baseline, contract tests."""
-    from gonogo import dryrun
+    from gonogo.rehearsal import dryrun
     return to_dicts(dryrun.apply_all(Rollout.current().ctx, dryrun.Baseline.from_json(baseline), log=log.info))
 
 
 @task
 def rehearse_rollbacks(baseline: dict, applied: list) -> list[dict]:
     """Roll every applied step back in reverse (traced), compare with the baseline, apply again."""
-    from gonogo import dryrun
+    from gonogo.rehearsal import dryrun
     from gonogo.results import applied_steps
     return to_dicts(dryrun.rehearse_rollbacks(Rollout.current().ctx, dryrun.Baseline.from_json(baseline),
                                               applied_steps(applied), log=log.info))
@@ -114,7 +114,7 @@ def rehearse_rollbacks(baseline: dict, applied: list) -> list[dict]:
 @task
 def compare_observability(baseline: dict, rehearsed: list) -> list[dict]:
     """Observability snapshot of staging after the dry run, as a diff with the baseline."""
-    from gonogo import dryrun
+    from gonogo.rehearsal import dryrun
     return to_dicts([dryrun.compare_observability(Rollout.current().ctx, dryrun.Baseline.from_json(baseline))])
 
 
@@ -129,7 +129,7 @@ def evaluate_gates(evidence: dict) -> str:
 @task
 def record_approval() -> dict:
     """The approver's decision into production's audit trail."""
-    from gonogo import production
+    from gonogo.apply import production
     r = Rollout.current()
     return production.record_decision(r.ctx, "approve", r.decision(ids.APPROVE))
 
@@ -145,7 +145,7 @@ def check_session_guards() -> list[dict]:
 def take_rollout_lock() -> dict:
     """Setup: production is this run's until release_rollout_lock — no other rollout starts on it
     between this run's tasks, through its watch window."""
-    from gonogo import production
+    from gonogo.apply import production
     return production.take_lock(Rollout.current().ctx, log=log.info)
 
 
@@ -153,14 +153,14 @@ def take_rollout_lock() -> dict:
 def release_rollout_lock() -> bool:
     """Teardown of take_rollout_lock: production given back once the migrations, the rollback or
     fix forward and the watch window are over, however they ended."""
-    from gonogo import production
+    from gonogo.apply import production
     return production.release_lock(Rollout.current().ctx, log=log.info)
 
 
 @task
 def take_backup() -> list[dict]:
     """pg_dump of production, read back with pg_restore --list; keeps the pre-batch schema."""
-    from gonogo import production
+    from gonogo.apply import production
     r = Rollout.current()
     results, pre_batch = production.backup(r.ctx, log=log.info)
     r.ti.xcom_push(key=ids.PRE_BATCH_SCHEMA, value=pre_batch)
@@ -170,7 +170,7 @@ def take_backup() -> list[dict]:
 @task
 def create_restore_point() -> list[dict]:
     """pg_create_restore_point, its WAL confirmed archived; name and LSN into the history."""
-    from gonogo import production
+    from gonogo.apply import production
     return production.restore_point(Rollout.current().ctx)
 
 
@@ -178,7 +178,7 @@ def create_restore_point() -> list[dict]:
 def capture_metrics_baseline() -> dict:
     """The watch window's metrics read over a few intervals just before the batch, with the same hours
     of the day before where gonogo_sample sampled them: the distribution "no worse" is measured against."""
-    from gonogo.watch import capture_baseline
+    from gonogo.watching.watch import capture_baseline
     r = Rollout.current()
     return capture_baseline(r.ctx, hours=float(r.params["monitoring_hours"]) or None, log=log.info)
 
@@ -201,7 +201,7 @@ def rollback_migrations() -> list[dict]:
 @task(trigger_rule=TriggerRule.ONE_SUCCESS)
 def fix_forward() -> dict:
     """On-call chose to fix forward: what applied stays, recorded; a new run resumes after it."""
-    from gonogo import production
+    from gonogo.apply import production
     r = Rollout.current()
     decision = r.decision(ids.DECIDE_ON_FAILURE) or r.decision(ids.DECIDE_AFTER_WATCH)
     return production.record_decision(r.ctx, "fix_forward", decision)

@@ -1,10 +1,10 @@
-"""The gonogo_sample DAG's task: one production connection sampled (gonogo.watch.sample_production)."""
+"""The gonogo_sample DAG's task: one production connection sampled (gonogo.watching.watch.sample_production)."""
 
 from __future__ import annotations
 
 import logging
 
-from gonogo.target import SessionGuards
+from gonogo.postgres.target import SessionGuards
 
 log = logging.getLogger("gonogo")
 GUARDS = SessionGuards(lock_timeout="2s", statement_timeout="1min", idle_in_transaction_session_timeout="1min")
@@ -12,7 +12,7 @@ GUARDS = SessionGuards(lock_timeout="2s", statement_timeout="1min", idle_in_tran
 
 def sample(conn_id: str, context) -> dict:
     """Sample the database of `conn_id`, in a session named after the run and task."""
-    from gonogo.watch import sample_production
+    from gonogo.watching.watch import sample_production
     from gonogo_airflow.rollout import target_from_connection
 
     ti, params = context["ti"], context["params"]

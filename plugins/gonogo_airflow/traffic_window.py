@@ -11,8 +11,8 @@ class LowTrafficWindow(BaseOperator):
     window opens and defers until then (the triggerer waits, no worker slot is held)."""
 
     def execute(self, context):
-        from gonogo import slack
-        from gonogo.window import utcnow
+        from gonogo.reporting import slack
+        from gonogo.apply.window import utcnow
         from gonogo_airflow.notify import send
         from gonogo_airflow.rollout import Rollout
 

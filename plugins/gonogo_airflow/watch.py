@@ -35,7 +35,7 @@ class WatchTrigger(BaseTrigger):
 
     def _tell(self, line: str) -> None:
         """The progress line into the log and beside the report (the report tab shows it)."""
-        from gonogo import watch_status
+        from gonogo.watching import watch_status
 
         self.log.info(line)  # the triggerer's log: the task log in Airflow 3
         if self.folder:
@@ -45,9 +45,9 @@ class WatchTrigger(BaseTrigger):
                 self.log.warning("could not write the watch status for the report tab: %s", exc)
 
     async def run(self):
-        from gonogo.analysis import ALARM, INCONCLUSIVE, Analysis, Metric
-        from gonogo.target import SessionGuards
-        from gonogo.watch import opening, poll, progress
+        from gonogo.watching.analysis import ALARM, INCONCLUSIVE, Analysis, Metric
+        from gonogo.postgres.target import SessionGuards
+        from gonogo.watching.watch import opening, poll, progress
         from gonogo_airflow.rollout import target_from_connection
 
         target = await asyncio.to_thread(target_from_connection, self.conn_id, "production")
@@ -82,8 +82,9 @@ class WatchWindow(BaseOperator):
         self.baseline_task = baseline_task
 
     def execute(self, context):
-        from gonogo import production, watch_status
-        from gonogo.watch import interval_for
+        from gonogo.apply import production
+        from gonogo.watching import watch_status
+        from gonogo.watching.watch import interval_for
         from gonogo_airflow.rollout import Rollout
 
         r = Rollout.from_context(context)
@@ -102,7 +103,8 @@ class WatchWindow(BaseOperator):
             method_name="execute_complete")
 
     def execute_complete(self, context, event):
-        from gonogo import production, slack
+        from gonogo.apply import production
+        from gonogo.reporting import slack
         from gonogo.results import failures, from_dicts
         from gonogo_airflow.notify import send
         from gonogo_airflow.rollout import Rollout
@@ -121,7 +123,7 @@ class WatchWindow(BaseOperator):
 
 def _ended(folder, event: dict) -> None:
     """The report tab stops showing a running window."""
-    from gonogo import watch_status
+    from gonogo.watching import watch_status
 
     if state := watch_status.read(folder):
         watch_status.write(folder, started=state["started"], deadline=state["deadline"],

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import sample_app
 from gonogo_local.cluster import LocalCluster
-from gonogo.target import Target
-from gonogo.workload import Call, QueryStats
+from gonogo.postgres.target import Target
+from gonogo.rehearsal.workload import Call, QueryStats
 from gonogo_airflow.params import ROLLOUT_PARAMS
 from gonogo_airflow.rollout import Rollout
 from helpers import create_database, drop_database

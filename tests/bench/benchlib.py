@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gonogo import artifacts
-from gonogo.pgbin import find_bindir
+from gonogo.postgres.pgbin import find_bindir
 
 REPEAT = int(os.environ.get("BENCH_REPEAT", "3"))  # repetitions of each method, medians reported
 

@@ -24,9 +24,9 @@ import pytest
 
 import benchlib
 from appdb import SLOW_MS, Felt, dag_defaults, felt, fresh_copy, loaded_app
-from gonogo.execute import run_script
-from gonogo.target import Target
-from gonogo.workload import Workload
+from gonogo.postgres.execute import run_script
+from gonogo.postgres.target import Target
+from gonogo.rehearsal.workload import Workload
 from test_bench_locks import BATCH, CLIENTS, SCALE, STEP, WARMUP_SECONDS, apply_seed
 
 METHODS = ("seed", "gonogo")

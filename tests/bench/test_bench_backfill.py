@@ -23,12 +23,12 @@ import pytest
 import benchlib
 import sample_app
 from appdb import SLOW_MS, Felt, dag_defaults, felt, fresh_copy, loaded_app
-from gonogo import backfill
+from gonogo.apply import backfill
 from gonogo.batch import load_batch
-from gonogo.execute import run_script
+from gonogo.postgres.execute import run_script
 from gonogo.results import Verdict
-from gonogo.target import SessionGuards, Target
-from gonogo.workload import Workload
+from gonogo.postgres.target import SessionGuards, Target
+from gonogo.rehearsal.workload import Workload
 
 SCALE = 10
 WRITE_CLIENTS = 2

@@ -3,7 +3,7 @@
 Three ways, side by side at each scale, REPEAT times, interleaved so that the machine's noise
 falls on all of them alike:
   seed      pg_dump db > file.sql, then psql -f file.sql into an empty staging database
-  gonogo    what the DAG's take_snapshot / restore_staging run: gonogo.snapshot.take_snapshot
+  gonogo    what the DAG's take_snapshot / restore_staging run: gonogo.clone.snapshot.take_snapshot
             (directory format, parallel jobs) and restore_into (drop, create, pg_restore, ANALYZE)
   physical  the limit: an online physical copy of the production cluster (pg_basebackup), made
             consistent at a restore point and started as a new cluster (LocalCluster.recover)
@@ -23,14 +23,14 @@ from pathlib import Path
 
 import benchlib
 import sample_app
-from gonogo import snapshot
+from gonogo.clone import snapshot
 from gonogo.batch import load_batch
-from gonogo.pgbin import find_bindir
+from gonogo.postgres.pgbin import find_bindir
 from gonogo_local.cluster import LocalCluster
 from gonogo.context import RunContext
 from gonogo.gates.restore_point import create_restore_point
 from gonogo.results import Verdict
-from gonogo.target import Target
+from gonogo.postgres.target import Target
 from helpers import create_database, drop_database
 
 SCALES = benchlib.scales("1,5,10")

@@ -3,12 +3,12 @@
 One step on a copy of the recipe app at SCALE (1 M RecipeItem rows): ADD COLUMN, then a
 whole-table UPDATE that fills it in; its rollback drops the column. Measured, each on a fresh copy:
 
-  bare        the step's file, then its rollback, run alone (gonogo.execute.run_script);
+  bare        the step's file, then its rollback, run alone (gonogo.postgres.execute.run_script);
   dry run     what the DAG's dry_run group does: baseline (plans of the app's top queries),
               every step under the app's traffic, the rollback rehearsal (the rollbacks under
               traffic in one transaction rolled back at the end, the schema compared before it),
               the observability diff;
-              paced:       the app's queries at their rates (gonogo.workload.paced: the manifest's,
+              paced:       the app's queries at their rates (gonogo.rehearsal.workload.paced: the manifest's,
                            production's, else the default 10 calls/s each, at most 200 calls/s),
                            kept within 0.25 busy sessions (workload.max_busy_sessions);
               closed loop: as fast as 2 clients go, what the dry run did before.
@@ -29,12 +29,12 @@ import yaml
 import benchlib
 import sample_app
 from appdb import fresh_copy, loaded_app
-from gonogo import dryrun
+from gonogo.rehearsal import dryrun
 from gonogo.batch import load_batch
 from gonogo.context import RunContext
-from gonogo.execute import run_script
+from gonogo.postgres.execute import run_script
 from gonogo.results import applied_steps, to_dicts
-from gonogo.target import SessionGuards
+from gonogo.postgres.target import SessionGuards
 
 SCALE = 10  # 1,000,000 RecipeItem rows
 APP = Path(sample_app.__file__).parent

@@ -9,7 +9,7 @@ While that ALTER waits, every app query on "Recipe" queues behind it. Applied as
   naive   psql -f, no timeouts: the ALTER waits the blocker out, the app waits with it;
   seed    psql -f under the seed's lock_timeout 2s, ON_ERROR_STOP, run again at once until it
           succeeds (the file is idempotent), as a shell loop would;
-  gonogo  gonogo.execute.run_script with exactly the DAG's defaults: the rollout's session
+  gonogo  gonogo.postgres.execute.run_script with exactly the DAG's defaults: the rollout's session
           guards and RetryPolicy, built from the trigger form's default params.
 """
 
@@ -26,10 +26,10 @@ import pytest
 import benchlib
 from appdb import SLOW_MS, Felt, dag_defaults, felt, fresh_copy, loaded_app
 from gonogo.batch import load_batch
-from gonogo.pgbin import find_bindir
-from gonogo.execute import run_script
-from gonogo.target import Target
-from gonogo.workload import Workload
+from gonogo.postgres.pgbin import find_bindir
+from gonogo.postgres.execute import run_script
+from gonogo.postgres.target import Target
+from gonogo.rehearsal.workload import Workload
 
 SCALE = 1
 CLIENTS = 4

@@ -9,8 +9,8 @@ import statistics
 import time
 
 from benchlib import table
-from gonogo.target import SessionGuards
-from gonogo.watch import sample_production
+from gonogo.postgres.target import SessionGuards
+from gonogo.watching.watch import sample_production
 from helpers import create_database, drop_database
 
 SAMPLES = 40

@@ -1,4 +1,4 @@
-"""A/A benchmark of the watch window's judgement (gonogo.judge): 10 windows after a batch that
+"""A/A benchmark of the watch window's judgement (gonogo.watching.judge): 10 windows after a batch that
 changes no plan, each with a CPU hog (one Python loop per core) started at a random moment after
 the baseline — alarms, goal 0; 10 windows after a migration that drops the index a top query
 uses — alarms, goal 10, and the time from the migration to the alarm. Windows of seconds
@@ -11,7 +11,7 @@ import statistics
 import time
 
 from benchlib import machine, table
-from gonogo.analysis import ALARM
+from gonogo.watching.analysis import ALARM
 from judge_app import WINDOW_HOURS, context, cpu_hog, drop_tiny_app, make_tiny_app, tiny_batch, window
 
 RUNS = 10

@@ -12,8 +12,8 @@ import sample_app
 from helpers import failed_gates, states
 from gonogo.batch import load_batch
 from gonogo_local.slack import LocalSlack
-from gonogo.workload import Workload
-from gonogo.target import Target
+from gonogo.rehearsal.workload import Workload
+from gonogo.postgres.target import Target
 from gonogo_airflow import local
 from gonogo_airflow.params import ROLLOUT_PARAMS
 

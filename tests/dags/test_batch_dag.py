@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import sample_app
-from gonogo import history
+from gonogo.apply import history
 from gonogo.batch import load_batch
 from gonogo_airflow import ids
 from helpers import body, copy_batch, pg_dump_schema, states

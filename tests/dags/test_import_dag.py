@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 import pytest
 import yaml
 
-from gonogo.queries import load_queries
+from gonogo.authoring.queries import load_queries
 from helpers import pg_dump_schema, states
 from prisma_app import APPLIED, MIGRATIONS, PENDING, TRACKER, deploy_as_prisma_does, prisma_status
 

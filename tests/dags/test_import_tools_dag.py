@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from gonogo.queries import Query
+from gonogo.authoring.queries import Query
 from helpers import pg_dump_schema, states
 from integration.tools import test_alembic as alembic_
 from integration.tools import test_dbmate as dbmate_

@@ -7,7 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from gonogo import artifacts
-from gonogo.report import RunInfo, write_reports
+from gonogo.reporting.report import RunInfo, write_reports
 from gonogo.results import GateResult, Verdict
 
 DAG_ID, RUN_ID = "gonogo_rollout", "manual__2026-11-24T07:00:33.006090+00:00"
@@ -50,7 +50,7 @@ def test_a_running_watch_window_shows_its_time_left_above_the_report(monkeypatch
     left counted when the page is opened; once the window ended, the report alone."""
     from datetime import datetime, timedelta, timezone
 
-    from gonogo import watch_status
+    from gonogo.watching import watch_status
     from gonogo.batch import load_batch
 
     client = api(monkeypatch, tmp_path)

@@ -18,7 +18,8 @@ from urllib.parse import quote
 import pytest
 
 import sample_app
-from gonogo import history, rollout_lock, watch_status
+from gonogo.apply import history, rollout_lock
+from gonogo.watching import watch_status
 from gonogo.batch import SHIPPED_BATCHES, load_batch
 from helpers import body, deadlock_in_the_watch_window, headers, pg_dump_schema, states
 from report_page import ReportPage
@@ -235,7 +236,7 @@ def test_the_approval_of_the_person_who_triggered_a_run_does_not_count(rollout, 
 def _window_from(now, start_in: float, end_in: float):
     from datetime import timedelta
 
-    from gonogo.window import Window
+    from gonogo.apply.window import Window
 
     clock = lambda seconds: (now + timedelta(seconds=seconds)).strftime("%H:%M:%S")  # noqa: E731
     return Window.parse(clock(start_in), clock(end_in), "UTC")
@@ -244,7 +245,7 @@ def _window_from(now, start_in: float, end_in: float):
 def test_after_the_approval_production_waits_for_the_low_traffic_window(rollout, monkeypatch):
     """The window opens 4 s after the approval is answered: the run tells Slack it waits, defers
     (dag.test() runs the trigger in line), and the migrations start inside the window."""
-    from gonogo.window import utcnow
+    from gonogo.apply.window import utcnow
     from gonogo_airflow.rollout import Rollout
 
     env = rollout()
@@ -272,7 +273,7 @@ def test_after_the_approval_production_waits_for_the_low_traffic_window(rollout,
 def test_a_window_that_closed_before_the_migrations_stops_the_run_untouched(rollout, monkeypatch):
     """Inside the window when the production phase starts; closed by the time the migrations
     would start (a long backup, say): nothing is applied, Slack says "window missed"."""
-    from gonogo.window import utcnow
+    from gonogo.apply.window import utcnow
     from gonogo_airflow.rollout import Rollout
 
     env = rollout()
@@ -503,7 +504,7 @@ def test_a_timeout_outside_its_range_stops_the_run_before_production_is_read(rol
 def test_a_dry_run_task_that_crashes_still_gives_a_no_go_report_naming_it(rollout, monkeypatch):
     """The rehearsal dies of an error no code of gonogo expects: the report is still written with
     everything measured before it, and Slack says No-Go naming the task, besides its own alert."""
-    from gonogo import dryrun
+    from gonogo.rehearsal import dryrun
 
     env = rollout()
     schema_before = pg_dump_schema(env.production)
@@ -556,7 +557,7 @@ def test_the_failure_alert_and_the_outcome_reach_slack_when_writing_them_fails(r
 def test_every_tasks_application_name_keeps_its_task_whole(rollout_dag):
     """PostgreSQL keeps 63 characters of application_name: with the run's key, not its id, no
     task's name is cut, and the key maps back to the run."""
-    from gonogo.rollout_lock import run_key
+    from gonogo.apply.rollout_lock import run_key
     from gonogo_airflow.rollout import Rollout
 
     run_id = "scheduled__2026-12-06T20:10:41.321859+00:00"

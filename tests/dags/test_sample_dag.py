@@ -3,7 +3,7 @@ its own gonogo schema; the DAG starts paused and runs on a schedule."""
 
 from __future__ import annotations
 
-from gonogo import samples
+from gonogo.watching import samples
 from gonogo_airflow import local
 from helpers import states
 

@@ -15,15 +15,15 @@ import time
 import pytest
 
 import sample_app
-from gonogo import history
-from gonogo.backfill import LOG_EVERY_SECONDS, read_progress, run_backfill
+from gonogo.apply import history
+from gonogo.apply.backfill import LOG_EVERY_SECONDS, read_progress, run_backfill
 from gonogo.batch import load_batch
-from gonogo.execute import run_script
-from gonogo.problems import verify
+from gonogo.postgres.execute import run_script
+from gonogo.postgres.problems import verify
 from gonogo.results import Verdict
-from gonogo.retry import RetryPolicy
-from gonogo.steps import apply_step
-from gonogo.target import SessionGuards
+from gonogo.postgres.retry import RetryPolicy
+from gonogo.apply.steps import apply_step
+from gonogo.postgres.target import SessionGuards
 
 SCALE = 0.2  # 1,000 recipes
 BATCH = load_batch("20250115_recipe_fixes")

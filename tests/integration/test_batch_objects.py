@@ -16,7 +16,7 @@ from gonogo.batch import load_batch
 from gonogo.gates.orphan_integrity import orphan_integrity
 from gonogo.gates.privileges import privileges
 from gonogo.gates.required_tables import required_tables
-from gonogo.steps import apply_step
+from gonogo.apply.steps import apply_step
 
 STEPS = {
     "001_sprints": (

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from gonogo.errors import SetupError
-from gonogo.pgbin import find_bindir
+from gonogo.postgres.pgbin import find_bindir
 from gonogo_local.cluster import LocalCluster, make_base_dir, runuser
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -88,7 +88,7 @@ def test_works_for_an_ordinary_user():
     script = textwrap.dedent(f"""
         import json, subprocess
         from pathlib import Path
-        from gonogo.pgbin import find_bindir
+        from gonogo.postgres.pgbin import find_bindir
         from gonogo_local.cluster import LocalCluster
         c = LocalCluster.create(Path({str(base)!r}), "mine")
         c.start()

@@ -1,4 +1,4 @@
-"""gonogo.discover on real servers: a bookshop app sends its queries to production, with
+"""gonogo.authoring.discover on real servers: a bookshop app sends its queries to production, with
 constants, through psycopg; gonogo finds them in pg_stat_statements, gives them parameters
 sampled from the staging copy, and runs them as a workload that rolls its writes back and
 keeps production's pace."""
@@ -19,12 +19,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from gonogo import plans
-from gonogo.discover import Found, top_statements, with_parameters
+from gonogo.postgres import plans
+from gonogo.authoring.discover import Found, top_statements, with_parameters
 from gonogo.errors import NotMeasured
-from gonogo.queries import Query, load_queries
-from gonogo.rowcounts import count_rows
-from gonogo.workload import Workload
+from gonogo.authoring.queries import Query, load_queries
+from gonogo.postgres.rowcounts import count_rows
+from gonogo.rehearsal.workload import Workload
 from helpers import create_database, drop_database
 
 BOOKSHOP = Path(__file__).with_name("bookshop.sql")

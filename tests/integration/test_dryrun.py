@@ -9,11 +9,11 @@ import pytest
 import yaml
 
 import sample_app
-from gonogo import dryrun
+from gonogo.rehearsal import dryrun
 from gonogo.batch import load_batch
 from gonogo.context import RunContext
 from gonogo.results import Verdict, applied_steps, to_dicts
-from gonogo.target import SessionGuards
+from gonogo.postgres.target import SessionGuards
 from helpers import copy_batch
 
 GUARDS = SessionGuards()
@@ -147,7 +147,7 @@ def test_the_report_of_a_real_dry_run_reads_verdict_gates_locks_chart_lint(stagi
     from collections import Counter
 
     from gonogo.lint import lint_batch
-    from gonogo.report import RunInfo, write_reports
+    from gonogo.reporting.report import RunInfo, write_reports
     from report_page import SECTIONS, ReportPage
 
     sample_app.load(staging_db, scale=0.05)

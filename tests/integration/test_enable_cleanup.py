@@ -7,11 +7,11 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from gonogo import history
+from gonogo.apply import history
 from gonogo.batch import load_batch
 from gonogo.errors import BatchError
 from gonogo.gates.enabled_steps import enabled_steps
-from gonogo.report import RunInfo, approval_markdown
+from gonogo.reporting.report import RunInfo, approval_markdown
 from gonogo.results import Verdict
 
 BATCH = load_batch("20250115_recipe_fixes")

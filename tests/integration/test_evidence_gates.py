@@ -17,7 +17,7 @@ from gonogo.gates.preconditions import preconditions
 from gonogo.gates.privileges import privileges
 from gonogo.gates.schema_drift import schema_drift
 from gonogo.results import Verdict
-from gonogo.steps import apply_steps
+from gonogo.apply.steps import apply_steps
 from helpers import copy_batch
 
 SCALE = 0.02

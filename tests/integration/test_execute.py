@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from psycopg import pq
 
-from gonogo.execute import ScriptError, run_script
-from gonogo.target import SessionGuards
+from gonogo.postgres.execute import ScriptError, run_script
+from gonogo.postgres.target import SessionGuards
 from helpers import sql_file as script
 
 
@@ -163,7 +163,7 @@ def test_a_lock_timeout_retries_the_whole_file_in_one_transaction(prod_db, tmp_p
     import threading
     import time
 
-    from gonogo.retry import RetryPolicy
+    from gonogo.postgres.retry import RetryPolicy
 
     with prod_db.connect("tests/setup", guards=None) as setup:
         setup.execute("CREATE TABLE busy (a int)")

@@ -19,7 +19,7 @@ from gonogo.gates.restore_point import create_restore_point
 from gonogo.gates.server_versions import server_versions
 from gonogo.gates.session_guards import session_guards
 from gonogo.results import Verdict
-from gonogo.target import SessionGuards
+from gonogo.postgres.target import SessionGuards
 
 SCALE = 0.02
 BATCH = load_batch("20250115_recipe_fixes")

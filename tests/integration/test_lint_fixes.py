@@ -21,11 +21,11 @@ import time
 
 import pytest
 
-from gonogo import locks
+from gonogo.postgres import locks
 from gonogo.lint import RULES, KnownSchema, lint_file
 from gonogo.lint.lock_taken import lock_taken, node_table, other_locks
 from gonogo.lint.squawk import _HELP, FIXES
-from gonogo.statements import needs_autocommit, parse_script
+from gonogo.postgres.statements import needs_autocommit, parse_script
 from helpers import create_database, drop_database, sql_file
 
 SCHEMA = """

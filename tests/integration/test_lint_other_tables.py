@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from gonogo.batch_plan import plan_step
+from gonogo.authoring.batch_plan import plan_step
 from gonogo.batch import Step
 from gonogo.lint import KnownSchema, lint_file
 from gonogo.lint.lock_taken import REFERENCED_TABLE, lock_taken, node_table, other_locks
-from gonogo.statements import parse_script
+from gonogo.postgres.statements import parse_script
 from helpers import create_database, drop_database, sql_file, table_locks
 
 SCHEMA = """

@@ -12,7 +12,7 @@ import pytest
 
 from gonogo.lint import lint_file
 from gonogo.lint.lock_taken import lock_taken
-from gonogo.statements import parse_script
+from gonogo.postgres.statements import parse_script
 from helpers import sql_file
 
 ROWS = 200

@@ -30,8 +30,8 @@ from gonogo.lint import ERROR, KnownSchema
 from gonogo.lint import lock_taken as lock_taken_module
 from gonogo.lint.lock_taken import lock_taken, node_table
 from gonogo.lint.script import Script
-from gonogo.locks import LOCK_MODES, strongest
-from gonogo.statements import parse_script
+from gonogo.postgres.locks import LOCK_MODES, strongest
+from gonogo.postgres.statements import parse_script
 
 _OBJ = enums.ObjectType
 _SCHEMA_CHANGE = LOCK_MODES.index("SHARE UPDATE EXCLUSIVE")  # and stronger: not what reads and writes take

@@ -13,7 +13,7 @@ import pytest
 
 from gonogo.lint import KnownSchema, lint_file
 from gonogo.lint.lock_taken import lock_taken
-from gonogo.statements import parse_script
+from gonogo.postgres.statements import parse_script
 from helpers import create_database, drop_database, rewritten, sql_file, table_locks
 
 # a value of each old type, for the table's rows

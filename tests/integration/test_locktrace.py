@@ -10,13 +10,13 @@ import pytest
 from psycopg import pq
 
 import sample_app
-from gonogo.backfill import run_backfill
+from gonogo.apply.backfill import run_backfill
 from gonogo.batch import load_batch
-from gonogo.execute import ScriptError, run_script
-from gonogo.locktrace import WaitSampler, lock_budget, lock_waits, needs_autocommit, trace_script
+from gonogo.postgres.execute import ScriptError, run_script
+from gonogo.postgres.locktrace import WaitSampler, lock_budget, lock_waits, needs_autocommit, trace_script
 from gonogo.results import Verdict
-from gonogo.statements import parse_script
-from gonogo.workload import Workload
+from gonogo.postgres.statements import parse_script
+from gonogo.rehearsal.workload import Workload
 from helpers import sql_file as script
 
 SCALE = 0.1
@@ -233,7 +233,7 @@ def test_a_lock_timeout_is_retried_under_the_trace_with_one_trace_per_statement(
     lone statement's retry, and a retried block is traced once, not once per attempt."""
     import threading
 
-    from gonogo.retry import RetryPolicy
+    from gonogo.postgres.retry import RetryPolicy
 
     blocker = app_db.connect("tests/blocker", guards=None)
     blocker.execute('BEGIN; SELECT 1 FROM "Recipe" LIMIT 1')  # ACCESS SHARE until it commits

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from gonogo.locktrace import WHOLE_TABLE_RATIO, lock_budget, trace_script, whole_table_writes
-from gonogo.report_sections import lock_holds
+from gonogo.postgres.locktrace import WHOLE_TABLE_RATIO, lock_budget, trace_script, whole_table_writes
+from gonogo.reporting.report_sections import lock_holds
 from gonogo.results import Verdict
 from helpers import sql_file
 

@@ -1,4 +1,4 @@
-"""gonogo.observe: the observability snapshot of a real database, and the diff gate over two."""
+"""gonogo.rehearsal.observe: the observability snapshot of a real database, and the diff gate over two."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 import sample_app
-from gonogo.observe import diff, snapshot
+from gonogo.rehearsal.observe import diff, snapshot
 from gonogo.results import Verdict
 from sample_app.workload import run_workload
 

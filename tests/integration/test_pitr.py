@@ -16,10 +16,10 @@ from gonogo.batch import load_batch
 from gonogo_local.cluster import LocalCluster
 from gonogo.errors import SetupError
 from gonogo.gates.restore_point import create_restore_point
-from gonogo.pitr import procedure, recovery_settings, render
+from gonogo.clone.pitr import procedure, recovery_settings, render
 from gonogo.results import Verdict
-from gonogo.schema import diff, read_schema
-from gonogo.steps import apply_steps
+from gonogo.postgres.schema import diff, read_schema
+from gonogo.apply.steps import apply_steps
 from helpers import pg_dump_schema
 
 SCALE = 0.05

@@ -1,4 +1,4 @@
-"""gonogo.plans: EXPLAIN ANALYZE of the app's top queries around real migrations on a real
+"""gonogo.postgres.plans: EXPLAIN ANALYZE of the app's top queries around real migrations on a real
 cluster, and the query_latency gate over what it measured."""
 
 from __future__ import annotations
@@ -7,11 +7,11 @@ from __future__ import annotations
 import pytest
 
 import sample_app
-from gonogo import plans
+from gonogo.postgres import plans
 from gonogo.batch import SqlFile, load_batch
-from gonogo.execute import run_script
-from gonogo.plans import PlanSample, compare, measure, median_run
-from gonogo.queries import Query
+from gonogo.postgres.execute import run_script
+from gonogo.postgres.plans import PlanSample, compare, measure, median_run
+from gonogo.authoring.queries import Query
 from gonogo.results import Verdict
 from helpers import create_database, drop_database, sql_file
 

@@ -13,14 +13,14 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from gonogo import history
+from gonogo.apply import history
 from gonogo.decision import Decision
 from gonogo.gates.privileges import privileges
 from gonogo.gates.restore_point import create_restore_point
-from gonogo.imported import import_batch, pending
-from gonogo.outcome import decide
+from gonogo.tools.imported import import_batch, pending
+from gonogo.reporting.outcome import decide
 from gonogo.results import Verdict
-from gonogo.steps import Ledger, apply_steps, rollback_steps
+from gonogo.apply.steps import Ledger, apply_steps, rollback_steps
 from prisma_app import APPLIED, MIGRATIONS, deploy_as_prisma_does
 
 

@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-from gonogo.execute import ScriptError, run_script
-from gonogo.progress import describe_index_build
+from gonogo.postgres.execute import ScriptError, run_script
+from gonogo.apply.progress import describe_index_build
 from helpers import sql_file as script
 
 PROGRESS_SESSIONS = "SELECT pid FROM pg_stat_activity WHERE application_name LIKE 'gonogo/%/progress'"

@@ -1,4 +1,4 @@
-"""gonogo.retry against real sessions: a deadlock with an app transaction retried to success, and
+"""gonogo.postgres.retry against real sessions: a deadlock with an app transaction retried to success, and
 a real autovacuum (not a manual VACUUM: a manual one never yields) in a DDL step's way,
 canceled so that the step takes its lock."""
 
@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from gonogo.execute import run_script
-from gonogo.retry import RetryPolicy, autovacuum_action, can_cancel_autovacuum
+from gonogo.postgres.execute import run_script
+from gonogo.postgres.retry import RetryPolicy, autovacuum_action, can_cancel_autovacuum
 from helpers import sql_file as script
 
 
@@ -120,7 +120,7 @@ def test_a_production_role_that_may_not_cancel_autovacuum_is_told_the_grant(prod
 
     from gonogo.gates.session_guards import session_guards
     from gonogo.results import Verdict
-    from gonogo.target import SessionGuards
+    from gonogo.postgres.target import SessionGuards
 
     role = f"migrator_{os.getpid()}"
     with prod_db.connect("tests/setup", guards=None) as conn:

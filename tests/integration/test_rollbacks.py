@@ -14,10 +14,10 @@ import pytest
 from psycopg import sql
 
 import sample_app
-from gonogo import history
+from gonogo.apply import history
 from gonogo.batch import load_batch
-from gonogo.schema import diff, read_schema
-from gonogo.steps import apply_steps, rollback_steps
+from gonogo.postgres.schema import diff, read_schema
+from gonogo.apply.steps import apply_steps, rollback_steps
 from helpers import pg_dump_schema
 
 SCALE = 0.1

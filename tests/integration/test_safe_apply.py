@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 import sample_app
-from gonogo import history, production, rollout_lock
+from gonogo.apply import history, production, rollout_lock
 from gonogo.batch import load_batch
 from gonogo.context import RunContext
 from gonogo.errors import StepFailed
 from gonogo.results import Verdict
-from gonogo.retry import RetryPolicy
-from gonogo.schema import diff, read_schema
-from gonogo.target import SessionGuards
+from gonogo.postgres.retry import RetryPolicy
+from gonogo.postgres.schema import diff, read_schema
+from gonogo.postgres.target import SessionGuards
 from helpers import copy_batch
 
 BATCH = load_batch("20250115_recipe_fixes")
@@ -283,7 +283,7 @@ def test_a_session_a_dead_task_left_holding_the_lock_is_ended_by_the_runs_next_t
     import signal
     import subprocess
 
-    from gonogo.pgbin import find_bindir
+    from gonogo.postgres.pgbin import find_bindir
 
     ctx = context(app, only(BATCH, 1))
     env = {**os.environ, **app.libpq_env(), "PGAPPNAME": f"gonogo/{rollout_lock.run_key(ctx.run_id)}/production.x"}

@@ -7,8 +7,8 @@ import pytest
 from psycopg import sql
 
 import sample_app
-from gonogo.sqlfile import split_statements
-from gonogo.target import Target
+from gonogo.postgres.sqlfile import split_statements
+from gonogo.postgres.target import Target
 from sample_app.workload import main as workload_main
 from sample_app.workload import run_workload
 

@@ -10,11 +10,11 @@ import dataclasses
 import time
 from datetime import datetime, timedelta, timezone
 
-from gonogo import samples
-from gonogo.analysis import ALARM, PASSED, Analysis, Metric
-from gonogo.target import SessionGuards
-from gonogo.watch import capture_baseline, control_probe, interval_for, poll, sample_production
-from gonogo.workload import Workload
+from gonogo.watching import samples
+from gonogo.watching.analysis import ALARM, PASSED, Analysis, Metric
+from gonogo.postgres.target import SessionGuards
+from gonogo.watching.watch import capture_baseline, control_probe, interval_for, poll, sample_production
+from gonogo.rehearsal.workload import Workload
 from judge_app import QUERIES, WINDOW_HOURS, context, slower_price, tiny_batch
 
 DAY = timedelta(days=1)

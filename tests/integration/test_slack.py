@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from gonogo import slack
+from gonogo.reporting import slack
 from gonogo_local.cluster import free_port
 from gonogo.decision import Decision
 from gonogo_local.slack import LocalSlack
-from gonogo.report import RunInfo
+from gonogo.reporting.report import RunInfo
 from gonogo.results import GateResult, Verdict
 
 TOKEN = "xoxb-test-token"
@@ -81,7 +81,7 @@ def test_message_arrives_with_token_channel_and_blocks(local_slack, name):
 
 
 def test_a_rejection_names_who_rejected_once_and_its_buttons_open_what_they_say(local_slack):
-    from gonogo.outcome import decide
+    from gonogo.reporting.outcome import decide
 
     end = decide(gates_report="report.md", applied=None, watched=None,
                  approval=Decision(choice="Reject", by="admin"))

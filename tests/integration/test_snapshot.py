@@ -12,13 +12,13 @@ import pytest
 from psycopg import sql
 
 import sample_app
-from gonogo import snapshot
+from gonogo.clone import snapshot
 from gonogo_local.cluster import free_port
 from gonogo.errors import TargetError
-from gonogo.progress import megabytes
+from gonogo.apply.progress import megabytes
 from gonogo.results import Verdict
-from gonogo.schema import diff, read_schema
-from gonogo.target import Target
+from gonogo.postgres.schema import diff, read_schema
+from gonogo.postgres.target import Target
 
 SCALE = 0.05
 

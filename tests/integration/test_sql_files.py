@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 import sample_app
-from gonogo import snapshot
+from gonogo.clone import snapshot
 from gonogo.errors import TargetError
-from gonogo.sqlfile import SQL_DIR, load_named
+from gonogo.postgres.sqlfile import SQL_DIR, load_named
 from sample_app.workload import run_workload
 
 

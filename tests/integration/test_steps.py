@@ -11,10 +11,10 @@ import yaml
 import sample_app
 from gonogo.batch import Step, load_batch
 from gonogo.results import Verdict
-from gonogo.schema import diff, read_schema
-from gonogo.statements import DbObject
-from gonogo.steps import apply_steps, rollback_steps
-from gonogo.target import SessionGuards
+from gonogo.postgres.schema import diff, read_schema
+from gonogo.postgres.statements import DbObject
+from gonogo.apply.steps import apply_steps, rollback_steps
+from gonogo.postgres.target import SessionGuards
 
 SCALE = 0.1
 DEFECT_SCALE = 0.02  # one company: the defects are the same few rows at any scale

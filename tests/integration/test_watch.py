@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 
 import sample_app
-from gonogo.analysis import ALARM, INCONCLUSIVE, PASSED, Analysis, Metric
+from gonogo.watching.analysis import ALARM, INCONCLUSIVE, PASSED, Analysis, Metric
 from gonogo.batch import WatchConfig, load_batch
 from gonogo.context import RunContext
 from gonogo.results import Verdict
-from gonogo.steps import apply_steps
-from gonogo.watch import capture_baseline, cleanup_from, progress, run_window, worse_than_baseline
-from gonogo.workload import Workload
+from gonogo.apply.steps import apply_steps
+from gonogo.watching.watch import capture_baseline, cleanup_from, progress, run_window, worse_than_baseline
+from gonogo.rehearsal.workload import Workload
 from helpers import create_database, drop_database
 
 BATCH = dataclasses.replace(load_batch("20250115_recipe_fixes"), watch=WatchConfig(interval_seconds=1.0))

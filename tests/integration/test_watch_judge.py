@@ -9,7 +9,7 @@ import threading
 import time
 from contextlib import contextmanager
 
-from gonogo.analysis import ALARM, PASSED
+from gonogo.watching.analysis import ALARM, PASSED
 from gonogo.results import Verdict
 from judge_app import context, cpu_hog, slower_price, tiny_batch, window
 
@@ -71,8 +71,8 @@ def test_a_query_the_batch_made_slower_with_the_same_plan_is_an_alarm_from_the_r
 
 
 def test_the_dead_tuples_a_rewrite_left_are_read_in_the_session_that_wrote_them(tiny_app):
-    from gonogo import judge
-    from gonogo.dryrun import _dead_tuples
+    from gonogo.watching import judge
+    from gonogo.rehearsal.dryrun import _dead_tuples
 
     with tiny_app.connect("tests", guards=None) as conn:
         conn.autocommit = True

@@ -9,8 +9,8 @@ import pytest
 
 import sample_app
 from gonogo.batch import load_batch
-from gonogo.queries import Query
-from gonogo.workload import Workload
+from gonogo.authoring.queries import Query
+from gonogo.rehearsal.workload import Workload
 
 SCALE = 0.1
 QUERIES = load_batch("20250115_recipe_fixes").queries

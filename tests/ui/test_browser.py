@@ -23,9 +23,9 @@ import pytest
 from playwright import sync_api as playwright_api
 
 from gonogo_local.cluster import make_base_dir
-from gonogo import rollout_lock
-from gonogo.report import evaluate
-from gonogo.report_sections import BEFORE_APPROVAL, counts_by_phase
+from gonogo.apply import rollout_lock
+from gonogo.reporting.report import evaluate
+from gonogo.reporting.report_sections import BEFORE_APPROVAL, counts_by_phase
 from gonogo.results import from_dicts
 from gonogo_airflow.localstack import LocalStack
 from helpers import apt_install, deadlock_in_the_watch_window, pg_dump_schema

@@ -11,7 +11,7 @@ import yaml
 
 from gonogo.batch import SHIPPED_BATCHES, load_batch
 from gonogo.errors import BatchError
-from gonogo.sqlfile import SQL_DIR
+from gonogo.postgres.sqlfile import SQL_DIR
 
 BATCH_ID = "20250115_recipe_fixes"
 SHIPPED = SHIPPED_BATCHES / BATCH_ID
@@ -288,8 +288,8 @@ def test_a_percent_sign_in_a_comment_is_sent_as_it_is(copy):
     ("", "it is empty"), ("forever", "it is not a duration"), ("5ms", "it is below the floor"),
     ("2h", "it is above the ceiling")])
 def test_a_timeout_outside_its_range_is_refused_everywhere_with_the_range(value, why, tmp_path):
-    from gonogo.target import SessionGuards
-    from gonogo.timeouts import TimeoutSettingError
+    from gonogo.postgres.target import SessionGuards
+    from gonogo.postgres.timeouts import TimeoutSettingError
 
     with pytest.raises(TimeoutSettingError) as raised:
         SessionGuards(lock_timeout=value)
@@ -348,7 +348,7 @@ def test_a_yaml_alias_bomb_is_refused_at_once_with_its_line(tmp_path):
 
 
 def test_inputs_larger_than_their_limits_are_refused_with_what_to_do(tmp_path):
-    from gonogo.limits import MAX_SQL_BYTES, MAX_YAML_BYTES
+    from gonogo.authoring.limits import MAX_SQL_BYTES, MAX_YAML_BYTES
 
     folder = _manifest_batch(tmp_path, "id: limits\ntitle: " + "x" * 201 + "\n" + STEP)
     with pytest.raises(BatchError, match=r"manifest\.title: 'x+' is too long"):

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import Counter
 
 from gonogo.batch import load_batch
-from gonogo.charts import bar_id, grouped_bars
+from gonogo.reporting.charts import bar_id, grouped_bars
 from report_page import ReportPage
 
 QUERIES = [q.name for q in load_batch("20250115_recipe_fixes").queries]

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from gonogo.drafts import NoDraft, draft_rollback
-from gonogo.sqlfile import read_sql_file
+from gonogo.authoring.drafts import NoDraft, draft_rollback
+from gonogo.postgres.sqlfile import read_sql_file
 
 
 def draft(sql: str, mode: str = "transaction") -> list[str]:

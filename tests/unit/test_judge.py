@@ -1,11 +1,11 @@
-"""gonogo.judge: the rank test against reference values, and which evidence fires."""
+"""gonogo.watching.judge: the rank test against reference values, and which evidence fires."""
 
 from __future__ import annotations
 
 import pytest
 
-from gonogo import judge
-from gonogo.judge import Evidence, control_factors, diagnose, mann_whitney_u
+from gonogo.watching import judge
+from gonogo.watching.judge import Evidence, control_factors, diagnose, mann_whitney_u
 
 
 def test_mann_whitney_u_matches_the_reference_values():
@@ -67,7 +67,7 @@ def test_control_factors_are_the_median_slowdown_of_the_controls():
 
 
 def test_the_staging_latency_gate_judges_the_same_way():
-    from gonogo.plans import PlanSample, compare
+    from gonogo.postgres.plans import PlanSample, compare
     from gonogo.results import Verdict
 
     def sample(name, runs, pages=12, scans=(("Seq Scan", "Recipe", None),), cost=100.0):
@@ -92,7 +92,7 @@ def test_the_staging_latency_gate_judges_the_same_way():
 
 
 def test_the_watch_reports_more_pages_on_a_rewritten_table_as_vacuum_advice_not_an_alarm():
-    from gonogo.analysis import PASSED, Analysis, Metric
+    from gonogo.watching.analysis import PASSED, Analysis, Metric
     from gonogo.results import Verdict
 
     q = Metric("query_ms:q", "q", "", {"rewritten": ["t"], "steps_naming": {}}, kind="query", max_ratio=1.5,

@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from gonogo import locks
+from gonogo.postgres import locks
 from gonogo.batch import SHIPPED_BATCHES, SqlFile, Step, load_batch
 from gonogo.lint import EXCLUDED_RULES, RULES, Finding, SquawkNotFound, lint_batch, lint_file, lint_step
 from gonogo.lint.squawk import squawk_binary
 from gonogo.results import Verdict
-from gonogo.statements import parse_script
+from gonogo.postgres.statements import parse_script
 
 BATCH_ID = "20250115_recipe_fixes"
 DETAIL_KEYS = {"rule", "source", "level", "file", "line", "statement", "lock", "blocks", "message", "help",
@@ -79,7 +79,7 @@ ERR = {
                                'CREATE INDEX "Recipe_slug_idx" ON "Recipe" ("slug");\n',
                                "warning", "ACCESS EXCLUSIVE", 1),
 }
-# How a case's file runs (gonogo.sqlfile), where it is not statement by statement.
+# How a case's file runs (gonogo.postgres.sqlfile), where it is not statement by statement.
 MODE = {"transaction-holds-lock": "transaction"}
 
 
@@ -610,7 +610,7 @@ PRISMA_WIDEN = ('-- AlterTable\nALTER TABLE "User" ALTER COLUMN "email" SET DATA
 @pytest.fixture
 def prisma_batch(tmp_path):
     """A Prisma folder of two migrations and a batch folder with the team's rollback of the second."""
-    from gonogo.imported import import_batch
+    from gonogo.tools.imported import import_batch
 
     folder = tmp_path / "prisma" / "migrations"
     for name, text in (("20240101000000_init", PRISMA_INIT), ("20240102000000_widen", PRISMA_WIDEN)):
@@ -625,7 +625,7 @@ def prisma_batch(tmp_path):
 
 
 def test_a_type_is_known_from_the_migrations_production_applied_and_from_earlier_steps(prisma_batch):
-    from gonogo.imported import pinned
+    from gonogo.tools.imported import pinned
 
     pending = pinned(prisma_batch, ["20240102000000_widen"], ["20240101000000_init"])  # as pending() finds it
     # production has "User": the widening is catalog-only; its rollback (text -> varchar(100)) rewrites

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gonogo.locks import LOCK_MODES, blocks, blocks_app, conflicts, normalize, strongest
+from gonogo.postgres.locks import LOCK_MODES, blocks, blocks_app, conflicts, normalize, strongest
 
 
 def test_modes_are_listed_weakest_to_strongest():

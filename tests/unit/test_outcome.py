@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gonogo.decision import Decision
-from gonogo.outcome import decide
+from gonogo.reporting.outcome import decide
 from gonogo.results import GateResult, Verdict
 
 APPROVED = Decision(choice="Approve", by="dana")

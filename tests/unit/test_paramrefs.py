@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gonogo.paramrefs import (ANY, EQUAL, IN, INSERTED, LIKE, LIMIT, LOWER, OFFSET, SAME, SET, TYPED, UPPER,
+from gonogo.authoring.paramrefs import (ANY, EQUAL, IN, INSERTED, LIKE, LIMIT, LOWER, OFFSET, SAME, SET, TYPED, UPPER,
                               read_statement)
 
 COLUMNS = {(None, "books"): ["id", "author_id", "title", "price"], (None, "authors"): ["id", "name", "country"]}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 import inspect
 
-from gonogo.preflight import PREFLIGHT
+from gonogo.gates.preflight import PREFLIGHT
 
 
 def test_each_preflight_gate_is_one_name_from_task_to_result():

@@ -10,7 +10,7 @@ import pytest
 
 from gonogo.batch import load_batch
 from gonogo.decision import Decision
-from gonogo.report import DECISION_GATE, RunInfo, approval_markdown, evaluate, html, write_reports
+from gonogo.reporting.report import DECISION_GATE, RunInfo, approval_markdown, evaluate, html, write_reports
 from gonogo.results import GateResult, Verdict, overall
 from report_page import SECTIONS, ReportPage
 
@@ -146,7 +146,7 @@ def test_the_banner_says_no_go_when_a_gate_fails_and_names_it():
 
 
 def test_once_the_rollout_ended_the_banner_shows_its_outcome_above_the_gates():
-    from gonogo.outcome import decide
+    from gonogo.reporting.outcome import decide
 
     end = decide(gates_report="body", approval=Decision(choice="Approve"), applied=None, watched=None)
     page = page_of([result("server_versions", Verdict.PASS, phase="preflight")], outcome=end)
@@ -169,7 +169,7 @@ def test_sections_without_data_say_not_measured_and_why():
 def test_the_watch_windows_query_latency_is_charted_against_its_baseline():
     from collections import Counter
 
-    from gonogo.analysis import Analysis, Metric
+    from gonogo.watching.analysis import Analysis, Metric
 
     queries = [q.name for q in BATCH.queries[:3]]
     metrics = [Metric(f"query_ms:{name}", name, "SELECT 1", kind="ratio", unit=" ms", max_ratio=1.5, floor=2)
@@ -201,7 +201,7 @@ def test_lint_findings_show_where_and_the_fix_for_each():
 
 
 def test_schema_diff_leaves_out_only_the_objects_in_flux():
-    from gonogo.schema import Schema, diff
+    from gonogo.postgres.schema import Schema, diff
 
     before = Schema((("table", 'public."Recipe"', "r"),))
     after = Schema((("table", 'public."Recipe"', "r"),
@@ -215,7 +215,7 @@ def test_schema_diff_leaves_out_only_the_objects_in_flux():
 
 def test_counts_are_given_per_part_of_the_run_never_mixed():
     """3 warnings before the approval and 21 in the watch window: the gates line speaks of the 3."""
-    from gonogo.outcome import Outcome
+    from gonogo.reporting.outcome import Outcome
 
     results = ([result("lint", Verdict.WARN, subject=f"s{i}") for i in range(3)]
                + [result("step_applied", Verdict.PASS, phase="production", subject="s0")]
@@ -228,8 +228,8 @@ def test_counts_are_given_per_part_of_the_run_never_mixed():
 
 
 def test_nothing_to_apply_is_said_everywhere_not_not_measured():
-    from gonogo import history
-    from gonogo.outcome import nothing_to_apply
+    from gonogo.apply import history
+    from gonogo.reporting.outcome import nothing_to_apply
 
     done = [history.applied_before(s, history.Applied(s.name, s.forward.sha256, "applied", "run_1", "2026-12-01"),
                                    "preflight") for s in BATCH.enabled_steps]
@@ -247,7 +247,7 @@ def test_the_approval_body_says_what_an_approve_starts_and_links_the_report_tab(
     body = approval_markdown(info, BATCH, [result("lint", Verdict.PASS)], after="**If you approve:** x")
     assert "**If you approve:** x" in body and "/artifacts/" not in body
     assert "[the Go/No-Go report tab](http://airflow.local/run/1/plugin/gonogo_report)" in body
-    from gonogo.report import after_approval
+    from gonogo.reporting.report import after_approval
     assert after_approval(6, 48, "22:00–04:00 UTC") == (
         "**If you approve:** a backup and a restore point, then 6 steps applied on production inside the low-traffic "
         "window 22:00–04:00 UTC; then production is watched for 48 h: the run stays *running* until the watch "

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from gonogo.decision import Answer, Decision
-from gonogo.report import evaluate
+from gonogo.reporting.report import evaluate
 from gonogo.results import Verdict
-from gonogo.signoff import SignoffError, eligible, missing, not_counted, resolve, results
+from gonogo.reporting.signoff import SignoffError, eligible, missing, not_counted, resolve, results
 
 TEAM = {"dba": ["alice", "bob"], "leads": ["bob", "carol"]}
 

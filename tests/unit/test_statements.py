@@ -6,7 +6,7 @@ import pytest
 from pglast import ast
 
 from gonogo.batch import load_batch
-from gonogo.statements import (SqlSyntaxError, created_objects, dropped_objects, parse_script,
+from gonogo.postgres.statements import (SqlSyntaxError, created_objects, dropped_objects, parse_script,
                                referenced_tables)
 
 BATCH = load_batch("20250115_recipe_fixes")
@@ -139,7 +139,7 @@ def test_referenced_tables_of_the_shipped_steps():
 def test_rollbacks_rehearsed_in_one_transaction_that_a_rollback_ends():
     from pathlib import Path
 
-    from gonogo.sqlfile import TRANSACTION, read_sql_file, rolled_back
+    from gonogo.postgres.sqlfile import TRANSACTION, read_sql_file, rolled_back
 
     def file(name, text, mode="statements"):
         return read_sql_file(Path(name), text=text, mode=mode)

@@ -1,11 +1,11 @@
-"""The line the report tab shows while the watch window runs (gonogo.watch_status)."""
+"""The line the report tab shows while the watch window runs (gonogo.watching.watch_status)."""
 
 from __future__ import annotations
 
 import stat
 from datetime import datetime, timedelta, timezone
 
-from gonogo import watch_status
+from gonogo.watching import watch_status
 
 START = datetime(2026, 12, 7, 4, 0, tzinfo=timezone.utc)
 

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from gonogo.errors import BatchError
-from gonogo.window import Window, WindowMissed
+from gonogo.apply.window import Window, WindowMissed
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

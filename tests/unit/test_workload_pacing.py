@@ -7,8 +7,8 @@ import pytest
 
 from gonogo.batch import load_batch
 from gonogo.errors import BatchError
-from gonogo.queries import Query
-from gonogo.workload import paced
+from gonogo.authoring.queries import Query
+from gonogo.rehearsal.workload import paced
 
 FOUND = Query("lookup", "SELECT 1", rate=40.0)  # a rate measured on production
 WRITTEN = Query("report", "SELECT 2")  # a manifest query: no rate known
@@ -56,7 +56,7 @@ def test_the_manifest_names_rates_default_and_cap(tmp_path):
 def test_queries_that_keep_staging_busier_than_the_budget_are_all_scaled_down_by_one_factor():
     """12 queries of 50 ms at 10 calls/s each would keep 6 sessions busy: 0.25 is a 24th of it.
     One call that waited on a lock for 20 s does not stop its query (the median of its last 5)."""
-    from gonogo.workload import _Pacer
+    from gonogo.rehearsal.workload import _Pacer
 
     queries = [Query(f"q{n}", "SELECT 1", rate=10.0) for n in range(12)]
     pacer = _Pacer(queries, start=0.0, busy_budget=0.25)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
-from gonogo import history
+from gonogo.apply import history
 from gonogo.batch import Batch
 from gonogo.results import GateResult, Verdict
 

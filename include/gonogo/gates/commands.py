@@ -27,9 +27,9 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import jsonschema
 
-from gonogo.progress import duration
+from gonogo.apply.progress import duration
 from gonogo.results import GateResult, Verdict
-from gonogo.target import SessionGuards, Target
+from gonogo.postgres.target import SessionGuards, Target
 
 Log = Callable[[str], None]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import psycopg
 
-from gonogo import history
+from gonogo.apply import history
 from gonogo.batch import Batch
 from gonogo.results import GateResult, Verdict
 
@@ -15,7 +15,7 @@ def enabled_steps(conn: psycopg.Connection, batch: Batch, *, phase: str = "prefl
     this batch ended at least a week ago (seed, Next Steps). Absent when nothing is enabled."""
     from datetime import datetime, timezone
 
-    from gonogo.watch import cleanup_from
+    from gonogo.watching.watch import cleanup_from
 
     if not batch.explicitly_enabled:
         return []

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import psycopg
 
-from gonogo.additions import extensions_needed
+from gonogo.authoring.additions import extensions_needed
 from gonogo.batch import Batch
 from gonogo.results import GateResult, Verdict
-from gonogo.sqlfile import query
+from gonogo.postgres.sqlfile import query
 
 
 def extensions(conn: psycopg.Connection, batch: Batch, *, phase: str = "preflight") -> list[GateResult]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import psycopg
 
 from gonogo.results import GateResult, Verdict
-from gonogo.sqlfile import query
+from gonogo.postgres.sqlfile import query
 
 
 def monitoring_enabled(conn: psycopg.Connection) -> GateResult:

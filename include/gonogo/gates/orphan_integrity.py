@@ -9,12 +9,12 @@ import dataclasses
 import psycopg
 from psycopg import sql
 
-from gonogo.additions import ForeignKey, foreign_keys
+from gonogo.authoring.additions import ForeignKey, foreign_keys
 from gonogo.batch import Batch
 from gonogo.gates.preconditions import example_key
-from gonogo.problems import size, verify
+from gonogo.postgres.problems import size, verify
 from gonogo.results import GateResult, Verdict
-from gonogo.sqlfile import query
+from gonogo.postgres.sqlfile import query
 
 
 def orphan_integrity(conn: psycopg.Connection, batch: Batch, *, phase: str = "preflight") -> list[GateResult]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 import psycopg
 from psycopg import sql
 
-from gonogo.additions import checks, foreign_keys, unique_keys
+from gonogo.authoring.additions import checks, foreign_keys, unique_keys
 from gonogo.batch import Batch, Step
-from gonogo.problems import problems, size
+from gonogo.postgres.problems import problems, size
 from gonogo.results import GateResult, Verdict
-from gonogo.sqlfile import query
-from gonogo.statements import added_columns, created_tables
+from gonogo.postgres.sqlfile import query
+from gonogo.postgres.statements import added_columns, created_tables
 
 
 def preconditions(conn: psycopg.Connection, step: Step, *, phase: str, batch: Batch | None = None) -> list[GateResult]:

@@ -15,10 +15,10 @@ import re
 import psycopg
 from psycopg import sql
 
-from gonogo.additions import privileges_needed
+from gonogo.authoring.additions import privileges_needed
 from gonogo.batch import Batch
 from gonogo.results import GateResult, Verdict
-from gonogo.sqlfile import query
+from gonogo.postgres.sqlfile import query
 
 _TABLE_NEEDS = {"own", "references", "select", "insert", "update", "delete", "trigger"}
 

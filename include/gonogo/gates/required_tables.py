@@ -6,7 +6,7 @@ import psycopg
 
 from gonogo.batch import Batch
 from gonogo.results import GateResult, Verdict
-from gonogo.sqlfile import query
+from gonogo.postgres.sqlfile import query
 
 
 def required_tables(conn: psycopg.Connection, batch: Batch, *, phase: str = "preflight") -> GateResult:

@@ -7,9 +7,9 @@ import time
 
 import psycopg
 
-from gonogo.pitr import procedure
+from gonogo.clone.pitr import procedure
 from gonogo.results import GateResult, Verdict
-from gonogo.sqlfile import query
+from gonogo.postgres.sqlfile import query
 
 
 _RESTORE_HINT = "the command that copies a WAL file from your archive, e.g. cp /archive/%f %p"

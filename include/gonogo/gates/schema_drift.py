@@ -14,12 +14,12 @@ import secrets
 import psycopg
 from psycopg import sql
 
-from gonogo import history
+from gonogo.apply import history
 from gonogo.batch import Batch, Step
-from gonogo.execute import ScriptError, run_script
+from gonogo.postgres.execute import ScriptError, run_script
 from gonogo.results import GateResult, Verdict
-from gonogo.schema import Schema, compare, read_schema
-from gonogo.target import Target
+from gonogo.postgres.schema import Schema, compare, read_schema
+from gonogo.postgres.target import Target
 
 
 def expected_schema(scratch_server: Target, batch: Batch, applied: list[Step] = ()) -> Schema:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import psycopg
 
 from gonogo.results import GateResult, Verdict
-from gonogo.sqlfile import query
+from gonogo.postgres.sqlfile import query
 
 
 def server_versions(production: psycopg.Connection, staging: psycopg.Connection) -> GateResult:

@@ -1,5 +1,5 @@
 """Seed Phase 1: production sessions carry lock, statement and idle-in-transaction timeouts, and
-may cancel an autovacuum that blocks a step (gonogo.retry); without that right a step waits
+may cancel an autovacuum that blocks a step (gonogo.postgres.retry); without that right a step waits
 for the autovacuum instead: a WARN, never a stop."""
 
 from __future__ import annotations
@@ -7,9 +7,9 @@ from __future__ import annotations
 import dataclasses
 
 from gonogo.results import GateResult, Verdict
-from gonogo.retry import can_cancel_autovacuum
-from gonogo.target import SessionGuards, Target
-from gonogo.timeouts import RANGES, problem
+from gonogo.postgres.retry import can_cancel_autovacuum
+from gonogo.postgres.target import SessionGuards, Target
+from gonogo.postgres.timeouts import RANGES, problem
 
 
 def session_guards(target: Target, guards: SessionGuards, app: str) -> GateResult:

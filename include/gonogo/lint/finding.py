@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from gonogo import locks
+from gonogo.postgres import locks
 
 ERROR = "error"
 WARNING = "warning"

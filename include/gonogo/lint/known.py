@@ -41,7 +41,7 @@ class KnownSchema:
 
     @classmethod
     def of(cls, statements) -> KnownSchema:
-        """The schema a list of gonogo.statements.Statement leaves (DO-block bodies included)."""
+        """The schema a list of gonogo.postgres.statements.Statement leaves (DO-block bodies included)."""
         return cls().after(statements)
 
     def after(self, statements) -> KnownSchema:

@@ -21,7 +21,7 @@ from pglast import ast, enums
 from pglast.visitors import Visitor
 
 from gonogo.lint.known import KnownSchema, looks_like_foreign_key
-from gonogo.locks import LOCK_MODES, strongest
+from gonogo.postgres.locks import LOCK_MODES, strongest
 
 _AT = enums.AlterTableType
 _OBJ = enums.ObjectType

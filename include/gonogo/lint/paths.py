@@ -23,11 +23,11 @@ from pathlib import Path
 
 from gonogo import tools
 from gonogo.errors import BatchError
-from gonogo.limits import MAX_SQL_BYTES
+from gonogo.authoring.limits import MAX_SQL_BYTES
 from gonogo.lint import FileToLint, KnownSchema, batch_files
-from gonogo.sqlfile import STATEMENTS, SqlFile, read_sql_file
+from gonogo.postgres.sqlfile import STATEMENTS, SqlFile, read_sql_file
 
-# The largest file the lint reads (gonogo.limits: what any SQL file of a batch may be).
+# The largest file the lint reads (gonogo.authoring.limits: what any SQL file of a batch may be).
 MAX_BYTES = MAX_SQL_BYTES
 
 _SKIPPED_FOLDERS = {"node_modules", "__pycache__", "venv", "site-packages"}

@@ -24,9 +24,9 @@ from gonogo.lint.finding import Finding
 from gonogo.lint.known import KnownSchema
 from gonogo.lint.lock_taken import REFERENCED_TABLE, lock_taken, node_table, other_locks
 from gonogo.lint.type_change import TypeChange, type_change
-from gonogo import locks
-from gonogo.locks import strongest
-from gonogo.statements import Statement, closes_transaction, created_objects, created_tables, opens_transaction
+from gonogo.postgres import locks
+from gonogo.postgres.locks import strongest
+from gonogo.postgres.statements import Statement, closes_transaction, created_objects, created_tables, opens_transaction
 
 _LOOPS = {"PLpgSQL_stmt_loop", "PLpgSQL_stmt_while", "PLpgSQL_stmt_fori", "PLpgSQL_stmt_fors",
           "PLpgSQL_stmt_forc", "PLpgSQL_stmt_foreach_a", "PLpgSQL_stmt_dynfors"}

@@ -1,7 +1,7 @@
 """squawk (the squawk-cli package), run the way gonogo executes a migration.
 
 gonogo runs a file statement by statement in autocommit, like psql -f, or in one transaction
-(its mode, gonogo.sqlfile), and squawk is told which; it lints for PostgreSQL 15; and the
+(its mode, gonogo.postgres.sqlfile), and squawk is told which; it lints for PostgreSQL 15; and the
 rules that are noise for gonogo are excluded, each with its reason below. squawk runs once
 per set of options for all the files linted together, on each file's text (the bytes gonogo
 checksummed), with its JSON reporter; each

@@ -27,7 +27,7 @@ from gonogo.errors import BatchError
 if TYPE_CHECKING:
     import psycopg
 
-    from gonogo.sqlfile import SqlFile
+    from gonogo.postgres.sqlfile import SqlFile
 
 # name -> module under gonogo.tools; loaded when asked for (DAG parse time reads only the names)
 NAMES = {"prisma": "prisma", "flyway": "flyway", "golang-migrate": "golang_migrate", "dbmate": "dbmate",
@@ -66,7 +66,7 @@ class Applied:
 
 class MigrationTool(ABC):
     name: str = ""
-    mode: str = "transaction"       # how the tool runs a migration file (gonogo.sqlfile)
+    mode: str = "transaction"       # how the tool runs a migration file (gonogo.postgres.sqlfile)
     history: tuple[str, ...] = ()   # its history tables ("schema.table") or schemas ("schema."): not the app's
     history_writes: tuple[str, ...] = ("INSERT", "DELETE")  # what record() and forget() do to a history table
     status_command: str = ""        # the tool's own command that lists pending migrations

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING
 from pglast import ast as pg_ast
 
 from gonogo.errors import BatchError
-from gonogo.sqlfile import TRANSACTION, SqlFile, query, read_sql_file
+from gonogo.postgres.sqlfile import TRANSACTION, SqlFile, query, read_sql_file
 from gonogo.tools import Applied, Migration, MigrationTool
 
 if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gonogo.errors import BatchError
-from gonogo.sqlfile import STATEMENTS, TRANSACTION, SqlFile, query, read_sql_file, read_text
+from gonogo.postgres.sqlfile import STATEMENTS, TRANSACTION, SqlFile, query, read_sql_file, read_text
 from gonogo.tools import Applied, Migration, MigrationTool
 
 if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver

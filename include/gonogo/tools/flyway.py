@@ -50,8 +50,8 @@ from typing import TYPE_CHECKING
 from pglast import ast, enums
 
 from gonogo.errors import BatchError
-from gonogo.sqlfile import STATEMENTS, TRANSACTION, SqlFile, query, read_sql_file, read_text, split_statements
-from gonogo.statements import Statement
+from gonogo.postgres.sqlfile import STATEMENTS, TRANSACTION, SqlFile, query, read_sql_file, read_text, split_statements
+from gonogo.postgres.statements import Statement
 from gonogo.tools import Applied, Migration, MigrationTool, one_transaction
 
 if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver

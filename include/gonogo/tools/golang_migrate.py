@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gonogo.errors import BatchError
-from gonogo.sqlfile import TRANSACTION, query, read_sql_file
+from gonogo.postgres.sqlfile import TRANSACTION, query, read_sql_file
 from gonogo.tools import Applied, Migration, MigrationTool, one_transaction
 
 if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver

@@ -2,7 +2,7 @@
 
 Prisma applies the folders in name order (the timestamp prefix), each migration.sql sent as
 one multi-statement script — PostgreSQL runs that as one implicit transaction. It keeps no
-down migrations: gonogo drafts a rollback, or the team writes one (gonogo.drafts).
+down migrations: gonogo drafts a rollback, or the team writes one (gonogo.authoring.drafts).
 The history row (prisma-engines, sql_migration_persistence.rs): a random uuid id, the sha256
 of migration.sql (hex, checksum.rs), the folder name, started_at / finished_at, and
 applied_steps_count 1 once applied; logs and rolled_back_at stay NULL. Prisma writes it
@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gonogo.errors import BatchError
-from gonogo.sqlfile import TRANSACTION, query, read_sql_file
+from gonogo.postgres.sqlfile import TRANSACTION, query, read_sql_file
 from gonogo.tools import Applied, Migration, MigrationTool
 
 if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver

@@ -5,7 +5,7 @@ Sqitch deploys the changes in plan order, each deploy script through `psql -f` w
 ON_ERROR_STOP (Engine/pg.pm): it adds no transaction, the script's own BEGIN/COMMIT (which
 `sqitch add` writes) is the transaction. revert/<change>.sql is the down; verify/<change>.sql
 is the team's check that the change is right, which gonogo runs right after its step on
-staging as a contract (gonogo.imported).
+staging as a contract (gonogo.tools.imported).
 
 A change is known by its change_id: the SHA-1 of the change's plan entry (project, URI, name,
 the previous change's id, planner, date, dependencies, note — App/Sqitch/Plan/Change.pm
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from gonogo.errors import BatchError
-from gonogo.sqlfile import STATEMENTS, SqlFile, query, read_sql_file
+from gonogo.postgres.sqlfile import STATEMENTS, SqlFile, query, read_sql_file
 from gonogo.tools import Applied, Migration, MigrationTool
 
 if TYPE_CHECKING:  # the lint reads a tool's folder without a database driver

@@ -10,8 +10,8 @@ import subprocess
 from pathlib import Path
 
 from gonogo.batch import Batch
-from gonogo.pgbin import find_bindir
-from gonogo.steps import BatchRun, Ledger, apply_steps, rollback_steps
+from gonogo.postgres.pgbin import find_bindir
+from gonogo.apply.steps import BatchRun, Ledger, apply_steps, rollback_steps
 
 CORPUS = Path(__file__).resolve().parents[2] / "corpus"
 RUN_ID = "run-1"

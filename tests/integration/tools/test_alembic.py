@@ -19,8 +19,8 @@ from pathlib import Path
 import pytest
 
 from gonogo.errors import BatchError
-from gonogo.imported import import_batch, pending
-from gonogo.steps import Ledger, apply_steps, rollback_steps
+from gonogo.tools.imported import import_batch, pending
+from gonogo.apply.steps import Ledger, apply_steps, rollback_steps
 from gonogo.tools import get
 from helpers import pg_dump_schema
 

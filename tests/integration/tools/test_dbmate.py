@@ -20,7 +20,7 @@ from urllib.parse import quote
 import pytest
 
 from gonogo.errors import BatchError
-from gonogo.imported import import_batch, pending
+from gonogo.tools.imported import import_batch, pending
 from gonogo.tools.dbmate import TOOL
 from helpers import pg_dump_schema
 from integration.tools.imported_steps import CORPUS, apply_pending, copy_migrations, roll_back, run_file, table_ddl

@@ -28,7 +28,7 @@ import time
 import pytest
 
 from gonogo.errors import BatchError
-from gonogo.imported import import_batch, pending
+from gonogo.tools.imported import import_batch, pending
 from gonogo.tools.flyway import TOOL, checksum
 from helpers import pg_dump_schema
 from integration.tools.imported_steps import CORPUS, apply_pending, roll_back, run_file, table_ddl

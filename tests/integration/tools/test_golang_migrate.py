@@ -21,7 +21,7 @@ import re
 import pytest
 
 from gonogo.errors import BatchError
-from gonogo.imported import import_batch, pending
+from gonogo.tools.imported import import_batch, pending
 from gonogo.tools.golang_migrate import TOOL
 from helpers import pg_dump_schema
 from integration.tools.imported_steps import CORPUS, apply_pending, copy_migrations, roll_back, run_file, table_ddl

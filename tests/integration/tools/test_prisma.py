@@ -19,8 +19,8 @@ import pytest
 
 from gonogo.batch import load_batch
 from gonogo.errors import BatchError
-from gonogo.imported import import_batch, pending
-from gonogo.steps import Ledger, apply_steps, rollback_steps
+from gonogo.tools.imported import import_batch, pending
+from gonogo.apply.steps import Ledger, apply_steps, rollback_steps
 from prisma_app import APPLIED, MIGRATIONS, PENDING, TRACKER, deploy_as_prisma_does, prisma_status
 
 

@@ -19,9 +19,9 @@ import pytest
 
 from gonogo.errors import BatchError
 from gonogo.gates.contracts import contracts
-from gonogo.imported import import_batch, pending
+from gonogo.tools.imported import import_batch, pending
 from gonogo.results import Verdict
-from gonogo.steps import Ledger, apply_steps, rollback_steps
+from gonogo.apply.steps import Ledger, apply_steps, rollback_steps
 from gonogo.tools import get
 from helpers import apt_install
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pglast import ast, enums
 
-from gonogo import locks
+from gonogo.postgres import locks
 from gonogo.lint.finding import ERROR, Finding
 from gonogo.lint.lock_taken import alter_table_cmd_lock
 from gonogo.lint.script import Script, added_constraint

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pglast import ast
 
-from gonogo import locks
+from gonogo.postgres import locks
 from gonogo.lint.finding import ERROR, Finding
 from gonogo.lint.script import Script
 

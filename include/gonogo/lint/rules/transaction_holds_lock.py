@@ -8,7 +8,7 @@ from pglast import ast, enums
 
 from gonogo.lint.finding import WARNING, Finding
 from gonogo.lint.script import Script, Unit
-from gonogo.locks import LOCK_MODES, blocks, blocks_app, strongest
+from gonogo.postgres.locks import LOCK_MODES, blocks, blocks_app, strongest
 
 # (bad, fixed): an index built under the ADD COLUMN's lock in one transaction, and the same
 # work as statements of their own

@@ -7,7 +7,7 @@ from pglast.visitors import Skip, Visitor
 
 from gonogo.lint.finding import WARNING, Finding
 from gonogo.lint.script import Script, Unit
-from gonogo.locks import blocks
+from gonogo.postgres.locks import blocks
 
 _HELP = ("batch it by key ranges (WHERE id IN (SELECT id ... ORDER BY id LIMIT 1000)) in a "
          "DO-block loop that COMMITs after each batch, each batch its own transaction")
@@ -38,7 +38,7 @@ def unbatched_update_delete(script: Script) -> list[Finding]:
     COMMIT (every round runs in the block's one transaction). Any other WHERE (status = 'x',
     or one that only joins the target to another table: every row with a match) may touch
     every row (problem "unbounded-write"): said so, naming the key it does not bound. The dry
-    run measures which it was (gonogo.locktrace: rows written ÷ rows in the table)."""
+    run measures which it was (gonogo.postgres.locktrace: rows written ÷ rows in the table)."""
     found = []
     for unit in script.units:
         node = unit.node
