@@ -3,9 +3,10 @@
 
 Drawn from each batch's manifest when Airflow parses this file, as astronomer-cosmos draws a dbt
 project: the same rollout as gonogo_rollout (prepare, preflight, dry run, decide, production,
-watch), with production's migrations as a task group each — `apply`, and the paired `rollback`
-that runs, in reverse, for what this run applied when on-call chooses Roll back; then
-`rollback_migrations` proves the pre-batch schema. A batch leaves the list when its folder moves
+watch), with each migration a node of its own: `dry_run.apply_<step>`, its rehearsal on the
+staging copy (the first failure stops the ones after it); `production.apply_<step>`, and the
+paired `production.rollback_<step>` that runs, in reverse, for what this run applied when
+on-call chooses Roll back; then `rollback_migrations` proves the pre-batch schema. A batch leaves the list when its folder moves
 into the batches directory's `retired/` folder; production's history keeps what it applied.
 """
 

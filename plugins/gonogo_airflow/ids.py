@@ -12,6 +12,7 @@ PLAN_STEPS = "prepare.plan_steps"
 RESTORE_STAGING = "prepare.restore_staging"
 # dry run
 CAPTURE_BASELINE = "dry_run.capture_baseline"
+APPLY_ON_STAGING = "dry_run.apply_on_staging"
 # decide
 EVALUATE_GATES = "decide.evaluate_gates"
 APPROVE = "decide.approve_rollout"
@@ -30,6 +31,7 @@ ROLLBACK = "production.rollback_migrations"
 FIX_FORWARD = "production.fix_forward"
 # a batch's own DAG (gonogo_<batch>): a task per migration and its rollback, named by migration()
 MIGRATION_APPLY, MIGRATION_ROLLBACK = "apply", "rollback"
+DRY_RUN = "dry_run"  # the group of a migration's node on staging (its apply), beside production's
 # watch
 WATCH = "watch.watch_window"
 DECIDE_AFTER_WATCH = "watch.decide_after_watch"
@@ -45,6 +47,8 @@ PRE_BATCH_SCHEMA = "pre_batch_schema"  # TAKE_BACKUP: the schema a rollback must
 DECISION = "decision"                # a HITL task: what a person (or the timeout) chose
 SIGNOFF = "signoff"                  # APPROVE: the approvals counted so far
 ALERTED = "alerted"                  # any task: its failure alert went out
+FAILED_STEP = "failed_step"          # a migration's node on staging: its step failed, the rehearsal stops
+BROKEN_SINCE = "broken_since"        # ... and the queries broken so far, each blamed on the step that broke it
 
 
 def short(task_id: str) -> str:
@@ -57,9 +61,9 @@ def pulled(task_id: str, *filters: str) -> str:
     return "{{ ti.xcom_pull(task_ids='%s')%s }}" % (task_id, "".join(f" | {f}" for f in filters))
 
 
-def migration(step: str, task: str) -> str:
-    """The id of a migration's apply or rollback task in its batch's DAG: "production.apply_<step>"
-    (the step's name in the characters Airflow takes). Flat in the production group, not a group
-    per migration: the rollbacks run in reverse, and Airflow's Grid refuses groups that depend on
-    each other both ways."""
-    return f"production.{task}_" + re.sub(r"[^\w-]", "_", step)[:200]
+def migration(step: str, task: str, group: str = "production") -> str:
+    """The id of a migration's task in its batch's DAG: "production.apply_<step>",
+    "production.rollback_<step>", "dry_run.apply_<step>" (the step's name in the characters
+    Airflow takes). Flat in its group, not a group per migration: the rollbacks run in reverse,
+    and Airflow's Grid refuses groups that depend on each other both ways."""
+    return f"{group}.{task}_" + re.sub(r"[^\w-]", "_", step)[:200]

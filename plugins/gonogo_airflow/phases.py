@@ -57,10 +57,27 @@ def apply(r: Rollout, log: Callable[[str], None], step: str | None = None) -> li
     return to_dicts(run.results)
 
 
-def gathered(r: Rollout, steps: list[str]) -> list[dict]:
-    """The results of each migration's apply node, in the batch's order: one list, as the
-    batch's one apply task returns it."""
+def rehearse(r: Rollout, step: str, baseline: dict, previous: str | None, log: Callable[[str], None]) -> list[dict]:
+    """A migration's node on staging; skipped when the node before it (`previous`) found its
+    step failing: the rehearsal stops at the first failure, as the one task's loop does."""
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from gonogo.rehearsal import dryrun
+
+    if previous and (failed := r.ti.xcom_pull(task_ids=previous, key=ids.FAILED_STEP)):
+        raise AirflowSkipException(f"{failed} failed on staging: the rehearsal stopped there")
+    broken_since = dict((previous and r.ti.xcom_pull(task_ids=previous, key=ids.BROKEN_SINCE)) or {})
+    run = dryrun.rehearse(r.ctx, dryrun.Baseline.from_json(baseline), log=log, step=step, broken_since=broken_since)
+    r.ti.xcom_push(key=ids.BROKEN_SINCE, value=broken_since)
+    if run.failed_step:
+        r.ti.xcom_push(key=ids.FAILED_STEP, value=run.failed_step)
+    return to_dicts(run.results)
+
+
+def gathered(r: Rollout, steps: list[str], group: str = "production") -> list[dict]:
+    """The results of each migration's node in `group` (its apply on production, its rehearsal
+    on staging), in the batch's order: one list, as the batch's one task returns it."""
     found = []
     for step in steps:
-        found += r.ti.xcom_pull(task_ids=ids.migration(step, ids.MIGRATION_APPLY)) or []
+        found += r.ti.xcom_pull(task_ids=ids.migration(step, ids.MIGRATION_APPLY, group)) or []
     return found

@@ -1,8 +1,9 @@
 """The rollout DAG, drawn the way astronomer-cosmos draws a dbt project: once for any batch
 (`gonogo_rollout`: the batch or a migration tool's folder chosen in the trigger form, the
-migrations applied by one task) and once per batch folder (`gonogo_<batch>`, dags/gonogo_batches.py:
-each migration a node of its own on production — apply, and its paired rollback, which run in
-reverse for what this run applied when on-call chooses Roll back). Everything else is the same
+migrations rehearsed and applied by one task each) and once per batch folder (`gonogo_<batch>`,
+dags/gonogo_batches.py: each migration a node of its own on staging — its rehearsal — and on
+production — apply, and its paired rollback, which run in reverse for what this run applied when
+on-call chooses Roll back). Everything else is the same
 DAG: the checklist's phases below, in the order the checklist has them.
 """
 
@@ -100,6 +101,20 @@ def apply_on_staging(baseline: dict) -> list[dict]:
     validation, lock budget and waits, plans against the baseline, contract tests."""
     from gonogo.rehearsal import dryrun
     return to_dicts(dryrun.apply_all(Rollout.current().ctx, dryrun.Baseline.from_json(baseline), log=log.info))
+
+
+@task
+def rehearse_migration(baseline: dict, step: str, previous: str | None) -> list[dict]:
+    """One migration on the staging copy while the app's queries run: preconditions, locks
+    traced, validation, lock budget and waits, plans against the baseline, contract tests."""
+    return phases.rehearse(Rollout.current(), step, baseline, previous, log=log.info)
+
+
+@task(trigger_rule=TriggerRule.NONE_FAILED)
+def all_rehearsed(steps: list[str]) -> list[dict]:
+    """Every migration's node on staging rehearsed (or skipped after a failure): their results,
+    as one list (the rollback rehearsal and the report read it)."""
+    return phases.gathered(Rollout.current(), steps, ids.DRY_RUN)
 
 
 @task
@@ -243,7 +258,7 @@ def rollback_verified() -> list[dict]:
 
 
 def build(dag_id: str, doc_md: str, params: dict, outline: Outline | None = None) -> DAG:
-    """The rollout DAG; with a batch's outline, each of its migrations a node on production."""
+    """The rollout DAG; with a batch's outline, each of its migrations a node on staging and on production."""
     with DAG(
         dag_id=dag_id,
         doc_md=doc_md,
@@ -265,7 +280,18 @@ def build(dag_id: str, doc_md: str, params: dict, outline: Outline | None = None
 
         with TaskGroup("dry_run"):
             baseline = capture_baseline()
-            applied_on_staging = apply_on_staging(baseline)
+            if outline is None:
+                applied_on_staging = apply_on_staging(baseline)
+            else:  # a node per migration, in order; the first failure stops the ones after it
+                rehearsals, previous = [], None
+                for _, step, _ in outline.steps:
+                    rehearsals.append(rehearse_migration.override(
+                        task_id=ids.short(current := ids.migration(step, ids.MIGRATION_APPLY, ids.DRY_RUN)),
+                        doc_md=f"Rehearse {step} on the staging copy.")(baseline, step, previous))
+                    previous = current
+                applied_on_staging = all_rehearsed.override(task_id=ids.short(ids.APPLY_ON_STAGING))(
+                    [name for _, name, _ in outline.steps])
+                chain(*rehearsals, applied_on_staging)
             rehearsed = rehearse_rollbacks(baseline, applied_on_staging)
             observed = compare_observability(baseline, rehearsed)
             # the copy's scope: from its restore to the end of the dry run, however that ends

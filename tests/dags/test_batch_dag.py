@@ -1,6 +1,7 @@
 """A batch's own DAG (dags/gonogo_batches.py) under Airflow's dag.test(): each migration a node
-of its own on production, applied in order; on a failure, on-call's Roll back runs each
-migration's paired rollback node in reverse, then proves the pre-batch schema."""
+of its own on staging (its rehearsal; the first failure stops the ones after it) and on
+production, applied in order; on a failure, on-call's Roll back runs each migration's paired
+rollback node in reverse, then proves the pre-batch schema."""
 
 from __future__ import annotations
 
@@ -27,6 +28,10 @@ def rollback_of(step: str) -> str:
     return ids.migration(step, ids.MIGRATION_ROLLBACK)
 
 
+def rehearsal_of(step: str) -> str:
+    return ids.migration(step, ids.MIGRATION_APPLY, ids.DRY_RUN)
+
+
 def ended_in_order(dagrun, task_ids: list[str]) -> list[str]:
     """The tasks among task_ids that ran, in the order they started."""
     ran = [ti for ti in dagrun.get_task_instances() if ti.task_id in task_ids and ti.start_date]
@@ -44,6 +49,12 @@ def test_the_batch_dag_draws_each_migration_and_its_rollback(batch_dag):
     assert batch_dag.get_task(rollback_of(STEPS[-1])).upstream_task_ids == {ids.DECIDE_ON_FAILURE,
                                                                             ids.DECIDE_AFTER_WATCH}
     assert batch_dag.get_task(ids.WATCH).upstream_task_ids == {ids.APPLY}
+    # on staging: a rehearsal node per step in order, gathered before the rollback rehearsal
+    for earlier, later in zip(STEPS, STEPS[1:]):
+        assert batch_dag.get_task(rehearsal_of(earlier)).downstream_task_ids == {rehearsal_of(later)}
+    assert batch_dag.get_task(rehearsal_of(STEPS[-1])).downstream_task_ids == {ids.APPLY_ON_STAGING}
+    assert all(batch_dag.get_task(rehearsal_of(s)).upstream_task_ids >= {ids.CAPTURE_BASELINE} for s in STEPS)
+    assert "dry_run.rehearse_rollbacks" in batch_dag.get_task(ids.APPLY_ON_STAGING).downstream_task_ids
     assert batch_dag.params["batch"] == BATCH.id and "migration_tool" not in batch_dag.params
 
 
@@ -64,11 +75,47 @@ def test_each_migration_is_applied_by_its_own_node_in_order(rollout, batch_dag):
     assert cleanup["value"] == "disabled in this run: not applied"
     gathered = dagrun.get_task_instance(ids.APPLY).xcom_pull(task_ids=ids.APPLY)
     assert [r["subject"] for r in gathered if r["gate"] == "step_applied"] == ENABLED
+    # on staging the same: each rehearsal node in order, its own step's evidence, gathered
+    assert all(ti[rehearsal_of(s)] == "success" for s in STEPS)
+    assert ended_in_order(dagrun, [rehearsal_of(s) for s in STEPS]) == [rehearsal_of(s) for s in STEPS]
+    for step in ENABLED:
+        results = dagrun.get_task_instance(rehearsal_of(step)).xcom_pull(task_ids=rehearsal_of(step))
+        assert {r["subject"] for r in results if r["gate"] == "step_applied"} == {step}
+        assert {r["gate"] for r in results} >= {"lock_budget", "lock_waits"}  # traced under the app's traffic
+        if step != ENABLED[0]:  # what holds before the batch is measured once, by the first node
+            assert results[0]["subject"] == step, results[0]
+    assert dagrun.get_task_instance(rehearsal_of(STEPS[-1])).xcom_pull(task_ids=rehearsal_of(STEPS[-1])) == []
+    first = dagrun.get_task_instance(rehearsal_of(STEPS[0])).xcom_pull(task_ids=rehearsal_of(STEPS[0]))
+    rehearsed = dagrun.get_task_instance(ids.APPLY_ON_STAGING).xcom_pull(task_ids=ids.APPLY_ON_STAGING)
+    assert rehearsed[:len(first)] == first
+    assert [r["subject"] for r in rehearsed if r["gate"] == "step_applied"] == ENABLED
     with env.production.connect("tests", guards=None) as conn:
         recorded = history.read(conn, BATCH.id)
     assert {s: recorded[s].status for s in ENABLED} == {s: "applied" for s in ENABLED}
     assert STEPS[-1] not in recorded
     assert any("rollout complete" in m["text"] for m in env.slack.messages)
+
+
+def test_a_migration_that_fails_on_staging_stops_the_rehearsal_at_its_node(rollout, batch_dag):
+    """Orphaned recipe items: the foreign keys' step cannot go through on the copy. Its node
+    keeps the evidence, the nodes after it are skipped, the No-Go names it; nobody is asked and
+    production is untouched."""
+    env = rollout(defects=["orphan_recipe_items"], dag=batch_dag)
+    schema_before = pg_dump_schema(env.production)
+
+    dagrun = env.run("Approve")
+
+    ti = states(dagrun)
+    failing = "20250115130000_add_missing_foreign_keys_production_safe"
+    at = STEPS.index(failing)
+    assert [ti[rehearsal_of(s)] for s in STEPS] == ["success"] * (at + 1) + ["skipped"] * (len(STEPS) - at - 1), \
+        env.why(dagrun)
+    evidence = dagrun.get_task_instance(rehearsal_of(failing)).xcom_pull(task_ids=rehearsal_of(failing))
+    assert any(r["verdict"] == "FAIL" and r["subject"] == failing for r in evidence)
+    assert ti[ids.APPLY_ON_STAGING] == "success" and ti[ids.EVALUATE_GATES] == "failed"
+    assert ti[ids.APPROVE] == "upstream_failed" and env.answered == []
+    assert all(ti[apply_of(s)] in ("upstream_failed", "skipped") for s in STEPS)
+    assert pg_dump_schema(env.production) == schema_before
 
 
 def test_a_failed_migration_is_rolled_back_node_by_node_in_reverse(rollout, batch_dag):

@@ -27,13 +27,20 @@ def by_gate(results, gate):
     return [r for r in results if r.gate == gate]
 
 
-def run(target, batch, log=quiet):
+def run(target, batch, log=quiet, nodes=False):
+    """The dry run in one loop, or (nodes) a step at a time as a batch's DAG runs it, the
+    queries broken so far carried from node to node."""
     with target.connect("tests") as conn:
         conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     ctx = RunContext(batch=batch, production=target, staging=target, run_id="tests", app="tests",
                      folder=Path("/nonexistent"), guards=GUARDS)
     baseline = dryrun.capture_baseline(ctx)
-    applied = dryrun.apply_all(ctx, baseline, log=log)
+    if nodes:
+        applied, broken_since = [], {}
+        for step in batch.steps:
+            applied += dryrun.rehearse(ctx, baseline, log=log, step=step.name, broken_since=broken_since).results
+    else:
+        applied = dryrun.apply_all(ctx, baseline, log=log)
     rehearsed = dryrun.rehearse_rollbacks(ctx, baseline, applied_steps(to_dicts(applied)), log=log)
     return applied, rehearsed
 
@@ -226,7 +233,9 @@ def _three_step_batch(root: Path) -> Path:
     return folder
 
 
-def test_a_query_broken_by_step_1_is_blamed_on_step_1_and_still_broken_after_steps_2_and_3(staging_db, tmp_path):
+@pytest.mark.parametrize("nodes", [False, True], ids=["one loop", "a node per step"])
+def test_a_query_broken_by_step_1_is_blamed_on_step_1_and_still_broken_after_steps_2_and_3(staging_db, tmp_path,
+                                                                                           nodes):
     with staging_db.connect("tests", guards=None) as conn:
         conn.execute("CREATE TABLE item (id int PRIMARY KEY, label text, price numeric)")
         conn.execute("INSERT INTO item SELECT g, 'item ' || g, g FROM generate_series(1, 200) g")
@@ -234,7 +243,7 @@ def test_a_query_broken_by_step_1_is_blamed_on_step_1_and_still_broken_after_ste
     batch = load_batch(folder.name, root=folder.parent)
     names = [s.name for s in batch.enabled_steps]
 
-    applied, _ = run(staging_db, batch)
+    applied, _ = run(staging_db, batch, nodes=nodes)
 
     latency = {r.subject: r for r in by_gate(applied, "query_latency")}
     assert list(latency) == names

@@ -30,7 +30,7 @@ from gonogo.gates.contracts import contracts
 from gonogo.postgres.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script, whole_table_writes
 from gonogo.results import GateResult, Verdict, failures
 from gonogo.postgres.schema import Schema, compare, read_schema
-from gonogo.apply.steps import StepHook, apply_steps, lock_retries, rollback_steps
+from gonogo.apply.steps import BatchRun, StepHook, apply_steps, lock_retries, rollback_steps
 from gonogo.postgres.target import Target
 from gonogo.watching.watch import rewritten_tables
 from gonogo.rehearsal.workload import Workload, paced
@@ -111,20 +111,43 @@ def _app_traffic(staging: Target, queries: tuple[Query, ...], app: str, pace: Pa
 def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[GateResult]:
     """Each enabled step in order on staging (the one step loop, steps.apply_steps), measured by
     _Rehearsal around and after each; stops at the first step that fails."""
+    return rehearse(ctx, baseline, log=log).results
+
+
+def rehearse(ctx: RunContext, baseline: Baseline, log: Log = print, *, step: str | None = None,
+             broken_since: dict[str, str] | None = None) -> BatchRun:
+    """The enabled steps on staging, or `step` alone (a migration's own node of a batch's DAG:
+    the nodes run in order, and the first also measures what holds before the batch); a step not
+    enabled for this run is left alone. The run's failed_step says where it stopped.
+    broken_since: {query: the step after which it first broke}, carried from node to node (updated
+    in place), so a query is blamed on the step that broke it, once."""
     batch = ctx.batch
+    steps, earlier = list(batch.enabled_steps), []
+    if step is not None:
+        names = [s.name for s in steps]
+        if step not in names:
+            batch.step(step)  # a name the batch does not have raises here
+            log(f"== {PHASE}: step {step} is disabled in this run: not rehearsed")
+            return BatchRun()
+        at = names.index(step)
+        steps, earlier = [steps[at]], names[:at]
     with ctx.session("staging") as conn:
-        # The staging copy carries production's history: steps production has applied are
-        # applied here too, and are neither applied again nor rolled back in the rehearsal.
-        done = [s.name for s in history.split(batch, history.read(conn, batch.id))[0]]
-        results = [baseline.workload] if baseline.workload else []
-        results += contracts(conn, batch, done, phase=PHASE, subject="before the batch")
-        results += _commands(ctx, None, log)
-        run = apply_steps(conn, list(batch.enabled_steps), phase=PHASE, live_traffic=False, log=log,
+        results = []
+        if not earlier:  # what holds before the batch: measured once, with the first step
+            # The staging copy carries production's history: steps production has applied are
+            # applied here too, and are neither applied again nor rolled back in the rehearsal.
+            done = [s.name for s in history.split(batch, history.read(conn, batch.id))[0]]
+            results = [baseline.workload] if baseline.workload else []
+            results += contracts(conn, batch, done, phase=PHASE, subject="before the batch")
+            results += _commands(ctx, None, log)
+        run = apply_steps(conn, steps, phase=PHASE, live_traffic=False, log=log,
                           check_preconditions=True, policy=ctx.policy, batch=batch, skip_applied=True,
-                          run_id=ctx.run_id, hook=_Rehearsal(ctx, conn, baseline, log))
+                          run_id=ctx.run_id, hook=_Rehearsal(ctx, conn, baseline, log, earlier=earlier,
+                                                             broken_since=broken_since))
         if not run.ok:
             log(f"!! dry run stops at {run.failed_step}")
-    return results + run.results
+    run.results[:0] = results
+    return run
 
 
 class _Rehearsal(StepHook):
@@ -132,10 +155,13 @@ class _Rehearsal(StepHook):
     staging (around), then the lock budget, the longest wait, whole-table writes and — when the
     step went through — plans against the baseline, the contracts and commands due by now."""
 
-    def __init__(self, ctx: RunContext, conn: psycopg.Connection, baseline: Baseline, log: Log):
+    def __init__(self, ctx: RunContext, conn: psycopg.Connection, baseline: Baseline, log: Log,
+                 earlier: list[str] = (), broken_since: dict[str, str] | None = None):
         self.ctx, self.conn, self.baseline, self.log = ctx, conn, baseline, log
+        self.earlier = list(earlier)  # steps rehearsed before this loop (by their own nodes)
         self.tracing, self.waits = None, None
-        self.broken_since: dict[str, str] = {}  # query -> the step after which it first broke: blamed once
+        # query -> the step after which it first broke: blamed once
+        self.broken_since: dict[str, str] = {} if broken_since is None else broken_since
 
     @contextlib.contextmanager
     def around(self, step):
@@ -159,8 +185,8 @@ class _Rehearsal(StepHook):
             return found
         if self.baseline.queries:
             found.append(self._latency(step))
-        found += contracts(self.conn, self.ctx.batch, [*run.skipped, *run.applied, step.name], phase=PHASE,
-                           subject=step.name)
+        found += contracts(self.conn, self.ctx.batch, [*self.earlier, *run.skipped, *run.applied, step.name],
+                           phase=PHASE, subject=step.name)
         return found + _commands(self.ctx, step.name, self.log)
 
     def _latency(self, step) -> GateResult:
