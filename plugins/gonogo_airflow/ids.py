@@ -49,6 +49,7 @@ SIGNOFF = "signoff"                  # APPROVE: the approvals counted so far
 ALERTED = "alerted"                  # any task: its failure alert went out
 FAILED_STEP = "failed_step"          # a migration's node on staging: its step failed, the rehearsal stops
 BROKEN_SINCE = "broken_since"        # ... and the queries broken so far, each blamed on the step that broke it
+STEP_RESULTS = "step_results"        # an apply task whose migration failed: its results (the final report's)
 
 
 def short(task_id: str) -> str:

@@ -53,6 +53,8 @@ def apply(r: Rollout, log: Callable[[str], None], step: str | None = None) -> li
     run = production.apply(r.ctx, log=log, step=step)
     tell_orphans(r, to_dicts(run.results))
     if not run.ok:
+        # a failed task keeps no return value: the final report reads the results from here
+        r.ti.xcom_push(key=ids.STEP_RESULTS, value=to_dicts(run.results))
         raise StepFailed(run.error, step=run.failed_step, results=run.results)
     return to_dicts(run.results)
 

@@ -178,9 +178,20 @@ class Rollout:
             return  # stopped before the report was first written, or it already says why
         production = [self.ti.xcom_pull(task_ids=task) for task in
                       (ids.CHECK_SESSION_GUARDS, ids.TAKE_BACKUP, ids.CREATE_RESTORE_POINT, ids.ROLLBACK)]
+        if applied is None:  # a migration failed: what each apply task returned, and the failed one's results
+            pull = self.ti.xcom_pull
+            applied = [r for task in self.apply_tasks
+                       for r in (pull(task_ids=task) or pull(task_ids=task, key=ids.STEP_RESULTS) or [])]
         write_reports(self.folder, self.info, self.batch,
                       from_dicts([evidence, *production, applied, (watched or {}).get("results")])
                       + signoff.results(self.decision(ids.APPROVE)), end)
+
+    @property
+    def apply_tasks(self) -> list[str]:
+        """The tasks that apply the migrations: a node per migration (a batch's own DAG), in the
+        order they run, or the one task (gonogo_rollout)."""
+        nodes = [ids.migration(step.name, ids.MIGRATION_APPLY) for step in self.batch.steps]
+        return nodes if all(self.ti.task.dag.has_task(node) for node in nodes) else [ids.APPLY]
 
     def plan_steps(self) -> list[str]:
         """The steps this run applies, kept in XCom "to_apply" (a short circuit's empty return

@@ -5,6 +5,8 @@ rollback node in reverse, then proves the pre-batch schema."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import sample_app
@@ -153,6 +155,11 @@ def test_a_failed_migration_is_rolled_back_node_by_node_in_reverse(rollout, batc
     with env.production.connect("tests", guards=None) as conn:
         recorded = history.read(conn, BATCH.id)
     assert {recorded[s].status for s in STEPS[:at + 1]} == {"rolled_back"}
+    # the final report has what each node did: the steps applied, the failed one with its error
+    [report] = (env.artifacts / batch_dag.dag_id).glob("*/report.json")
+    applied = {r["subject"]: r["verdict"] for r in json.loads(report.read_text())["results"]
+               if r["phase"] == "production" and r["gate"] == "step_applied"}
+    assert applied == {**{s: "PASS" for s in STEPS[:at]}, failed: "FAIL"}
 
 
 def test_a_batch_changed_since_its_dag_was_drawn_stops_before_production(rollout, batch_dag, tmp_path, monkeypatch):
