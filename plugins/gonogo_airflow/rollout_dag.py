@@ -343,7 +343,11 @@ def build(dag_id: str, doc_md: str, params: dict, outline: Outline | None = None
             applies >> decide_on_failure >> [first_rollback, fixing]
 
         with TaskGroup("watch"):
-            watch_window = WatchWindow(task_id="watch_window", baseline_task=ids.CAPTURE_METRICS_BASELINE)
+            # Retried, resuming its window: Airflow 3.3.2's scheduler fails a deferred task whose
+            # trigger fires before the executor has reported the deferral (apache/airflow#67287),
+            # which a loaded machine and an alarm at the first reading make happen.
+            watch_window = WatchWindow(task_id="watch_window", baseline_task=ids.CAPTURE_METRICS_BASELINE,
+                                       retries=2, retry_delay=timedelta(seconds=5))
             decide_after_watch = FailureDecision(
                 task_id="decide_after_watch", when="watch_alarm",
                 subject="The watch window of {{ params.batch }} raised an alarm: roll back or fix forward?",

@@ -93,9 +93,13 @@ class WatchWindow(BaseOperator):
         if hours <= 0:
             return {"status": "passed", "ended_at": now.isoformat(), "results": [], "skipped": "monitoring_hours is 0"}
         baseline = context["ti"].xcom_pull(task_ids=self.baseline_task)
-        started, deadline = now.isoformat(), (now + timedelta(hours=hours)).isoformat()
+        if opened := production.window_opened(r.ctx):  # a retry: the window goes on to its deadline
+            started, deadline = opened["started"], opened["deadline"]
+            self.log.info("resuming the watch window opened at %s, to its deadline %s", started, deadline)
+        else:
+            started, deadline = now.isoformat(), (now + timedelta(hours=hours)).isoformat()
+            production.record(r.ctx, "watch_started", detail={"started": started, "deadline": deadline, "hours": hours})
         watch_status.write(r.folder, started=started, deadline=deadline, line="the first reading is under way")
-        production.record(r.ctx, "watch_started", detail={"deadline": deadline, "hours": hours})
         self.defer(trigger=WatchTrigger(
             conn_id=r.params["production_conn_id"], app=r.app, guards=dataclasses.asdict(r.guards), baseline=baseline,
             started=started, deadline=deadline, interval=interval_for(hours * 3600, r.batch),

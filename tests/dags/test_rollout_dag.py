@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -429,6 +430,31 @@ def test_a_watch_window_alarm_asks_on_call_and_rolls_back(rollout):
     with env.production.connect("tests", guards=None) as conn:
         events = [e["event"] for e in history.events(conn, "20250115_recipe_fixes")]
     assert events.index("watch_started") < events.index("watch_alarm") < events.index("rollback")
+
+
+def test_a_watch_task_tried_again_resumes_the_window_it_opened(rollout):
+    """A watch task tried again (Airflow failed the first try: a lost worker, or its own race
+    between a deferral and a trigger that fired at once) goes on with the window the first try
+    opened, to the same deadline: it opens no second window of the run's monitoring_hours."""
+    env = rollout()
+    opened = {}
+
+    def a_first_try_opened_the_window(detail):  # what the first try records before it defers
+        now = datetime.now(timezone.utc)
+        opened.update(started=now.isoformat(), deadline=(now + timedelta(seconds=20)).isoformat(), hours=0.01)
+        with env.production.connect("tests", guards=None) as conn:
+            history.ensure(conn)
+            history.record(conn, detail["task_instance"]["dag_run_id"], "20250115_recipe_fixes", "watch_started",
+                           detail=opened)
+
+    dagrun = env.run(before_answer=a_first_try_opened_the_window, monitoring_hours=0.01)
+
+    assert str(dagrun.state) == "success", env.why(dagrun)
+    watched = watch_status.read(next((env.artifacts / "gonogo_rollout").iterdir()))
+    assert (watched["started"], watched["deadline"]) == (opened["started"], opened["deadline"]) and watched["ended"]
+    with env.production.connect("tests", guards=None) as conn:
+        events = [e for e in history.events(conn, "20250115_recipe_fixes") if e["run_id"] == dagrun.run_id]
+    assert [e["event"] for e in events].count("watch_started") == 1
 
 
 def test_unreachable_production_fails_with_a_clear_message(rollout, monkeypatch):

@@ -33,6 +33,16 @@ def record(ctx: RunContext, event: str, *, username: str | None = None, detail: 
         history.record(conn, ctx.run_id, ctx.batch.id, event, step=step, username=username, detail=detail)
 
 
+def window_opened(ctx: RunContext) -> dict | None:
+    """The watch window an earlier try of this run's watch task opened ({"started", "deadline",
+    "hours"}), or None: a watch task that was interrupted resumes that window, to the same
+    absolute deadline, instead of opening a new one."""
+    with ctx.session("production") as conn:
+        opened = [e for e in history.events(conn, ctx.batch.id)
+                  if e["run_id"] == ctx.run_id and e["event"] == "watch_started" and e["detail"].get("started")]
+    return opened[0]["detail"] if opened else None
+
+
 def record_decision(ctx: RunContext, event: str, decision: Decision | None) -> dict:
     """A human's answer (approve, reject, fix_forward) with who gave it, into the audit trail: an
     approval by several people is one event each, and an Approve that did not count is kept too."""
