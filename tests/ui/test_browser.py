@@ -23,7 +23,7 @@ import pytest
 from playwright import sync_api as playwright_api
 
 from gonogo_local.cluster import make_base_dir
-from gonogo.apply import rollout_lock
+from gonogo.apply import history, rollout_lock
 from gonogo.reporting.report import evaluate
 from gonogo.reporting.report_sections import BEFORE_APPROVAL, counts_by_phase
 from gonogo.results import from_dicts
@@ -185,6 +185,19 @@ def no_run_left_running(ui, browser):
             rollout_lock.release_lease(conn, run_id)
 
 
+@pytest.fixture
+def production_before_the_batch(ui):
+    """A test that applies the batch starts from production without it: a test before it that
+    failed half way (its run ended with the batch applied, never rolled back) fails alone, not
+    this one too with "nothing to apply". The app is loaded again as `scripts/ui.py start` loads it."""
+    production, _ = ui["stack"].targets()
+    with production.connect("tests/dba", guards=None) as conn:
+        left = {step: attempt.status for step, attempt in history.read(conn, BATCH).items()}
+    if any(status != "rolled_back" for status in left.values()):
+        print(f"production still has the batch a test before left ({left}): loading the app again")
+        ui["stack"].load_app(scale=0.1, workload_seconds=10)
+
+
 def trigger(page, base: str, watch_hours: float, approvers: str = "", approvals: int | None = None,
             rollback_executors: str = "") -> str:
     """Trigger a run from the UI's form with the batch typed in its field (the batches that
@@ -312,6 +325,7 @@ def pending(page, base: str, run_id: str) -> bool:
         page, base, "/dags/~/dagRuns/~/hitlDetails", dag_id_pattern=DAG, response_received=False)["hitl_details"])
 
 
+@pytest.mark.usefixtures("production_before_the_batch")
 def test_approved_by_one_rolled_back_by_another_after_a_watch_alarm(ui, browser, approvers):
     """One approver approves; in the watch window two app sessions deadlock; the rollback
     executor the run named (another person) chooses Roll back on the page on-call's Slack message
@@ -345,6 +359,7 @@ def test_approved_by_one_rolled_back_by_another_after_a_watch_alarm(ui, browser,
     assert any("rolled back" in t.lower() and run_id in t and second_login in t for t in slack_texts(ui))
 
 
+@pytest.mark.usefixtures("production_before_the_batch")
 def test_approve_from_the_approval_page_migrates_production(ui, browser, approvers):
     """Four eyes, two approvals: the operator triggers naming the approver group; their own
     Approve is refused by Airflow (they are not among who may answer), the group's two members
