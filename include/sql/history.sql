@@ -150,6 +150,11 @@ SELECT at, run_id, batch, step, event, username, detail FROM gonogo.events
 -- name: exists
 SELECT to_regclass('gonogo.history') IS NOT NULL;
 
+-- name: events_exist
+-- Its own check: ensure() makes the tables one after the other, so gonogo.history can exist
+-- while gonogo.events does not yet.
+SELECT to_regclass('gonogo.events') IS NOT NULL;
+
 -- name: applied_by
 -- The steps a run applied, was applying or failed in, in the order it started them.
 SELECT step FROM gonogo.history

@@ -150,7 +150,7 @@ def record(conn: psycopg.Connection, run_id: str, batch_id: str, event: str, *, 
 
 
 def events(conn: psycopg.Connection, batch_id: str) -> list[dict]:
-    if not conn.execute(query("history.sql", "exists")).fetchone()[0]:
+    if not conn.execute(query("history.sql", "events_exist")).fetchone()[0]:
         return []
     columns = ("at", "run_id", "batch", "step", "event", "username", "detail")
     return [dict(zip(columns, row)) for row in conn.execute(query("history.sql", "events"), {"batch": batch_id})]
