@@ -142,10 +142,14 @@ class RolloutApproval(ApprovalOperator):
         raise TaskAwaitingInput(method_name="execute_complete", timeout=left)
 
 
+WATCH_FAILED = "The watch window of {batch} did not complete (its task failed): roll back or fix forward?"
+
+
 class FailureDecision(HITLBranchOperator):
     """Something went wrong on production: on-call chooses to roll back what this run applied or
     to fix forward. `when`: "apply_failed" (a step failed) or "watch_alarm" (the watch window
-    raised an alarm or was inconclusive); skipped otherwise, and when nothing ran on production.
+    raised an alarm, was inconclusive, or its task failed); skipped otherwise, and when nothing
+    ran on production.
     The default on timeout is the batch's `on_failure`; the timeout, failure_decision_minutes."""
 
     ROLL_BACK, FIX_FORWARD = "Roll back", "Fix forward"
@@ -167,8 +171,17 @@ class FailureDecision(HITLBranchOperator):
                                      states=["failed"])
             if not failed:  # the failure came before production was touched: nothing to decide
                 raise AirflowSkipException("apply_migrations did not run: nothing to roll back")
-        elif (ti.xcom_pull(task_ids=ids.WATCH) or {}).get("status") == "passed":
-            raise AirflowSkipException("the watch window passed: nothing to decide")
+        else:
+            watched = ti.xcom_pull(task_ids=ids.WATCH)
+            if (watched or {}).get("status") == "passed":
+                raise AirflowSkipException("the watch window passed: nothing to decide")
+            if watched is None:  # no verdict: the window's task failed (asked), or never ran (not)
+                if not ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[ids.WATCH], states=["failed"]):
+                    raise AirflowSkipException("the watch window did not run: nothing to decide")
+                self.subject = WATCH_FAILED.format(batch=context["params"]["batch"])
+                self.body = ("The watch window's task failed (its log and Slack's alert say why), so production "
+                             "was not watched to the end with the batch applied. Roll back what this run applied, "
+                             "or fix forward and keep it.")
         r = Rollout.from_context(context)
         if not production.in_flight(r.ctx):
             raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")

@@ -348,8 +348,8 @@ def build(dag_id: str, doc_md: str, params: dict, outline: Outline | None = None
             # which a loaded machine and an alarm at the first reading make happen.
             watch_window = WatchWindow(task_id="watch_window", baseline_task=ids.CAPTURE_METRICS_BASELINE,
                                        retries=2, retry_delay=timedelta(seconds=5))
-            decide_after_watch = FailureDecision(
-                task_id="decide_after_watch", when="watch_alarm",
+            decide_after_watch = FailureDecision(  # asks also when the window's task failed
+                task_id="decide_after_watch", when="watch_alarm", trigger_rule=TriggerRule.ALL_DONE,
                 subject="The watch window of {{ params.batch }} raised an alarm: roll back or fix forward?",
                 body=ids.pulled(ids.WATCH, "tojson"),
                 rollback_task=first_rollback.operator.task_id, fix_forward_task=ids.FIX_FORWARD)

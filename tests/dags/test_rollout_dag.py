@@ -432,6 +432,33 @@ def test_a_watch_window_alarm_asks_on_call_and_rolls_back(rollout):
     assert events.index("watch_started") < events.index("watch_alarm") < events.index("rollback")
 
 
+def test_a_watch_window_task_that_fails_still_asks_on_call(rollout, monkeypatch):
+    """The watch window's task fails, every try (a lost worker, say: not an alarm). Production has
+    the batch and was not watched to the end: on-call is asked all the same, chooses Roll back,
+    and production is back to the pre-batch schema; the report and Slack say why."""
+    from gonogo_airflow.watch import WatchWindow
+
+    def lost(self, context):
+        raise RuntimeError("the worker running the watch window was lost")
+
+    monkeypatch.setattr(WatchWindow, "execute", lost)  # dag.test() runs the tasks in this process
+    env = rollout()
+    schema_before = pg_dump_schema(env.production)
+    dagrun = env.run({"decide.approve_rollout": "Approve", "watch.decide_after_watch": "Roll back"})
+
+    ti = states(dagrun)
+    assert str(dagrun.state) == "failed", env.why(dagrun)
+    assert ti["watch.watch_window"] == "failed" and ti["watch.decide_after_watch"] == "success", env.why(dagrun)
+    assert ti["production.rollback_migrations"] == "success" and ti["production.fix_forward"] == "skipped"
+    assert pg_dump_schema(env.production) == schema_before
+    asked = next(a for a in env.answered if a["task_id"] == "watch.decide_after_watch")
+    assert "The watch window's task failed" in asked["body"], asked
+    texts = [json.dumps(m.get("blocks") or m["text"]) for m in env.slack.messages]
+    assert any("the worker running the watch window was lost" in t for t in texts), headers(env.slack.messages)
+    page = (next((env.artifacts / "gonogo_rollout").iterdir()) / "report.html").read_text()
+    assert "ROLLED BACK" in page and "the watch window did not complete; Anonymous chose to roll back" in page
+
+
 def test_a_watch_task_tried_again_resumes_the_window_it_opened(rollout):
     """A watch task tried again (Airflow failed the first try: a lost worker, or its own race
     between a deferral and a trigger that fired at once) goes on with the window the first try

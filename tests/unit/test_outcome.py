@@ -88,6 +88,16 @@ def test_on_call_answer_after_a_watch_alarm_decides_the_outcome():
     assert back.kind == "rolled_back"
 
 
+def test_on_call_answer_after_a_watch_task_failed_decides_the_outcome():
+    """The window's task failed (no verdict): on-call was asked all the same, and their answer ends it."""
+    forward = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=None,
+                     after_watch=Decision(choice="Fix forward", by="sam"))
+    back = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=None,
+                  after_watch=Decision(choice="Roll back", by="kim"))
+    assert forward.kind == "fixing_forward" and forward.summary.startswith("the watch window did not complete and sam")
+    assert back.kind == "rolled_back" and back.who == "kim" and "did not complete; kim chose to roll back" in back.summary
+
+
 def test_completed_names_when_a_disabled_step_may_be_enabled():
     outcome = decide(gates_report="report.md", approval=APPROVED, applied=APPLIED, watched=WATCHED,
                      disabled_steps=["20250115170000_cleanup"])

@@ -65,18 +65,19 @@ def decide(*, gates_report: str | None, approval: Decision | None, applied: list
         by = f" ({_who(on_failure, 'the decision timeout')} chose to roll back)" if on_failure else ""
         return Outcome("rolled_back", f"a production step failed{by}; see rollback_migrations for what was undone", True,
                        who=_who(on_failure, ""))
-    if watched is None:
-        return Outcome("watch_alarm", "the watch window did not complete", True)
-    if watched.get("status") != "passed":
-        what = "; ".join(f"{r.title}: {r.message}" for r in failures(from_dicts(watched.get("results"))))
+    if watched is None or watched.get("status") != "passed":
+        if watched is None:  # its task failed: on-call was asked all the same
+            happened = alarm = "the watch window did not complete"
+        else:
+            what = "; ".join(f"{r.title}: {r.message}" for r in failures(from_dicts(watched.get("results"))))
+            was = f"the watch window was {watched['status']}"
+            happened, alarm = f"{was} ({what})", f"{was}: {what}"
+        who = _who(after_watch, "the decision timeout")
         if after_watch and after_watch.choice == FIX_FORWARD:
-            return Outcome("fixing_forward", f"the watch window was {watched['status']} ({what}) and "
-                                             f"{_who(after_watch, 'the decision timeout')} chose to fix forward", True)
+            return Outcome("fixing_forward", f"{happened} and {who} chose to fix forward", True)
         if after_watch:
-            return Outcome("rolled_back", f"the watch window was {watched['status']} ({what}); "
-                                          f"{_who(after_watch, 'the decision timeout')} chose to roll back", True,
-                           who=_who(after_watch, ""))
-        return Outcome("watch_alarm", f"the watch window was {watched['status']}: {what}", True)
+            return Outcome("rolled_back", f"{happened}; {who} chose to roll back", True, who=_who(after_watch, ""))
+        return Outcome("watch_alarm", alarm, True)
     steps = {r.subject for r in from_dicts(applied) if r.subject and r.gate == "step_applied"}
     by = approvers(approval)
     return Outcome("completed", f"{len(steps)} steps applied, validated and watched"
