@@ -163,9 +163,11 @@ class FailureDecision(HITLBranchOperator):
 
     def execute(self, context):
         from gonogo.apply import production
+        from gonogo.reporting import slack
+        from gonogo_airflow.notify import send
         from gonogo_airflow.rollout import Rollout
 
-        ti = context["ti"]
+        ti, incomplete = context["ti"], False
         if self.when == "apply_failed":
             failed = ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=self.apply_tasks,
                                      states=["failed"])
@@ -178,13 +180,15 @@ class FailureDecision(HITLBranchOperator):
             if watched is None:  # no verdict: the window's task failed (asked), or never ran (not)
                 if not ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[ids.WATCH], states=["failed"]):
                     raise AirflowSkipException("the watch window did not run: nothing to decide")
-                self.subject = WATCH_FAILED.format(batch=context["params"]["batch"])
+                incomplete, self.subject = True, WATCH_FAILED.format(batch=context["params"]["batch"])
                 self.body = ("The watch window's task failed (its log and Slack's alert say why), so production "
                              "was not watched to the end with the batch applied. Roll back what this run applied, "
                              "or fix forward and keep it.")
         r = Rollout.from_context(context)
         if not production.in_flight(r.ctx):
             raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")
+        if incomplete:  # an alarm tells Slack from the watch task; a failed one cannot
+            send(r, slack.watch_incomplete(r.info, r.decision_url(self.task_id)))
         self.defaults = [self.FIX_FORWARD if r.batch.on_failure == "fix_forward" else self.ROLL_BACK]
         if names := list(r.params.get("rollback_executors") or r.batch.rollback_executors):
             try:  # the seed's "Assign rollback executor"

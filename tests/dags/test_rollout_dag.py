@@ -455,6 +455,8 @@ def test_a_watch_window_task_that_fails_still_asks_on_call(rollout, monkeypatch)
     assert "The watch window's task failed" in asked["body"], asked
     texts = [json.dumps(m.get("blocks") or m["text"]) for m in env.slack.messages]
     assert any("the worker running the watch window was lost" in t for t in texts), headers(env.slack.messages)
+    asking = next(m for m in env.slack.messages if "watch window did not complete" in m["text"])
+    assert "decide_after_watch/required_actions" in json.dumps(asking["blocks"])  # the button to the question
     page = (next((env.artifacts / "gonogo_rollout").iterdir()) / "report.html").read_text()
     assert "ROLLED BACK" in page and "the watch window did not complete; Anonymous chose to roll back" in page
 

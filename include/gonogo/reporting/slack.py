@@ -177,6 +177,14 @@ def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "", inc
     return _message(title, body, info, task_url, ("Roll back or fix forward", decision_url))
 
 
+def watch_incomplete(info: RunInfo, decision_url: str = "") -> Message:
+    """The watch window's task failed every try: no verdict, the batch applied, on-call asked."""
+    body = ("*Watch window did not complete:* its task failed (the alert about it and its log say why), so "
+            "production was not watched to the end with the batch applied. On-call decides next: roll back or "
+            "fix forward (the Required Actions of the run).")
+    return _message("❓ gonogo: watch window did not complete", body, info, "", ("Roll back or fix forward", decision_url))
+
+
 def watch_summary(results: list[GateResult], info: RunInfo | None = None) -> str:
     """The window's metrics as a small table (mrkdwn has no tables: a code block keeps columns),
     the worst first; past _MAX_LIST rows, how many more and where they are."""
