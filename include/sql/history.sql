@@ -147,6 +147,12 @@ VALUES (%(run_id)s, %(batch)s, %(step)s, %(event)s, %(username)s, %(detail)s);
 SELECT at, run_id, batch, step, event, username, detail FROM gonogo.events
  WHERE batch = %(batch)s ORDER BY id;
 
+-- name: run_event
+-- The first detail of one event of one run (a watch window a retried task resumes).
+SELECT detail FROM gonogo.events
+ WHERE batch = %(batch)s AND run_id = %(run_id)s AND event = %(event)s
+ ORDER BY id LIMIT 1;
+
 -- name: exists
 SELECT to_regclass('gonogo.history') IS NOT NULL;
 

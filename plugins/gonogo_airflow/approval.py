@@ -163,7 +163,7 @@ class FailureDecision(HITLBranchOperator):
 
     def execute(self, context):
         from gonogo.apply import production
-        from gonogo.reporting import slack
+        from gonogo.reporting import outcome, slack
         from gonogo_airflow.notify import send
         from gonogo_airflow.rollout import Rollout
 
@@ -181,9 +181,8 @@ class FailureDecision(HITLBranchOperator):
                 if not ti.get_ti_count(dag_id=ti.dag_id, run_ids=[ti.run_id], task_ids=[ids.WATCH], states=["failed"]):
                     raise AirflowSkipException("the watch window did not run: nothing to decide")
                 incomplete, self.subject = True, WATCH_FAILED.format(batch=context["params"]["batch"])
-                self.body = ("The watch window's task failed (its log and Slack's alert say why), so production "
-                             "was not watched to the end with the batch applied. Roll back what this run applied, "
-                             "or fix forward and keep it.")
+                self.body = (f"{outcome.WATCH_INCOMPLETE.capitalize()}: {outcome.WATCH_TASK_FAILED}. Roll back "
+                             "what this run applied, or fix forward and keep it.")
         r = Rollout.from_context(context)
         if not production.in_flight(r.ctx):
             raise AirflowSkipException("no migration ran on production in this run: nothing to roll back")

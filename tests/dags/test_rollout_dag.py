@@ -452,7 +452,7 @@ def test_a_watch_window_task_that_fails_still_asks_on_call(rollout, monkeypatch)
     assert ti["production.rollback_migrations"] == "success" and ti["production.fix_forward"] == "skipped"
     assert pg_dump_schema(env.production) == schema_before
     asked = next(a for a in env.answered if a["task_id"] == "watch.decide_after_watch")
-    assert "The watch window's task failed" in asked["body"], asked
+    assert "did not complete: its task failed" in asked["body"] and "Roll back what this run applied" in asked["body"], asked
     texts = [json.dumps(m.get("blocks") or m["text"]) for m in env.slack.messages]
     assert any("the worker running the watch window was lost" in t for t in texts), headers(env.slack.messages)
     asking = next(m for m in env.slack.messages if "watch window did not complete" in m["text"])

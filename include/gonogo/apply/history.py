@@ -156,6 +156,14 @@ def events(conn: psycopg.Connection, batch_id: str) -> list[dict]:
     return [dict(zip(columns, row)) for row in conn.execute(query("history.sql", "events"), {"batch": batch_id})]
 
 
+def run_event(conn: psycopg.Connection, batch_id: str, run_id: str, event: str) -> dict | None:
+    """The detail of a run's first event of that kind, or None."""
+    if not conn.execute(query("history.sql", "events_exist")).fetchone()[0]:
+        return None
+    row = conn.execute(query("history.sql", "run_event"), {"batch": batch_id, "run_id": run_id, "event": event}).fetchone()
+    return row[0] if row else None
+
+
 def applied_by(conn: psycopg.Connection, batch_id: str, run_id: str) -> list[str]:
     """The steps this run applied, or was applying or failed in, in the order it started them:
     what a rollback of this run must undo (and nothing an earlier run applied)."""

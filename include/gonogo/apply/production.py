@@ -38,9 +38,8 @@ def window_opened(ctx: RunContext) -> dict | None:
     "hours"}), or None: a watch task that was interrupted resumes that window, to the same
     absolute deadline, instead of opening a new one."""
     with ctx.session("production") as conn:
-        opened = [e for e in history.events(conn, ctx.batch.id)
-                  if e["run_id"] == ctx.run_id and e["event"] == "watch_started" and e["detail"].get("started")]
-    return opened[0]["detail"] if opened else None
+        opened = history.run_event(conn, ctx.batch.id, ctx.run_id, "watch_started")
+    return opened if opened and opened.get("started") else None
 
 
 def record_decision(ctx: RunContext, event: str, decision: Decision | None) -> dict:

@@ -8,6 +8,11 @@ from datetime import datetime
 from gonogo.decision import FIX_FORWARD, Decision
 from gonogo.results import GateResult, failures, from_dicts
 
+# A watch task that failed every try: said the same in the outcome, the question to on-call and Slack.
+WATCH_INCOMPLETE = "the watch window did not complete"
+WATCH_TASK_FAILED = ("its task failed (its log and the alert about it say why), so production was not watched "
+                     "to the end with the batch applied")
+
 
 @dataclass(frozen=True)
 class Outcome:
@@ -67,7 +72,7 @@ def decide(*, gates_report: str | None, approval: Decision | None, applied: list
                        who=_who(on_failure, ""))
     if watched is None or watched.get("status") != "passed":
         if watched is None:  # its task failed: on-call was asked all the same
-            happened = alarm = "the watch window did not complete"
+            happened = alarm = WATCH_INCOMPLETE
         else:
             what = "; ".join(f"{r.title}: {r.message}" for r in failures(from_dicts(watched.get("results"))))
             was = f"the watch window was {watched['status']}"

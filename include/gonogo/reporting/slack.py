@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from slack_sdk import WebClient
 
+from gonogo.reporting import outcome
 from gonogo.reporting.report import ICON, RunInfo
 from gonogo.results import GateResult, applied_steps, from_dicts
 
@@ -179,8 +180,7 @@ def watch_alarm(info: RunInfo, failed: list[GateResult], task_url: str = "", inc
 
 def watch_incomplete(info: RunInfo, decision_url: str = "") -> Message:
     """The watch window's task failed every try: no verdict, the batch applied, on-call asked."""
-    body = ("*Watch window did not complete:* its task failed (the alert about it and its log say why), so "
-            "production was not watched to the end with the batch applied. On-call decides next: roll back or "
+    body = (f"*Watch window did not complete:* {outcome.WATCH_TASK_FAILED}. On-call decides next: roll back or "
             "fix forward (the Required Actions of the run).")
     return _message("❓ gonogo: watch window did not complete", body, info, "", ("Roll back or fix forward", decision_url))
 
