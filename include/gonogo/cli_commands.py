@@ -37,6 +37,7 @@ def lint(args: argparse.Namespace) -> int:
     for target in targets:
         for step, files in target.steps:
             step_findings = [f.to_detail() for _ in files for f in next(found)]
+            step_findings[:0] = [_not_run(f.name, target.ignored[f.name]) for f in files if f.name in target.ignored]
             where = target.path if target.batch is not None else Path.cwd()
             findings += [{"step": step, **d, "path": shown(where / d["file"])} for d in step_findings]
             levels = {d["level"] for d in step_findings}
@@ -71,6 +72,15 @@ def lint(args: argparse.Namespace) -> int:
           f"{_n(summary['warnings'], 'warning')}, {_n(summary['notes'], 'note')}): {verdict}"
           + ("; the DAG's lint gate stops the rollout on an error" if summary["errors"] else ""))
     return exit_code
+
+
+def _not_run(file: str, why: str) -> dict:
+    """A warning on a file the folder's tool passes over: its risks are linted, but it would not run."""
+    from gonogo.lint import WARNING, Finding
+
+    return Finding("not-a-migration", "gonogo", WARNING, file, 1, "", "", why,
+                   "rename it to the tool's layout if it is a migration, else move it out of the migrations "
+                   "folder").to_detail()
 
 
 def _pending(target, production_env: str):
@@ -144,10 +154,12 @@ def plan(args: argparse.Namespace) -> int:
 def import_(args: argparse.Namespace) -> int:
     import dataclasses
 
+    from gonogo import tools
     from gonogo.tools.imported import import_batch, pending, write_batch_folder
 
     batch = import_batch(args.tool, args.folder)
     everything = len(batch.steps)
+    ignored = tools.not_run(batch.source, [p for s in batch.steps for p in (s.forward.path, getattr(s.rollback, "path", None)) if p])
     if args.production_env:
         with _production(args.production_env) as conn:
             # a pending step whose rollback the team must write stops the import, but only after
@@ -164,11 +176,15 @@ def import_(args: argparse.Namespace) -> int:
     if args.format == "json":
         _print_json({"tool": args.tool, "folder": str(batch.source), "batch": batch.id, "migrations": everything,
                      "applied_before": [m.name for m in batch.applied_before], "steps": steps,
-                     "written": str(written) if written else None,
+                     "written": str(written) if written else None, "not_run": [shown(p) for p in ignored],
                      "rollbacks_to_write": [str(written / "rollbacks" / f"{s.name}.sql") if written else s.name
                                             for s in to_write]})
     else:
         _print_import(args, batch, everything, steps, written, to_write)
+        if ignored:
+            print(f"Not {args.tool} migrations (a name outside the layout: {tools.get(args.tool).layout}), so "
+                  f"not in the batch: {', '.join(shown(p) for p in ignored)}. Rename a file that is a migration; "
+                  f"gonogo lint reads them all the same.")
     if args.production_env:
         batch.require_rollbacks()  # exit 2: production has pending steps gonogo cannot roll back yet
     return 0

@@ -337,6 +337,23 @@ def test_lint_takes_sql_files_folders_and_a_tools_folder_in_one_call(tmp_path):
     assert {f["path"] for f in document["findings"] if f["step"] == "001_index"} == {str(plain / "001_index.sql")}
 
 
+def test_a_file_the_tools_layout_passes_over_is_linted_and_named_not_dropped(tmp_path):
+    """golang-migrate runs only <version>_<title>.up.sql: a 002_add_index.sql beside them would
+    never run, and used to vanish from the lint without a word (seen on a Go project's folder)."""
+    folder = written(tmp_path / "migrations", {
+        "001_init.up.sql": "CREATE TABLE issues (id bigint PRIMARY KEY, owner_id bigint, body text);\n",
+        "001_init.down.sql": "DROP TABLE issues;\n",
+        "002_add_index.sql": BLOCKING_INDEX + RENAME})
+    done = gonogo("lint", str(folder), "--format", "json")
+    assert done.returncode == 1, done.stdout + done.stderr
+    document = json.loads(done.stdout)
+    found = {(f["step"], f["rule"], f["line"]) for f in document["findings"]}
+    assert {("002_add_index", "not-a-migration", 1), ("002_add_index", "index-without-concurrently", 2),
+            ("002_add_index", "rename", 3)} <= found, found
+    said = gonogo("import", "golang-migrate", str(folder))
+    assert said.returncode == 0 and "Not golang-migrate migrations" in said.stdout and "002_add_index.sql" in said.stdout
+
+
 def test_lint_reads_a_tools_file_as_the_tool_runs_it(tmp_path):
     """A dbmate file: its down section is the rollback, where dropping what the up section
     created is the file's job. Linted as plain SQL, the DROP TABLE would be an error."""
@@ -482,3 +499,16 @@ def test_lint_refuses_a_file_larger_than_it_reads_at_once(tmp_path):
     assert path.stat().st_size > MAX_BYTES
     message = refused(gonogo("lint", str(path)))
     assert message.count("\n") == 1 and message.startswith(f"gonogo lint: {path} line 1: 50 MB, more than")
+
+
+def test_a_plain_folders_down_files_are_linted_as_rollbacks(tmp_path):
+    """diesel's <migration>/up.sql and down.sql: dropping in down.sql what up.sql added is the
+    rollback's job, not a drop-column error; each step is named by its migration's folder."""
+    folder = written(tmp_path / "migrations", {
+        "2020-01-01-000000_add_slug/up.sql": SAFE,
+        "2020-01-01-000000_add_slug/down.sql": "ALTER TABLE issues DROP COLUMN closed_at;\n"})
+    done = gonogo("lint", str(folder), "--format", "json")
+    assert done.returncode == 0, done.stdout + done.stderr
+    document = json.loads(done.stdout)
+    assert [s["step"] for s in document["steps"]] == ["2020-01-01-000000_add_slug/down", "2020-01-01-000000_add_slug/up"]
+    assert not [f for f in document["findings"] if f["level"] == "error"], document["findings"]

@@ -719,3 +719,28 @@ def test_an_unnamed_constraint_or_index_is_named_by_its_columns_not_by_a_blank(t
     assert found["constraint-builds-index"].startswith('ADD UNIQUE ("name") on "Recipe" builds its index')
     assert found["index-without-concurrently"].startswith('CREATE INDEX on "Recipe" without CONCURRENTLY')
     assert not [m for m in found.values() if "  " in m]
+
+
+def test_a_stored_generated_column_is_not_told_to_add_it_then_set_a_default(tmp_path):
+    """PostgreSQL 15 cannot make an existing column generated: 'add it without the default, then
+    SET DEFAULT' would end with a plain column (seen on a Go project's search column)."""
+    sql = ('ALTER TABLE "Recipe" ADD COLUMN "search" tsvector\n'
+           "    GENERATED ALWAYS AS (to_tsvector('simple', \"name\")) STORED;\n")
+    [finding] = [f for f in lint(tmp_path, sql) if f.rule == "table-rewrite"]
+    assert finding.level == "error" and "GENERATED ALWAYS AS (...) STORED" in finding.message
+    assert "SET DEFAULT" not in finding.help and "trigger" in finding.help
+
+
+def test_an_upsert_from_a_query_may_update_every_row_and_one_from_values_does_not(tmp_path):
+    """A recomputed summary (INSERT ... SELECT ... ON CONFLICT DO UPDATE) rewrote every row of its
+    table in one transaction on a Go project's migration, and neither lint said a word."""
+    recompute = ('INSERT INTO "Category" ("companyId", "name")\n'
+                 'SELECT "companyId", lower("category") FROM "Recipe" GROUP BY 1, 2\n'
+                 'ON CONFLICT ("companyId", "name") DO UPDATE SET "name" = EXCLUDED."name";\n')
+    [finding] = [f for f in lint(tmp_path, recompute) if f.rule == "unbatched-update-delete"]
+    assert (finding.problem, finding.level, finding.lock) == ("unbounded-write", "warning", "ROW EXCLUSIVE")
+    assert 'may update every row of "Category"' in finding.message and 'reads "Recipe"' in finding.message
+    listed = ('INSERT INTO "Category" ("companyId", "name") VALUES (1, \'a\')\n'
+              'ON CONFLICT ("companyId", "name") DO UPDATE SET "name" = EXCLUDED."name";\n')
+    nothing = recompute.replace('DO UPDATE SET "name" = EXCLUDED."name"', "DO NOTHING")
+    assert not [f for sql in (listed, nothing) for f in lint(tmp_path, sql) if f.rule == "unbatched-update-delete"]

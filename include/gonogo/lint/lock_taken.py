@@ -108,7 +108,7 @@ def lock_taken(node: ast.Node) -> str | None:
 
 # Where a foreign key's referenced table is not known (a DROP CONSTRAINT of a constraint
 # named like a foreign key, whose ADD the lint has not seen).
-REFERENCED_TABLE = "(its referenced table)"
+REFERENCED_TABLE = "the table it references (its ADD was not seen by the lint)"
 
 
 def other_locks(node: ast.Node, known: KnownSchema | None = None) -> dict[str, str]:

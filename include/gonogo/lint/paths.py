@@ -42,6 +42,7 @@ class Target:
     kind: str
     steps: list[tuple[str, list[FileToLint]]] = field(default_factory=list)
     batch: object | None = None
+    ignored: dict[str, str] = field(default_factory=dict)  # a file the tool does not run -> why, linted all the same
 
     @property
     def files(self) -> list[FileToLint]:
@@ -105,8 +106,15 @@ def _batch(folder: Path) -> Target:
 def _tool(name: str, folder: Path) -> Target:
     _not_too_large(folder)
     migrations = _migrations(name, folder)
-    return Target(folder.resolve(), name, [(m.name, _migration_files(m, _known_before(migrations, m)))
-                                           for m in migrations])
+    target = Target(folder.resolve(), name, [(m.name, _migration_files(m, _known_before(migrations, m)))
+                                             for m in migrations])
+    tool = tools.get(name)
+    for path in tool.ignored(folder, migrations):
+        target.steps.append((path.stem, [FileToLint(_not_empty(read(path)), name=str(path))]))
+        target.ignored[str(path)] = (f"not one of the folder's {name} migrations (its name is outside the layout: "
+                                     f"{tool.layout}), so not run by {name} nor by gonogo; linted statement by "
+                                     f"statement all the same")
+    return target
 
 
 def _known_before(migrations: list[tools.Migration], migration: tools.Migration) -> KnownSchema:
@@ -174,11 +182,19 @@ def _folder(folder: Path) -> list[Target]:
             plain.steps.extend(step for t in inner if t.kind == "folder" for step in t.steps)
             found.extend(t for t in inner if t.kind != "folder")
         elif child.suffix == ".sql" and child.is_file():
-            plain.steps.append((child.stem, [FileToLint(_not_empty(read(child)), name=str(child))]))
+            step = f"{folder.name}/{child.stem}" if child.stem in ("up", "down") else child.stem  # diesel's
+            plain.steps.append((step, [FileToLint(_not_empty(read(child)), name=str(child),
+                                                        rollback=_is_down(child))]))
     if not found and not plain.steps:
         raise BatchError(f"{folder}: no .sql file in this folder or under it, and not a batch or a migration "
                          f"tool's folder ({', '.join(tools.NAMES)})")
     return [*found, plain] if plain.steps else found
+
+
+def _is_down(path: Path) -> bool:
+    """A plain folder's down file (diesel's <migration>/down.sql, goose-style *.down.sql): a
+    rollback, where dropping what the up file made is the point, not a finding."""
+    return path.name == "down.sql" or path.name.endswith((".down.sql", "_down.sql"))
 
 
 def read(path: Path) -> SqlFile:

@@ -112,3 +112,11 @@ BEGIN
         COMMIT;
     END LOOP;
 END $$;
+
+-- a summary recomputed from another table: every plan that has accounts is updated
+INSERT INTO plans (code, name, price_cents)
+SELECT plan, initcap(plan), count(*)::integer FROM accounts WHERE plan IS NOT NULL GROUP BY plan
+ON CONFLICT (code) DO UPDATE SET price_cents = EXCLUDED.price_cents;
+
+INSERT INTO plans (code, name, price_cents) VALUES ('pro', 'Pro', 2900)
+ON CONFLICT (code) DO UPDATE SET price_cents = EXCLUDED.price_cents;

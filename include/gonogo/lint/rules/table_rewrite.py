@@ -24,6 +24,11 @@ _SERIAL = frozenset({"serial", "serial4", "bigserial", "serial8", "smallserial",
 _ADD_COLUMN_HELP = ("add the column without the default (catalog-only), then ALTER COLUMN ... SET DEFAULT for "
                     "new rows (catalog-only), then fill the existing rows in key ranges in a DO-block loop that "
                     "COMMITs after each batch")
+# PostgreSQL 15 cannot make an existing column generated: the add-then-fill fix would leave a plain one
+_GENERATED_HELP = ("a stored generated column has no form without a rewrite: add a plain column instead, kept in "
+                   "step for new rows by a BEFORE INSERT OR UPDATE trigger, and fill the existing rows in key "
+                   "ranges in a DO-block loop that COMMITs after each batch; or compute the value where it is "
+                   "read (a view, an expression index built CONCURRENTLY)")
 _NO_ONLINE_HELP = ("PostgreSQL has no online form of this: leave it out of the migration, or rebuild the table "
                    "online with the pg_repack extension outside the rollout")
 
@@ -66,7 +71,7 @@ def table_rewrite(script: Script) -> list[Finding]:
                     if per_row:
                         why = f'ADD COLUMN "{cmd.def_.colname}" {per_row}: every existing row gets its own value'
                         level = ERROR if certain else WARNING
-                        help_text = _ADD_COLUMN_HELP
+                        help_text = _GENERATED_HELP if per_row.startswith("GENERATED ALWAYS") else _ADD_COLUMN_HELP
                 if why:
                     break
         if why is None:

@@ -1,4 +1,5 @@
-"""An UPDATE or DELETE of a whole table in one transaction."""
+"""An UPDATE or DELETE of a whole table in one transaction (and an upsert from a query, which
+updates every row its query returns that is already there)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from gonogo.postgres.locks import blocks
 
 _HELP = ("batch it by key ranges (WHERE id IN (SELECT id ... ORDER BY id LIMIT 1000)) in a "
          "DO-block loop that COMMITs after each batch, each batch its own transaction")
+
+_UPSERT_HELP = ("run it in ranges of the SELECT's key (... WHERE src.id > last AND src.id <= last + 1000) in a "
+                "DO-block loop that COMMITs after each batch, each batch its own transaction")
 
 # (bad, fixed): the whole-table UPDATE, and the same work in key ranges, each its own transaction
 FIX = ('UPDATE "Recipe" SET "category" = lower("category")',
@@ -42,6 +46,8 @@ def unbatched_update_delete(script: Script) -> list[Finding]:
     found = []
     for unit in script.units:
         node = unit.node
+        if isinstance(node, ast.InsertStmt) and not unit.batched and unit.table not in script.new_tables:
+            found += _upsert(script, unit)
         if not isinstance(node, (ast.UpdateStmt, ast.DeleteStmt)) or unit.batched:
             continue
         table = unit.table
@@ -72,6 +78,24 @@ def unbatched_update_delete(script: Script) -> list[Finding]:
         found.append(script.finding(unit, rule="unbatched-update-delete", problem=problem,
                                     level=WARNING, lock="ROW EXCLUSIVE", message=message, help=_HELP))
     return found
+
+
+def _upsert(script: Script, unit: Unit) -> list[Finding]:
+    """INSERT ... SELECT ... FROM ... ON CONFLICT ... DO UPDATE (a recomputed summary table): every
+    row the query returns that is already in the table is updated, in one transaction. From
+    VALUES it writes the rows it lists; DO NOTHING updates none."""
+    node, table = unit.node, unit.table
+    conflict, select = node.onConflictClause, node.selectStmt
+    if (conflict is None or conflict.action != enums.OnConflictAction.ONCONFLICT_UPDATE
+            or not isinstance(select, ast.SelectStmt) or not select.fromClause):
+        return []
+    read = sorted({r.relname for r in select.fromClause if isinstance(r, ast.RangeVar)} - {table})
+    reads = "; it only reads " + ", ".join(f'"{t}"' for t in read) if read else ""
+    message = (f'INSERT ... ON CONFLICT DO UPDATE may update every row of "{table}": each row its SELECT returns '
+               f"that is already there is updated, in one transaction; each row it updates stays locked until it "
+               f"commits and the long transaction holds back VACUUM{reads}")
+    return [script.finding(unit, rule="unbatched-update-delete", problem="unbounded-write", level=WARNING,
+                           lock="ROW EXCLUSIVE", message=message, help=_UPSERT_HELP)]
 
 
 class _Refs(Visitor):
