@@ -29,9 +29,9 @@ def lint(args: argparse.Namespace) -> int:
 
     root = (args.batches_dir or batches_dir()).resolve()
     targets = [t for given in args.paths for t in resolve(given, root)]
+    if args.production_env:  # a batch or a tool's folder: only what production has not applied, as the DAG
+        targets = [_pending(t, args.production_env) for t in targets]
     batches = [t for t in targets if t.batch is not None]
-    if args.production_env and batches:
-        targets = [_pending(t, args.production_env) if t.batch is not None else t for t in targets]
     found = iter(lint_files([f for t in targets for f in t.files]))
     findings, steps = [], []
     for target in targets:
@@ -84,16 +84,20 @@ def _not_run(file: str, why: str) -> dict:
 
 
 def _pending(target, production_env: str):
-    """A batch from a migration tool, with only the migrations production has not applied."""
+    """A batch from a migration tool, or a tool's folder, with only the migrations production has
+    not applied (a plain file or folder, or a batch of gonogo's own, as it is)."""
     import dataclasses
 
-    from gonogo.tools.imported import pending
+    from gonogo import tools
+    from gonogo.tools.imported import import_batch, pending
     from gonogo.lint import step_files
 
-    if target.batch.tool is None:
+    if target.batch is None and target.kind in tools.NAMES:
+        target = dataclasses.replace(target, batch=import_batch(target.kind, target.path))
+    if target.batch is None or target.batch.tool is None:
         return target
     with _production(production_env) as conn:
-        batch = pending(target.batch, conn)
+        batch = pending(target.batch, conn, require_rollbacks=False)
     return dataclasses.replace(target, batch=batch,
                                steps=[(s.name, step_files(s, root=batch.path)) for s in batch.steps])
 
@@ -213,7 +217,8 @@ def _print_import(args, batch: Batch, everything: int, steps: list[dict], writte
                  else " (no rollback drafted)") + ".")
         for s in to_write:
             print(f"  still to write: {shown(written / 'rollbacks' / (s.name + '.sql'))}")
-        print(f"  python -m gonogo lint {shown(written)}")
+        print(f"  python -m gonogo lint {shown(written)}"  # what the DAG's gate lints: the pending ones
+              + (f" --production-env {args.production_env}" if args.production_env else ""))
     if not written and drafted:
         print("Drafted rollbacks live in memory; --write DIR saves them to review.")
 

@@ -252,3 +252,4 @@ def test_the_approval_body_says_what_an_approve_starts_and_links_the_report_tab(
         "**If you approve:** a backup and a restore point, then 6 steps applied on production inside the low-traffic "
         "window 22:00–04:00 UTC; then production is watched for 48 h: the run stays *running* until the watch "
         "window ends — that is expected.")
+    assert "watched for 30 s:" in after_approval(1, 30 / 3600)  # a short window in words, not "0.00833333 h"

@@ -127,6 +127,16 @@ def test_referenced_tables_leave_out_the_catalog():
     assert referenced_tables(script) == {"Recipe", "Category", "RecipeItem"}
 
 
+def test_a_with_querys_own_name_is_not_a_table():
+    """Prisma apps renumber rows with WITH ordered AS (...) UPDATE ... FROM ordered: 'ordered' was
+    a required table 'missing — schema drift', a false No-Go on a stranger's batch."""
+    script = parse_script('WITH ordered AS (SELECT id, row_number() OVER (ORDER BY id) AS n FROM "UserCollection")\n'
+                          'UPDATE "UserCollection" c SET "orderIndex" = ordered.n FROM ordered WHERE c.id = ordered.id;\n'
+                          'UPDATE ordered SET n = 1;\n')  # a table of that name in another statement is one
+    assert referenced_tables(script[:1]) == {"UserCollection"}
+    assert referenced_tables(script) == {"UserCollection", "ordered"}
+
+
 def test_referenced_tables_of_the_shipped_steps():
     assert STEPS[1].tables() == {"RecipeItem", "RecipeSection"}
     assert STEPS[5].tables() == {"Recipe", "Category"}

@@ -105,12 +105,15 @@ def top_statements(production_conn: psycopg.Connection, *, limit: int = 10,
 
 
 def with_parameters(found: Sequence[Found], staging_conn: psycopg.Connection, *,
-                    sample: int = 10) -> Parameterized:
+                    sample: int = 10, limit: int | None = None) -> Parameterized:
     """Each found statement as a Query with up to `sample` parameter sets sampled on staging
-    (params is the first; writes and rate carried over), and the statements left out with why."""
+    (params is the first; writes and rate carried over), and the statements left out with why;
+    with a `limit`, the first that many that run (one left out makes room for the next)."""
     catalog = _Catalog(staging_conn)
     queries, left_out = [], []
     for statement in found:
+        if limit is not None and len(queries) >= limit:
+            break
         try:
             queries.append(_parameterized(staging_conn, catalog, statement, sample))
         except _NoValue as exc:
@@ -448,6 +451,9 @@ def _trial(conn: psycopg.Connection, text: str, params: dict) -> tuple[str | Non
         return f"{exc.diag.message_primary or exc} (SQLSTATE {exc.sqlstate})", 0
 
 
+_CANDIDATES = 3  # statements ranked per one the workload keeps
+
+
 def workload(production_conn: psycopg.Connection, staging_conn: psycopg.Connection, *, limit: int = 10,
              phase: str = "dry_run", history: tuple[str, ...] = ("gonogo.",)) -> tuple[list[Query], GateResult]:
     """The app's top statements on production with parameters found on staging, and the gate
@@ -456,12 +462,15 @@ def workload(production_conn: psycopg.Connection, staging_conn: psycopg.Connecti
     title = "The app's workload found on production"
     threshold = f"production's top {limit} statements (pg_stat_statements), each with parameters from the data"
     try:
-        found = top_statements(production_conn, limit=limit, history=history)
+        # more than `limit` candidates: a one-off statement staging cannot run (a bulk load's
+        # generate_series) leaves room for the app's next one instead of shrinking the workload
+        found = top_statements(production_conn, limit=limit * _CANDIDATES, history=history)
     except NotMeasured as exc:
         return [], GateResult(gate="workload", title=title, phase=phase, verdict=Verdict.WARN, value="not measured",
                               threshold=threshold, message=f"no app workload: {exc}",
                               hint="without it the dry run measures no plans and no lock waits of the app")
-    queries, left_out = with_parameters(found, staging_conn)
+    queries, left_out = with_parameters(found, staging_conn, limit=limit)
+    found = found[:len(queries) + len(left_out)]  # the candidates tried
     rate = sum(q.rate or 0 for q in queries)
     since = found[0].since_source if found else ""
     rows = [{"query": q.name, "calls_per_second": round(q.rate or 0, 2), "writes": q.writes,

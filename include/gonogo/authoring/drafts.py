@@ -11,6 +11,8 @@ The rollback rehearsal on staging proves every draft, like any written rollback.
 
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,4 +166,6 @@ def _why(node) -> str:
         "DropColumn": "a dropped column and its data are gone: re-add it and restore the data",
         "DropConstraint": "a dropped constraint: re-add it as it was",
     }
-    return reasons.get(kind, f"{kind} has no inverse gonogo can draft")
+    # a statement's own words, not the parser's node name (CreateFunctionStmt -> CREATE FUNCTION)
+    words = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", kind.removesuffix("Stmt")).upper()
+    return reasons.get(kind, f"{words} has no inverse gonogo can draft")

@@ -259,24 +259,38 @@ def _last_name(obj) -> str:
 
 
 class _Relations(Visitor):
+    """The relations one statement names; a WITH query's own name (UPDATE ... FROM ordered, where
+    ordered is the statement's CTE) is not a table."""
+
     def __init__(self):
         super().__init__()
-        self.names: set[str] = set()
+        self.names: set[str] = set()      # schema-qualified or not a CTE's name
+        self.bare: set[str] = set()       # unqualified: a table, unless the statement's CTE
+        self.ctes: set[str] = set()
 
     def visit_RangeVar(self, ancestors, node):
         if node.schemaname not in _CATALOG_SCHEMAS and not node.relname.startswith("pg_"):
-            self.names.add(node.relname)
+            (self.names if node.schemaname else self.bare).add(node.relname)
+
+    def visit_WithClause(self, ancestors, node):
+        self.ctes |= {cte.ctename for cte in node.ctes or ()}
+
+    @property
+    def tables(self) -> set[str]:
+        return self.names | (self.bare - self.ctes)
 
 
 def referenced_tables(statements: list[Statement]) -> set[str]:
     """Every table the statements name (ALTER, CREATE INDEX, UPDATE, DROP TABLE, FK targets, joins)."""
-    visitor = _Relations()
+    names: set[str] = set()
     for statement in statements:
         for node in statement.nodes():
+            visitor = _Relations()
             visitor(node)
+            names |= visitor.tables
             if isinstance(node, ast.DropStmt) and node.removeType == enums.ObjectType.OBJECT_TABLE:
-                visitor.names.update(_last_name(obj) for obj in node.objects)
-    return visitor.names - created_tables(statements)
+                names.update(_last_name(obj) for obj in node.objects)
+    return names - created_tables(statements)
 
 
 def created_tables(statements: list[Statement], *, renamed: bool = True) -> set[str]:

@@ -255,7 +255,10 @@ def _now() -> str:
 
 def after_approval(to_apply: int, watch_hours: float, window: str = "") -> str:
     """What an Approve starts, and how long the run then stays running."""
-    watch = (f"then production is watched for {watch_hours:g} h: the run stays *running* until the watch window "
+    from gonogo.apply.progress import duration
+
+    watched = f"{watch_hours:g} h" if watch_hours >= 1 else duration(watch_hours * 3600)  # not "0.00833333 h"
+    watch = (f"then production is watched for {watched}: the run stays *running* until the watch window "
              f"ends — that is expected" if watch_hours else "no watch window (monitoring_hours is 0)")
     return (f"**If you approve:** a backup and a restore point, then {to_apply} step{'' if to_apply == 1 else 's'} "
             f"applied on production{f' inside the low-traffic window {window}' if window else ''}; {watch}.")

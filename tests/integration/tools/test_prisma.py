@@ -9,6 +9,7 @@ implicit many-to-many table, enums, foreign keys added after both tables.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -181,6 +182,15 @@ def test_import_write_makes_the_folder_the_missing_rollback_goes_into_then_stops
     assert f"still to write: {todo}" in done.stdout
     assert f"write the rollback of each step as rollbacks/<step>.sql in the batch folder {written}" in done.stderr
     assert f"write the rollback for {renamed / 'migration.sql'} line 1" in done.stderr
+    assert f"python -m gonogo lint {written} --production-env GONOGO_TEST_PRODUCTION" in done.stdout
+    # the tool's folder linted as the DAG's gate lints it: only what production lacks (the flag
+    # was ignored for a folder: every migration linted, the applied ones' findings included)
+    linted = subprocess.run([sys.executable, "-m", "gonogo", "lint", str(folder), "--production-env",
+                             "GONOGO_TEST_PRODUCTION", "--format", "json"],
+                            env=env, capture_output=True, text=True, timeout=120, cwd=PROJECT)
+    assert linted.returncode in (0, 1), linted.stdout + linted.stderr
+    assert [s["step"] for s in json.loads(linted.stdout)["steps"]] == [*PENDING, renamed.name]
+    assert any(f["rule"] == "rename" for f in json.loads(linted.stdout)["findings"])
 
     todo.write_text('ALTER TABLE "Issue" RENAME COLUMN "summary" TO "body";\n')
     with tracker.connect("tests", guards=None) as conn:
