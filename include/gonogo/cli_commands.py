@@ -256,8 +256,15 @@ def load(args: argparse.Namespace) -> Batch:
     root = (args.batches_dir or batches_dir()).resolve()
     given = Path(args.batch)
     if not (root / args.batch / "manifest.yaml").is_file() and (given.is_dir() or len(given.parts) > 1):
+        from gonogo.lint.paths import tool_of
+
         folder = given.resolve()
-        batch = load_batch(folder.name, folder.parent)
+        if not (folder / "manifest.yaml").is_file() and (tool := tool_of(folder)):  # a tool's folder as it is
+            from gonogo.tools.imported import import_batch
+
+            batch = import_batch(tool, folder)
+        else:
+            batch = load_batch(folder.name, folder.parent)
     else:
         batch = load_batch(args.batch, root)
     if batch.tool is not None and args.production_env:

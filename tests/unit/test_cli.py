@@ -286,6 +286,8 @@ def test_import_names_each_rollback_to_write_with_file_and_line_and_where_it_goe
     (batch_folder / "rollbacks" / f"{renamed}.sql").write_text('ALTER TABLE "Issue" RENAME COLUMN "summary" TO "body";\n')
     planned = gonogo("plan", str(batch_folder))
     assert "none yet" not in planned.stdout and f"rollbacks/{renamed}.sql" in planned.stdout
+    as_it_is = gonogo("plan", str(folder))  # the tool's folder itself, as lint takes it (was: no manifest)
+    assert as_it_is.returncode == 0 and "rollback   none yet, to be written:" in as_it_is.stdout, as_it_is.stderr
 
 
 def test_import_refuses_what_is_not_the_tools_layout(tmp_path):
