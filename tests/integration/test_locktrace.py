@@ -196,6 +196,8 @@ def test_a_blocking_migration_makes_the_app_wait_and_lock_waits_fail(conn, app_d
     # a read (ACCESS SHARE) or a write (ROW EXCLUSIVE) of the app, whichever waited longest
     assert result.value.endswith(('(ACCESS SHARE on "Recipe")', '(ROW EXCLUSIVE on "Recipe")')), result.value
     assert f"blocked by pid {conn.info.backend_pid} (gonogo/tests/migration" in result.message
+    # named by the statement that took the lock, not by what its session ran when sampled
+    assert "the migration's session" in result.message and "pg_sleep" not in result.message, result.message
     assert 'blocking.sql line 2 (LOCK TABLE "Recipe" IN ACCESS EXCLUSIVE MODE)' in result.message
     assert result.details[0]["blocking_pids"] == [conn.info.backend_pid]
     assert workload.stats.errors == 0

@@ -763,8 +763,9 @@ def lock_waits(sampler: WaitSampler, *, threshold_seconds: float, phase: str, su
             message=(f"the longest wait of an app query was {longest.seconds:.3f} s, for {longest.mode} "
                      f"on {longest.relation}" if longest else "no app query waited for a lock"),
             details=details)
-    blocked_by = "; ".join(_blocker(b) for b in longest.blockers) or "a backend that had ended by the next sample"
     holder = _holder(longest, traced_runs)
+    blocked_by = "; ".join(_blocker(b, traced=holder is not None) for b in longest.blockers) or \
+        "a backend that had ended by the next sample"
     taken = (f"; the lock was taken by {holder[0].file} line {holder[1].line} ({holder[1].summary}), "
              f"{holder[2].mode} held {holder[2].held_seconds:.2f} s" if holder else "")
     return GateResult(
@@ -787,9 +788,14 @@ def _mode(mode: str) -> str:
         return mode
 
 
-def _blocker(blocker: dict[str, Any]) -> str:
+def _blocker(blocker: dict[str, Any], *, traced: bool = False) -> str:
+    """A blocking session; gonogo's own, when the trace names the statement that took the lock, by
+    that (what it ran when sampled may be gonogo's catalog read later in the same transaction)."""
+    application = blocker.get("application") or "no application_name"
+    if traced and application.startswith("gonogo/"):
+        return f"pid {blocker['pid']} ({application}: the migration's session)"
     text = " ".join((blocker.get("query") or "").split())
-    return f"pid {blocker['pid']} ({blocker.get('application') or 'no application_name'}: {text[:120]})"
+    return f"pid {blocker['pid']} ({application}: {text[:120]})"
 
 
 def _holder(wait: LockWait, traced_runs: Sequence[TracedRun]):
