@@ -240,3 +240,20 @@ def test_row_counts_gate_sees_lost_rows_but_not_new_tables(prod_conn, tmp_path):
     run = apply_steps(prod_conn, [lossy], phase="dry_run", live_traffic=False, log=quiet)
     assert run.failed_step == lossy.name  # staging: nothing else writes, so lost rows are a FAIL
     assert by_gate(run.results, lossy)["row_counts_unchanged"] is Verdict.FAIL
+
+
+def test_a_one_transaction_files_count_is_its_own_statements(prod_conn, tmp_path):
+    """A one-line migration run in one transaction (as Prisma runs a file) ran "1 statement", not
+    the 3 the BEGIN and COMMIT gonogo wraps it in made it read."""
+    batch = make_batch(tmp_path, [
+        {"name": "one", "manifest": {"mode": "transaction"}, "forward": "CREATE TABLE one (a int);",
+         "rollback": "DROP TABLE one;"},
+        {"name": "two", "forward": "CREATE TABLE two (a int);\nCREATE TABLE three (a int);",
+         "rollback": "DROP TABLE three;\nDROP TABLE two;"}])
+    assert batch.steps[0].forward.mode == "transaction"
+    run = apply_steps(prod_conn, list(batch.steps), phase="dry_run", live_traffic=False, log=quiet)
+    applied = {r.subject: r.value for r in run.results if r.gate == "step_applied"}
+    assert applied["001_one"].startswith("1 statement in ") and applied["002_two"].startswith("2 statements in ")
+    undone = rollback_steps(prod_conn, list(batch.steps), phase="dry_run", log=quiet)
+    assert [r.value.split(" in ")[0] for r in undone.results if r.gate == "rollback_applied"] == \
+        ["2 statements", "1 statement"]

@@ -200,7 +200,7 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
                      for s in exc.run.statements])]
     results = [*pre, GateResult(
         gate="step_applied", title="Migration applied", phase=phase, subject=step.name,
-        verdict=Verdict.PASS, value=f"{len(script.statements)} statements in {script.seconds:.2f} s",
+        verdict=Verdict.PASS, value=_ran(script),
         threshold="every statement succeeds",
         message=f"{step.forward.path.name} ran to the end",
         details=[{"line": s.line, "statement": s.summary, "seconds": round(s.seconds, 3),
@@ -293,8 +293,13 @@ def rollback_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str,
         run.applied.append(step.name)
         run.results.append(GateResult(
             gate="rollback_applied", title="Rollback applied", phase=phase, subject=step.name,
-            verdict=Verdict.PASS, value=f"{len(script.statements)} statements in {script.seconds:.2f} s",
+            verdict=Verdict.PASS, value=_ran(script),
             threshold="every statement succeeds", message=f"{step.rollback.path.name} ran to the end"))
         run.results.extend(lock_retries(script.tally, phase=phase, subject=step.name))
     return run
 
+
+def _ran(script) -> str:
+    """How many of the file's statements ran, and how long they took (gonogo's BEGIN/COMMIT around
+    a one-transaction file not counted: a one-line migration is "1 statement")."""
+    return f"{script.written} statement{'' if script.written == 1 else 's'} in {script.seconds:.2f} s"

@@ -54,6 +54,7 @@ class StatementRun:
     notices: list[str] = field(default_factory=list)
     attempts: int = 1  # of its unit: its block's, when it ran in one
     outcome: object = None  # what run_script's `execute` returned (the lock trace's StatementTrace)
+    implicit: bool = False  # the BEGIN/COMMIT gonogo wraps a one-transaction file in: not the file's
 
 
 @dataclass
@@ -65,6 +66,11 @@ class ScriptRun:
     @property
     def seconds(self) -> float:
         return sum(s.seconds for s in self.statements)
+
+    @property
+    def written(self) -> int:
+        """How many of the file's own statements ran (not the BEGIN/COMMIT gonogo added)."""
+        return sum(not s.implicit for s in self.statements)
 
 
 class ScriptError(GonogoError):
@@ -137,7 +143,8 @@ def run_script(conn: psycopg.Connection, script: SqlFile, log: Log = lambda _: N
         seconds = time.monotonic() - started
         state["recorded"] = state["recorded"] or recording
         run.statements.append(StatementRun(statement.line, statement.summary(), seconds, list(notices),
-                                           attempts=run.tally.attempts, outcome=outcome))
+                                           attempts=run.tally.attempts, outcome=outcome,
+                                           implicit=statement.implicit))
         attempts = run.tally.attempts
         log(f"    done in {seconds:.3f} s" + (f" after {attempts} attempts" if attempts > 1 else ""))
 
