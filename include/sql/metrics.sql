@@ -35,11 +35,15 @@ SELECT coalesce(round(100.0 * n_dead_tup / nullif(n_live_tup + n_dead_tup, 0), 2
 
 -- name: query_work
 -- Cumulative time (ms), calls, shared blocks (hit + read) and rows of one statement: the deltas
--- give time, pages and rows per call over an interval (gonogo.judge).
+-- give time, pages and rows per call over an interval (gonogo.judge). Top-level calls only, what
+-- clients sent (as gonogo.discover ranks them): with pg_stat_statements.track = all, the watch's
+-- own EXPLAIN of the statement, each poll, is a nested call of it that ran nothing. (A query
+-- metric needs EXPLAIN VERBOSE's query id, PostgreSQL 14+: the toplevel column is there.)
 SELECT coalesce(sum(total_exec_time), 0), coalesce(sum(calls), 0),
        coalesce(sum(shared_blks_hit + shared_blks_read), 0), coalesce(sum(rows), 0)
   FROM pg_stat_statements
- WHERE queryid = %(queryid)s AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database());
+ WHERE queryid = %(queryid)s AND toplevel
+   AND dbid = (SELECT oid FROM pg_database WHERE datname = current_database());
 
 -- name: control_probe
 -- A control that touches no table: CPU work only, so its time says how busy the machine is.

@@ -17,6 +17,8 @@ import sample_app
 from gonogo.watching.analysis import ALARM, INCONCLUSIVE, PASSED, Analysis, Metric
 from gonogo.batch import WatchConfig, load_batch
 from gonogo.context import RunContext
+from gonogo.reporting import slack
+from gonogo.reporting.report import RunInfo
 from gonogo.results import Verdict
 from gonogo.apply.steps import apply_steps
 from gonogo.watching.watch import capture_baseline, cleanup_from, progress, run_window, worse_than_baseline
@@ -73,6 +75,48 @@ def test_a_clean_window_passes(production):
     assert not [r for r in results if r.verdict is Verdict.FAIL]
     # every fail-severity metric was measured, not merely absent
     assert all(r.details for r in results)
+
+
+def test_a_window_without_app_traffic_measures_no_query_and_is_not_called_passed(production):
+    # No client sends a query, before the batch or during the window. The watch's own EXPLAIN of
+    # each top query (its plan, each poll) is a call of that query in pg_stat_statements (nested,
+    # pg_stat_statements.track = all, as on these clusters): taken for the app's, every query
+    # read "0 ms (baseline 0 ms), within its threshold in all 10 measurements" and the window
+    # passed on nothing the app did.
+    ctx = context(production)
+    baseline = capture_baseline(ctx, hours=4 / 3600, log=quiet)
+    status, results = run_window(ctx, baseline, hours=4 / 3600, log=quiet)
+    queries = [r for r in results if r.subject.startswith("query_ms:")]
+    assert queries
+    for result in queries:
+        assert result.verdict is Verdict.WARN, (result.subject, result.value, result.message)
+        assert result.message.startswith("no data in the whole window"), result.message
+        assert result.value.startswith("no value"), result.value
+    assert status == PASSED  # no alarm: the other metrics were measured
+    info = RunInfo(dag_id="gonogo_rollout", run_id="watch", batch_id=BATCH.id, batch_title="", run_url="",
+                   report_url="")
+    text = slack.completed(info, [], [], watched=results).blocks[1]["text"]["text"]
+    assert "watch window passed" not in text
+    assert f"the watch window raised no alarm; {len(queries)} of {len(results)} metrics were never measured" in text
+
+
+def test_calls_that_took_no_time_are_no_measurement():
+    # pg_stat_statements.track = top with track_utility = off (PostgreSQL 15): the watch's EXPLAIN
+    # of a query is a top-level call of it, one a poll, that ran nothing (no time, pages or rows)
+    q = Metric("query_ms:q", "q", "", {"queryid": 1}, kind="query", max_ratio=1.5, floor=2.0, failure_limit=1)
+    plan = ("Index Scan using i on t", [["Index Scan", "t", "i"]])
+
+    def explained(polls):  # cumulative (time, calls, pages, rows), cost, plan, scans
+        return (0.0, float(polls), 0.0, 0.0, 10.0, *plan)
+
+    series = [{"query_ms:q": explained(i)} for i in range(1, 10)]
+    analysis = Analysis([q], series[-1], window_seconds=60, series=series)
+    for i in range(10, 16):
+        analysis.observe({"query_ms:q": explained(i)}, (i - 9) * 10)
+    assert analysis.finish() == PASSED
+    [result] = analysis.results()
+    assert result.verdict is Verdict.WARN and result.message.startswith("no data in the whole window"), result.message
+    assert result.value == "no value (baseline —)"
 
 
 def test_an_index_dropped_halfway_is_a_plan_change_that_raises_the_alarm(production):

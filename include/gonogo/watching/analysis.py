@@ -9,7 +9,8 @@ severity: a failing `fail` metric raises the alarm, a `warn` one is reported.
 A metric that errors or returns nothing is never a success: after `error_limit` consecutive
 errors the window is inconclusive and a human decides, and so is one that only ever errored. A
 ratio with nothing to divide by in an interval (a query nobody called) is "no data": not an
-error, and never a PASS — a metric with no data in the whole window ends as a WARN.
+error, and never a PASS — a metric with no data in the whole window ends as a WARN. The watch's
+own EXPLAIN of a top query is not a call of it.
 
 A top query is a `query` metric, judged by gonogo.watching.judge rather than by a threshold: its plan
 and its pages per call (which a busy machine does not move) and its time per call over the last
@@ -426,12 +427,15 @@ class Analysis:
 
 
 def _interval(before, after) -> tuple[float, float, float] | None:
-    """(ms, pages, rows per call) of a query between two readings; None without calls."""
+    """(ms, pages, rows per call) of a query between two readings; None without calls, and
+    None for calls that took no time at all: they ran nothing (an EXPLAIN without ANALYZE is
+    a call of the query it plans where pg_stat_statements counts it, e.g. on PostgreSQL 15 with
+    track_utility off) and the watch's own EXPLAIN, each poll, is not the app's traffic."""
     before, after = _reading(before), _reading(after)
     if not before or not after or len(before) < 4 or len(after) < 4:
         return None
     calls = after[1] - before[1]
-    if calls <= 0:
+    if calls <= 0 or after[0] <= before[0]:
         return None
     return ((after[0] - before[0]) / calls, (after[2] - before[2]) / calls, (after[3] - before[3]) / calls)
 
