@@ -308,6 +308,8 @@ def test_rollbacks_that_run_in_a_transaction_are_rehearsed_in_one_rolled_back_an
     applied, rehearsed = run(staging_db, batch, log=lines.append)
 
     assert applied_steps(to_dicts(applied)) == ["s1_note", "s2_tag"]
+    # the file's own statements, traced (its BEGIN and COMMIT are the file's: counted)
+    assert [r.value.split(" in ")[0] for r in by_gate(applied, "step_applied")] == ["2 statements", "3 statements"]
     columns, updates = _state(staging_db)
     assert ("item", "note") in columns and ("tag", "item_id") in columns  # staging still holds the batch
     assert updates == 1  # the whole-table UPDATE ran once: in the apply, not again in the rehearsal

@@ -157,6 +157,7 @@ class TracedRun:
     file: str
     statements: list[StatementTrace] = field(default_factory=list)
     tally: Tally = field(default_factory=Tally)  # what its lock retries met (run_script's)
+    written: int = 0  # the file's own statements that ran (ScriptRun.written: not gonogo's BEGIN/COMMIT)
 
     @property
     def seconds(self) -> float:
@@ -231,7 +232,7 @@ def trace_script(conn: psycopg.Connection, script: SqlFile, *, observer: Target,
     traces = [ran.outcome for ran in run.statements]  # the attempts that went through, once each
     for trace, ran in zip(traces, run.statements):
         trace.notices = ran.notices
-    return TracedRun(file=run.file, statements=traces, tally=run.tally)
+    return TracedRun(file=run.file, statements=traces, tally=run.tally, written=run.written)
 
 
 @dataclass(frozen=True)
