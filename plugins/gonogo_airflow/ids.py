@@ -30,7 +30,7 @@ DECIDE_ON_FAILURE = "production.decide_on_failure"
 ROLLBACK = "production.rollback_migrations"
 FIX_FORWARD = "production.fix_forward"
 # a batch's own DAG (gonogo_<batch>): a task per migration and its rollback, named by migration()
-MIGRATION_APPLY, MIGRATION_ROLLBACK = "apply", "rollback"
+MIGRATION_APPLY, MIGRATION_VALIDATE, MIGRATION_ROLLBACK = "apply", "validate", "rollback"
 DRY_RUN = "dry_run"  # the group of a migration's node on staging (its apply), beside production's
 # watch
 WATCH = "watch.watch_window"
@@ -50,6 +50,7 @@ ALERTED = "alerted"                  # any task: its failure alert went out
 FAILED_STEP = "failed_step"          # a migration's node on staging: its step failed, the rehearsal stops
 BROKEN_SINCE = "broken_since"        # ... and the queries broken so far, each blamed on the step that broke it
 STEP_RESULTS = "step_results"        # an apply task whose migration failed: its results (the final report's)
+COUNTED = "row_counts_before"        # a migration's apply node: its tables' rows before it, for its validate node
 
 
 def short(task_id: str) -> str:
@@ -64,7 +65,8 @@ def pulled(task_id: str, *filters: str) -> str:
 
 def migration(step: str, task: str, group: str = "production") -> str:
     """The id of a migration's task in its batch's DAG: "production.apply_<step>",
-    "production.rollback_<step>", "dry_run.apply_<step>" (the step's name in the characters
+    "production.validate_<step>", "production.rollback_<step>", "dry_run.apply_<step>",
+    "dry_run.validate_<step>" (the step's name in the characters
     Airflow takes). Flat in its group, not a group per migration: the rollbacks run in reverse,
     and Airflow's Grid refuses groups that depend on each other both ways."""
     return f"{group}.{task}_" + re.sub(r"[^\w-]", "_", step)[:200]

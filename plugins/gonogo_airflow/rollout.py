@@ -188,9 +188,10 @@ class Rollout:
 
     @property
     def apply_tasks(self) -> list[str]:
-        """The tasks that apply the migrations: a node per migration (a batch's own DAG), in the
-        order they run, or the one task (gonogo_rollout)."""
-        nodes = [ids.migration(step.name, ids.MIGRATION_APPLY) for step in self.batch.steps]
+        """The tasks that apply the migrations: a node per migration and one per its validation
+        (a batch's own DAG), in the order they run, or the one task (gonogo_rollout)."""
+        nodes = [ids.migration(step.name, node) for step in self.batch.steps
+                 for node in (ids.MIGRATION_APPLY, ids.MIGRATION_VALIDATE)]
         return nodes if all(self.ti.task.dag.has_task(node) for node in nodes) else [ids.APPLY]
 
     def plan_steps(self) -> list[str]:

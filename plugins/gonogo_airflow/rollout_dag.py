@@ -2,8 +2,8 @@
 (`gonogo_rollout`: the batch or a migration tool's folder chosen in the trigger form, the
 migrations rehearsed and applied by one task each) and once per batch folder (`gonogo_<batch>`,
 dags/gonogo_batches.py: each migration a node of its own on staging — its rehearsal — and on
-production — apply, and its paired rollback, which run in reverse for what this run applied when
-on-call chooses Roll back). Everything else is the same
+production — apply, then validate, and its paired rollback, which run in reverse for what this
+run applied when on-call chooses Roll back). Everything else is the same
 DAG: the checklist's phases below, in the order the checklist has them.
 """
 
@@ -106,8 +106,15 @@ def apply_on_staging(baseline: dict) -> list[dict]:
 @task
 def rehearse_migration(baseline: dict, step: str, previous: str | None) -> list[dict]:
     """One migration on the staging copy while the app's queries run: preconditions, locks
-    traced, validation, lock budget and waits, plans against the baseline, contract tests."""
+    traced, lock budget and waits, rows written (its validate node checks what it made)."""
     return phases.rehearse(Rollout.current(), step, baseline, previous, log=log.info)
+
+
+@task
+def validate_rehearsal(baseline: dict, step: str, previous: str | None) -> list[dict]:
+    """What the migration's rehearsal made, checked on the staging copy: its objects, verify file
+    and rows; then the app's plans against the baseline, the contracts and commands due."""
+    return phases.validate_rehearsed(Rollout.current(), step, baseline, previous, log=log.info)
 
 
 @task(trigger_rule=TriggerRule.NONE_FAILED)
@@ -238,6 +245,13 @@ def apply_migration(step: str) -> list[dict]:
 
 
 @task
+def validate_migration(step: str) -> list[dict]:
+    """What the migration's apply node made, checked on production: its objects exist and are
+    valid, its verify file holds, its tables kept their rows; a failure asks on-call."""
+    return phases.validate(Rollout.current(), step, log=log.info)
+
+
+@task
 def all_applied(steps: list[str]) -> list[dict]:
     """Every migration's node applied (or skipped): their results, as one list (the watch window,
     the report and the outcome read it)."""
@@ -286,8 +300,11 @@ def build(dag_id: str, doc_md: str, params: dict, outline: Outline | None = None
                 rehearsals, previous = [], None
                 for _, step, _ in outline.steps:
                     rehearsals.append(rehearse_migration.override(
-                        task_id=ids.short(current := ids.migration(step, ids.MIGRATION_APPLY, ids.DRY_RUN)),
+                        task_id=ids.short(ids.migration(step, ids.MIGRATION_APPLY, ids.DRY_RUN)),
                         doc_md=f"Rehearse {step} on the staging copy.")(baseline, step, previous))
+                    rehearsals.append(validate_rehearsal.override(
+                        task_id=ids.short(current := ids.migration(step, ids.MIGRATION_VALIDATE, ids.DRY_RUN)),
+                        doc_md=f"Validate {step} on the staging copy.")(baseline, step, previous))
                     previous = current
                 applied_on_staging = all_rehearsed.override(task_id=ids.short(ids.APPLY_ON_STAGING))(
                     [name for _, name, _ in outline.steps])
@@ -318,11 +335,14 @@ def build(dag_id: str, doc_md: str, params: dict, outline: Outline | None = None
                   metrics_baseline)
             if outline is None:
                 applies, rollbacks = [applied := apply_migrations()], [rolled_back := rollback_migrations()]
-            else:  # a node per migration: applied in order; rolled back in reverse, then the proof
+            else:  # a node per migration, then its validation: in order; rolled back in reverse, then the proof
                 applies, rollbacks = [], []
                 for i, (_, step, _) in enumerate(outline.steps):
                     applies.append(apply_migration.override(
                         task_id=ids.short(ids.migration(step, ids.MIGRATION_APPLY)), doc_md=f"Apply {step}.")(step))
+                    applies.append(validate_migration.override(
+                        task_id=ids.short(ids.migration(step, ids.MIGRATION_VALIDATE)),
+                        doc_md=f"Validate {step} on production.")(step))
                     rollbacks.append(rollback_migration.override(  # the last migration's is the first to run
                         task_id=ids.short(ids.migration(step, ids.MIGRATION_ROLLBACK)),
                         doc_md=f"Roll {step} back, if this run applied it.",

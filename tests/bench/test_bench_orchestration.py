@@ -131,9 +131,10 @@ def test_batch_dags_parse_time(batch_dag, tmp_path):
                    ["batches", "gonogo_batches.py s", f"plain Airflow, {tasks} tasks each s",
                     "gonogo's own s per batch"], rows,
                    notes=[f"Each batch: a DAG of {tasks} tasks (the shipped batch's 7 migrations, each with its "
-                          "rehearsal, apply and rollback node) and the trigger form's params. The plain DAGs have "
-                          "as many @task nodes and the same params: Airflow deep-copies the DAG's params into every "
-                          "task, which is most of a batch DAG's cost."])
+                          "rehearsal and its validation, its apply and its validation, and its rollback) and the "
+                          "trigger form's params. The plain DAGs have as many @task nodes and the same params: "
+                          "Airflow deep-copies the DAG's params into every task, which is most of a batch DAG's "
+                          "cost."])
 
 
 def phases(dagrun) -> dict[str, float]:

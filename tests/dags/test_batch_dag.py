@@ -34,6 +34,10 @@ def rehearsal_of(step: str) -> str:
     return ids.migration(step, ids.MIGRATION_APPLY, ids.DRY_RUN)
 
 
+def validate_of(step: str, group: str = "production") -> str:
+    return ids.migration(step, ids.MIGRATION_VALIDATE, group)
+
+
 def ended_in_order(dagrun, task_ids: list[str]) -> list[str]:
     """The tasks among task_ids that ran, in the order they started."""
     ran = [ti for ti in dagrun.get_task_instances() if ti.task_id in task_ids and ti.start_date]
@@ -41,20 +45,24 @@ def ended_in_order(dagrun, task_ids: list[str]) -> list[str]:
 
 
 def test_the_batch_dag_draws_each_migration_and_its_rollback(batch_dag):
-    """From the manifest at parse time: an apply node per step in order, then the gathering node
-    the watch window waits for; the rollbacks chained the other way, the last migration's first."""
+    """From the manifest at parse time: an apply node per step, then its validate node, in order,
+    then the gathering node the watch window waits for; the rollbacks chained the other way, the
+    last migration's first."""
     for earlier, later in zip(STEPS, STEPS[1:]):
-        assert batch_dag.get_task(apply_of(earlier)).downstream_task_ids >= {apply_of(later)}
+        assert batch_dag.get_task(apply_of(earlier)).downstream_task_ids >= {validate_of(earlier)}
+        assert batch_dag.get_task(validate_of(earlier)).downstream_task_ids >= {apply_of(later)}
         assert batch_dag.get_task(rollback_of(later)).downstream_task_ids == {rollback_of(earlier)}
-    assert batch_dag.get_task(apply_of(STEPS[-1])).downstream_task_ids >= {ids.APPLY}
+    assert batch_dag.get_task(validate_of(STEPS[-1])).downstream_task_ids >= {ids.APPLY}
+    assert batch_dag.get_task(ids.DECIDE_ON_FAILURE).upstream_task_ids >= {validate_of(s) for s in STEPS}
     assert batch_dag.get_task(rollback_of(STEPS[0])).downstream_task_ids == {ids.ROLLBACK}
     assert batch_dag.get_task(rollback_of(STEPS[-1])).upstream_task_ids == {ids.DECIDE_ON_FAILURE,
                                                                             ids.DECIDE_AFTER_WATCH}
     assert batch_dag.get_task(ids.WATCH).upstream_task_ids == {ids.APPLY}
     # on staging: a rehearsal node per step in order, gathered before the rollback rehearsal
     for earlier, later in zip(STEPS, STEPS[1:]):
-        assert batch_dag.get_task(rehearsal_of(earlier)).downstream_task_ids == {rehearsal_of(later)}
-    assert batch_dag.get_task(rehearsal_of(STEPS[-1])).downstream_task_ids == {ids.APPLY_ON_STAGING}
+        assert batch_dag.get_task(rehearsal_of(earlier)).downstream_task_ids == {validate_of(earlier, ids.DRY_RUN)}
+        assert batch_dag.get_task(validate_of(earlier, ids.DRY_RUN)).downstream_task_ids == {rehearsal_of(later)}
+    assert batch_dag.get_task(validate_of(STEPS[-1], ids.DRY_RUN)).downstream_task_ids == {ids.APPLY_ON_STAGING}
     assert all(batch_dag.get_task(rehearsal_of(s)).upstream_task_ids >= {ids.CAPTURE_BASELINE} for s in STEPS)
     assert "dry_run.rehearse_rollbacks" in batch_dag.get_task(ids.APPLY_ON_STAGING).downstream_task_ids
     assert batch_dag.params["batch"] == BATCH.id and "migration_tool" not in batch_dag.params
@@ -66,26 +74,38 @@ def test_each_migration_is_applied_by_its_own_node_in_order(rollout, batch_dag):
 
     ti = states(dagrun)
     assert str(dagrun.state) == "success", env.why(dagrun)
-    assert all(ti[apply_of(s)] == "success" for s in STEPS)
-    assert ended_in_order(dagrun, [apply_of(s) for s in STEPS]) == [apply_of(s) for s in STEPS]
+    nodes = [node for s in STEPS for node in (apply_of(s), validate_of(s))]
+    assert all(ti[node] == "success" for node in nodes)
+    assert ended_in_order(dagrun, nodes) == nodes
     assert all(ti[rollback_of(s)] == "skipped" for s in STEPS) and ti[ids.ROLLBACK] == "skipped"
-    # each node's evidence is its own step's; the gathering node has them all, in order
+    # each node's evidence is its own step's: the apply node ran it, the validate node checked it;
+    # the gathering node has them all, in order
     for step in ENABLED:
         results = dagrun.get_task_instance(apply_of(step)).xcom_pull(task_ids=apply_of(step))
         assert {r["subject"] for r in results if r["gate"] == "step_applied"} == {step}
+        assert not {r["gate"] for r in results} & {"objects_valid", "row_counts_unchanged"}
+        checked = dagrun.get_task_instance(validate_of(step)).xcom_pull(task_ids=validate_of(step))
+        assert {r["gate"] for r in checked} >= {"objects_valid", "row_counts_unchanged"}
+        assert {r["subject"] for r in checked} == {step} and all(r["verdict"] != "FAIL" for r in checked)
     [cleanup] = dagrun.get_task_instance(apply_of(STEPS[-1])).xcom_pull(task_ids=apply_of(STEPS[-1]))
     assert cleanup["value"] == "disabled in this run: not applied"
+    assert dagrun.get_task_instance(validate_of(STEPS[-1])).xcom_pull(task_ids=validate_of(STEPS[-1])) == []
     gathered = dagrun.get_task_instance(ids.APPLY).xcom_pull(task_ids=ids.APPLY)
     assert [r["subject"] for r in gathered if r["gate"] == "step_applied"] == ENABLED
+    assert [r["subject"] for r in gathered if r["gate"] == "objects_valid"] == ENABLED
     # on staging the same: each rehearsal node in order, its own step's evidence, gathered
-    assert all(ti[rehearsal_of(s)] == "success" for s in STEPS)
-    assert ended_in_order(dagrun, [rehearsal_of(s) for s in STEPS]) == [rehearsal_of(s) for s in STEPS]
+    staged = [node for s in STEPS for node in (rehearsal_of(s), validate_of(s, ids.DRY_RUN))]
+    assert all(ti[node] == "success" for node in staged)
+    assert ended_in_order(dagrun, staged) == staged
     for step in ENABLED:
         results = dagrun.get_task_instance(rehearsal_of(step)).xcom_pull(task_ids=rehearsal_of(step))
         assert {r["subject"] for r in results if r["gate"] == "step_applied"} == {step}
         assert {r["gate"] for r in results} >= {"lock_budget", "lock_waits"}  # traced under the app's traffic
         if step != ENABLED[0]:  # what holds before the batch is measured once, by the first node
             assert results[0]["subject"] == step, results[0]
+        node = validate_of(step, ids.DRY_RUN)
+        checked = dagrun.get_task_instance(node).xcom_pull(task_ids=node)
+        assert {r["gate"] for r in checked} >= {"objects_valid", "row_counts_unchanged", "query_latency"}
     assert dagrun.get_task_instance(rehearsal_of(STEPS[-1])).xcom_pull(task_ids=rehearsal_of(STEPS[-1])) == []
     first = dagrun.get_task_instance(rehearsal_of(STEPS[0])).xcom_pull(task_ids=rehearsal_of(STEPS[0]))
     rehearsed = dagrun.get_task_instance(ids.APPLY_ON_STAGING).xcom_pull(task_ids=ids.APPLY_ON_STAGING)
@@ -112,6 +132,8 @@ def test_a_migration_that_fails_on_staging_stops_the_rehearsal_at_its_node(rollo
     at = STEPS.index(failing)
     assert [ti[rehearsal_of(s)] for s in STEPS] == ["success"] * (at + 1) + ["skipped"] * (len(STEPS) - at - 1), \
         env.why(dagrun)
+    assert [ti[validate_of(s, ids.DRY_RUN)] for s in STEPS] == \
+        ["success"] * (at + 1) + ["skipped"] * (len(STEPS) - at - 1)  # the failed step's: nothing to check
     evidence = dagrun.get_task_instance(rehearsal_of(failing)).xcom_pull(task_ids=rehearsal_of(failing))
     assert any(r["verdict"] == "FAIL" and r["subject"] == failing for r in evidence)
     assert ti[ids.APPLY_ON_STAGING] == "success" and ti[ids.EVALUATE_GATES] == "failed"
@@ -136,7 +158,10 @@ def test_a_failed_migration_is_rolled_back_node_by_node_in_reverse(rollout, batc
     failed = "20250115160000_fix_recipe_category_fields_backfill"
     at = STEPS.index(failed)
     assert str(dagrun.state) == "failed"
-    assert [ti[apply_of(s)] for s in STEPS] == ["success"] * at + ["failed"] + ["upstream_failed"] * (len(STEPS) - at - 1)
+    # the backfill's file went through; its verification found the unmapped rows: its validate node failed
+    assert [ti[apply_of(s)] for s in STEPS] == ["success"] * (at + 1) + ["upstream_failed"] * (len(STEPS) - at - 1)
+    assert [ti[validate_of(s)] for s in STEPS] == \
+        ["success"] * at + ["failed"] + ["upstream_failed"] * (len(STEPS) - at - 1)
     assert ti[ids.DECIDE_ON_FAILURE] == "success" and ti[ids.FIX_FORWARD] == "skipped"
     assert all(ti[rollback_of(s)] == "success" for s in STEPS) and ti[ids.ROLLBACK] == "success"
     # every rollback node ran, the last migration's first; those of steps this run never started
@@ -160,6 +185,45 @@ def test_a_failed_migration_is_rolled_back_node_by_node_in_reverse(rollout, batc
     done = [r for r in json.loads(report.read_text())["results"] if r["phase"] == "production"]
     assert [r["subject"] for r in done if r["gate"] == "step_applied"] == STEPS[:at + 1]
     assert {r["subject"] for r in done if r["verdict"] == "FAIL"} == {failed}
+
+
+def test_a_migration_whose_validation_fails_on_production_asks_on_call_and_is_rolled_back(
+        rollout, batch_dag, tmp_path, monkeypatch):
+    """The first migration's verify file finds a problem on production that the staging copy did
+    not have: its apply node went through, its validate node fails, nothing after it runs,
+    on-call is asked, and Roll back undoes that migration (history: rolled back)."""
+    import yaml
+
+    folder = copy_batch(tmp_path)
+    manifest = yaml.safe_load((folder / "manifest.yaml").read_text())
+    manifest["steps"][0]["verify"] = "verify/first_verify.sql"
+    (folder / "manifest.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    (folder / "verify" / "first_verify.sql").write_text("SELECT 1 WHERE false;\n")
+    monkeypatch.setenv("GONOGO_BATCHES_DIR", str(folder.parent))
+    env = rollout(dag=batch_dag)
+    (folder / "verify" / "first_verify.sql").write_text(  # zero rows = right; on production, one
+        "SELECT 'a duplicate the copy did not have' AS problem, 1 AS rows\n"
+        f" WHERE current_database() = '{env.production.dbname}';\n")
+    schema_before = pg_dump_schema(env.production)
+
+    dagrun = env.run({"decide.approve_rollout": "Approve", ids.DECIDE_ON_FAILURE: "Roll back"})
+
+    ti = states(dagrun)
+    first = STEPS[0]
+    assert str(dagrun.state) == "failed", env.why(dagrun)
+    assert ti[validate_of(first, ids.DRY_RUN)] == "success"  # the copy had no such problem
+    assert (ti[apply_of(first)], ti[validate_of(first)]) == ("success", "failed")
+    assert all(ti[apply_of(s)] == "upstream_failed" for s in STEPS[1:])
+    assert ti[ids.DECIDE_ON_FAILURE] == "success" and ti[rollback_of(first)] == "success"
+    assert ti[ids.ROLLBACK] == "success" and pg_dump_schema(env.production) == schema_before
+    with env.production.connect("tests", guards=None) as conn:
+        recorded = history.read(conn, BATCH.id)
+        events = [e["event"] for e in history.events(conn, BATCH.id) if e["step"] == first]
+    assert recorded[first].status == "rolled_back" and events[:3] == ["apply", "applied", "fail"], events
+    assert events[-1] == "rolled_back", events
+    [report] = (env.artifacts / batch_dag.dag_id).glob("*/report.json")
+    done = [r for r in json.loads(report.read_text())["results"] if r["phase"] == "production"]
+    assert [(r["gate"], r["subject"]) for r in done if r["verdict"] == "FAIL"] == [("step_verified", first)]
 
 
 def test_a_batch_changed_since_its_dag_was_drawn_stops_before_production(rollout, batch_dag, tmp_path, monkeypatch):

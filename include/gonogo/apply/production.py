@@ -19,7 +19,7 @@ from gonogo.gates.session_guards import session_guards
 from gonogo.results import GateResult, Verdict, require_pass, to_dicts
 from gonogo.postgres.schema import Schema, compare, read_schema
 from gonogo.decision import Decision
-from gonogo.apply.steps import BatchRun, Ledger, apply_steps, rollback_steps
+from gonogo.apply.steps import BatchRun, Ledger, apply_steps, rollback_steps, validate_steps
 
 PHASE = "production"
 ORPHANS = "orphan_sessions"
@@ -153,9 +153,10 @@ def plan(ctx: RunContext) -> tuple[list[str], list[GateResult]]:
     return [s.name for s in pending], done
 
 
-def apply(ctx: RunContext, log: Log = print, *, step: str | None = None) -> BatchRun:
+def apply(ctx: RunContext, log: Log = print, *, step: str | None = None, validate: bool = True) -> BatchRun:
     """The enabled steps in order, under the rollout lock. step: that one alone (a migration's
-    own node of a batch's DAG), the same way; one not enabled for this run is left alone."""
+    own node of a batch's DAG), the same way; one not enabled for this run is left alone.
+    validate=False: its validation is validate()'s, given the run's `counted`."""
     steps = list(ctx.batch.enabled_steps)
     if step is not None:
         steps = [s for s in steps if s.name == step]
@@ -168,9 +169,17 @@ def apply(ctx: RunContext, log: Log = print, *, step: str | None = None) -> Batc
         orphans = end_orphans(ctx, conn, log)
         with rollout_lock.exclusive(conn, "apply_migrations", ctx.run_id):
             run = apply_steps(conn, steps, phase=PHASE, live_traffic=True, log=log,
-                              ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy)
+                              ledger=Ledger(ctx.batch, ctx.run_id), policy=ctx.policy, validate=validate)
     run.results[:0] = orphans
     return run
+
+
+def validate(ctx: RunContext, step: str, counted: dict[str, dict[str, int]], log: Log = print) -> BatchRun:
+    """A migration's validation node: what apply(validate=False) applied of `step` checked (its
+    objects valid, its verify file, its tables' rows); a failure marks it failed in the history."""
+    with ctx.session("production") as conn:
+        return validate_steps(conn, [ctx.batch.step(step)], counted, phase=PHASE, live_traffic=True, log=log,
+                              ledger=Ledger(ctx.batch, ctx.run_id))
 
 
 def _left_alone(step: str, value: str, message: str) -> GateResult:

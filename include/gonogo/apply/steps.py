@@ -71,6 +71,8 @@ class BatchRun:
     skipped: list[str] = field(default_factory=list)   # applied before, from the same file
     failed_step: str | None = None
     error: str | None = None
+    # validate=False: each applied step's row counts before it, for its validation in a node of its own
+    counted: dict[str, dict[str, int]] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -96,8 +98,10 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
                 check_preconditions: bool = False, runner: Runner = run_script,
                 ledger: Ledger | None = None, policy: RetryPolicy | None = None,
                 batch: Batch | None = None, skip_applied: bool = False, hook: StepHook | None = None,
-                run_id: str | None = None) -> BatchRun:
+                run_id: str | None = None, validate: bool = True) -> BatchRun:
     """Apply each step, then validate it; stop at the first step that fails either.
+    validate=False: the validation is left to validate_steps (a batch's DAG: a node of its own
+    after each migration's), and the run keeps the row counts it needs (BatchRun.counted).
 
     With a ledger, gonogo's history decides (history.plan): a step applied before from the same
     file is skipped, one whose file was edited since is refused, and each step is recorded as
@@ -133,7 +137,8 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
             results = apply_step(conn, step, phase=phase, live_traffic=live_traffic, log=log,
                                  check_preconditions=check_preconditions, runner=step_runner or runner,
                                  policy=policy, run_id=run_id, batch=batch,
-                                 before_commit=recorder(owner, step, ledger=ledger) if owner else None)
+                                 before_commit=recorder(owner, step, ledger=ledger) if owner else None,
+                                 counted=None if validate else run.counted)
         if conn.closed:  # the server ended the session: its reason is in the step's error; nothing more is written
             run.results.extend(results)
             run.failed_step = step.name
@@ -153,6 +158,28 @@ def apply_steps(conn: psycopg.Connection, steps: list[Step], *, phase: str, live
         run.results.extend([*results, *more])
         run.applied.append(step.name)
     on_progress(list(run.applied), None)
+    return run
+
+
+def validate_steps(conn: psycopg.Connection, steps: list[Step], counted: dict[str, dict[str, int]], *,
+                   phase: str, live_traffic: bool, log: Log = print, ledger: Ledger | None = None) -> BatchRun:
+    """The validation apply_steps(validate=False) left for later, of each step it applied
+    (`counted`: its row counts before the step); stop at the first that fails. With a ledger, a
+    failed validation marks the step failed in gonogo's history, as apply_steps does."""
+    run = BatchRun()
+    for step in steps:
+        if step.name not in counted:
+            log(f"== {phase}: step {step.order} {step.name} not applied by this run: nothing to validate")
+            continue
+        log(f"== {phase}: validating step {step.order} {step.name}")
+        results = validate_step(conn, step, counted[step.name], phase=phase, live_traffic=live_traffic)
+        if failures(results):
+            if ledger:
+                history.finish(conn, ledger.batch, step, ledger.run_id, "failed",
+                               detail={"results": [f"{r.gate}: {r.verdict.value} {r.value}" for r in results]})
+            return _stop(run, step, results, log)
+        run.results.extend(results)
+        run.applied.append(step.name)
     return run
 
 
@@ -177,11 +204,12 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
                log: Log = print, check_preconditions: bool = False, runner: Runner = run_script,
                policy: RetryPolicy | None = None, run_id: str = "gonogo",
                before_commit: Callable[[psycopg.Connection], None] | None = None,
-               batch: Batch | None = None) -> list[GateResult]:
+               batch: Batch | None = None, counted: dict[str, dict[str, int]] | None = None) -> list[GateResult]:
     """Apply one step and validate it. With check_preconditions, the data is first measured
     against what the step adds (and, given its batch, the foreign keys preflight left to it);
     if it does not allow the step, the step is not run.
-    before_commit: what the file's transaction records with it (recorder)."""
+    before_commit: what the file's transaction records with it (recorder). counted: validate
+    later (validate_step), keeping the row counts before the step there, by step."""
     pre = preconditions(conn, step, phase=phase, batch=batch) if check_preconditions else []
     if stopped := failures(pre):
         for result in stopped:
@@ -214,10 +242,20 @@ def apply_step(conn: psycopg.Connection, step: Step, *, phase: str, live_traffic
         # the old version of every row it mapped stays until a vacuum: the app's scans read them
         results.append(vacuum_after(conn, step, run_id=run_id, policy=policy_for(conn, step, policy), log=log,
                                     phase=phase))
-    results.append(objects_valid(conn, step, phase=phase))
+    if counted is not None:
+        counted[step.name] = before
+        return results
+    return results + validate_step(conn, step, before, phase=phase, live_traffic=live_traffic)
+
+
+def validate_step(conn: psycopg.Connection, step: Step, before: dict[str, int], *, phase: str,
+                  live_traffic: bool) -> list[GateResult]:
+    """What the step made exists and is valid, its verify file holds, and its tables kept their
+    rows (`before`: their counts before it)."""
+    results = [objects_valid(conn, step, phase=phase)]
     if step.verify:
         results.append(verify(conn, step.verify, phase=phase, subject=step.name))
-    results.append(rowcounts.unchanged(before, rowcounts.count_rows(conn, tables), phase=phase,
+    results.append(rowcounts.unchanged(before, rowcounts.count_rows(conn, step.tables()), phase=phase,
                                        subject=step.name, live_traffic=live_traffic))
     return results
 

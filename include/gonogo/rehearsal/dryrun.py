@@ -30,7 +30,7 @@ from gonogo.gates.contracts import contracts
 from gonogo.postgres.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script, whole_table_writes
 from gonogo.results import GateResult, Verdict, failures
 from gonogo.postgres.schema import Schema, compare, read_schema
-from gonogo.apply.steps import BatchRun, StepHook, apply_steps, lock_retries, rollback_steps
+from gonogo.apply.steps import BatchRun, StepHook, apply_steps, lock_retries, rollback_steps, validate_steps
 from gonogo.postgres.target import Target
 from gonogo.watching.watch import rewritten_tables
 from gonogo.rehearsal.workload import Workload, paced
@@ -115,12 +115,14 @@ def apply_all(ctx: RunContext, baseline: Baseline, log: Log = print) -> list[Gat
 
 
 def rehearse(ctx: RunContext, baseline: Baseline, log: Log = print, *, step: str | None = None,
-             broken_since: dict[str, str] | None = None) -> BatchRun:
+             broken_since: dict[str, str] | None = None, validate: bool = True) -> BatchRun:
     """The enabled steps on staging, or `step` alone (a migration's own node of a batch's DAG:
     the nodes run in order, and the first also measures what holds before the batch); a step not
     enabled for this run is left alone. The run's failed_step says where it stopped.
     broken_since: {query: the step after which it first broke}, carried from node to node (updated
-    in place), so a query is blamed on the step that broke it, once."""
+    in place), so a query is blamed on the step that broke it, once. validate=False: what the
+    step's traced run measures only (locks, waits, rows written); its validation, plans and
+    contracts are validate()'s, given the run's `counted` (a node of its own)."""
     batch = ctx.batch
     steps, earlier = list(batch.enabled_steps), []
     if step is not None:
@@ -142,11 +144,30 @@ def rehearse(ctx: RunContext, baseline: Baseline, log: Log = print, *, step: str
             results += _commands(ctx, None, log)
         run = apply_steps(conn, steps, phase=PHASE, live_traffic=False, log=log,
                           check_preconditions=True, policy=ctx.policy, batch=batch, skip_applied=True,
-                          run_id=ctx.run_id, hook=_Rehearsal(ctx, conn, baseline, log, earlier=earlier,
-                                                             broken_since=broken_since))
+                          run_id=ctx.run_id, validate=validate,
+                          hook=_Rehearsal(ctx, conn, baseline, log, earlier=earlier, broken_since=broken_since,
+                                          validate=validate))
         if not run.ok:
             log(f"!! dry run stops at {run.failed_step}")
     run.results[:0] = results
+    return run
+
+
+def validate(ctx: RunContext, baseline: Baseline, step: str, counted: dict[str, dict[str, int]], log: Log = print,
+             *, broken_since: dict[str, str] | None = None) -> BatchRun:
+    """A migration's validation node on staging, after rehearse(validate=False) applied it: its
+    objects valid, its verify file, its tables' rows; then the app's plans against the baseline,
+    the contracts and the team's commands due by now. Nothing when the step was not applied by
+    this run (applied before, disabled)."""
+    batch = ctx.batch
+    names = [s.name for s in batch.enabled_steps]
+    with ctx.session("staging") as conn:
+        run = validate_steps(conn, [batch.step(step)], counted, phase=PHASE, live_traffic=False, log=log)
+        if run.ok and run.applied:
+            rehearsal = _Rehearsal(ctx, conn, baseline, log, broken_since=broken_since)
+            run.results += rehearsal.validated(batch.step(step), names[:names.index(step) + 1])
+    if not run.ok:
+        log(f"!! dry run stops at {run.failed_step}")
     return run
 
 
@@ -156,8 +177,9 @@ class _Rehearsal(StepHook):
     step went through — plans against the baseline, the contracts and commands due by now."""
 
     def __init__(self, ctx: RunContext, conn: psycopg.Connection, baseline: Baseline, log: Log,
-                 earlier: list[str] = (), broken_since: dict[str, str] | None = None):
+                 earlier: list[str] = (), broken_since: dict[str, str] | None = None, validate: bool = True):
         self.ctx, self.conn, self.baseline, self.log = ctx, conn, baseline, log
+        self.validate = validate  # False: what the traced run measured only; validated() is a node's own
         self.earlier = list(earlier)  # steps rehearsed before this loop (by their own nodes)
         self.tracing, self.waits = None, None
         # query -> the step after which it first broke: blamed once
@@ -181,12 +203,15 @@ class _Rehearsal(StepHook):
         if self.waits is not None:
             found.append(lock_waits(self.waits, threshold_seconds=t.lock_wait_seconds, phase=PHASE,
                                     subject=step.name, traced_runs=self.tracing.runs))
-        if failures(results):
+        if failures(results) or not self.validate:
             return found
-        if self.baseline.queries:
-            found.append(self._latency(step))
-        found += contracts(self.conn, self.ctx.batch, [*self.earlier, *run.skipped, *run.applied, step.name],
-                           phase=PHASE, subject=step.name)
+        return found + self.validated(step, [*self.earlier, *run.skipped, *run.applied, step.name])
+
+    def validated(self, step, done: list[str]) -> list[GateResult]:
+        """Once the step went through: the app's plans against the baseline, the contracts and the
+        team's commands due after `done` (the steps so far, this one included)."""
+        found = [self._latency(step)] if self.baseline.queries else []
+        found += contracts(self.conn, self.ctx.batch, done, phase=PHASE, subject=step.name)
         return found + _commands(self.ctx, step.name, self.log)
 
     def _latency(self, step) -> GateResult:
