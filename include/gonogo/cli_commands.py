@@ -163,7 +163,8 @@ def import_(args: argparse.Namespace) -> int:
 
     batch = import_batch(args.tool, args.folder)
     everything = len(batch.steps)
-    ignored = tools.not_run(batch.source, [p for s in batch.steps for p in (s.forward.path, getattr(s.rollback, "path", None)) if p])
+    ran = [p for s in batch.steps for p in (s.forward.path, getattr(s.rollback, "path", None)) if p]
+    ignored = tools.not_run(batch.source, ran)
     if args.production_env:
         with _production(args.production_env) as conn:
             # a pending step whose rollback the team must write stops the import, but only after

@@ -109,7 +109,7 @@ def _tool(name: str, folder: Path) -> Target:
     target = Target(folder.resolve(), name, [(m.name, _migration_files(m, _known_before(migrations, m)))
                                              for m in migrations])
     tool = tools.get(name)
-    for path in tool.ignored(folder, migrations):
+    for path in tools.not_run(folder, [p for m in migrations for p in (m.up.path, m.down and m.down.path) if p]):
         target.steps.append((path.stem, [FileToLint(_not_empty(read(path)), name=str(path))]))
         target.ignored[str(path)] = (f"not one of the folder's {name} migrations (its name is outside the layout: "
                                      f"{tool.layout}), so not run by {name} nor by gonogo; linted statement by "

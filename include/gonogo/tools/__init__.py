@@ -92,12 +92,6 @@ class MigrationTool(ABC):
 
     out_of_order: bool = True       # applies a pending migration older than one already applied
 
-    def ignored(self, folder: Path, migrations: list[Migration]) -> list[Path]:
-        """The .sql files beside the migrations that the tool does not run, their names being
-        outside its layout (golang-migrate and Flyway pass over them without a word): gonogo
-        says so, and the lint reads them all the same."""
-        return not_run(folder, [p for m in migrations for p in (m.up.path, m.down and m.down.path) if p])
-
     def resolve_hint(self, migration: Migration) -> str:
         """What to do about a migration the tool's history marks failed or dirty."""
         return f"resolve it with the tool ({self.status_command} says more), then run gonogo again"
@@ -167,6 +161,8 @@ def split(tool: MigrationTool, migrations: list[Migration],
 
 
 def not_run(folder: Path, ran: list[Path]) -> list[Path]:
-    """The .sql files directly in the folder that are none of the files run."""
+    """The .sql files directly in the folder that are none of the files run: names outside the
+    tool's layout, which golang-migrate and Flyway pass over without a word. gonogo says so, and
+    the lint reads them all the same."""
     done = {Path(p).resolve() for p in ran}
     return [p for p in sorted(Path(folder).iterdir()) if p.is_file() and p.suffix == ".sql" and p.resolve() not in done]
