@@ -11,6 +11,8 @@ import atexit
 import glob
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from pathlib import Path
 
@@ -20,6 +22,7 @@ import pytest
 from gonogo_local.cluster import LocalCluster, make_base_dir, stop_all
 from gonogo_airflow.local import airflow_env
 from helpers import create_database, drop_database
+from reaper import MARK, alive
 
 # Airflow reads its settings when first imported: the session gets its own home and
 # metadata database before any test module imports it.
@@ -31,21 +34,24 @@ os.environ.update(airflow_env(_AIRFLOW_HOME, connections={}))
 _PREFIX = "gonogo-test-"
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
+def pytest_configure(config):
+    """A session that runs tests (an xdist worker, or pytest without -n) marks every process it
+    starts and leaves a watchdog that stops them if the session dies without its teardown
+    (pytest-timeout ends a hung worker with os._exit): see tests/reaper.py."""
+    if getattr(config.option, "numprocesses", None) and not hasattr(config, "workerinput"):
+        return  # xdist's controller: it runs no test
+    os.environ[MARK] = str(os.getpid())
+    subprocess.Popen([sys.executable, str(Path(__file__).with_name("reaper.py")), str(os.getpid())],
+                     env={k: v for k, v in os.environ.items() if k != MARK}, start_new_session=True,
+                     stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
 
 
 def _sweep_leftovers() -> None:
     """Stop and remove clusters of earlier sessions whose pytest process is gone."""
     for base in glob.glob(f"{tempfile.gettempdir()}/{_PREFIX}*"):
         owner = Path(base) / "owner.pid"
-        if owner.is_file() and _alive(int(owner.read_text() or 0)):
+        if owner.is_file() and alive(int(owner.read_text() or 0)):
             continue  # another test session, still running
         stop_all(Path(base))
         shutil.rmtree(base, ignore_errors=True)

@@ -84,6 +84,7 @@ def app_traffic(production: Target, queries):
 
 
 ANSWER_AFTER_SECONDS = 2.0
+PARKED = ("awaiting_input", "deferred")  # the states in which Airflow's API resumes a task it answers
 
 
 class Approver:
@@ -128,10 +129,13 @@ class Approver:
                                            params={"dag_id_pattern": self.dag_id, "response_received": False})
                 for detail in response.json().get("hitl_details", []):
                     ti = detail["task_instance"]
+                    # The question is listed while its task is still running, before it parks. An
+                    # answer that lands then resumes nothing (the API resumes only a parked task)
+                    # and the run hung on a loaded machine: answer a parked task only, and as a
+                    # person would, after a short read.
+                    if ti.get("state") not in PARKED:
+                        continue
                     seen = self._first_seen.setdefault(f"{ti['dag_run_id']}/{ti['task_id']}", time.monotonic())
-                    # Answered within a moment of its pause, a question can reach the task before
-                    # Airflow 3.3 has finished pausing it, and the run then hangs or fails the task:
-                    # answer as a person would, after a short read.
                     if time.monotonic() - seen >= ANSWER_AFTER_SECONDS:
                         self._answer(detail)
             except Exception as exc:  # keep answering; the caller reads .errors

@@ -10,14 +10,12 @@ import shutil
 import sys
 from datetime import datetime, timezone
 
-import pytest
 import yaml
 
 from gonogo.authoring.queries import load_queries
 from helpers import pg_dump_schema, states
 from prisma_app import APPLIED, MIGRATIONS, PENDING, TRACKER, deploy_as_prisma_does, prisma_status
 
-pytestmark = pytest.mark.timeout(300)
 PROJECT = TRACKER.parents[3]
 
 

@@ -24,8 +24,6 @@ from integration.tools import test_golang_migrate as golang_
 from integration.tools import test_sqitch as sqitch_
 from integration.tools.imported_steps import copy_migrations, run_file
 
-pytestmark = pytest.mark.timeout(300)
-
 # What the tracker app keeps sending production during a run (snake_case in every tool's corpus).
 APP = (Query("issues_of_project", "SELECT id, title, status FROM issues WHERE project_id = %(p)s "
              "ORDER BY created_at DESC LIMIT 20", {"p": 7}),

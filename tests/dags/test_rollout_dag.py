@@ -25,8 +25,6 @@ from gonogo.batch import SHIPPED_BATCHES, load_batch
 from helpers import body, deadlock_in_the_watch_window, headers, pg_dump_schema, states
 from report_page import ReportPage
 
-pytestmark = pytest.mark.timeout(300)
-
 # Names the seed's checklist gives (its validation queries and rollback section).
 SEED_CONSTRAINTS = {
     "RecipeItem_recipeId_ingredientId_key", "RecipeSection_recipeId_order_key",

@@ -117,6 +117,30 @@ def test_works_for_an_ordinary_user():
         subprocess.run(["rm", "-rf", str(base)])
 
 
+def test_a_session_ended_by_its_timeout_leaves_nothing_running(tmp_path):
+    """pytest-timeout ends a hung session with os._exit, so no teardown runs: the watchdog the
+    session left behind stops what it had started (a server here, a stand-in for a cluster)."""
+    record = tmp_path / "child.pid"
+    hung = tmp_path / "test_hangs.py"
+    hung.write_text(textwrap.dedent(f"""
+        import subprocess, time
+        def test_hangs():
+            child = subprocess.Popen(["sleep", "600"], start_new_session=True)  # a daemon, as pg_ctl's server is
+            open({str(record)!r}, "w").write(str(child.pid))
+            time.sleep(600)
+    """))
+    out = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", "conftest",
+                          "-o", "timeout=3", "--rootdir", str(tmp_path), str(hung)],
+                         env={**os.environ, "PYTHONPATH": str(PROJECT / "tests")},
+                         capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    assert "Timeout" in out.stdout + out.stderr, out.stdout + out.stderr
+    child = int(record.read_text())
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{child}").exists() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not Path(f"/proc/{child}").exists(), "the hung session's server is still running"
+
+
 def test_nothing_left_running_after_a_failing_test(tmp_path):
     """A test session whose test fails still stops and removes its clusters."""
     record = tmp_path / "clusters.json"

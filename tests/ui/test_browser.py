@@ -31,7 +31,7 @@ from gonogo_airflow.localstack import LocalStack
 from helpers import apt_install, deadlock_in_the_watch_window, pg_dump_schema
 
 # Each test waits on a real scheduler for a whole run (two, with its questions): more than the
-# suite's 15 minutes must not end the session on a loaded machine.
+# suite's 10 minutes a test must not end the session on a loaded machine.
 pytestmark = pytest.mark.timeout(1800)
 
 PROJECT = Path(__file__).resolve().parents[2]
