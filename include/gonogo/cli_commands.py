@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from gonogo.authoring import scaffold
 from gonogo.batches import batches_dir
+from gonogo.results import plural
 
 if TYPE_CHECKING:
     from gonogo.batch import Batch
@@ -63,13 +64,13 @@ def lint(args: argparse.Namespace) -> int:
         if f["level"] != NOTE or args.notes:
             print(f"{f['path']}:{f['line']}: {f['level']} [{f['rule']}] {text_of(f)}")
     if summary["notes"] and not args.notes:
-        print(f"{_n(summary['notes'], 'robustness note')}: statements that are not re-runnable if a file "
+        print(f"{plural(summary['notes'], 'robustness note')}: statements that are not re-runnable if a file "
               f"fails part way (IF [NOT] EXISTS); --notes lists them")
     label = (batches[0].batch.id if len(targets) == 1 and batches else
-             shown(targets[0].path) if len(targets) == 1 else _n(len(targets), "path"))
-    print(f"{label}: {_n(summary['steps'], 'step')}, {_n(summary['files'], 'file')}, "
-          f"{_n(summary['findings'], 'finding')} ({_n(summary['errors'], 'error')}, "
-          f"{_n(summary['warnings'], 'warning')}, {_n(summary['notes'], 'note')}): {verdict}"
+             shown(targets[0].path) if len(targets) == 1 else plural(len(targets), "path"))
+    print(f"{label}: {plural(summary['steps'], 'step')}, {plural(summary['files'], 'file')}, "
+          f"{plural(summary['findings'], 'finding')} ({plural(summary['errors'], 'error')}, "
+          f"{plural(summary['warnings'], 'warning')}, {plural(summary['notes'], 'note')}): {verdict}"
           + ("; the DAG's lint gate stops the rollout on an error" if summary["errors"] else ""))
     return exit_code
 
@@ -141,7 +142,7 @@ def plan(args: argparse.Namespace) -> int:
                      "summary": summary, "steps": [s.to_dict() for s in steps]})
         return 0
     print(f"{batch.id}: {batch.title}")
-    print(f"{summary['enabled']} of {_n(summary['steps'], 'step')} enabled: the DAG applies them in this "
+    print(f"{summary['enabled']} of {plural(summary['steps'], 'step')} enabled: the DAG applies them in this "
           f"order, each file top to bottom; a rollback runs only to undo its step.")
     print("Each statement: its line, the table lock it takes, the table, and what of the app's work waits "
           "while it is held ('!').")
@@ -149,8 +150,8 @@ def plan(args: argparse.Namespace) -> int:
         print()
         _print_step(step)
     print()
-    print(f"Locks the app waits for: {_n(len(blocking), 'statement')} in "
-          f"{_n(len(summary['steps_blocking_app']), 'enabled step')}. gonogo's lock_timeout bounds the wait "
+    print(f"Locks the app waits for: {plural(len(blocking), 'statement')} in "
+          f"{plural(len(summary['steps_blocking_app']), 'enabled step')}. gonogo's lock_timeout bounds the wait "
           f"for each; the dry run on staging measures how long each is held.")
     return 0
 
@@ -190,14 +191,21 @@ def import_(args: argparse.Namespace) -> int:
             print(f"Not {args.tool} migrations (a name outside the layout: {tools.get(args.tool).layout}), so "
                   f"not in the batch: {', '.join(shown(p) for p in ignored)}. Rename a file that is a migration; "
                   f"gonogo lint reads them all the same.")
-    if args.production_env:
+    if args.production_env and args.format == "json":
         batch.require_rollbacks()  # exit 2: production has pending steps gonogo cannot roll back yet
+    elif args.production_env and (missing := batch.missing_rollbacks()):
+        from gonogo.errors import BatchError
+
+        # the statements are listed above, under their steps: the error says what and where, once
+        raise BatchError(f"batch {batch.id}: {plural(len(missing), 'statement')} listed above "
+                         f"{'have' if len(missing) > 1 else 'has'} no rollback gonogo can draft; "
+                         f"{batch.where_rollbacks_go()}")
     return 0
 
 
 def _print_import(args, batch: Batch, everything: int, steps: list[dict], written: Path | None,
                   to_write: list) -> None:
-    print(f"{args.tool}: {_n(everything, 'migration')} in {shown(batch.source)}"
+    print(f"{args.tool}: {plural(everything, 'migration')} in {shown(batch.source)}"
           + (f"; production has applied {len(batch.applied_before)}" if args.production_env else ""))
     if not steps:
         print("Nothing to roll out: production has applied every migration.")
@@ -208,12 +216,12 @@ def _print_import(args, batch: Batch, everything: int, steps: list[dict], writte
     if to_write:
         where = batch.where_rollbacks_go() if not written else \
             f"save each as rollbacks/<step>.sql in {shown(written)}"
-        print(f"{_n(len(to_write), 'migration')} need a rollback written by hand before gonogo rolls "
+        print(f"{plural(len(to_write), 'migration')} need a rollback written by hand before gonogo rolls "
               f"{'them' if len(to_write) > 1 else 'it'} out ({'pending on production' if args.production_env else 'if production has not applied them; --production-env tells which'}): {where}.")
     drafted = [s for s in batch.steps if s.rollback_drafted]
     if written:
         print(f"Wrote {shown(written)}: manifest.yaml"
-              + (f" and {_n(len(drafted), 'drafted rollback')} to review in {shown(written / 'rollbacks')}"
+              + (f" and {plural(len(drafted), 'drafted rollback')} to review in {shown(written / 'rollbacks')}"
                  if drafted else " (no rollback drafted: the tool's own down files are the rollbacks)" if not to_write
                  else " (no rollback drafted)") + ".")
         for s in to_write:
@@ -284,9 +292,6 @@ def shown(path: Path) -> str:
     path = Path(path).resolve()
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
-
-def _n(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _print_json(document: dict) -> None:

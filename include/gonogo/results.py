@@ -47,6 +47,11 @@ class GateResult:
         return cls(**{**data, "verdict": Verdict(data["verdict"])})
 
 
+def plural(count: int, word: str) -> str:
+    """A count as a gate's value reads it: "1 statement", "3 statements"."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def judge(ok: bool, warn: bool = False) -> Verdict:
     return Verdict.PASS if ok else (Verdict.WARN if warn else Verdict.FAIL)
 

@@ -28,7 +28,7 @@ from gonogo.postgres.execute import Log, ScriptError
 from gonogo.gates.commands import run_command
 from gonogo.gates.contracts import contracts
 from gonogo.postgres.locktrace import TracedRun, WaitSampler, lock_budget, lock_waits, trace_script, whole_table_writes
-from gonogo.results import GateResult, Verdict, failures
+from gonogo.results import GateResult, Verdict, failures, plural
 from gonogo.postgres.schema import Schema, compare, read_schema
 from gonogo.apply.steps import BatchRun, StepHook, apply_steps, lock_retries, rollback_steps, validate_steps
 from gonogo.postgres.target import Target
@@ -275,7 +275,7 @@ def _rehearse_rolled_back(ctx: RunContext, baseline: Baseline, steps: list, scri
         own = [next(ran) for statement in step.rollback.as_run if not statement.is_transaction_control]
         results.append(GateResult(
             gate="rollback_applied", title="Rollback applied", phase=REHEARSAL, subject=step.name,
-            verdict=Verdict.PASS, value=f"{len(own)} statements in {sum(s.seconds for s in own):.2f} s",
+            verdict=Verdict.PASS, value=f"{plural(len(own), 'statement')} in {sum(s.seconds for s in own):.2f} s",
             threshold="every statement succeeds",
             message=f"{step.rollback.path.name} ran to the end, in the rehearsal's transaction"))
     results += lock_retries(run.tally, phase=REHEARSAL, subject="rollbacks")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from gonogo.reporting import charts
 from gonogo.postgres.locks import LOCK_MODES
-from gonogo.results import GateResult, Verdict, failures, overall
+from gonogo.results import GateResult, Verdict, failures, overall, plural
 
 if TYPE_CHECKING:
     from gonogo.batch import Batch
@@ -31,9 +31,6 @@ _SHOWN_FROM = _RANK["SHARE UPDATE EXCLUSIVE"]
 _WATCHED_QUERY = "query_ms:"  # gonogo.watching.watch's metric per top query
 
 
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
-
 
 def banner(results: list[GateResult], outcome: Outcome | None) -> dict:
     """GO / NO-GO and the one-line reason; once the rollout has ended, its outcome on top."""
@@ -45,10 +42,10 @@ def banner(results: list[GateResult], outcome: Outcome | None) -> dict:
         reason = "no gate was measured: nothing to approve"
     elif failed:
         named = "; ".join(f"{r.title}{f' ({r.subject})' if r.subject else ''}: {r.value}" for r in failed[:3])
-        reason = f"{_plural(len(failed), 'gate')} failed: {named}" + (
+        reason = f"{plural(len(failed), 'gate')} failed: {named}" + (
             f" (and {len(failed) - 3} more)" if len(failed) > 3 else "")
     elif warned:
-        reason = f"no gate failed; {_plural(warned, 'warning')} to read"
+        reason = f"no gate failed; {plural(warned, 'warning')} to read"
     else:
         reason = "all gates passed"
     gates = {"word": "NO-GO" if verdict is Verdict.FAIL else "GO", "css": verdict.value, "reason": reason}

@@ -181,7 +181,9 @@ def test_import_write_makes_the_folder_the_missing_rollback_goes_into_then_stops
     todo = written / "rollbacks" / f"{renamed.name}.sql"
     assert f"still to write: {todo}" in done.stdout
     assert f"write the rollback of each step as rollbacks/<step>.sql in the batch folder {written}" in done.stderr
-    assert f"write the rollback for {renamed / 'migration.sql'} line 1" in done.stderr
+    assert f"write the rollback for {renamed / 'migration.sql'} line 1" in done.stdout  # under its step
+    assert "1 statement listed above has no rollback gonogo can draft" in done.stderr  # and not again
+    assert str(renamed / "migration.sql") not in done.stderr
     assert f"python -m gonogo lint {written} --production-env GONOGO_TEST_PRODUCTION" in done.stdout
     # the tool's folder linted as the DAG's gate lints it: only what production lacks (the flag
     # was ignored for a folder: every migration linted, the applied ones' findings included)
