@@ -95,13 +95,23 @@ def apt_install(packages: list[str]) -> None:
     with sudo; a failed install fails the test with apt-get's reason and what to run by hand."""
     import pytest
 
+    import fcntl
+    import tempfile
+
     sudo = [] if os.geteuid() == 0 else ["sudo", "-n"]
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update", "-q"], ["apt-get", "install", "-y", "-q", "--no-install-recommends", *packages]):
-        done = subprocess.run(sudo + argv, env=env, capture_output=True, text=True)
-        if done.returncode != 0:
-            pytest.fail(f"could not install {' '.join(packages)} ({' '.join(argv)}): {done.stderr[-800:]}\n"
-                        f"install them by hand: apt-get install {' '.join(packages)}")
+    # Test files on other workers install too (chromium, sqitch) and apt-get fails at once on a
+    # lock another apt-get holds: one install at a time here, and a wait for any other apt
+    # (a fresh machine's own updates) instead of a failure.
+    wait = ["-o", "DPkg::Lock::Timeout=600"]
+    with open(os.path.join(tempfile.gettempdir(), "gonogo-tests-apt.lock"), "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        for argv in (["apt-get", *wait, "update", "-q"],
+                     ["apt-get", *wait, "install", "-y", "-q", "--no-install-recommends", *packages]):
+            done = subprocess.run(sudo + argv, env=env, capture_output=True, text=True, timeout=1200)
+            if done.returncode != 0:
+                pytest.fail(f"could not install {' '.join(packages)} ({' '.join(argv)}): {done.stderr[-800:]}\n"
+                            f"install them by hand: apt-get install {' '.join(packages)}")
 
 
 def table_locks(conn, statement: str, setup: str = "") -> dict[str, str]:
