@@ -317,7 +317,7 @@ def test_rollbacks_that_run_in_a_transaction_are_rehearsed_in_one_rolled_back_an
     assert restored.verdict is Verdict.PASS and again.verdict is Verdict.PASS, (restored.message, again.message)
     assert again.value == "not applied a second time: the rollbacks were rolled back"
     assert [(r.subject, r.value.split(" in ")[0]) for r in by_gate(rehearsed, "rollback_applied")] == [
-        ("s2_tag", "1 statements"), ("s1_note", "1 statements")]
+        ("s2_tag", "1 statement"), ("s1_note", "1 statement")]
     assert any("rollbacks of 2 steps in one transaction, rolled back at the end" in line for line in lines)
     # the lock trace saw the rollbacks' locks, held to the end of the rehearsal's transaction
     [budget] = by_gate(rehearsed, "lock_budget")
