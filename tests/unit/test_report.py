@@ -253,3 +253,18 @@ def test_the_approval_body_says_what_an_approve_starts_and_links_the_report_tab(
         "window 22:00–04:00 UTC; then production is watched for 48 h: the run stays *running* until the watch "
         "window ends — that is expected.")
     assert "watched for 30 s:" in after_approval(1, 30 / 3600)  # a short window in words, not "0.00833333 h"
+
+
+def test_steps_a_rollback_left_alone_are_not_counted_as_applied_before():
+    """A trial: step 4 of 6 failed, on-call rolled back; steps 5 and 6 never ran and their rollback
+    nodes said "nothing to undo". The headline read "4 steps to apply, 2 applied before"."""
+    from gonogo.apply import history
+    from gonogo.apply.production import _left_alone
+    from gonogo.reporting.report import step_counts
+
+    first, *_, fifth, sixth = BATCH.enabled_steps
+    results = [history.applied_before(first, history.Applied(first.name, first.forward.sha256, "applied", "run_1",
+                                                             "2026-12-01"), "preflight"),
+               *(_left_alone(s.name, "not applied by this run: nothing to undo", "") for s in (fifth, sixth))]
+    counts = step_counts(BATCH, results)
+    assert (counts["to_apply"], counts["applied_before"]) == (len(BATCH.enabled_steps) - 1, 1), counts

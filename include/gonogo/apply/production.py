@@ -183,7 +183,7 @@ def validate(ctx: RunContext, step: str, counted: dict[str, dict[str, int]], log
 
 
 def _left_alone(step: str, value: str, message: str) -> GateResult:
-    return GateResult(gate="step_skipped", title="Left alone", phase=PHASE, subject=step, verdict=Verdict.PASS,
+    return GateResult(gate="step_left_alone", title="Left alone", phase=PHASE, subject=step, verdict=Verdict.PASS,
                       value=value, threshold="only what this run applies, and undoes", message=message)
 
 
