@@ -13,9 +13,9 @@ into the batches directory's `retired/` folder; production's history keeps what 
 from __future__ import annotations
 
 import logging
-import re
 
 from gonogo.batches import outlines
+from gonogo_airflow import ids
 from gonogo_airflow.params import batch_params
 from gonogo_airflow.rollout_dag import build
 
@@ -23,5 +23,5 @@ found, unreadable = outlines()
 for problem in unreadable:  # that batch has no DAG of its own; gonogo_rollout's validate_batch says more
     logging.getLogger("gonogo").warning("batch not drawn: %s", problem)
 for outline in found:
-    dag_id = "gonogo_" + re.sub(r"[^\w-]", "_", outline.id)
+    dag_id = ids.batch_dag(outline.id)
     globals()[dag_id] = build(dag_id, f"### {outline.title or outline.id}\n\n" + __doc__, batch_params(outline.id), outline)

@@ -23,8 +23,9 @@ sys.path[:0] = [str(PROJECT / "include"), str(PROJECT / "plugins")]
 
 from gonogo_local.cluster import free_port  # noqa: E402
 from gonogo.errors import TargetError  # noqa: E402
-from gonogo.batches import available_batches  # noqa: E402
+from gonogo.batches import available_batches, outlines  # noqa: E402
 from gonogo.tools import NAMES as TOOLS  # noqa: E402
+from gonogo_airflow import ids  # noqa: E402
 from gonogo_airflow.localstack import LocalStack, NamedDatabases  # noqa: E402
 
 BIN = Path(sys.executable).parent
@@ -131,8 +132,11 @@ def start(scale: float = 1.0) -> int:
                    env=env, capture_output=True)
     login = json.loads(passwords.read_text())
     print(f"Airflow UI: {base_url}/dags/gonogo_rollout  (login {USER} / {login[USER]})")
-    for batch in available_batches():
-        print(f"Batch {batch}, each migration a node of its own: {base_url}/dags/gonogo_{batch}")
+    drawn, not_drawn = outlines()
+    for outline in drawn:
+        print(f"Batch {outline.id}, each migration a node of its own: {base_url}/dags/{ids.batch_dag(outline.id)}")
+    for problem in not_drawn:  # no DAG of its own: no link to a page that does not exist
+        print(f"Not drawn as a DAG of its own (roll it out from gonogo_rollout): {problem}")
     for name in APPROVERS:
         print(f"Approve as another person (four eyes: not the one who triggered the run): login {name} / {login[name]}")
     print("Approver group @dba (the Variable gonogo_groups): " + ", ".join(GROUPS["dba"]))

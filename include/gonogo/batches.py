@@ -34,12 +34,19 @@ class Outline:
 
 
 def outline(folder: Path) -> Outline:
-    """Raises ValueError (a manifest that is not YAML or has no steps list) naming the file."""
+    """Raises ValueError (a manifest that is not YAML or has no steps list, or one imported from
+    a migration tool's folder) naming the file."""
     import yaml
 
     path = Path(folder) / "manifest.yaml"
     try:
         manifest = yaml.safe_load(path.read_text(encoding="utf-8"))
+        if isinstance(manifest, dict) and "steps" not in manifest and isinstance(manifest.get("source"), dict):
+            # Reading a tool's folder parses every migration (0.4 s for a few): too slow for the
+            # DAG processor, which parses this file every minute.
+            raise ValueError(f"its migrations are read from the {manifest['source'].get('tool')} folder at each "
+                             f"run, not when Airflow parses the DAGs, so it has no DAG of its own: roll it out "
+                             f"from gonogo_rollout (batch {manifest.get('id', Path(folder).name)})")
         steps = sorted((int(s["order"]), Path(s["file"]).stem, bool(s.get("enabled", True)))
                        for s in manifest["steps"])
         return Outline(str(manifest.get("id", Path(folder).name)), str(manifest.get("title", "")), tuple(steps))

@@ -6,6 +6,12 @@ from __future__ import annotations
 
 import re
 
+
+def batch_dag(batch_id: str) -> str:
+    """The DAG id of a batch's own DAG (dags/gonogo_batches.py)."""
+    return "gonogo_" + re.sub(r"[^\w-]", "_", batch_id)
+
+
 # prepare
 VALIDATE_BATCH = "prepare.validate_batch"
 PLAN_STEPS = "prepare.plan_steps"

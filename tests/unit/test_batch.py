@@ -364,3 +364,20 @@ def test_inputs_larger_than_their_limits_are_refused_with_what_to_do(tmp_path):
     with pytest.raises(BatchError, match=r"a.sql line 1: 5,242,8\d\d bytes, more than the 5 MB a SQL file may be; a migration "
                                          r"that large is a data load"):
         load_batch("limits", root=tmp_path)
+
+
+def test_a_batch_imported_from_a_tool_folder_is_not_drawn_and_says_where_it_runs(tmp_path):
+    """`import --write` makes a manifest whose migrations are the tool folder's, read at each run:
+    too slow to read at parse time, so no DAG of its own (a user was shown a link to one that did
+    not exist) and the reason names the DAG that rolls it out. A batch listing its steps is drawn."""
+    from gonogo.batches import outlines
+    from gonogo.tools.imported import import_batch, write_batch_folder
+
+    folder = Path(__file__).resolve().parents[1] / "corpus" / "prisma" / "tracker" / "prisma" / "migrations"
+    written = write_batch_folder(import_batch("prisma", folder), tmp_path)
+    shutil.copytree(SHIPPED_BATCHES / "20250115_recipe_fixes", tmp_path / "20250115_recipe_fixes")
+    drawn, not_drawn = outlines(tmp_path)
+    assert [o.id for o in drawn] == ["20250115_recipe_fixes"]
+    [problem] = not_drawn
+    assert problem.startswith(str(written / "manifest.yaml"))
+    assert "read from the prisma folder at each run" in problem and "roll it out from gonogo_rollout" in problem
