@@ -28,7 +28,7 @@ ROLLOUT_PARAMS = {
                                 description="Airflow connection id of the production database."),
     "staging_conn_id": Param("gonogo_staging", type="string", title="Staging connection",
                              description="Airflow connection id of staging. Its database is DROPPED and "
-                                         "recreated from the production snapshot on every run."),
+                                         "recreated from a copy of production on every run."),
     "monitoring_hours": Param(48.0, type="number", minimum=0, title="Watch window (hours)",
                               description="How long production is watched after the rollout."),
     "lock_timeout": Param("2s", type="string", pattern=_DURATION, title="Lock timeout",

@@ -58,28 +58,22 @@ def lint_migrations() -> list[dict]:
 
 
 @task
-def take_snapshot() -> dict:
-    """pg_dump of production (directory format, parallel jobs) into the run's artifacts."""
-    from gonogo.clone import snapshot
-    return snapshot.take_snapshot(Rollout.current().ctx, log=log.info).to_dict()
-
-
-@task
-def restore_staging(taken: dict) -> float:
-    """Drop and recreate the staging database, pg_restore the snapshot into it, ANALYZE."""
+def restore_staging() -> float:
+    """Drop and recreate the staging database, stream production into it (pg_dump piped into
+    pg_restore, no file between them: any worker makes the copy), ANALYZE."""
     from gonogo.clone import snapshot
     r = Rollout.current()
-    return snapshot.restore_into(snapshot.Dump.from_dict(taken), r.staging, production=r.production, log=log.info)
+    return snapshot.stream_into(r.production, r.staging, app=r.ctx.app, lock_wait_timeout=r.ctx.guards.lock_timeout,
+                                log=log.info)
 
 
 @task
-def drop_staging_copy(taken: dict) -> str:
+def drop_staging_copy() -> str:
     """Teardown of restore_staging: once the dry run is done, whatever its outcome, the staging
-    database and the snapshot are dropped (they hold production's data; the backup stays)."""
+    database is dropped (it holds production's data; the backup stays)."""
     from gonogo.clone import snapshot
     r = Rollout.current()
-    return snapshot.drop_copy(r.staging, production=r.production, snapshot=snapshot.Dump.from_dict(taken),
-                              log=log.info)
+    return snapshot.drop_copy(r.staging, production=r.production, log=log.info)
 
 
 @task
@@ -286,8 +280,7 @@ def build(dag_id: str, doc_md: str, params: dict, outline: Outline | None = None
         with TaskGroup("prepare"):
             validated = validate_batch([name for _, name, _ in outline.steps] if outline else None)
             planned = plan_steps()
-            taken, linted = take_snapshot(), lint_migrations()
-            restored = restore_staging(taken)
+            restored, linted = restore_staging(), lint_migrations()
 
         with TaskGroup("preflight"):
             gates = [check.override(task_id=f"check_{gate.name}", doc_md=gate.doc)(gate.name) for gate in PREFLIGHT]
@@ -312,7 +305,7 @@ def build(dag_id: str, doc_md: str, params: dict, outline: Outline | None = None
             rehearsed = rehearse_rollbacks(baseline, applied_on_staging)
             observed = compare_observability(baseline, rehearsed)
             # the copy's scope: from its restore to the end of the dry run, however that ends
-            observed >> drop_staging_copy(taken).as_teardown(setups=restored)
+            observed >> drop_staging_copy().as_teardown(setups=restored)
 
         with TaskGroup("decide"):
             evaluated = evaluate_gates({found.operator.task_id: found
@@ -374,7 +367,7 @@ def build(dag_id: str, doc_md: str, params: dict, outline: Outline | None = None
                 body=ids.pulled(ids.WATCH, "tojson"),
                 rollback_task=first_rollback.operator.task_id, fix_forward_task=ids.FIX_FORWARD)
 
-        chain(validated, planned, [taken, linted])
+        chain(validated, planned, [restored, linted])
         restored >> gates >> baseline
         chain(evaluated, approve_rollout, approved)
         chain(applied, watch_window, decide_after_watch, [first_rollback, fixing])

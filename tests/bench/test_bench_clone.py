@@ -1,10 +1,12 @@
 """Benchmark 2: how fast production is cloned into staging for the rehearsal.
 
-Three ways, side by side at each scale, REPEAT times, interleaved so that the machine's noise
+Four ways, side by side at each scale, REPEAT times, interleaved so that the machine's noise
 falls on all of them alike:
   seed      pg_dump db > file.sql, then psql -f file.sql into an empty staging database
-  gonogo    what the DAG's take_snapshot / restore_staging run: gonogo.clone.snapshot.take_snapshot
-            (directory format, parallel jobs) and restore_into (drop, create, pg_restore, ANALYZE)
+  streamed  what the DAG's restore_staging runs: gonogo.clone.snapshot.stream_into (drop, create,
+            pg_dump --format=custom piped into pg_restore, ANALYZE): no file, no parallel jobs
+  file      dump to a file, then restore it with parallel jobs: snapshot.dump (directory format,
+            parallel jobs, as the DAG's snapshot was made until it streamed) and restore_into
   physical  the limit: an online physical copy of the production cluster (pg_basebackup), made
             consistent at a restore point and started as a new cluster (LocalCluster.recover)
 
@@ -24,24 +26,22 @@ from pathlib import Path
 import benchlib
 import sample_app
 from gonogo.clone import snapshot
-from gonogo.batch import load_batch
 from gonogo.postgres.pgbin import find_bindir
 from gonogo_local.cluster import LocalCluster
-from gonogo.context import RunContext
 from gonogo.gates.restore_point import create_restore_point
 from gonogo.results import Verdict
 from gonogo.postgres.target import Target
 from helpers import create_database, drop_database
 
 SCALES = benchlib.scales("1,5,10")
-BATCH = load_batch("20250115_recipe_fixes")
 
 
 @dataclass(frozen=True)
 class Clone:
-    """One measured clone: seconds to take the copy, seconds to restore it, the copy's row counts."""
+    """One measured clone: seconds to take the copy (None: taken and restored at once), seconds
+    to restore it, the copy's row counts."""
 
-    dump: float
+    dump: float | None
     restore: float
     counts: dict[str, int]
 
@@ -87,18 +87,28 @@ def seed_way(bench: Bench) -> Clone:
         dump_file.unlink()
 
 
-def gonogo_way(bench: Bench) -> Clone:
-    """The DAG's prepare.take_snapshot and prepare.restore_staging, with the DAG's defaults."""
-    staging = bench.staging_cluster.target("bench_gonogo", name="staging")
-    ctx = RunContext(batch=BATCH, production=bench.production, staging=staging, run_id="bench",
-                     app="bench/take_snapshot", folder=bench.scratch / "run")
+def streamed_way(bench: Bench) -> Clone:
+    """The DAG's prepare.restore_staging, with the DAG's defaults."""
+    staging = bench.staging_cluster.target("bench_streamed", name="staging")
     try:
-        taken = snapshot.take_snapshot(ctx, log=quiet)
+        seconds = snapshot.stream_into(bench.production, staging, app="bench/restore_staging", log=quiet)
+        return Clone(None, seconds, counts_of(staging))
+    finally:
+        drop_database(bench.staging_cluster, staging.dbname)
+
+
+def file_way(bench: Bench) -> Clone:
+    """A dump file (directory format, parallel jobs, no compression, no fsync: read once, right
+    away) restored with parallel jobs."""
+    staging = bench.staging_cluster.target("bench_file", name="staging")
+    folder = bench.scratch / "snapshot"
+    try:
+        taken = snapshot.dump(bench.production, folder, log=quiet, app="bench/snapshot", compress=0, sync=False)
         seconds = snapshot.restore_into(taken, staging, production=bench.production, log=quiet)
         return Clone(taken.seconds, seconds, counts_of(staging))
     finally:
         drop_database(bench.staging_cluster, staging.dbname)
-        shutil.rmtree(ctx.folder)
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def physical_way(bench: Bench) -> Clone:
@@ -125,7 +135,8 @@ def physical_way(bench: Bench) -> Clone:
 
 METHODS: dict[str, Callable[[Bench], Clone]] = {
     "seed: pg_dump > .sql, psql -f": seed_way,
-    "gonogo: take_snapshot + restore_into": gonogo_way,
+    "gonogo: streamed (the DAG's)": streamed_way,
+    "file: dump, then parallel restore": file_way,
     "physical: pg_basebackup + recovery": physical_way,
 }
 
@@ -147,19 +158,21 @@ def test_clone_speed(prod_cluster, staging_cluster, cluster_base, tmp_path):
                     runs[name].append(clone)
         finally:
             drop_database(prod_cluster, production.dbname)
-        seed_total = benchlib.median([c.dump + c.restore for c in runs[next(iter(METHODS))]])
+        seed_total = benchlib.median([(c.dump or 0) + c.restore for c in runs[next(iter(METHODS))]])
         for name, clones in runs.items():
-            dump = benchlib.median([c.dump for c in clones])
+            dumps = [c.dump for c in clones if c.dump is not None]
             restore = benchlib.median([c.restore for c in clones])
-            total = benchlib.median([c.dump + c.restore for c in clones])
-            rows.append([f"{scale:g}", f"{size / 1e6:.0f}", name, f"{dump:.2f}", f"{restore:.2f}", f"{total:.2f}",
+            total = benchlib.median([(c.dump or 0) + c.restore for c in clones])
+            rows.append([f"{scale:g}", f"{size / 1e6:.0f}", name, f"{benchlib.median(dumps):.2f}" if dumps else "—",
+                         f"{restore:.2f}", f"{total:.2f}",
                          f"{size / 1e6 / total:.1f}", benchlib.ratio(seed_total, total)])
     benchlib.table(
         "clone", "Rehearsal clone: production snapshot restored into staging",
         ["scale", "db MB", "method", "dump s", "restore s", "total s", "MB/s", "speed vs seed"], rows,
         notes=["db MB: pg_database_size of production. MB/s: that size over the total. "
                "speed vs seed: the seed's total over this method's total (higher is faster).",
-               "gonogo restore includes DROP/CREATE DATABASE and ANALYZE, as the DAG's restore_staging does.",
+               "streamed and file restores include DROP/CREATE DATABASE and ANALYZE, as the DAG's restore_staging "
+               "does; streamed has no dump column: pg_dump and pg_restore run at once, joined by a pipe.",
                "physical: pg_basebackup (-X none) of the running production cluster and a restore point whose "
                "WAL is archived; restore = copy into a new cluster, replay to the restore point, promote. It copies "
                "the whole cluster (every database, ~25 MB of catalogs and templates) rather than one database, "

@@ -155,7 +155,7 @@ def test_a_migration_prisma_marks_failed_stops_the_run_before_production_is_read
 
     ti = states(dagrun)
     assert str(dagrun.state) == "failed"
-    assert ti["prepare.validate_batch"] == "failed" and ti["prepare.take_snapshot"] == "upstream_failed", ti
+    assert ti["prepare.validate_batch"] == "failed" and ti["prepare.restore_staging"] == "upstream_failed", ti
     assert not list(env.artifacts.rglob("toc.dat"))  # no snapshot: production's data was not read
     [message] = env.slack.messages
     text = json.dumps(message)

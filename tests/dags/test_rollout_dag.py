@@ -161,7 +161,7 @@ def test_approved_rollout_migrates_production(rollout):
     ti = states(again)
     assert str(again.state) == "success", {t: s for t, s in ti.items() if s != "skipped"}
     assert ti["prepare.plan_steps"] == "success" and ti["report_outcome"] == "success"
-    assert {ti[t] for t in ("prepare.take_snapshot", "prepare.lint_migrations", "dry_run.drop_staging_copy",
+    assert {ti[t] for t in ("prepare.restore_staging", "prepare.lint_migrations", "dry_run.drop_staging_copy",
                             "decide.evaluate_gates",
                             "decide.approve_rollout", "production.take_backup", "production.apply_migrations",
                             "watch.watch_window")} == {"skipped"}
@@ -535,7 +535,7 @@ def test_malformed_batch_fails_before_production_is_read(rollout, monkeypatch, t
     ti = states(dagrun)
     assert str(dagrun.state) == "failed"
     assert ti["prepare.validate_batch"] == "failed"
-    assert ti["prepare.take_snapshot"] == "upstream_failed"  # production not even read
+    assert ti["prepare.restore_staging"] == "upstream_failed"  # production not even read
     assert not list(env.artifacts.rglob("toc.dat"))
     assert len(env.slack.messages) == 1
     assert missing.name in body(env.slack.messages[0])
@@ -553,7 +553,7 @@ def test_a_timeout_outside_its_range_stops_the_run_before_production_is_read(rol
     dagrun = env.run("Approve", lock_attempt_timeout="5ms")
 
     ti = states(dagrun)
-    assert ti["prepare.validate_batch"] == "failed" and ti["prepare.take_snapshot"] == "upstream_failed"
+    assert ti["prepare.validate_batch"] == "failed" and ti["prepare.restore_staging"] == "upstream_failed"
     assert pg_dump_schema(env.production) == schema_before
     [alert] = env.slack.messages
     assert "lock_attempt_timeout = '5ms' is not allowed: it is below the floor" in body(alert)

@@ -34,6 +34,20 @@ class Lines(list):
         self.append(line)
 
 
+def streamed(taken, staging: Target, production: Target, log=quiet) -> float:
+    """The DAG's restore_staging: production piped into staging, no file."""
+    return snapshot.stream_into(production, staging, log=log)
+
+
+def from_file(taken, staging: Target, production: Target, log=quiet) -> float:
+    """The dump file restored with parallel jobs (the bench's alternative)."""
+    return snapshot.restore_into(taken, staging, production=production, log=log)
+
+
+# every way of making the copy: the same copy, the same refusals
+COPIES = pytest.mark.parametrize("copy", [streamed, from_file], ids=["streamed", "from_a_file"])
+
+
 def no_access_for_others(path) -> bool:
     return stat.S_IMODE(path.stat().st_mode) & 0o077 == 0
 
@@ -63,11 +77,12 @@ def test_a_dump_never_overwrites_another(prod_db, dumped):
         snapshot.dump(prod_db, result.path, log=quiet)
 
 
-def test_restore_into_staging_gives_the_same_rows_and_schema(prod_db, staging_db, dumped):
+@COPIES
+def test_the_staging_copy_has_the_same_rows_and_schema(prod_db, staging_db, dumped, copy):
     result, counts = dumped
     with staging_db.connect("tests", guards=None) as conn:
         conn.execute("CREATE TABLE leftover_from_last_run (a int)")  # the restore starts from scratch
-    snapshot.restore_into(result, staging_db, production=prod_db, log=quiet)
+    copy(result, staging_db, prod_db)
     with prod_db.connect("tests", guards=None) as prod, staging_db.connect("tests", guards=None) as staging:
         assert sample_app.row_counts(staging) == counts == sample_app.row_counts(prod)
         assert diff(read_schema(prod), read_schema(staging)) == []
@@ -75,12 +90,13 @@ def test_restore_into_staging_gives_the_same_rows_and_schema(prod_db, staging_db
         assert staging.execute("SELECT to_regclass('leftover_from_last_run')").fetchone()[0] is None
 
 
-def test_restore_refuses_to_target_production(prod_db, dumped):
+@COPIES
+def test_the_copy_refuses_to_target_production(prod_db, dumped, copy):
     result, counts = dumped
     same = Target(name="staging", host=prod_db.host, port=prod_db.port, dbname=prod_db.dbname,
                   user=prod_db.user, password=prod_db.password)
     with pytest.raises(TargetError) as caught:
-        snapshot.restore_into(result, same, production=prod_db, log=quiet)
+        copy(result, same, prod_db)
     message = str(caught.value)
     assert "same database" in message
     assert same.describe() in message and prod_db.describe() in message
@@ -88,8 +104,9 @@ def test_restore_refuses_to_target_production(prod_db, dumped):
         assert sample_app.row_counts(conn) == counts  # production untouched
 
 
+@COPIES
 @pytest.mark.parametrize("alias", ["localhost", "socket"])
-def test_restore_refuses_production_under_another_address(prod_cluster, prod_db, dumped, alias):
+def test_the_copy_refuses_production_under_another_address(prod_cluster, prod_db, dumped, alias, copy):
     """"localhost" resolves to production's address; the Unix socket shares none, and only
     the server's system identifier tells that it is production."""
     result, counts = dumped
@@ -97,7 +114,7 @@ def test_restore_refuses_production_under_another_address(prod_cluster, prod_db,
     same = Target(name="staging", host=host, port=prod_db.port, dbname=prod_db.dbname,
                   user=prod_db.user, password=prod_db.password)
     with pytest.raises(TargetError) as caught:
-        snapshot.restore_into(result, same, production=prod_db, log=quiet)
+        copy(result, same, prod_db)
     assert "would drop production" in str(caught.value)
     with prod_db.connect("tests", guards=None) as conn:
         assert sample_app.row_counts(conn) == counts  # production untouched
@@ -195,8 +212,45 @@ def test_interleaved_worker_lines_count_each_table_once():
         "restoring data for table public.B (2 of 2, 500 B compressed)"]
 
 
+def test_the_streamed_copy_logs_each_table_once_with_its_count_and_size(prod_db, staging_db):
+    sample_app.load(prod_db, scale=SCALE)
+    with prod_db.connect("tests", guards=None) as conn:
+        tables = snapshot.table_names(conn)
+    copying = Lines()
+    snapshot.stream_into(prod_db, staging_db, log=copying)
+    copied = per_table(copying, "copying")
+    assert sorted(t for t, *_ in copied) == tables
+    assert [n for _, n, _, _ in copied] == list(range(1, len(tables) + 1))
+    assert re.fullmatch(rf"copied {len(tables)} tables \([\d.]+ [kM]?B of table data\) from "
+                        rf"{re.escape(prod_db.describe())} into {re.escape(staging_db.describe())} in [\d.]+ s: "
+                        rf"[\d.]+ MB/s", copying[-1]), copying[-1]
+
+
+def test_a_streamed_copy_whose_dump_fails_names_pg_dump_not_the_restore_it_starved(prod_db, staging_db):
+    """pg_restore fails too when its input ends early; the cause is pg_dump's."""
+    sample_app.load(prod_db, scale=SCALE)
+    with prod_db.connect("tests", guards=None) as conn:
+        conn.execute("CREATE TABLE secret (a int)")
+    reader = f"reader_{secrets.token_hex(3)}"
+    with prod_db.connect("tests", guards=None) as conn:
+        conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD 'r3ader-pw'").format(sql.Identifier(reader)))
+        conn.execute(sql.SQL("GRANT SELECT ON ALL TABLES IN SCHEMA public TO {}").format(sql.Identifier(reader)))
+        conn.execute(sql.SQL("REVOKE SELECT ON secret FROM {}").format(sql.Identifier(reader)))
+    try:
+        with pytest.raises(TargetError) as caught:
+            snapshot.stream_into(dataclasses.replace(prod_db, user=reader, password="r3ader-pw"), staging_db, log=quiet)
+    finally:
+        with prod_db.connect("tests", guards=None) as conn:
+            conn.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(reader)))
+            conn.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(reader)))
+    message = str(caught.value)
+    assert message.startswith("pg_dump of ") and "permission denied for table secret" in message, message
+    assert "r3ader-pw" not in message
+
+
+@COPIES
 def test_a_staging_login_that_may_not_create_productions_extensions_is_told_what_to_do(
-        prod_db, staging_cluster, staging_db, tmp_path):
+        prod_db, staging_cluster, staging_db, tmp_path, copy):
     """The trial: staging's login could create databases but not pg_stat_statements (untrusted),
     which pg_restore recreates because production has it."""
     with prod_db.connect("tests", guards=None) as conn:
@@ -211,8 +265,7 @@ def test_a_staging_login_that_may_not_create_productions_extensions_is_told_what
                                                                       sql.Identifier(name)))
         try:
             with pytest.raises(TargetError) as caught:
-                snapshot.restore_into(taken, dataclasses.replace(staging_db, user=name, password=password),
-                                      production=prod_db, log=quiet)
+                copy(taken, dataclasses.replace(staging_db, user=name, password=password), prod_db)
         finally:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(staging_db.dbname)))
             admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(name)))

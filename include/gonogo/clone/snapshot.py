@@ -1,8 +1,9 @@
-"""Snapshots and backups with pg_dump / pg_restore, and restoring one into staging.
+"""Production copied into staging for the rehearsal, and backups, with pg_dump / pg_restore.
 
-Dumps are in directory format, dumped and restored with parallel jobs; files are made
-0600 in 0700 folders because they hold production data. Credentials reach pg_dump
-through its environment, never its command line.
+The rehearsal's copy streams: pg_dump piped into pg_restore, nothing on disk (stream_into).
+The backup taken before the batch is a dump in directory format, dumped with parallel jobs,
+read back and kept: files 0600 in 0700 folders because they hold production data. Credentials
+reach pg_dump through its environment, never its command line.
 """
 
 from __future__ import annotations
@@ -10,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -173,17 +174,13 @@ def _staging_server(staging: Target, production: Target, app: str, doing: str):
         yield conn
 
 
-def drop_copy(staging: Target, *, production: Target, snapshot: Dump | None, log: Log = print) -> str:
-    """The staging copy and the snapshot it was restored from, gone once the run is done with
-    them (the DAG's teardown of restore_staging, whatever the outcome): both hold production's
-    data. The backup taken before the batch is another dump and stays."""
+def drop_copy(staging: Target, *, production: Target, log: Log = print) -> str:
+    """The staging copy, gone once the run is done with it (the DAG's teardown of
+    restore_staging, whatever the outcome): it holds production's data. The backup taken
+    before the batch is a dump of its own and stays."""
     with _staging_server(staging, production, "drop_staging_copy", "dropping the copy") as conn:
         conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(staging.dbname)))
-    removed = ""
-    if snapshot is not None and snapshot.path.is_dir():
-        shutil.rmtree(snapshot.path)
-        removed = f" and the snapshot {snapshot.path} ({megabytes(snapshot.bytes)})"
-    done = f"dropped the staging copy {staging.describe()}{removed}"
+    done = f"dropped the staging copy {staging.describe()}"
     log(done)
     return done
 
@@ -231,39 +228,83 @@ class TableProgress:
         return f"{self.verb} data for table {m['table']} ({len(self.seen)}{of}{size})"
 
 
+@dataclass(frozen=True)
+class Stage:
+    """One program of a pipeline: its argv (a PostgreSQL client program first), the database it
+    reaches (credentials through its environment), the tables its verbose lines announce, and
+    server settings for its sessions ("-c name=value ...", as PGOPTIONS)."""
+
+    argv: list[str]
+    target: Target
+    tables: TableProgress
+    what: str
+    settings: str = ""
+
+
 def _run(argv: list[str], target: Target, log: Log, what: str, app: str, tables: TableProgress,
          settings: str = "") -> None:
-    """settings: server settings for the tool's sessions ("-c name=value ...", as PGOPTIONS)."""
-    argv = [str(find_bindir() / argv[0]), *argv[1:]]
-    # LC_ALL=C: the verbose lines are parsed, in English whatever the machine's locale
-    env = {**os.environ, **target.libpq_env(), "PGAPPNAME": f"gonogo/{app}"[:63], "LC_ALL": "C"}
-    if settings:
-        env["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} {settings}".strip()
-    proc = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, errors="replace", umask=0o077)
-    tail: list[str] = []
-    for line in proc.stdout:
-        line = line.rstrip()
+    _pipeline([Stage(argv, target, tables, what, settings)], log, app)
+
+
+def _pipeline(stages: list[Stage], log: Log, app: str) -> None:
+    """Run the stages, each one's output piped into the next (pg_dump | pg_restore); log each
+    one's table progress and errors as they come; a failure names the first stage that failed
+    (the next one then fails only for want of input)."""
+    procs, readers, tails = [], [], []
+    feed = None
+    for i, stage in enumerate(stages):
+        last = i == len(stages) - 1
+        argv = [str(find_bindir() / stage.argv[0]), *stage.argv[1:]]
+        # LC_ALL=C: the verbose lines are parsed, in English whatever the machine's locale
+        env = {**os.environ, **stage.target.libpq_env(), "PGAPPNAME": f"gonogo/{app}"[:63], "LC_ALL": "C"}
+        if stage.settings:
+            env["PGOPTIONS"] = f"{os.environ.get('PGOPTIONS', '')} {stage.settings}".strip()
+        proc = subprocess.Popen(argv, env=env, stdin=feed, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT if last else subprocess.PIPE, umask=0o077)
+        if feed is not None:
+            feed.close()  # the next program holds it now: a reader that ends gives its writer SIGPIPE
+        feed = proc.stdout
+        tail: list[str] = []
+        readers.append(threading.Thread(target=_follow, args=(proc.stdout if last else proc.stderr, stage.tables,
+                                                              log, tail), daemon=True))
+        procs.append(proc)
+        tails.append(tail)
+    for reader in readers:
+        reader.start()
+    for proc in procs:
+        proc.wait()
+    for reader in readers:
+        reader.join()
+    for stage, proc, tail in zip(stages, procs, tails):
+        if proc.returncode != 0:
+            raise TargetError(_failure(stage, proc.returncode, tail))
+
+
+def _follow(stream, tables: TableProgress, log: Log, tail: list[str]) -> None:
+    for raw in stream:
+        line = raw.decode(errors="replace").rstrip()
         if progress := tables.line(line):
             log(progress)
         elif "error" in line.lower() or "warning" in line.lower():
             log(line)
-        tail = (tail + [line])[-8:]
-    if proc.wait() != 0:
-        errors = [l for l in tail if "error" in l.lower()] or tail
-        message = f"{what} failed (exit {proc.returncode}): " + " | ".join(errors[-3:])
-        if argv[0].endswith("pg_dump") and "statement timeout" in message:
-            # pg_dump's --lock-wait-timeout is enforced as a statement timeout on LOCK TABLE
-            message += (". A table stayed locked by another session past the lock wait timeout: the "
-                        "snapshot gave up rather than make the app's queries queue behind it. Retry when "
-                        "the lock is released (pg_locks shows who holds it).")
-        if denied := _DENIED_EXTENSION.search(message):
-            message += (f". pg_restore recreates every extension production has, and staging's login "
-                        f"{target.user} may not create {denied['name']}: a trusted extension needs CREATE on "
-                        f"the database, any other one a superuser. Connect staging as a superuser (its "
-                        f"database is a throwaway copy), or drop the extension from production if the app "
-                        f"does not use it")
-        raise TargetError(message)
+        tail[:] = (tail + [line])[-8:]
+
+
+def _failure(stage: Stage, code: int, tail: list[str]) -> str:
+    errors = [line for line in tail if "error" in line.lower()] or tail
+    message = f"{stage.what} failed (exit {code}): " + " | ".join(errors[-3:])
+    if stage.argv[0] == "pg_dump" and "statement timeout" in message:
+        # pg_dump's --lock-wait-timeout is enforced as a statement timeout on LOCK TABLE
+        message += (". A table stayed locked by another session past the lock wait timeout: the "
+                    "snapshot gave up rather than make the app's queries queue behind it. Retry when "
+                    "the lock is released (pg_locks shows who holds it).")
+    if denied := _DENIED_EXTENSION.search(message):
+        message += (f". pg_restore recreates every extension production has, and staging's login "
+                    f"{stage.target.user} may not create {denied['name']}: a trusted extension needs CREATE on "
+                    f"the database, any other one a superuser. Connect staging as a superuser (its "
+                    f"database is a throwaway copy), or drop the extension from production if the app "
+                    f"does not use it")
+    return message
 
 
 _DENIED_EXTENSION = re.compile(r'permission denied to create extension "(?P<name>[^"]+)"')
@@ -274,10 +315,37 @@ def table_names(conn) -> list[str]:
     return [f"{schema}.{name}" for schema, name in conn.execute(query("catalog.sql", "user_tables"))]
 
 
-def take_snapshot(ctx, log: Log = print) -> Dump:
-    """Production's snapshot for the rehearsal, into the run's artifacts (ctx: a RunContext).
+def stream_into(production: Target, staging: Target, *, app: str = "restore_staging",
+                lock_wait_timeout: str = "2s", log: Log = print) -> float:
+    """Drop and recreate the staging database, stream production into it and ANALYZE it:
+    pg_dump's custom format piped into pg_restore, nothing written to disk on the way. No task
+    reads a file another task wrote, so a worker on any host makes the copy, and no snapshot of
+    production's data is left behind on one.
 
-    Unlike the backup it is read once, right away: gzip would cost more CPU
-    than the disk writes it saves, and an fsync protects nothing a new snapshot would not."""
-    return dump(ctx.production, ctx.folder / "snapshot", log=log, app=ctx.app,
-                lock_wait_timeout=ctx.guards.lock_timeout, compress=0, sync=False)
+    Not parallel: pg_restore's --jobs needs a file it can seek in. tests/bench/test_bench_clone.py
+    measures it against dump-to-file-then-parallel-restore (`dump` and `restore_into`).
+
+    pg_dump takes ACCESS SHARE on every table and gives up after lock_wait_timeout rather than
+    queue the app's queries behind an exclusive lock it waits for."""
+    started = time.monotonic()
+    with _staging_server(staging, production, app, "restoring") as conn:
+        name = sql.Identifier(staging.dbname)
+        log(f"dropping and recreating database {staging.dbname} on {staging.host}:{staging.port}")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    # what pg_dump announces is what pg_restore is given: the pipe holds 64 kB between them
+    copying = TableProgress("copying", _DUMPING, _table_sizes(production, app, lock_wait_timeout))
+    _pipeline([
+        Stage(["pg_dump", "--format=custom", "--compress=0", "--verbose", "--no-password",
+               f"--lock-wait-timeout={lock_wait_timeout}"], production, copying,
+              f"pg_dump of {production.describe()}"),
+        Stage(["pg_restore", "--exit-on-error", "--no-password", f"--dbname={staging.dbname}"], staging,
+              TableProgress.restoring({}), f"pg_restore into {staging.describe()}", _RESTORE_SETTINGS),
+    ], log, app)
+    data = sum(copying.sizes.get(t, 0) for t in copying.seen)
+    seconds = time.monotonic() - started
+    log(f"copied {len(copying.seen)} tables ({megabytes(data)} of table data) from {production.describe()} "
+        f"into {staging.describe()} in {duration(seconds)}: {rate(data, seconds)}")
+    with staging.connect(app, guards=None) as conn:
+        conn.execute("ANALYZE")  # fresh statistics, as production has, before plans are compared
+    return time.monotonic() - started

@@ -5,7 +5,7 @@ TRIGGER, UPDATE/INSERT/DELETE where it writes, CREATE in the schema for function
 And what the production phase itself will ask of the role after the approval, so that a
 missing grant stops the run here, before anyone approves, with the GRANT to run: its history
 (schema gonogo), the restore point (pg_create_restore_point, pg_switch_wal when WAL is
-archived), the migration tool's history table. pg_dump needs nothing more: take_snapshot ran
+archived), the migration tool's history table. pg_dump needs nothing more: restore_staging ran
 it as this role before this gate."""
 
 from __future__ import annotations
