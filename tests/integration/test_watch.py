@@ -227,3 +227,20 @@ def test_a_short_window_logs_every_poll_with_the_time_left_and_what_got_worse(pr
 def test_the_cleanup_waits_a_week_after_the_window():
     ended = datetime(2025, 1, 20, 12, 0, tzinfo=timezone.utc)
     assert cleanup_from(ended) == datetime(2025, 1, 27, 12, 0, tzinfo=timezone.utc)
+
+
+def test_an_index_a_later_migration_drops_is_not_watched_for_use(prod_conn, tmp_path):
+    """A trial (six real Prisma migrations, all pending): migration 3 dropped two indexes
+    migrations 1 and 2 had made, and the watch window warned 'not used' for both. An index
+    dropped and made again in one migration is watched."""
+    from integration.test_steps import make_batch
+    from gonogo.watching.watch import metrics
+
+    batch = make_batch(tmp_path, [
+        {"name": "tables", "forward": "CREATE TABLE t (a int, b int);\nCREATE INDEX t_a_idx ON t (a);\n"
+                                      "CREATE INDEX t_b_idx ON t (b);", "rollback": "DROP TABLE t;"},
+        {"name": "reindex", "forward": "DROP INDEX t_a_idx;\nCREATE INDEX t_a_idx ON t (a, b);\n"
+                                       "DROP INDEX t_b_idx;", "rollback": "SELECT 1;"},
+    ])
+    watched = [m.name for m in metrics(prod_conn, batch) if m.name.startswith("index_used:")]
+    assert watched == ["index_used:t_a_idx"]

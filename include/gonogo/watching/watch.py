@@ -26,6 +26,7 @@ import psycopg
 from gonogo.watching import samples
 from gonogo.watching.analysis import ALARM, CONTROL, INCONCLUSIVE, QUERY, Analysis, Metric, breach_count, read, worse
 from gonogo.postgres.plans import plan_scans
+from gonogo.postgres.statements import created_objects, dropped_objects
 from gonogo.batch import Batch
 from gonogo.context import RunContext
 from gonogo.apply.progress import duration
@@ -74,15 +75,26 @@ def default_metrics(conn: psycopg.Connection, batch: Batch) -> list[Metric]:
         Metric("invalid_indexes", "Invalid indexes on the batch's tables", query("metrics.sql", "invalid_indexes"),
                {"tables": tables}, max=0),
     ]
-    for step in batch.enabled_steps:
-        for obj in step.creates():
-            if obj.kind == "index":
-                found.append(Metric(f"index_used:{obj.name}", f"{obj.name} is used", query("metrics.sql", "index_scans"),
-                                    {"index": obj.name}, kind="delta", min=1, severity="warn", after_fraction=0.5))
+    for index in new_indexes(batch):
+        found.append(Metric(f"index_used:{index}", f"{index} is used", query("metrics.sql", "index_scans"),
+                            {"index": index}, kind="delta", min=1, severity="warn", after_fraction=0.5))
     for table in tables:
         found.append(Metric(f"dead_tuples:{table}", f"Dead tuples in {table}", query("metrics.sql", "dead_tuple_pct"),
                             {"table": table}, unit=" %", max_increase=20, severity="warn", failure_limit=2))
     return found
+
+
+def new_indexes(batch: Batch) -> list[str]:
+    """The indexes the batch leaves behind, statement by statement: made by a step and not dropped
+    by a later statement (an index a later migration drops is never used, and was a false warning)."""
+    left: dict[str, None] = {}
+    for step in batch.enabled_steps:
+        for statement in step.forward.statements:
+            left.update((o.name, None) for o in created_objects([statement]) if o.kind == "index")
+            for dropped in dropped_objects([statement]):
+                if dropped.kind == "index":
+                    left.pop(dropped.name, None)
+    return list(left)
 
 
 def control_probe() -> Metric:
