@@ -40,12 +40,15 @@ def sample_n(target, count: int, every: float) -> list[samples.Sample]:
     return taken
 
 
-def store_at(target, taken: list[samples.Sample], first: datetime) -> None:
-    """Store samples as if the first had been taken at `first` (a day earlier, say)."""
+def store_at(target, taken: list[samples.Sample], first: datetime, every: float | None = None) -> None:
+    """Store samples as if the first had been taken at `first` (a day earlier, say). every: `every`
+    seconds apart, as gonogo_sample's schedule lays them (on a busy machine one late sample of
+    the test's own reads as a missed one, and its run is split)."""
     shift = first - taken[0].at
     with target.connect("tests/sample") as conn:
-        for sample in taken:
-            samples.store(conn, dataclasses.replace(sample, at=sample.at + shift))
+        for i, sample in enumerate(taken):
+            at = sample.at + shift if every is None else first + timedelta(seconds=every * i)
+            samples.store(conn, dataclasses.replace(sample, at=at))
 
 
 def test_samples_are_written_to_gonogos_schema_and_read_back_as_intervals(tiny_app):
@@ -101,7 +104,7 @@ def test_the_baseline_adds_the_same_hours_of_the_day_before_and_says_how_many_ca
         time.sleep(0.5)
         without = capture_baseline(ctx, hours=WINDOW_HOURS, log=lines.append)
         taken = sample_n(tiny_app, 8, 0.25)
-        store_at(tiny_app, taken, datetime.now(timezone.utc) - DAY)
+        store_at(tiny_app, taken, datetime.now(timezone.utc) - DAY, every=0.25)
         store_at(tiny_app, taken[:3], datetime.now(timezone.utc) - 3 * DAY)  # another day: not these hours
         with_samples = capture_baseline(ctx, hours=WINDOW_HOURS, log=lines.append)
     assert without["sources"]["yesterday"] == 0 and without["yesterday"] == []
