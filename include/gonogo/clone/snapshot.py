@@ -139,11 +139,7 @@ def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int
     jobs: more than a 2-core machine's cores, because each job also waits on its reads and on the
     server; measured in tests/bench/test_bench_clone.py."""
     started = time.monotonic()
-    with _staging_server(staging, production, "restore_staging", "restoring") as conn:
-        name = sql.Identifier(staging.dbname)
-        log(f"dropping and recreating database {staging.dbname} on {staging.host}:{staging.port}")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    _recreate(staging, production, "restore_staging", log)
     tables = TableProgress.restoring(_dumped_files(result.path), compressed=any(result.path.glob("*.dat.gz")))
     restoring = time.monotonic()
     _run(["pg_restore", f"--jobs={jobs}", "--exit-on-error", "--verbose", "--no-password",
@@ -156,6 +152,15 @@ def restore_into(result: Dump, staging: Target, *, production: Target, jobs: int
     with staging.connect("restore_staging", guards=None) as conn:
         conn.execute("ANALYZE")  # fresh statistics, as production has, before plans are compared
     return time.monotonic() - started
+
+
+def _recreate(staging: Target, production: Target, app: str, log: Log) -> None:
+    """Staging's database dropped and made anew, empty, for a copy of production."""
+    with _staging_server(staging, production, app, "restoring") as conn:
+        name = sql.Identifier(staging.dbname)
+        log(f"dropping and recreating database {staging.dbname} on {staging.host}:{staging.port}")
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
 
 
 @contextlib.contextmanager
@@ -328,11 +333,7 @@ def stream_into(production: Target, staging: Target, *, app: str = "restore_stag
     pg_dump takes ACCESS SHARE on every table and gives up after lock_wait_timeout rather than
     queue the app's queries behind an exclusive lock it waits for."""
     started = time.monotonic()
-    with _staging_server(staging, production, app, "restoring") as conn:
-        name = sql.Identifier(staging.dbname)
-        log(f"dropping and recreating database {staging.dbname} on {staging.host}:{staging.port}")
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(name))
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(name))
+    _recreate(staging, production, app, log)
     # what pg_dump announces is what pg_restore is given: the pipe holds 64 kB between them
     copying = TableProgress("copying", _DUMPING, _table_sizes(production, app, lock_wait_timeout))
     _pipeline([
